@@ -1,0 +1,43 @@
+"""The render_chart fixture against a real helm and a real chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chartmatrix.fixtures import ChartRenderer, RenderFailed
+
+
+def test_render_and_query(render_chart: ChartRenderer, created_chart: Path) -> None:
+    out = render_chart(created_chart, {"replicaCount": 3, "image": {"tag": "1.27"}})
+    assert out.get("Deployment", "test-demo")["spec"]["replicas"] == 3
+    image = out.query("Deployment", None, "spec.template.spec.containers[name=demo].image")
+    assert image == "nginx:1.27"
+    assert {"Deployment", "Service", "ServiceAccount", "Pod"} <= set(out.kinds())
+    assert len(out.of_kind("Service")) == 1
+
+
+def test_layers_release_namespace_and_capabilities(
+    render_chart: ChartRenderer, created_chart: Path
+) -> None:
+    out = render_chart(
+        created_chart,
+        [{"replicaCount": 2, "autoscaling": {"enabled": False}}, {"replicaCount": 4}],
+        release="rel",
+        namespace="ns1",
+        kube_version="1.31.0",
+        api_versions=["example.com/v1"],
+    )
+    assert out.query("Deployment", "rel-demo", "spec.replicas") == 4
+    assert out.get("Service", "rel-demo")["metadata"]["name"] == "rel-demo"
+
+
+def test_render_failure_carries_helm_message(render_chart: ChartRenderer, demo_chart: Path) -> None:
+    (demo_chart / "templates" / "fail.yaml").write_text(
+        '{{ if .Values.boom }}{{ fail "demo: boom must be false" }}{{ end }}\n'
+    )
+    assert "demo: boom must be false" in render_chart.error(demo_chart, {"boom": True})
+    with pytest.raises(RenderFailed, match="boom must be false"):
+        render_chart(demo_chart, {"boom": True})
+    with pytest.raises(AssertionError, match="it rendered"):
+        render_chart.error(demo_chart, {"boom": False})

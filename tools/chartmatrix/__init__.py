@@ -1,0 +1,3 @@
+"""chartmatrix: a Helm chart tester."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,52 @@
+"""A finding: one problem found in one case by a check (schema, rule, golden, render)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """``check`` is the grid column (render/schema/rules/golden); ``rule`` the id."""
+
+    check: str
+    rule: str
+    severity: Severity
+    message: str
+    resource: str = ""
+    path: str = ""
+    kube_version: str = ""
+
+    def line(self) -> str:
+        where = self.resource + (f" {self.path}" if self.path else "")
+        version = f" [k8s {self.kube_version}]" if self.kube_version else ""
+        prefix = f"{where}: " if where else ""
+        return f"{self.severity.value} {self.rule}{version}: {prefix}{self.message}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "check": self.check,
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "message": self.message,
+            "resource": self.resource,
+            "path": self.path,
+            "kube_version": self.kube_version,
+        }
+
+
+def json_path(parts: object) -> str:
+    """``["spec", "containers", 0, "image"]`` -> ``spec.containers[0].image``."""
+    out = ""
+    for part in parts:  # type: ignore[attr-defined]
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out

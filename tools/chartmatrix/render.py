@@ -1,0 +1,163 @@
+"""Render charts with helm through pyhelm3, one helm process per core at a time.
+
+pyhelm3's ``Client.template_resources`` passes no Capabilities flags and concatenates
+lists when given several values dicts, so chartmatrix merges values itself (see
+:mod:`chartmatrix.values`) and calls ``Command.run`` with the exact ``helm template``
+arguments, values on stdin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyhelm3 import Command
+from pyhelm3 import errors as helm_errors
+
+from chartmatrix.errors import ChartmatrixError
+
+DEFAULT_HELM = "helm"
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """One ``helm template`` call."""
+
+    chart_dir: Path
+    values: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    release: str = "test"
+    namespace: str = "default"
+    kube_version: str | None = None
+    api_versions: tuple[str, ...] = ()
+    include_crds: bool = True
+
+    def args(self) -> list[str]:
+        argv = [
+            "template",
+            self.release,
+            str(self.chart_dir),
+            "--namespace",
+            self.namespace,
+            "--values",
+            "-",
+        ]
+        if self.include_crds:
+            argv.append("--include-crds")
+        if self.kube_version:
+            argv += ["--kube-version", self.kube_version]
+        for api in self.api_versions:
+            argv += ["--api-versions", api]
+        return argv
+
+    def stdin(self) -> bytes:
+        return json.dumps(self.values, default=str).encode()
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """helm's output: manifests text on success, its error message on failure."""
+
+    ok: bool
+    text: str
+    error: str
+    seconds: float
+
+
+def find_helm(name_or_path: str | None = None) -> str:
+    """Resolve ``helm`` (v4, default), ``helm3`` or an explicit path to an executable.
+
+    Looks on ``PATH`` first, then in ``.tools/bin`` of the enclosing checkout.
+    """
+    name = name_or_path or os.environ.get("CHARTMATRIX_HELM") or DEFAULT_HELM
+    if os.sep in name:
+        path = Path(name)
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path)
+        raise ChartmatrixError(name, "helm executable not found or not executable")
+    found = shutil.which(name)
+    if found:
+        return found
+    for parent in [Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents]:
+        candidate = parent / ".tools" / "bin" / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    raise ChartmatrixError(name, "helm executable not found on PATH (use --helm NAME|PATH)")
+
+
+_ERROR_PREFIX = re.compile(r"^(Error|error): ", re.MULTILINE)
+
+
+def clean_error(stderr: str) -> str:
+    """Keep helm's message, drop the ``Error:`` prefixes and its usage footer."""
+    lines = [
+        line
+        for line in stderr.strip().splitlines()
+        if line.strip() and not line.startswith(('Use "helm', "WARNING: "))
+    ]
+    return _ERROR_PREFIX.sub("", "\n".join(lines)).strip()
+
+
+class Renderer:
+    """Runs ``helm template`` for many requests, ``jobs`` helm processes at a time."""
+
+    def __init__(self, helm: str | None = None, jobs: int | None = None) -> None:
+        self.helm = find_helm(helm)
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self._command = Command(executable=self.helm)
+
+    async def _render(self, request: RenderRequest, gate: asyncio.Semaphore) -> RenderResult:
+        async with gate:
+            started = time.perf_counter()
+            try:
+                out = await self._command.run(request.args(), request.stdin())
+            except helm_errors.Error as exc:
+                message = clean_error(exc.stderr.decode(errors="replace"))
+                return RenderResult(False, "", message, time.perf_counter() - started)
+            except OSError as exc:
+                raise ChartmatrixError(self.helm, f"cannot run helm ({exc})") from None
+            return RenderResult(True, out.decode(), "", time.perf_counter() - started)
+
+    async def render_all(
+        self,
+        requests: Sequence[RenderRequest],
+        on_done: Callable[[int, RenderResult], None] | None = None,
+    ) -> list[RenderResult]:
+        gate = asyncio.Semaphore(self.jobs)
+
+        async def one(index: int, request: RenderRequest) -> RenderResult:
+            result = await self._render(request, gate)
+            if on_done is not None:
+                on_done(index, result)
+            return result
+
+        return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
+
+    def render_many(
+        self,
+        requests: Sequence[RenderRequest],
+        on_done: Callable[[int, RenderResult], None] | None = None,
+    ) -> list[RenderResult]:
+        """Synchronous wrapper around :meth:`render_all`."""
+        return asyncio.run(self.render_all(requests, on_done))
+
+    def render(self, request: RenderRequest) -> RenderResult:
+        return self.render_many([request])[0]
+
+    def version(self) -> str:
+        async def run() -> str:
+            out = await self._command.run(["version", "--template", "{{ .Version }}"])
+            return out.decode().strip()
+
+        try:
+            return asyncio.run(run())
+        except helm_errors.Error as exc:
+            message = clean_error(str(exc))
+            raise ChartmatrixError(self.helm, f"helm version failed: {message}") from None

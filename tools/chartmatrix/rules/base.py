@@ -1,0 +1,82 @@
+"""The rule registry and the context a rule sees."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from chartmatrix.findings import Finding, Severity
+from chartmatrix.manifests import Manifest
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """One case's render plus what the spec declares about it."""
+
+    manifests: list[Manifest]
+    namespace: str = "default"
+    external: dict[str, frozenset[str]] = field(default_factory=dict)
+    checksum_convention: str = "presence"  # "destate": values are checked too
+    golden: list[Manifest] | None = None
+
+    def of_kind(self, *kinds: str) -> list[Manifest]:
+        return [m for m in self.manifests if m.kind in kinds]
+
+    def find(self, kind: str, name: str) -> Manifest | None:
+        for m in self.manifests:
+            if m.kind == kind and m.name == name:
+                return m
+        return None
+
+    def is_external(self, kind: str, name: str) -> bool:
+        return name in self.external.get(kind, frozenset())
+
+
+@dataclass(frozen=True)
+class Violation:
+    message: str
+    resource: str = ""
+    path: str = ""
+    severity: Severity | None = None  # overrides the rule's default
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: Severity
+    summary: str
+    check: Callable[[RuleContext], Iterable[Violation]]
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(
+    rule_id: str, severity: Severity, summary: str
+) -> Callable[[Callable[[RuleContext], Iterable[Violation]]], Rule]:
+    """Register a rule function under ``rule_id``."""
+
+    def register(fn: Callable[[RuleContext], Iterable[Violation]]) -> Rule:
+        if rule_id in RULES:
+            raise ValueError(f"rule {rule_id} registered twice")
+        RULES[rule_id] = Rule(rule_id, severity, summary, fn)
+        return RULES[rule_id]
+
+    return register
+
+
+def run_rules(ctx: RuleContext, check: str = "rules") -> list[Finding]:
+    findings = []
+    for r in RULES.values():
+        for v in r.check(ctx):
+            findings.append(
+                Finding(
+                    check=check if not r.id.startswith("upgrade/") else "golden",
+                    rule=r.id,
+                    severity=v.severity or r.severity,
+                    message=v.message,
+                    resource=v.resource,
+                    path=v.path,
+                )
+            )
+    return findings

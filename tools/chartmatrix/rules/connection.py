@@ -1,0 +1,152 @@
+"""Connection state: long-lived gRPC connections must be balanced per request (L7)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from chartmatrix.findings import Severity
+from chartmatrix.manifests import Manifest
+from chartmatrix.rules.base import RuleContext, Violation, rule
+
+BACKEND_PROTOCOL = "nginx.ingress.kubernetes.io/backend-protocol"
+DNS_TYPES = {"STRICT_DNS", "LOGICAL_DNS"}
+
+
+def _grpc_ports(ctx: RuleContext) -> set[tuple[str, str]]:
+    """(service, port name or number) pairs that speak gRPC."""
+    out = set()
+    for svc in ctx.of_kind("Service"):
+        for port in (svc.obj.get("spec") or {}).get("ports") or []:
+            proto = str(port.get("appProtocol") or "").lower()
+            name = str(port.get("name") or "")
+            if "grpc" in proto or name.startswith("grpc"):
+                out.add((svc.name, name))
+                out.add((svc.name, str(port.get("port"))))
+    return out
+
+
+def _backends(ingress: Manifest) -> Iterator[tuple[str, str]]:
+    spec = ingress.obj.get("spec") or {}
+    backends = [spec.get("defaultBackend") or {}]
+    for r in spec.get("rules") or []:
+        for p in ((r.get("http") or {}).get("paths")) or []:
+            backends.append(p.get("backend") or {})
+    for b in backends:
+        svc = b.get("service") or {}
+        port = svc.get("port") or {}
+        if svc.get("name"):
+            yield svc["name"], str(port.get("name") or port.get("number"))
+
+
+@rule(
+    "connection/grpc-ingress",
+    Severity.ERROR,
+    "a gRPC Ingress sets backend-protocol GRPC/GRPCS and terminates TLS",
+)
+def grpc_ingress(ctx: RuleContext) -> Iterator[Violation]:
+    grpc = _grpc_ports(ctx)
+    for ing in ctx.of_kind("Ingress"):
+        ann = ing.metadata.get("annotations") or {}
+        protocol = str(ann.get(BACKEND_PROTOCOL, ""))
+        is_grpc = protocol.upper().startswith("GRPC") or any(b in grpc for b in _backends(ing))
+        if not is_grpc:
+            continue
+        if protocol.upper() not in ("GRPC", "GRPCS"):
+            yield Violation(
+                f"routes to a gRPC port but {BACKEND_PROTOCOL} is {protocol or 'unset'} "
+                "(want GRPC or GRPCS): ingress-nginx would proxy HTTP/1.1",
+                ing.ref,
+                "metadata.annotations",
+            )
+        if not (ing.obj.get("spec") or {}).get("tls"):
+            yield Violation(
+                "gRPC Ingress without spec.tls: ingress-nginx serves gRPC (HTTP/2) only over TLS",
+                ing.ref,
+                "spec.tls",
+            )
+
+
+def _envoy_configs(ctx: RuleContext) -> Iterator[tuple[Manifest, str, dict[str, Any]]]:
+    for cm in ctx.of_kind("ConfigMap"):
+        for key, text in (cm.obj.get("data") or {}).items():
+            if not isinstance(text, str) or not key.endswith((".yaml", ".yml", ".json")):
+                continue
+            try:
+                doc = json.loads(text) if key.endswith(".json") else yaml.safe_load(text)
+            except (ValueError, yaml.YAMLError):
+                continue
+            if isinstance(doc, dict) and isinstance(doc.get("static_resources"), dict):
+                yield cm, key, doc
+
+
+def _addresses(cluster: dict[str, Any]) -> Iterator[str]:
+    assignment = cluster.get("load_assignment") or {}
+    for group in assignment.get("endpoints") or []:
+        for lb in group.get("lb_endpoints") or []:
+            sock = (((lb.get("endpoint") or {}).get("address")) or {}).get("socket_address") or {}
+            if sock.get("address"):
+                yield str(sock["address"])
+
+
+def _service_of(address: str, namespace: str) -> tuple[str, str] | None:
+    """In-cluster service (name, namespace) an address names; None when external or an IP."""
+    host = address.rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if host == "localhost":
+        return None
+    labels = host.split(".")
+    if len(labels) == 1:
+        return labels[0], namespace
+    if len(labels) == 2 or (len(labels) >= 3 and labels[2] == "svc"):
+        return labels[0], labels[1]
+    return None
+
+
+@rule(
+    "connection/envoy-headless",
+    Severity.ERROR,
+    "every DNS cluster address in a rendered Envoy config is a headless Service in the render",
+)
+def envoy_clusters(ctx: RuleContext) -> Iterator[Violation]:
+    for cm, key, doc in _envoy_configs(ctx):
+        for i, cluster in enumerate(doc["static_resources"].get("clusters") or []):
+            if not isinstance(cluster, dict):
+                continue
+            ctype = str(cluster.get("type") or "STATIC")
+            for address in _addresses(cluster):
+                target = _service_of(address, ctx.namespace)
+                if target is None:
+                    continue
+                name, ns = target
+                where = f"data[{key!r}] clusters[{i}] {cluster.get('name', '')}"
+                svc = ctx.find("Service", name)
+                if svc is None and not ctx.is_external("Service", name):
+                    yield Violation(f"{where}: {address} is not a Service in the render", cm.ref)
+                    continue
+                if svc is not None and (svc.namespace or ctx.namespace) != ns:
+                    yield Violation(
+                        f"{where}: {address} names namespace {ns}, the Service renders into "
+                        f"{svc.namespace or ctx.namespace}",
+                        cm.ref,
+                    )
+                if svc is not None and (svc.obj.get("spec") or {}).get("clusterIP") != "None":
+                    yield Violation(
+                        f"{where}: {address} is not headless: Envoy sees one virtual IP and "
+                        "cannot balance requests over the pods",
+                        cm.ref,
+                    )
+                if ctype not in DNS_TYPES:
+                    yield Violation(
+                        f"{where}: type {ctype} resolves the name once; use STRICT_DNS so new "
+                        "pods are picked up",
+                        cm.ref,
+                    )

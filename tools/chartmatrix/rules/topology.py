@@ -1,0 +1,78 @@
+"""Topology state: stable network identity and disruption budgets for StatefulSets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from chartmatrix.findings import Severity
+from chartmatrix.rules.base import RuleContext, Violation, rule
+from chartmatrix.rules.pods import map_selector_matches, pod_templates, selector_matches
+
+
+@rule(
+    "topology/headless-service",
+    Severity.ERROR,
+    "StatefulSet spec.serviceName names a headless Service in the render selecting its pods",
+)
+def headless_service(ctx: RuleContext) -> Iterator[Violation]:
+    for pod in pod_templates(ctx.of_kind("StatefulSet")):
+        sts = pod.owner
+        name = (sts.obj.get("spec") or {}).get("serviceName")
+        if not name:
+            yield Violation(
+                "no spec.serviceName: pods get no stable DNS names (POD.SVC.NS.svc...)",
+                sts.ref,
+                "spec.serviceName",
+            )
+            continue
+        if ctx.is_external("Service", name):
+            continue
+        svc = ctx.find("Service", name)
+        if svc is None:
+            yield Violation(
+                f"spec.serviceName {name!r} is not a Service in the render "
+                "(declare it under external.Service if it is created elsewhere)",
+                sts.ref,
+                "spec.serviceName",
+            )
+            continue
+        spec = svc.obj.get("spec") or {}
+        if spec.get("clusterIP") != "None":
+            yield Violation(
+                f"Service {name!r} named by spec.serviceName is not headless "
+                f"(clusterIP: {spec.get('clusterIP', '<unset>')}, want None)",
+                sts.ref,
+                "spec.serviceName",
+            )
+        if not map_selector_matches(spec.get("selector") or {}, pod.labels):
+            yield Violation(
+                f"headless Service {name!r} selector {spec.get('selector')} does not match "
+                f"the pod template labels {pod.labels}",
+                sts.ref,
+                "spec.serviceName",
+            )
+
+
+@rule(
+    "topology/pdb",
+    Severity.ERROR,
+    "a PodDisruptionBudget selects every replicated StatefulSet",
+)
+def pdb_covers(ctx: RuleContext) -> Iterator[Violation]:
+    pdbs = ctx.of_kind("PodDisruptionBudget")
+    for pod in pod_templates(ctx.of_kind("StatefulSet")):
+        replicas = (pod.owner.obj.get("spec") or {}).get("replicas", 1)
+        if not isinstance(replicas, int) or replicas < 2:
+            continue
+        selected = [
+            p
+            for p in pdbs
+            if (p.obj.get("spec") or {}).get("selector")
+            and selector_matches((p.obj.get("spec") or {}).get("selector"), pod.labels)
+        ]
+        if not selected:
+            yield Violation(
+                f"{replicas} replicas but no PodDisruptionBudget selects the pods: a node drain "
+                "may evict several members at once",
+                pod.owner.ref,
+            )

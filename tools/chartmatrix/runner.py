@@ -1,0 +1,329 @@
+"""The per-case pipeline: render → parse → schema-validate → state rules → golden compare.
+
+Renders run concurrently (one helm process per core); parsing, validation, rules and
+golden comparison run in this process with compiled validators shared by every case.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chartmatrix import golden as goldens
+from chartmatrix.charts import ChartInfo, load_chart, stage
+from chartmatrix.findings import Finding, Severity
+from chartmatrix.manifests import Manifest, ManifestParseError, parse
+from chartmatrix.render import Renderer, RenderRequest, RenderResult
+from chartmatrix.rules import RuleContext, run_rules
+from chartmatrix.spec import Case, MatrixSpec
+from chartmatrix.validate import SchemaValidator
+
+CHECKS = ("render", "schema", "rules", "golden")
+STAGES = ("render", "validate", "rules", "golden")
+
+
+@dataclass
+class Options:
+    helm: str | None = None
+    jobs: int | None = None
+    update_golden: bool = False
+    ci: bool = False
+    strict: bool = False
+    crds: tuple[Path, ...] = ()
+
+
+@dataclass
+class CaseResult:
+    chart: str
+    case: Case
+    findings: list[Finding] = field(default_factory=list)
+    golden: goldens.GoldenResult | None = None
+    manifests: int = 0
+    ran: set[str] = field(default_factory=set)
+
+    def status(self, check: str, strict: bool = False) -> str:
+        """pass | warn | fail | skip for one grid cell."""
+        if check not in self.ran:
+            return "skip"
+        mine = [f for f in self.findings if f.check == check]
+        if any(f.severity is Severity.ERROR for f in mine):
+            return "fail"
+        if mine:
+            return "fail" if strict else "warn"
+        return "pass"
+
+    def failed(self, strict: bool = False) -> bool:
+        return any(self.status(c, strict) == "fail" for c in CHECKS)
+
+
+@dataclass
+class ChartResult:
+    spec: MatrixSpec
+    cases: list[CaseResult] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # chart level (orphans)
+
+    def failed(self, strict: bool = False) -> bool:
+        bad = {Severity.ERROR} | ({Severity.WARNING} if strict else set())
+        return any(c.failed(strict) for c in self.cases) or any(
+            f.severity in bad for f in self.findings
+        )
+
+
+@dataclass
+class RunResult:
+    charts: list[ChartResult]
+    timings: dict[str, float]
+    wall: float
+    strict: bool = False
+
+    @property
+    def cases(self) -> list[CaseResult]:
+        return [c for chart in self.charts for c in chart.cases]
+
+    def failed(self) -> bool:
+        return any(c.failed(self.strict) for c in self.charts)
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def _request_key(req: RenderRequest) -> str:
+    return json.dumps(
+        [
+            str(req.chart_dir),
+            req.release,
+            req.namespace,
+            req.kube_version,
+            req.api_versions,
+            req.values,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+
+
+def _highest(versions: tuple[str, ...]) -> str:
+    return max(versions, key=lambda v: tuple(int(x) for x in v.split(".")[:2]))
+
+
+def _convention(spec: MatrixSpec, info: ChartInfo) -> str:
+    if spec.checksum_convention != "auto":
+        return spec.checksum_convention
+    return "destate" if info.name == "destate" or "destate" in info.dependencies else "presence"
+
+
+class Runner:
+    def __init__(self, options: Options, progress: Progress | None = None) -> None:
+        self.options = options
+        self.progress = progress or (lambda stage, done, total: None)
+        self.renderer = Renderer(options.helm, options.jobs)
+        self.validator = SchemaValidator(options.crds)
+        self.timings = dict.fromkeys(STAGES, 0.0)
+
+    def run(self, specs: list[MatrixSpec]) -> RunResult:
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="chartmatrix-") as tmp:
+            infos = [load_chart(s.chart_dir) for s in specs]
+            staged = [
+                stage(s.chart_dir, Path(tmp) / f"{i}" / s.chart_dir.name)
+                for i, s in enumerate(specs)
+            ]
+            for s in specs:
+                self.validator.add_crds(s.crds)
+            plan: list[tuple[int, Case, dict[str, int]]] = []
+            requests: list[RenderRequest] = []
+            index: dict[str, int] = {}
+            for i, (s, info) in enumerate(zip(specs, infos, strict=True)):
+                for case in s.cases:
+                    per_version: dict[str, int] = {}
+                    top = _highest(case.kube_versions)
+                    for version in case.kube_versions:
+                        req = RenderRequest(
+                            chart_dir=staged[i],
+                            values=case.values,
+                            release=case.release,
+                            namespace=case.namespace,
+                            kube_version=version if info.reads_kube_version else top,
+                            api_versions=case.api_versions,
+                        )
+                        key = _request_key(req)
+                        if key not in index:
+                            index[key] = len(requests)
+                            requests.append(req)
+                        per_version[version] = index[key]
+                    plan.append((i, case, per_version))
+            done = 0
+
+            def rendered(_: int, __: RenderResult) -> None:
+                nonlocal done
+                done += 1
+                self.progress("render", done, len(requests))
+
+            t0 = time.perf_counter()
+            results = self.renderer.render_many(requests, rendered)
+            self.timings["render"] += time.perf_counter() - t0
+            charts = [ChartResult(s) for s in specs]
+            for n, (i, case, per_version) in enumerate(plan):
+                outcome = self._case(specs[i], infos[i], case, per_version, results)
+                charts[i].cases.append(outcome)
+                self.progress("check", n + 1, len(plan))
+            for chart in charts:
+                self._orphans(chart)
+        return RunResult(
+            charts, dict(self.timings), time.perf_counter() - started, self.options.strict
+        )
+
+    def _case(
+        self,
+        spec: MatrixSpec,
+        info: ChartInfo,
+        case: Case,
+        per_version: dict[str, int],
+        results: list[RenderResult],
+    ) -> CaseResult:
+        out = CaseResult(spec.name, case)
+        out.ran.add("render")
+        top = _highest(case.kube_versions)
+        primary = results[per_version[top]]
+        if case.expect_failure is not None:
+            self._expect_failure(out, case, primary)
+            return out
+        failed = [(v, results[r]) for v, r in per_version.items() if not results[r].ok]
+        if failed:
+            for version, res in failed:
+                out.findings.append(
+                    Finding(
+                        "render",
+                        "render/failed",
+                        Severity.ERROR,
+                        res.error,
+                        kube_version=version if info.reads_kube_version else "",
+                    )
+                )
+            return out
+        parsed: dict[int, list[Manifest]] = {}
+        try:
+            for r in set(per_version.values()):
+                parsed[r] = parse(results[r].text)
+        except ManifestParseError as exc:
+            out.findings.append(Finding("render", "render/parse", Severity.ERROR, str(exc)))
+            return out
+        manifests = parsed[per_version[top]]
+        out.manifests = len(manifests)
+        t0 = time.perf_counter()
+        out.ran.add("schema")
+        for version, r in per_version.items():
+            for m in parsed[r]:
+                out.findings.extend(
+                    f
+                    for f in self.validator.validate(m, version)
+                    if not case.suppressed(f.rule, f.resource)
+                )
+        t1 = time.perf_counter()
+        self.timings["validate"] += t1 - t0
+        normalized = goldens.normalize(manifests, spec.masks) if spec.golden_dir else None
+        golden_file = spec.golden_dir / case.golden_name if spec.golden_dir else None
+        previous = None
+        if golden_file is not None and golden_file.is_file() and not self.options.update_golden:
+            try:
+                previous = parse(golden_file.read_text(encoding="utf-8"))
+            except ManifestParseError as exc:
+                out.findings.append(
+                    Finding("golden", "golden/unreadable", Severity.ERROR, f"{golden_file}: {exc}")
+                )
+        t2 = time.perf_counter()
+        self.timings["golden"] += t2 - t1
+        ctx = RuleContext(
+            manifests=normalized if normalized is not None else manifests,
+            namespace=case.namespace,
+            external=spec.external,
+            checksum_convention=_convention(spec, info),
+            golden=previous,
+        )
+        out.ran.add("rules")
+        out.findings.extend(f for f in run_rules(ctx) if not case.suppressed(f.rule, f.resource))
+        t3 = time.perf_counter()
+        self.timings["rules"] += t3 - t2
+        if golden_file is not None and normalized is not None:
+            out.ran.add("golden")
+            text = goldens.dump(normalized, spec.name, case.id)
+            res = goldens.compare(
+                golden_file, text, update=self.options.update_golden, ci=self.options.ci
+            )
+            out.golden = res
+            if res.status == "changed":
+                out.findings.append(
+                    Finding(
+                        "golden",
+                        "golden/changed",
+                        Severity.ERROR,
+                        f"render differs from {golden_file} (rerun with --update-golden "
+                        "after review)",
+                    )
+                )
+            elif res.status == "missing":
+                out.findings.append(
+                    Finding(
+                        "golden",
+                        "golden/missing",
+                        Severity.ERROR,
+                        f"{golden_file} is missing (CI mode; run --update-golden and commit)",
+                    )
+                )
+            elif res.status == "written":
+                out.findings.append(
+                    Finding(
+                        "golden",
+                        "golden/new",
+                        Severity.WARNING,
+                        f"wrote new golden file {golden_file}: review and commit it",
+                    )
+                )
+            self.timings["golden"] += time.perf_counter() - t3
+        return out
+
+    def _expect_failure(self, out: CaseResult, case: Case, result: RenderResult) -> None:
+        pattern = case.expect_failure or ""
+        if result.ok:
+            out.findings.append(
+                Finding(
+                    "render",
+                    "expect/rendered",
+                    Severity.ERROR,
+                    f"expected the render to fail with /{pattern}/, but it rendered",
+                )
+            )
+        elif not re.search(pattern, result.error):
+            out.findings.append(
+                Finding(
+                    "render",
+                    "expect/message",
+                    Severity.ERROR,
+                    f"render failed as expected, but the message does not match "
+                    f"/{pattern}/: {result.error}",
+                )
+            )
+
+    def _orphans(self, chart: ChartResult) -> None:
+        spec = chart.spec
+        if spec.golden_dir is None:
+            return
+        expected = [c.golden_name for c in spec.cases if c.expect_failure is None]
+        for path in goldens.orphans(spec.golden_dir, expected):
+            if self.options.update_golden:
+                path.unlink()
+                continue
+            severity = Severity.ERROR if self.options.ci else Severity.WARNING
+            chart.findings.append(
+                Finding(
+                    "golden",
+                    "golden/orphaned",
+                    severity,
+                    f"{path} belongs to no case (delete it, or run --update-golden)",
+                )
+            )

@@ -1,0 +1,371 @@
+"""Matrix specs: read and validate ``matrix.yaml``, expand it into cases.
+
+A case id is stable and readable, and safe in ``pytest -k`` expressions (whose grammar
+has no ``=`` or ``,``): axis cases are ``replicas:3+local:true`` (the shortest unique
+suffix of each axis path, ``:``, the value), named cases use their name, chart CI values
+files are ``ci/<file stem>``. Golden files are named after the id with ``:`` → ``=``,
+``+`` → ``,`` and ``/`` → ``-`` (``replicas=3,local=true.yaml``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from chartmatrix.errors import ChartmatrixError
+from chartmatrix.findings import json_path
+from chartmatrix.validate import bundled_versions, schema_version
+from chartmatrix.values import Values, from_path, merge, merge_all, split_path
+from chartmatrix.yamlfile import load_yaml_file
+
+SPEC_FILE = "matrix.yaml"
+_SCHEMA_FILE = Path(__file__).with_name("spec.schema.json")
+_UNSAFE = re.compile(r"[^\w.:/-]+")
+
+
+@dataclass(frozen=True)
+class Suppression:
+    rule: str
+    cases: str = "*"
+    resource: str = "*"
+    reason: str = ""
+
+    def matches(self, rule: str, case_id: str, resource: str) -> bool:
+        return (
+            fnmatch.fnmatchcase(rule, self.rule)
+            and fnmatch.fnmatchcase(case_id, self.cases)
+            and fnmatch.fnmatchcase(resource or "", self.resource)
+        )
+
+
+@dataclass(frozen=True)
+class Mask:
+    path: str
+    kind: str = "*"
+    name: str = "*"
+
+
+@dataclass
+class Case:
+    """One render of one chart with one set of values."""
+
+    id: str
+    values: Values
+    release: str
+    namespace: str
+    kube_versions: tuple[str, ...]
+    api_versions: tuple[str, ...]
+    origin: str
+    expect_failure: str | None = None
+    suppress: tuple[Suppression, ...] = ()
+    description: str = ""
+
+    @property
+    def golden_name(self) -> str:
+        return self.id.replace(":", "=").replace("+", ",").replace("/", "-") + ".yaml"
+
+    def suppressed(self, rule: str, resource: str) -> bool:
+        return any(s.matches(rule, self.id, resource) for s in self.suppress)
+
+
+@dataclass
+class MatrixSpec:
+    """A chart plus the cases to run it with."""
+
+    name: str
+    chart_dir: Path
+    spec_file: Path | None
+    cases: list[Case]
+    golden_dir: Path | None = None
+    crds: tuple[Path, ...] = ()
+    external: dict[str, frozenset[str]] = field(default_factory=dict)
+    checksum_convention: str = "auto"
+    masks: tuple[Mask, ...] = ()
+
+
+@cache
+def _spec_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(_SCHEMA_FILE.read_text()))
+
+
+def _check_schema(data: dict[str, Any], file: Path) -> None:
+    errors = sorted(_spec_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = json_path(first.absolute_path) or "(top level)"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ChartmatrixError(file, f"{where}: {first.message}{more}")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        text = str(value)
+    else:
+        text = json.dumps(value, sort_keys=True, separators=(",", "="))
+    text = _UNSAFE.sub("_", text).strip("_")
+    return text or "empty"
+
+
+def short_names(paths: list[str]) -> dict[str, str]:
+    """Shortest unique dotted suffix of each path."""
+    out: dict[str, str] = {}
+    split = {p: split_path(p) for p in paths}
+    for path, parts in split.items():
+        for n in range(1, len(parts) + 1):
+            suffix = parts[-n:]
+            clash = [q for q, qp in split.items() if q != path and qp[-n:] == suffix]
+            if not clash:
+                out[path] = ".".join(suffix)
+                break
+        else:
+            out[path] = path
+    return out
+
+
+def _set_values(data: dict[str, Any] | None, file: Path, where: str) -> Values:
+    out: Values = {}
+    for key, value in (data or {}).items():
+        try:
+            out = merge(out, from_path(key, value))
+        except ValueError as exc:
+            raise ChartmatrixError(file, f"{where}.{key}: {exc}") from None
+    return out
+
+
+def _suppressions(items: list[Any] | None) -> tuple[Suppression, ...]:
+    out = []
+    for item in items or []:
+        if isinstance(item, str):
+            out.append(Suppression(rule=item))
+        else:
+            out.append(
+                Suppression(
+                    rule=item["rule"],
+                    cases=item.get("cases", "*"),
+                    resource=item.get("resource", "*"),
+                    reason=item.get("reason", ""),
+                )
+            )
+    return tuple(out)
+
+
+def _versions(items: list[Any] | None, file: Path, where: str) -> tuple[str, ...]:
+    out = []
+    for item in items or []:
+        text = str(item).removeprefix("v")
+        try:
+            schema_version(text)
+        except ChartmatrixError as exc:
+            raise ChartmatrixError(file, f"{where}: {exc.problem}") from None
+        out.append(text)
+    return tuple(out)
+
+
+def _files(base: Path, names: list[str] | None, file: Path, where: str) -> list[Values]:
+    layers = []
+    for name in names or []:
+        path = (base / name).resolve()
+        if not path.is_file():
+            raise ChartmatrixError(file, f"{where}: values file {name} not found")
+        layers.append(load_yaml_file(path))
+    return layers
+
+
+def default_chart_dir(spec_dir: Path) -> Path:
+    local = spec_dir / "chart"
+    if (local / "Chart.yaml").is_file():
+        return local
+    return spec_dir.parent.parent / "charts" / spec_dir.name
+
+
+def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
+    """Read and validate ``file``, then expand it; every problem names the file and key."""
+    file = Path(file)
+    data = load_yaml_file(file)
+    _check_schema(data, file)
+    base_dir = file.parent
+    chart_dir = (base_dir / data["chart"]) if "chart" in data else default_chart_dir(base_dir)
+    if not (chart_dir / "Chart.yaml").is_file():
+        raise ChartmatrixError(file, f"chart: {chart_dir} is not a chart directory")
+    kube = data.get("kubernetes") or {}
+    versions = kube_versions or _versions(kube.get("versions"), file, "kubernetes.versions")
+    versions = versions or (bundled_versions()[-1],)
+    api_versions = tuple(kube.get("apiVersions") or ())
+    release = data.get("release", "test")
+    namespace = data.get("namespace", "default")
+    base = merge_all(
+        [
+            *_files(base_dir, data.get("values"), file, "values"),
+            _set_values(data.get("set"), file, "set"),
+        ]
+    )
+    global_suppress = _suppressions(data.get("suppress"))
+
+    def make(item: dict[str, Any], where: str, origin: str) -> Case:
+        layers = [
+            base,
+            *_files(base_dir, item.get("files"), file, f"{where}.files"),
+            item.get("values") or {},
+            _set_values(item.get("set"), file, f"{where}.set"),
+        ]
+        own_versions = _versions(item.get("kubeVersions"), file, f"{where}.kubeVersions")
+        return Case(
+            id=item["name"],
+            values=merge_all(layers),
+            release=item.get("release", release),
+            namespace=item.get("namespace", namespace),
+            kube_versions=kube_versions or own_versions or versions,
+            api_versions=tuple(item.get("apiVersions") or api_versions),
+            origin=origin,
+            expect_failure=item.get("message"),
+            suppress=global_suppress + _suppressions(item.get("suppress")),
+            description=item.get("description", ""),
+        )
+
+    cases = _axis_cases(data, file, base, release, namespace, versions, api_versions)
+    cases = [Case(**{**c.__dict__, "suppress": global_suppress}) for c in cases]
+    for i, item in enumerate(data.get("include") or []):
+        if "message" in item:
+            raise ChartmatrixError(file, f"include[{i}].message: only expectFailure cases fail")
+        cases.append(make(item, f"include[{i}]", f"{file.name} include"))
+    for i, item in enumerate(data.get("expectFailure") or []):
+        try:
+            re.compile(item["message"])
+        except re.error as exc:
+            raise ChartmatrixError(file, f"expectFailure[{i}].message: bad regex ({exc})") from None
+        cases.append(make(item, f"expectFailure[{i}]", f"{file.name} expectFailure"))
+    if data.get("ciValues", True):
+        for ci_file in sorted((chart_dir / "ci").glob("*-values.yaml")):
+            cases.append(
+                Case(
+                    id="ci/" + ci_file.name.removesuffix("-values.yaml"),
+                    values=load_yaml_file(ci_file),
+                    release=release,
+                    namespace=namespace,
+                    kube_versions=versions,
+                    api_versions=api_versions,
+                    origin=str(ci_file),
+                    suppress=global_suppress,
+                )
+            )
+    _check_unique(cases, file)
+    golden = data.get("golden", "golden")
+    external = {k: frozenset(v) for k, v in (data.get("external") or {}).items()}
+    masks = tuple(
+        Mask(path=m["path"], kind=m.get("kind", "*"), name=m.get("name", "*"))
+        for m in data.get("mask") or []
+    )
+    return MatrixSpec(
+        name=data.get("name") or base_dir.name,
+        chart_dir=chart_dir.resolve(),
+        spec_file=file,
+        cases=cases,
+        golden_dir=(base_dir / golden) if golden else None,
+        crds=tuple(_crd_path(base_dir, c, file) for c in data.get("crds") or []),
+        external=external,
+        checksum_convention=data.get("checksumConvention", "auto"),
+        masks=masks,
+    )
+
+
+def _crd_path(base: Path, name: str, file: Path) -> Path:
+    path = (base / name).resolve()
+    if not path.is_file():
+        raise ChartmatrixError(file, f"crds: file {name} not found")
+    return path
+
+
+def _axis_cases(
+    data: dict[str, Any],
+    file: Path,
+    base: Values,
+    release: str,
+    namespace: str,
+    versions: tuple[str, ...],
+    api_versions: tuple[str, ...],
+) -> list[Case]:
+    axes: dict[str, list[Any]] = data.get("axes") or {}
+    excludes: list[dict[str, Any]] = data.get("exclude") or []
+    for i, rule in enumerate(excludes):
+        for key, value in rule.items():
+            if key not in axes:
+                raise ChartmatrixError(file, f"exclude[{i}].{key}: not an axis")
+            if value not in axes[key]:
+                raise ChartmatrixError(file, f"exclude[{i}].{key}: {value!r} is not on the axis")
+    if not axes:
+        if data.get("include") or data.get("expectFailure"):
+            return []
+        return [Case("default", base, release, namespace, versions, api_versions, file.name)]
+    keys = list(axes)
+    short = short_names(keys)
+    cases = []
+    for combo in itertools.product(*(axes[k] for k in keys)):
+        chosen = dict(zip(keys, combo, strict=True))
+        if any(all(chosen[k] == v for k, v in rule.items()) for rule in excludes):
+            continue
+        case_id = "+".join(f"{short[k]}:{_fmt(v)}" for k, v in chosen.items())
+        values = merge_all([base, *(from_path(k, v) for k, v in chosen.items())])
+        cases.append(
+            Case(case_id, values, release, namespace, versions, api_versions, f"{file.name} axes")
+        )
+    if not cases:
+        raise ChartmatrixError(file, "exclude: removes every axis combination")
+    return cases
+
+
+def _check_unique(cases: list[Case], file: Path) -> None:
+    seen: dict[str, str] = {}
+    for case in cases:
+        if case.id in seen:
+            raise ChartmatrixError(
+                file, f"case id {case.id!r} is used twice ({seen[case.id]}, {case.origin})"
+            )
+        seen[case.id] = case.origin
+
+
+def adhoc_spec(
+    chart_dir: Path,
+    *,
+    values_files: list[Path],
+    axes: dict[str, list[Any]],
+    kube_versions: tuple[str, ...] = (),
+    release: str = "test",
+    namespace: str = "default",
+) -> MatrixSpec:
+    """A spec from the command line (no golden files)."""
+    base = merge_all([load_yaml_file(Path(f)) for f in values_files])
+    versions = kube_versions or (bundled_versions()[-1],)
+    fake = Path(chart_dir) / "<command line>"
+    data = {"axes": axes} if axes else {}
+    cases = _axis_cases(data, fake, base, release, namespace, versions, ())
+    return MatrixSpec(
+        name=Path(chart_dir).name, chart_dir=Path(chart_dir).resolve(), spec_file=None, cases=cases
+    )
+
+
+def find_spec(chart_dir: Path) -> Path | None:
+    """``chart_tests/<name>/matrix.yaml`` for a chart under ``charts/<name>``, if any."""
+    chart_dir = Path(chart_dir).resolve()
+    for parent in chart_dir.parents:
+        candidate = parent / "chart_tests" / chart_dir.name / SPEC_FILE
+        if candidate.is_file():
+            return candidate
+        if (parent / ".git").exists():
+            break
+    return None
+
+
+def discover_specs(root: Path) -> list[Path]:
+    return sorted(Path(root).glob(f"chart_tests/*/{SPEC_FILE}"))

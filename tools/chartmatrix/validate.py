@@ -1,0 +1,256 @@
+"""Offline schema validation against the Kubernetes JSON schemas bundled in kubernetes-validate.
+
+The schema files are read directly (not through ``kubernetes_validate.validate``, which
+re-reads and re-compiles them for every document): ``_definitions.json`` is loaded once
+per Kubernetes version and a validator is compiled once per (version, apiVersion, kind).
+Validation is strict (the ``-strict`` schemas reject unknown fields) and reports every
+error with its JSON path. CustomResourceDefinitions given by the user contribute their
+``openAPIV3Schema``. A kind with no schema is reported: as an error when the kind exists
+under another apiVersion (removed or not yet served), as a warning otherwise.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import yaml
+from referencing import Registry, Resource
+
+from chartmatrix.errors import ChartmatrixError
+from chartmatrix.findings import Finding, Severity, json_path
+from chartmatrix.manifests import Manifest
+
+SCHEMA_ROOT = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+_DIR = re.compile(r"^v(\d+)\.(\d+)\.\d+-local-strict$")
+_MAX_MESSAGE = 240
+
+
+def _version_key(version: str) -> tuple[int, int]:
+    match = re.match(r"^v?(\d+)\.(\d+)", str(version))
+    if not match:
+        raise ChartmatrixError(None, f"invalid Kubernetes version {version!r} (want e.g. 1.33)")
+    return int(match.group(1)), int(match.group(2))
+
+
+@cache
+def bundled_versions() -> tuple[str, ...]:
+    found = []
+    for entry in SCHEMA_ROOT.iterdir():
+        match = _DIR.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), int(match.group(2))))
+    return tuple(f"{a}.{b}" for a, b in sorted(found))
+
+
+def schema_version(version: str) -> str:
+    """The newest bundled schema version not newer than ``version``."""
+    want = _version_key(version)
+    usable = [v for v in bundled_versions() if _version_key(v) <= want]
+    if not usable or want > _version_key(bundled_versions()[-1]):
+        raise ChartmatrixError(
+            None,
+            f"Kubernetes {version} has no bundled schemas "
+            f"(kubernetes-validate {kubernetes_validate.__version__} has "
+            f"{bundled_versions()[0]}..{bundled_versions()[-1]})",
+        )
+    return usable[-1]
+
+
+def _api_file_part(api_version: str) -> str:
+    # rbac.authorization.k8s.io/v1 -> rbac-v1 ; apps/v1 -> apps-v1 ; v1 -> v1
+    return re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+
+
+def _short(message: str) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
+
+
+class _VersionSchemas:
+    """The bundled schemas of one Kubernetes minor version."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.dir = SCHEMA_ROOT / f"v{version}.0-local-strict"
+        definitions = json.loads((self.dir / "_definitions.json").read_text())
+        self.registry: Registry = Resource.from_contents(definitions) @ Registry()
+        self.validators: dict[tuple[str, str], jsonschema.protocols.Validator | None] = {}
+        self.kinds: dict[str, list[str]] = {}
+        for entry in self.dir.iterdir():
+            stem = entry.name.removesuffix(".json")
+            if "-" in stem:
+                kind, _, api = stem.partition("-")
+                self.kinds.setdefault(kind, []).append(api)
+
+    def validator(self, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+        key = (api_version, kind)
+        if key not in self.validators:
+            file = self.dir / f"{kind.lower()}-{_api_file_part(api_version)}.json"
+            if file.is_file():
+                schema = json.loads(file.read_text())
+                registry = Resource.from_contents(schema) @ self.registry
+                self.validators[key] = jsonschema.Draft202012Validator(schema, registry=registry)
+            else:
+                self.validators[key] = None
+        return self.validators[key]
+
+
+def _crd_schema(schema: dict[str, Any], *, root: bool) -> dict[str, Any]:
+    """OpenAPI v3 (structural) schema -> JSON schema; objects reject unknown fields."""
+    out = copy.deepcopy(schema)
+
+    def walk(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        node = {k: v for k, v in node.items() if k != "x-kubernetes-validations"}
+        if node.pop("x-kubernetes-int-or-string", False):
+            node.pop("type", None)
+            node["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+        if node.pop("nullable", False) and isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+        for key in ("properties", "patternProperties", "definitions"):
+            if isinstance(node.get(key), dict):
+                node[key] = {k: walk(v) for k, v in node[key].items()}
+        for key in ("items", "additionalProperties", "not"):
+            if isinstance(node.get(key), dict):
+                node[key] = walk(node[key])
+        for key in ("allOf", "anyOf", "oneOf"):
+            if isinstance(node.get(key), list):
+                node[key] = [walk(v) for v in node[key]]
+        preserve = node.pop("x-kubernetes-preserve-unknown-fields", False)
+        node.pop("x-kubernetes-embedded-resource", None)
+        if "properties" in node and "additionalProperties" not in node and not preserve:
+            node["additionalProperties"] = False
+        return node
+
+    out = walk(out)
+    if root:
+        props = out.setdefault("properties", {})
+        props.setdefault("apiVersion", {"type": "string"})
+        props.setdefault("kind", {"type": "string"})
+        props["metadata"] = {"type": "object"}
+        out.setdefault("type", "object")
+    return out
+
+
+def load_crds(files: Iterable[Path]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> JSON schema, from CRD YAML files (multi-document allowed)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for file in files:
+        try:
+            docs = list(yaml.safe_load_all(Path(file).read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise ChartmatrixError(file, "CRD file not found") from None
+        except yaml.YAMLError as exc:
+            raise ChartmatrixError(file, f"invalid YAML: {str(exc).splitlines()[0]}") from None
+        found = 0
+        for doc in docs:
+            if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
+                continue
+            spec = doc.get("spec") or {}
+            group = spec.get("group")
+            kind = (spec.get("names") or {}).get("kind")
+            for version in spec.get("versions") or []:
+                schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or {}
+                if group and kind and version.get("name"):
+                    api = f"{group}/{version['name']}"
+                    out[(api, kind)] = _crd_schema(schema, root=True)
+                    found += 1
+        if not found:
+            raise ChartmatrixError(file, "no CustomResourceDefinition with a schema found")
+    return out
+
+
+class SchemaValidator:
+    """Validates manifests for any bundled Kubernetes version; caches all compiled schemas."""
+
+    def __init__(self, crd_files: Iterable[Path] = ()) -> None:
+        self._versions: dict[str, _VersionSchemas] = {}
+        self._crd_schemas = load_crds(crd_files)
+        self._crd_validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
+
+    def add_crds(self, files: Iterable[Path]) -> None:
+        for key, schema in load_crds(files).items():
+            self._crd_schemas[key] = schema
+            self._crd_validators.pop(key, None)
+
+    def _schemas(self, version: str) -> _VersionSchemas:
+        resolved = schema_version(version)
+        if resolved not in self._versions:
+            self._versions[resolved] = _VersionSchemas(resolved)
+        return self._versions[resolved]
+
+    def _crd_validator(self, api: str, kind: str) -> jsonschema.protocols.Validator | None:
+        key = (api, kind)
+        if key not in self._crd_schemas:
+            return None
+        if key not in self._crd_validators:
+            self._crd_validators[key] = jsonschema.Draft7Validator(self._crd_schemas[key])
+        return self._crd_validators[key]
+
+    def validate(self, manifest: Manifest, version: str) -> list[Finding]:
+        """Every schema error of ``manifest`` for Kubernetes ``version``."""
+        api, kind = manifest.api_version, manifest.kind
+        resource = manifest.ref
+        if not api or not kind:
+            return [
+                Finding(
+                    "schema",
+                    "schema/no-kind",
+                    Severity.ERROR,
+                    "document has no apiVersion or kind",
+                    resource=manifest.source,
+                    kube_version=version,
+                )
+            ]
+        schemas = self._schemas(version)
+        validator = schemas.validator(api, kind) or self._crd_validator(api, kind)
+        if validator is None:
+            return [self._unknown(schemas, api, kind, resource, version)]
+        findings = []
+        for error in validator.iter_errors(manifest.obj):
+            findings.append(
+                Finding(
+                    "schema",
+                    "schema/invalid",
+                    Severity.ERROR,
+                    _short(error.message),
+                    resource=resource,
+                    path=json_path(error.absolute_path),
+                    kube_version=version,
+                )
+            )
+        findings.sort(key=lambda f: (f.path, f.message))
+        return findings
+
+    def _unknown(
+        self, schemas: _VersionSchemas, api: str, kind: str, resource: str, version: str
+    ) -> Finding:
+        served = schemas.kinds.get(kind.lower())
+        if served:
+            return Finding(
+                "schema",
+                "schema/api-not-served",
+                Severity.ERROR,
+                f"{api} {kind} is not served by Kubernetes {version} "
+                f"(schemas exist for: {', '.join(sorted(served))})",
+                resource=resource,
+                kube_version=version,
+            )
+        return Finding(
+            "schema",
+            "schema/unknown-kind",
+            Severity.WARNING,
+            f"no schema for {api} {kind}: not a built-in kind; give its CRD (spec `crds:` or "
+            "--crd FILE) to validate it",
+            resource=resource,
+            kube_version=version,
+        )

@@ -1,0 +1,122 @@
+"""Helm values arithmetic: layering user values and coalescing with chart defaults.
+
+Helm's rules, which this module reproduces:
+
+* maps merge key by key, recursively;
+* lists (and every other non-map value) replace the value below them;
+* ``null`` deletes: a user ``null`` removes the chart's default for that key.
+
+Between *user* layers (base files, axis values, named cases) a ``null`` is kept, so it
+still reaches helm and deletes the chart default there. :func:`coalesce` applies the
+deletion against the chart defaults to show the effective values.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import yaml
+
+Values = dict[str, Any]
+
+
+def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> Values:
+    """Layer ``overlay`` over ``base`` (like two ``-f`` files); neither input is modified."""
+    out: Values = copy.deepcopy(dict(base))
+    for key, value in overlay.items():
+        below = out.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            out[key] = merge(below, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def merge_all(layers: Iterable[Mapping[str, Any]]) -> Values:
+    """Layer several value sets, later ones winning."""
+    out: Values = {}
+    for layer in layers:
+        out = merge(out, layer)
+    return out
+
+
+def coalesce(defaults: Mapping[str, Any], user: Mapping[str, Any]) -> Values:
+    """The effective values helm renders with: ``user`` over chart ``defaults``.
+
+    A ``None`` in ``user`` deletes the key; maps merge; everything else replaces.
+    """
+    out: Values = copy.deepcopy(dict(defaults))
+    for key, value in user.items():
+        if value is None:
+            out.pop(key, None)
+            continue
+        below = out.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            out[key] = coalesce(below, value)
+        elif isinstance(value, Mapping):
+            out[key] = _drop_nulls(value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _drop_nulls(value: Mapping[str, Any]) -> Values:
+    return {
+        k: (_drop_nulls(v) if isinstance(v, Mapping) else copy.deepcopy(v))
+        for k, v in value.items()
+        if v is not None
+    }
+
+
+def split_path(path: str) -> list[str]:
+    """Split a dotted value path; ``\\.`` escapes a dot inside a key."""
+    parts: list[str] = []
+    current: list[str] = []
+    i = 0
+    while i < len(path):
+        char = path[i]
+        if char == "\\" and i + 1 < len(path) and path[i + 1] == ".":
+            current.append(".")
+            i += 2
+            continue
+        if char == ".":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        i += 1
+    parts.append("".join(current))
+    if any(part == "" for part in parts):
+        raise ValueError(f"invalid value path {path!r}: empty key")
+    return parts
+
+
+def from_path(path: str, value: Any) -> Values:
+    """``from_path("a.b", 1) == {"a": {"b": 1}}``."""
+    parts = split_path(path)
+    out: Any = value
+    for key in reversed(parts):
+        out = {key: out}
+    return out
+
+
+def parse_scalar(text: str) -> Any:
+    """Parse a command-line axis value as a YAML scalar (``3`` -> 3, ``true`` -> True)."""
+    try:
+        return yaml.safe_load(text) if text != "" else ""
+    except yaml.YAMLError:
+        return text
+
+
+def parse_axis(arg: str) -> tuple[str, list[Any]]:
+    """``"workload.replicas=1,3"`` -> ``("workload.replicas", [1, 3])``."""
+    if "=" not in arg:
+        raise ValueError(f"axis {arg!r} must look like key=v1,v2")
+    key, _, raw = arg.partition("=")
+    key = key.strip()
+    if not key:
+        raise ValueError(f"axis {arg!r} has an empty key")
+    split_path(key)
+    return key, [parse_scalar(item.strip()) for item in raw.split(",")]
