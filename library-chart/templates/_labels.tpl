@@ -1,0 +1,65 @@
+{{/*
+destate.labels.selector — the immutable selector labels (YAML map lines):
+app.kubernetes.io/name (the chart name; for a component such as "redis" the component
+name, so the chart's own selectors never match a component's pods),
+app.kubernetes.io/instance and, with `component`, app.kubernetes.io/component.
+Used in selectors; never add changing values here.
+Keys: ctx, values, component.
+Example:
+  selector:
+    matchLabels:
+      {{- include "destate.labels.selector" (dict "ctx" $) | nindent 6 }}
+*/}}
+{{- define "destate.labels.selector" -}}
+{{- include "destate.args.check" (list . "destate.labels.selector" list) -}}
+app.kubernetes.io/name: {{ .component | default (include "destate.names.name" (dict "ctx" .ctx)) | quote }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name | quote }}
+{{- with .component }}
+app.kubernetes.io/component: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+destate.labels.standard — the recommended app.kubernetes.io/* labels for metadata:
+selector labels + version (appVersion), managed-by, part-of and helm.sh/chart.
+Keys: ctx, values, component, extra (optional map of more labels, merged last).
+Example:
+  metadata:
+    labels:
+      {{- include "destate.labels.standard" (dict "ctx" $ "component" "redis") | nindent 4 }}
+*/}}
+{{- define "destate.labels.standard" -}}
+{{- include "destate.args.check" (list . "destate.labels.standard" (list "extra")) -}}
+{{- $labels := fromYaml (include "destate.labels.selector" (pick . "ctx" "values" "component")) -}}
+{{- with .ctx.Chart.AppVersion -}}
+{{- $_ := set $labels "app.kubernetes.io/version" (. | toString | trunc 63 | trimSuffix "-") -}}
+{{- end -}}
+{{- $_ := set $labels "app.kubernetes.io/managed-by" .ctx.Release.Service -}}
+{{- $_ := set $labels "app.kubernetes.io/part-of" (include "destate.names.name" (dict "ctx" .ctx)) -}}
+{{- $_ := set $labels "helm.sh/chart" (include "destate.names.chart" (dict "ctx" .ctx)) -}}
+{{- range $k, $val := (.extra | default dict) -}}
+{{- $_ := set $labels $k ($val | toString) -}}
+{{- end -}}
+{{- toYaml $labels -}}
+{{- end -}}
+
+{{/*
+destate.labels.metadata — a metadata block body: name, namespace, standard labels and
+optional annotations (omitted when empty).
+Keys: ctx, values, component, name (default FULLNAME[-COMPONENT]), labels (extra map),
+annotations (map).
+Example:
+  metadata:
+    {{- include "destate.labels.metadata" (dict "ctx" $ "name" "x" "annotations" $a) | nindent 2 }}
+*/}}
+{{- define "destate.labels.metadata" -}}
+{{- include "destate.args.check" (list . "destate.labels.metadata" (list "name" "labels" "annotations")) -}}
+name: {{ .name | default (include "destate.names.fullname" (pick . "ctx" "values" "component")) }}
+namespace: {{ .ctx.Release.Namespace | quote }}
+labels:
+  {{- include "destate.labels.standard" (merge (dict "extra" (.labels | default dict)) (pick . "ctx" "values" "component")) | nindent 2 }}
+{{- with .annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}

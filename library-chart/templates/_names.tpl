@@ -1,0 +1,82 @@
+{{/*
+destate.names.name — the chart name (or the chart's nameOverride), DNS-safe, max 63.
+Keys: ctx. (Components such as "redis" share the chart's name and differ by component.)
+Example: {{ include "destate.names.name" (dict "ctx" $) }}  ->  mysql
+*/}}
+{{- define "destate.names.name" -}}
+{{- include "destate.args.check" (list . "destate.names.name" list) -}}
+{{- default .ctx.Chart.Name .ctx.Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+destate.names.fullname — RELEASE-NAME (or RELEASE when it already contains NAME, or
+values.fullnameOverride), plus "-COMPONENT" when `component` is set. Max 63 chars.
+Keys: ctx, values, component.
+Example: {{ include "destate.names.fullname" (dict "ctx" $ "component" "redis") }}
+  ->  web-web-session-redis
+*/}}
+{{- define "destate.names.fullname" -}}
+{{- include "destate.args.check" (list . "destate.names.fullname" list) -}}
+{{- $root := .ctx.Values -}}
+{{- $base := "" -}}
+{{- if $root.fullnameOverride -}}
+{{- $base = $root.fullnameOverride -}}
+{{- else -}}
+{{- $name := default .ctx.Chart.Name $root.nameOverride -}}
+{{- if contains $name .ctx.Release.Name -}}
+{{- $base = .ctx.Release.Name -}}
+{{- else -}}
+{{- $base = printf "%s-%s" .ctx.Release.Name $name -}}
+{{- end -}}
+{{- end -}}
+{{- if .component -}}
+{{- printf "%s-%s" ($base | trunc (sub 62 (len .component) | int) | trimSuffix "-") .component -}}
+{{- else -}}
+{{- $base | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+destate.names.chart — NAME-VERSION for the helm.sh/chart label ("+" replaced by "_").
+Keys: ctx.
+*/}}
+{{- define "destate.names.chart" -}}
+{{- include "destate.args.check" (list . "destate.names.chart" list) -}}
+{{- printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+destate.names.headless — name of the headless Service: FULLNAME-headless.
+Keys: ctx, component.
+*/}}
+{{- define "destate.names.headless" -}}
+{{- include "destate.args.check" (list . "destate.names.headless" list) -}}
+{{- $full := include "destate.names.fullname" (pick . "ctx" "values" "component") -}}
+{{- printf "%s-headless" ($full | trunc 54 | trimSuffix "-") -}}
+{{- end -}}
+
+{{/*
+destate.names.namespace — the release namespace.
+Keys: ctx.
+*/}}
+{{- define "destate.names.namespace" -}}
+{{- include "destate.args.check" (list . "destate.names.namespace" list) -}}
+{{- .ctx.Release.Namespace -}}
+{{- end -}}
+
+{{/*
+destate.names.configMap / destate.names.secret — names of the config area's ConfigMap
+and Secret: the existing* value when set, else FULLNAME[-COMPONENT].
+Keys: ctx, values, component.
+*/}}
+{{- define "destate.names.configMap" -}}
+{{- include "destate.args.check" (list . "destate.names.configMap" list) -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- default (include "destate.names.fullname" (pick . "ctx" "values" "component")) $v.config.existingConfigMap -}}
+{{- end -}}
+
+{{- define "destate.names.secret" -}}
+{{- include "destate.args.check" (list . "destate.names.secret" list) -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- default (include "destate.names.fullname" (pick . "ctx" "values" "component")) $v.config.existingSecret -}}
+{{- end -}}

@@ -1,0 +1,250 @@
+{{/*
+Persistent state (PATTERNS.md §1): data that must survive and stay attached to the
+right pod. Values: `persistence` (see schema/persistence.json).
+The claim is always called "data": pod NAME-N of a StatefulSet gets claim data-NAME-N.
+*/}}
+
+{{/*
+destate.persistence.storageClassName — a `storageClassName: X` line, or nothing.
+"" = omit (cluster default class), "-" = storageClassName: "" (no class, static PVs),
+local.enabled = the local volume set's StorageClass, else the given name.
+Keys: ctx, values, component.
+*/}}
+{{- define "destate.persistence.storageClassName" -}}
+{{- include "destate.args.check" (list . "destate.persistence.storageClassName" list) -}}
+{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+{{- if $p.local.enabled -}}
+storageClassName: {{ include "destate.persistence.localStorageClassName" (pick . "ctx" "values" "component") }}
+{{- else if eq $p.storageClass "-" -}}
+storageClassName: ""
+{{- else if $p.storageClass -}}
+storageClassName: {{ $p.storageClass | quote }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+destate.persistence.claimSpec — a PersistentVolumeClaim spec body: accessModes,
+storageClassName, resources.requests.storage and dataSource (when set).
+Keys: ctx, values, component.
+*/}}
+{{- define "destate.persistence.claimSpec" -}}
+{{- include "destate.args.check" (list . "destate.persistence.claimSpec" list) -}}
+{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+accessModes:
+  {{- toYaml $p.accessModes | nindent 2 }}
+{{- with include "destate.persistence.storageClassName" (pick . "ctx" "values" "component") }}
+{{ . }}
+{{- end }}
+resources:
+  requests:
+    storage: {{ $p.size | quote }}
+{{- with $p.dataSource }}
+dataSource:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+destate.persistence.volumeClaimTemplates — the list for a StatefulSet's
+spec.volumeClaimTemplates (one claim "data"); empty when persistence.enabled is false.
+Labels are the selector labels plus persistence.labels only: volumeClaimTemplates is
+immutable, so nothing that changes with the chart version may appear here.
+Keys: ctx, values, component.
+Example:
+  {{- with include "destate.persistence.volumeClaimTemplates" (dict "ctx" $) }}
+  volumeClaimTemplates:
+    {{- . | nindent 4 }}
+  {{- end }}
+*/}}
+{{- define "destate.persistence.volumeClaimTemplates" -}}
+{{- include "destate.args.check" (list . "destate.persistence.volumeClaimTemplates" list) -}}
+{{- include "destate.validate.persistence" . -}}
+{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+{{- if $p.enabled -}}
+{{- $labels := merge (fromYaml (include "destate.labels.selector" (pick . "ctx" "values" "component"))) ($p.labels | default dict) -}}
+- apiVersion: v1
+  kind: PersistentVolumeClaim
+  metadata:
+    name: data
+    labels:
+      {{- toYaml $labels | nindent 6 }}
+    {{- with $p.annotations }}
+    annotations:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+  spec:
+    {{- include "destate.persistence.claimSpec" (pick . "ctx" "values" "component") | nindent 4 }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+destate.persistence.retentionPolicy — the body of a StatefulSet's
+persistentVolumeClaimRetentionPolicy (whenDeleted, whenScaled; Retain|Delete).
+Keys: ctx, values, component.
+Example:
+  persistentVolumeClaimRetentionPolicy:
+    {{- include "destate.persistence.retentionPolicy" (dict "ctx" $) | nindent 4 }}
+*/}}
+{{- define "destate.persistence.retentionPolicy" -}}
+{{- include "destate.args.check" (list . "destate.persistence.retentionPolicy" list) -}}
+{{- include "destate.validate.persistence" . -}}
+{{- $r := (fromJson (include "destate.values.get" .)).persistence.retention -}}
+whenDeleted: {{ $r.whenDeleted }}
+whenScaled: {{ $r.whenScaled }}
+{{- end -}}
+
+{{/*
+destate.persistence.claimName — claim name for a Deployment: existingClaim, else
+FULLNAME[-COMPONENT]-data.
+Keys: ctx, values, component.
+*/}}
+{{- define "destate.persistence.claimName" -}}
+{{- include "destate.args.check" (list . "destate.persistence.claimName" list) -}}
+{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+{{- $p.existingClaim | default (printf "%s-data" (include "destate.names.fullname" (pick . "ctx" "values" "component"))) -}}
+{{- end -}}
+
+{{/*
+destate.persistence.volumes — pod volume list items for the "data" volume.
+kind StatefulSet: nothing when enabled (the claim template provides it), an emptyDir
+when disabled. kind Deployment: the claim (existingClaim or the chart's own) when
+enabled, an emptyDir when disabled.
+Keys: ctx, values, component, kind (StatefulSet|Deployment, required).
+*/}}
+{{- define "destate.persistence.volumes" -}}
+{{- include "destate.args.check" (list . "destate.persistence.volumes" (list "kind")) -}}
+{{- $kind := required "destate: destate.persistence.volumes needs kind (StatefulSet|Deployment)" .kind -}}
+{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+{{- if not $p.enabled -}}
+- name: data
+  emptyDir: {}
+{{- else if eq $kind "Deployment" -}}
+- name: data
+  persistentVolumeClaim:
+    claimName: {{ include "destate.persistence.claimName" (pick . "ctx" "values" "component") }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+destate.persistence.volumeMounts — the container volumeMounts item for "data" at
+persistence.mountPath (with persistence.subPath when set).
+Keys: ctx, values, component.
+*/}}
+{{- define "destate.persistence.volumeMounts" -}}
+{{- include "destate.args.check" (list . "destate.persistence.volumeMounts" list) -}}
+{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+- name: data
+  mountPath: {{ $p.mountPath }}
+  {{- with $p.subPath }}
+  subPath: {{ . }}
+  {{- end }}
+{{- end -}}
+
+{{/*
+destate.persistence.claim — a whole PersistentVolumeClaim for a Deployment (the
+StatefulSet uses volumeClaimTemplates instead). Nothing when persistence is disabled or
+existingClaim is set. With retention.whenDeleted=Retain the claim carries
+helm.sh/resource-policy: keep, so `helm uninstall` leaves the data.
+Keys: ctx, values, component.
+Example: {{ include "destate.persistence.claim" (dict "ctx" $) }}
+*/}}
+{{- define "destate.persistence.claim" -}}
+{{- include "destate.args.check" (list . "destate.persistence.claim" list) -}}
+{{- include "destate.validate.persistence" . -}}
+{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+{{- if and $p.enabled (not $p.existingClaim) -}}
+{{- $ann := deepCopy ($p.annotations | default dict) -}}
+{{- if eq $p.retention.whenDeleted "Retain" -}}
+{{- $_ := set $ann "helm.sh/resource-policy" "keep" -}}
+{{- end }}
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  {{- include "destate.labels.metadata" (dict "ctx" .ctx "values" (.values | default .ctx.Values) "component" .component "name" (include "destate.persistence.claimName" (pick . "ctx" "values" "component")) "labels" ($p.labels | default dict) "annotations" $ann) | nindent 2 }}
+spec:
+  {{- include "destate.persistence.claimSpec" (pick . "ctx" "values" "component") | nindent 2 }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+destate.persistence.localStorageClassName — NAMESPACE-FULLNAME-local (cluster-scoped,
+so the namespace is part of the name).
+Keys: ctx, component.
+*/}}
+{{- define "destate.persistence.localStorageClassName" -}}
+{{- include "destate.args.check" (list . "destate.persistence.localStorageClassName" list) -}}
+{{- printf "%s-%s-local" .ctx.Release.Namespace (include "destate.names.fullname" (pick . "ctx" "values" "component")) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+destate.persistence.localVolumes — the local volume set when persistence.local.enabled:
+a StorageClass (provisioner kubernetes.io/no-provisioner, volumeBindingMode
+WaitForFirstConsumer) and one PersistentVolume per entry of persistence.local.nodes,
+each with spec.local.path, a required nodeAffinity on kubernetes.io/hostname, the
+claim size as capacity, the reclaim policy, and a claimRef that pre-binds volume N to
+claim data-STATEFULSET-(ordinals.start+N) (Deployment: FULLNAME-data on the first node),
+so each pod always lands on its own node with its own data.
+Fails when fewer nodes than workload.replicas are listed.
+Keys: ctx, values, component, kind (StatefulSet (default) | Deployment).
+Example: {{ include "destate.persistence.localVolumes" (dict "ctx" $) }}
+*/}}
+{{- define "destate.persistence.localVolumes" -}}
+{{- include "destate.args.check" (list . "destate.persistence.localVolumes" (list "kind")) -}}
+{{- include "destate.validate.persistence" . -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $p := $v.persistence -}}
+{{- if and $p.enabled $p.local.enabled -}}
+{{- $kind := .kind | default "StatefulSet" -}}
+{{- $sub := pick . "ctx" "values" "component" -}}
+{{- $full := include "destate.names.fullname" $sub -}}
+{{- $sc := include "destate.persistence.localStorageClassName" $sub -}}
+{{- $start := int $v.topology.ordinals.start }}
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: {{ $sc }}
+  labels:
+    {{- include "destate.labels.standard" $sub | nindent 4 }}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: {{ $p.local.reclaimPolicy }}
+{{- range $i, $node := $p.local.nodes }}
+{{- if or (eq $kind "StatefulSet") (eq $i 0) }}
+{{- $claim := printf "%s-data" $full }}
+{{- if eq $kind "StatefulSet" }}
+{{- $claim = printf "data-%s-%d" $full (add $start $i) }}
+{{- end }}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: {{ printf "%s-%s" $.ctx.Release.Namespace $claim | trunc 63 | trimSuffix "-" }}
+  labels:
+    {{- include "destate.labels.standard" $sub | nindent 4 }}
+spec:
+  capacity:
+    storage: {{ $p.size | quote }}
+  volumeMode: Filesystem
+  accessModes:
+    {{- toYaml $p.accessModes | nindent 4 }}
+  persistentVolumeReclaimPolicy: {{ $p.local.reclaimPolicy }}
+  storageClassName: {{ $sc }}
+  claimRef:
+    apiVersion: v1
+    kind: PersistentVolumeClaim
+    namespace: {{ $.ctx.Release.Namespace | quote }}
+    name: {{ $claim }}
+  local:
+    path: {{ $p.local.path }}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+        - matchExpressions:
+            - key: kubernetes.io/hostname
+              operator: In
+              values:
+                - {{ $node | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,274 @@
+{{/*
+Cluster (topology) state (PATTERNS.md §3): each pod knows its role (from its stable
+ordinal) and is addressable by a stable DNS name (headless Service).
+Values: `topology` (see schema/topology.json).
+*/}}
+
+{{/*
+destate.topology.ports — internal: the Service ports list from the `ports` argument
+or topology.ports (list of {name, port, targetPort?, protocol?, appProtocol?}).
+*/}}
+{{- define "destate.topology.ports" -}}
+{{- $ports := .ports -}}
+{{- if not $ports -}}{{- $ports = (fromJson (include "destate.values.get" .)).topology.ports -}}{{- end -}}
+{{- $out := list -}}
+{{- range $ports -}}
+{{- $port := dict "name" (required "destate: every Service port needs a name" .name) "port" (int (required "destate: every Service port needs a port" .port)) "targetPort" (.targetPort | default .name) "protocol" (.protocol | default "TCP") -}}
+{{- with .appProtocol -}}{{- $_ := set $port "appProtocol" . -}}{{- end -}}
+{{- $out = append $out $port -}}
+{{- end -}}
+{{- with $out -}}{{- toYaml . -}}{{- end -}}
+{{- end -}}
+
+{{/*
+destate.topology.headlessService — the governing headless Service of a StatefulSet:
+clusterIP None, publishNotReadyAddresses (topology.publishNotReadyAddresses, default
+true, so peers resolve each other while they start), selecting all pods. Gives every
+pod the DNS name NAME-N.FULLNAME-headless.NAMESPACE.svc.CLUSTER_DOMAIN.
+Keys: ctx, values, component, ports (list, default topology.ports).
+Example: {{ include "destate.topology.headlessService" (dict "ctx" $ "ports" (list (dict "name" "mysql" "port" 3306))) }}
+*/}}
+{{- define "destate.topology.headlessService" -}}
+{{- include "destate.args.check" (list . "destate.topology.headlessService" (list "ports")) -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $sub := pick . "ctx" "values" "component" }}
+apiVersion: v1
+kind: Service
+metadata:
+  {{- include "destate.labels.metadata" (merge (dict "name" (include "destate.names.headless" $sub)) $sub) | nindent 2 }}
+spec:
+  type: ClusterIP
+  clusterIP: None
+  publishNotReadyAddresses: {{ $v.topology.publishNotReadyAddresses }}
+  selector:
+    {{- include "destate.labels.selector" $sub | nindent 4 }}
+  {{- with include "destate.topology.ports" (merge (pick . "ports") $sub) }}
+  ports:
+    {{- . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/*
+destate.topology.service — a ClusterIP Service over the pods. suffix "" names it
+FULLNAME (the main Service of a Deployment); "read" and "primary" are used by
+readService/primaryService. `podIndex` (int) narrows the selector to the pod with label
+apps.kubernetes.io/pod-index=N. When session.mode is sticky the Service carries the
+ClientIP affinity of destate.session.affinity.
+Keys: ctx, values, component, ports (default topology.ports), suffix, podIndex,
+type (default ClusterIP), annotations.
+*/}}
+{{- define "destate.topology.service" -}}
+{{- include "destate.args.check" (list . "destate.topology.service" (list "ports" "suffix" "podIndex" "type" "annotations")) -}}
+{{- $sub := pick . "ctx" "values" "component" -}}
+{{- $full := include "destate.names.fullname" $sub -}}
+{{- $name := $full -}}
+{{- if .suffix -}}{{- $name = printf "%s-%s" ($full | trunc (sub 62 (len .suffix) | int) | trimSuffix "-") .suffix -}}{{- end -}}
+{{- $labels := dict -}}
+{{- if hasKey . "podIndex" -}}{{- $labels = dict "destate.io/service-role" (.suffix | default "pod") -}}{{- end }}
+apiVersion: v1
+kind: Service
+metadata:
+  {{- include "destate.labels.metadata" (merge (dict "name" $name "annotations" (.annotations | default dict)) $sub) | nindent 2 }}
+spec:
+  type: {{ .type | default "ClusterIP" }}
+  selector:
+    {{- include "destate.labels.selector" $sub | nindent 4 }}
+    {{- if hasKey . "podIndex" }}
+    apps.kubernetes.io/pod-index: {{ .podIndex | int | toString | quote }}
+    {{- end }}
+  {{- with include "destate.session.affinity" $sub }}
+  {{- . | nindent 2 }}
+  {{- end }}
+  {{- with include "destate.topology.ports" (merge (pick . "ports") $sub) }}
+  ports:
+    {{- . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/*
+destate.topology.primaryService — FULLNAME-primary: selects only the primary pod
+(label apps.kubernetes.io/pod-index = topology.primaryOrdinal). Send writes here.
+Keys: ctx, values, component, ports.
+*/}}
+{{- define "destate.topology.primaryService" -}}
+{{- include "destate.args.check" (list . "destate.topology.primaryService" (list "ports")) -}}
+{{- include "destate.validate.topology" . -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- include "destate.topology.service" (merge (dict "suffix" "primary" "podIndex" (int $v.topology.primaryOrdinal)) (pick . "ctx" "values" "component" "ports")) -}}
+{{- end -}}
+
+{{/*
+destate.topology.readService — FULLNAME-read: all ready pods (reads, load spread).
+Keys: ctx, values, component, ports.
+*/}}
+{{- define "destate.topology.readService" -}}
+{{- include "destate.args.check" (list . "destate.topology.readService" (list "ports")) -}}
+{{- include "destate.topology.service" (merge (dict "suffix" "read") (pick . "ctx" "values" "component" "ports")) -}}
+{{- end -}}
+
+{{/*
+destate.topology.peerAddress — the stable DNS name of pod N:
+STATEFULSET-N.HEADLESS.NAMESPACE.svc.CLUSTER_DOMAIN.
+Keys: ctx, values, component, ordinal (int, required).
+Example: {{ include "destate.topology.peerAddress" (dict "ctx" $ "ordinal" 2) }}
+*/}}
+{{- define "destate.topology.peerAddress" -}}
+{{- include "destate.args.check" (list . "destate.topology.peerAddress" (list "ordinal")) -}}
+{{- if not (hasKey . "ordinal") -}}{{- fail "destate: destate.topology.peerAddress needs ordinal" -}}{{- end -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $sub := pick . "ctx" "values" "component" -}}
+{{- printf "%s-%d.%s.%s.svc.%s" (include "destate.names.fullname" $sub) (int .ordinal) (include "destate.names.headless" $sub) .ctx.Release.Namespace $v.topology.clusterDomain -}}
+{{- end -}}
+
+{{/*
+destate.topology.primaryHost — peerAddress of topology.primaryOrdinal.
+Keys: ctx, values, component.
+*/}}
+{{- define "destate.topology.primaryHost" -}}
+{{- include "destate.args.check" (list . "destate.topology.primaryHost" list) -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- include "destate.topology.peerAddress" (merge (dict "ordinal" (int $v.topology.primaryOrdinal)) (pick . "ctx" "values" "component")) -}}
+{{- end -}}
+
+{{/*
+destate.topology.role — ordinal -> role at render time: "primary" when ordinal equals
+topology.primaryOrdinal, else "replica". Keys: ctx, values, component, ordinal (int).
+*/}}
+{{- define "destate.topology.role" -}}
+{{- include "destate.args.check" (list . "destate.topology.role" (list "ordinal")) -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- if eq (int .ordinal) (int $v.topology.primaryOrdinal) -}}primary{{- else -}}replica{{- end -}}
+{{- end -}}
+
+{{/*
+destate.topology.roleScript — the same mapping for start scripts (POSIX sh): sets and
+exports POD_ORDINAL (from the env, else the hostname suffix) and POD_ROLE
+(primary|replica). Keys: ctx, values, component.
+Example (in a ConfigMap script):  {{- include "destate.topology.roleScript" (dict "ctx" $) | nindent 4 }}
+*/}}
+{{- define "destate.topology.roleScript" -}}
+{{- include "destate.args.check" (list . "destate.topology.roleScript" list) -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+POD_ORDINAL="${POD_ORDINAL:-${HOSTNAME##*-}}"
+if [ "$POD_ORDINAL" = "{{ int $v.topology.primaryOrdinal }}" ]; then POD_ROLE=primary; else POD_ROLE=replica; fi
+export POD_ORDINAL POD_ROLE
+{{- end -}}
+
+{{/*
+destate.topology.identityEnv — container env items for pod identity:
+POD_NAME, POD_NAMESPACE (downward API); with kind StatefulSet (default) also
+POD_ORDINAL (downward API label apps.kubernetes.io/pod-index), HEADLESS_SERVICE,
+CLUSTER_DOMAIN, POD_FQDN, PRIMARY_ORDINAL and PRIMARY_HOST.
+Keys: ctx, values, component, kind (StatefulSet|Deployment).
+Example:
+  env:
+    {{- include "destate.topology.identityEnv" (dict "ctx" $) | nindent 4 }}
+*/}}
+{{- define "destate.topology.identityEnv" -}}
+{{- include "destate.args.check" (list . "destate.topology.identityEnv" (list "kind")) -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $sub := pick . "ctx" "values" "component" -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+{{- if eq (.kind | default "StatefulSet") "StatefulSet" }}
+- name: POD_ORDINAL
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.labels['apps.kubernetes.io/pod-index']
+- name: HEADLESS_SERVICE
+  value: {{ include "destate.names.headless" $sub | quote }}
+- name: CLUSTER_DOMAIN
+  value: {{ $v.topology.clusterDomain | quote }}
+- name: POD_FQDN
+  value: "$(POD_NAME).$(HEADLESS_SERVICE).$(POD_NAMESPACE).svc.$(CLUSTER_DOMAIN)"
+- name: PRIMARY_ORDINAL
+  value: {{ int $v.topology.primaryOrdinal | toString | quote }}
+- name: PRIMARY_HOST
+  value: {{ include "destate.topology.primaryHost" $sub | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+destate.topology.pdb — a policy/v1 PodDisruptionBudget (maxUnavailable, or
+minAvailable when topology.pdb.minAvailable is set) over the pods; nothing when
+topology.pdb.enabled is false. Keys: ctx, values, component.
+*/}}
+{{- define "destate.topology.pdb" -}}
+{{- include "destate.args.check" (list . "destate.topology.pdb" list) -}}
+{{- include "destate.validate.topology" . -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $sub := pick . "ctx" "values" "component" -}}
+{{- if $v.topology.pdb.enabled }}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  {{- include "destate.labels.metadata" $sub | nindent 2 }}
+spec:
+  {{- if hasKey $v.topology.pdb "minAvailable" }}
+  minAvailable: {{ $v.topology.pdb.minAvailable }}
+  {{- else }}
+  maxUnavailable: {{ $v.topology.pdb.maxUnavailable }}
+  {{- end }}
+  selector:
+    matchLabels:
+      {{- include "destate.labels.selector" $sub | nindent 6 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+destate.topology.affinity — the pod `affinity` body: topology.affinity verbatim when
+set; else pod anti-affinity by topology.antiAffinity: soft = preferred (weight 100),
+hard = required, none = nothing; topologyKey topology.antiAffinityTopologyKey.
+Keys: ctx, values, component.
+*/}}
+{{- define "destate.topology.affinity" -}}
+{{- include "destate.args.check" (list . "destate.topology.affinity" list) -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $t := $v.topology -}}
+{{- $sub := pick . "ctx" "values" "component" -}}
+{{- if $t.affinity -}}
+{{- toYaml $t.affinity -}}
+{{- else if eq $t.antiAffinity "soft" -}}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: {{ $t.antiAffinityTopologyKey }}
+        labelSelector:
+          matchLabels:
+            {{- include "destate.labels.selector" $sub | nindent 12 }}
+{{- else if eq $t.antiAffinity "hard" -}}
+podAntiAffinity:
+  requiredDuringSchedulingIgnoredDuringExecution:
+    - topologyKey: {{ $t.antiAffinityTopologyKey }}
+      labelSelector:
+        matchLabels:
+          {{- include "destate.labels.selector" $sub | nindent 10 }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+destate.topology.spreadConstraints — topology.topologySpreadConstraints as a list; an
+entry without labelSelector gets the pods' selector labels.
+Keys: ctx, values, component.
+*/}}
+{{- define "destate.topology.spreadConstraints" -}}
+{{- include "destate.args.check" (list . "destate.topology.spreadConstraints" list) -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $sel := fromYaml (include "destate.labels.selector" (pick . "ctx" "values" "component")) -}}
+{{- $out := list -}}
+{{- range $v.topology.topologySpreadConstraints -}}
+{{- $c := deepCopy . -}}
+{{- if not (hasKey $c "labelSelector") -}}
+{{- $_ := set $c "labelSelector" (dict "matchLabels" $sel) -}}
+{{- end -}}
+{{- $out = append $out $c -}}
+{{- end -}}
+{{- if $out -}}{{- toYaml $out -}}{{- end -}}
+{{- end -}}

@@ -1,0 +1,285 @@
+{{/*
+Workload assembly: whole StatefulSet / Deployment built from the areas' values
+(image, workload, persistence, config, topology, session, connection).
+
+Arguments common to destate.workload.statefulset / .deployment / .podTemplate:
+  ctx, values, component, path   (see _values.tpl)
+  container       dict: the main container's own parts: name (default chart name),
+                  command, args, ports, env, envFrom, volumeMounts, lifecycle,
+                  workingDir, and default livenessProbe/readinessProbe/startupProbe
+                  (used when the workload.*Probe value is empty)
+  initContainers  list: init containers placed after the config copier and before
+                  workload.initContainers
+  containers      list: more containers (e.g. the Envoy sidecar), before
+                  workload.extraContainers
+  volumes         list: more pod volumes, before workload.extraVolumes
+  podAnnotations  map: more pod annotations (e.g. checksums of the chart's own
+                  ConfigMaps), merged under workload.podAnnotations
+  podLabels       map: more pod labels
+*/}}
+
+{{- define "destate.workload.argKeys" -}}
+{{- toJson (list "container" "initContainers" "containers" "volumes" "podAnnotations" "podLabels" "kind") -}}
+{{- end -}}
+
+{{/*
+destate.workload.image — "repository:tag" (tag default: the chart's appVersion) or
+"repository@digest" when image.digest is set.
+Keys: ctx, values, component, image (dict, default values.image).
+Example: image: {{ include "destate.workload.image" (dict "ctx" $) | quote }}
+*/}}
+{{- define "destate.workload.image" -}}
+{{- include "destate.args.check" (list . "destate.workload.image" (list "image")) -}}
+{{- $img := .image -}}
+{{- if not $img -}}{{- $img = (fromJson (include "destate.values.get" .)).image -}}{{- end -}}
+{{- $repo := required (printf "destate: %simage.repository must be set" (.path | default "")) $img.repository -}}
+{{- if $img.digest -}}
+{{- printf "%s@%s" $repo $img.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo ((default .ctx.Chart.AppVersion $img.tag) | toString) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+destate.workload.container — the main container: image, pull policy, command/args,
+ports, env (pod identity from destate.topology.identityEnv, container.env, the session
+store env when session.mode=store, the max-connection-age env when
+connection.mode=client, then workload.extraEnv), envFrom, volumeMounts (persistence
+"data", config, container.volumeMounts, workload.extraVolumeMounts), resources,
+probes, restricted securityContext (workload.securityContext).
+Keys: ctx, values, component, path, container, kind (StatefulSet|Deployment).
+*/}}
+{{- define "destate.workload.container" -}}
+{{- include "destate.args.check" (list . "destate.workload.container" (list "container" "kind")) -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $w := $v.workload -}}
+{{- $c := .container | default dict -}}
+{{- $sub := pick . "ctx" "values" "component" "path" -}}
+{{- $kind := .kind | default "StatefulSet" -}}
+{{- $env := fromYamlArray (include "destate.topology.identityEnv" (merge (dict "kind" $kind) (pick . "ctx" "values" "component"))) -}}
+{{- $env = concat $env ($c.env | default list) -}}
+{{- with include "destate.session.storeEnv" (pick . "ctx" "values" "component") -}}
+{{- $env = concat $env (fromYamlArray .) -}}
+{{- end -}}
+{{- with include "destate.connection.serverEnv" (pick . "ctx" "values" "component") -}}
+{{- $env = concat $env (fromYamlArray .) -}}
+{{- end -}}
+{{- $env = concat $env $w.extraEnv -}}
+{{- $mounts := list -}}
+{{- $mounts = concat $mounts (fromYamlArray (include "destate.persistence.volumeMounts" (pick . "ctx" "values" "component"))) -}}
+{{- with include "destate.config.volumeMounts" (pick . "ctx" "values" "component") -}}
+{{- $mounts = concat $mounts (fromYamlArray .) -}}
+{{- end -}}
+{{- $mounts = concat $mounts ($c.volumeMounts | default list) $w.extraVolumeMounts -}}
+{{- $envFrom := concat ($c.envFrom | default list) $w.extraEnvFrom -}}
+- name: {{ $c.name | default (include "destate.names.name" (dict "ctx" .ctx)) }}
+  image: {{ include "destate.workload.image" (merge (dict "image" $v.image) $sub) | quote }}
+  imagePullPolicy: {{ $v.image.pullPolicy | default "IfNotPresent" }}
+  {{- with $c.command }}
+  command:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $c.args }}
+  args:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $c.workingDir }}
+  workingDir: {{ . }}
+  {{- end }}
+  {{- with $c.ports }}
+  ports:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  env:
+    {{- toYaml $env | nindent 4 }}
+  {{- with $envFrom }}
+  envFrom:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $mounts }}
+  volumeMounts:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $w.resources }}
+  resources:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- range $probe := list "livenessProbe" "readinessProbe" "startupProbe" }}
+  {{- with (get $w $probe) | default (get $c $probe) }}
+  {{ $probe }}:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- end }}
+  {{- with $c.lifecycle }}
+  lifecycle:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  securityContext:
+    {{- toYaml $w.securityContext | nindent 4 }}
+{{- end -}}
+
+{{/*
+destate.workload.podTemplate — the pod template (metadata + spec) used by both
+workload kinds: labels (selector + standard + workload.podLabels + podLabels),
+annotations (config checksums + podAnnotations + workload.podAnnotations), restricted
+pod securityContext, init containers (config copier, initContainers,
+workload.initContainers), containers (main, containers, workload.extraContainers),
+volumes (persistence, config, volumes, workload.extraVolumes), affinity,
+topologySpreadConstraints, nodeSelector, tolerations.
+Keys: the common workload arguments (see top of file) plus kind.
+*/}}
+{{- define "destate.workload.podTemplate" -}}
+{{- include "destate.args.check" (list . "destate.workload.podTemplate" (fromJsonArray (include "destate.workload.argKeys" .))) -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $w := $v.workload -}}
+{{- $sub := pick . "ctx" "values" "component" -}}
+{{- $kind := .kind | default "StatefulSet" -}}
+{{- $labels := fromYaml (include "destate.labels.selector" $sub) -}}
+{{- $labels = merge $labels (deepCopy ($w.podLabels | default dict)) (.podLabels | default dict) (fromYaml (include "destate.labels.standard" $sub)) -}}
+{{- $ann := fromYaml (include "destate.config.checksumAnnotations" $sub) | default dict -}}
+{{- $ann = merge $ann (deepCopy ($w.podAnnotations | default dict)) (.podAnnotations | default dict) -}}
+{{- $inits := list -}}
+{{- with include "destate.config.initContainer" $sub -}}{{- $inits = concat $inits (fromYamlArray .) -}}{{- end -}}
+{{- $inits = concat $inits (.initContainers | default list) $w.initContainers -}}
+{{- $containers := fromYamlArray (include "destate.workload.container" (merge (dict "kind" $kind "container" (.container | default dict)) (pick . "ctx" "values" "component" "path"))) -}}
+{{- $containers = concat $containers (.containers | default list) $w.extraContainers -}}
+{{- $vols := list -}}
+{{- with include "destate.persistence.volumes" (merge (dict "kind" $kind) $sub) -}}{{- $vols = concat $vols (fromYamlArray .) -}}{{- end -}}
+{{- with include "destate.config.volumes" $sub -}}{{- $vols = concat $vols (fromYamlArray .) -}}{{- end -}}
+{{- $vols = concat $vols (.volumes | default list) $w.extraVolumes -}}
+metadata:
+  labels:
+    {{- toYaml $labels | nindent 4 }}
+  {{- with $ann }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  automountServiceAccountToken: {{ $w.automountServiceAccountToken }}
+  {{- with $w.serviceAccountName }}
+  serviceAccountName: {{ . }}
+  {{- end }}
+  {{- with $w.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  {{- with $v.image.pullSecrets }}
+  imagePullSecrets:
+    {{- range . }}
+    - name: {{ if kindIs "map" . }}{{ .name }}{{ else }}{{ . }}{{ end }}
+    {{- end }}
+  {{- end }}
+  terminationGracePeriodSeconds: {{ int $w.terminationGracePeriodSeconds }}
+  securityContext:
+    {{- toYaml $w.podSecurityContext | nindent 4 }}
+  {{- with include "destate.topology.affinity" $sub }}
+  affinity:
+    {{- . | nindent 4 }}
+  {{- end }}
+  {{- with include "destate.topology.spreadConstraints" $sub }}
+  topologySpreadConstraints:
+    {{- . | nindent 4 }}
+  {{- end }}
+  {{- with $w.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $w.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $inits }}
+  initContainers:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  containers:
+    {{- toYaml $containers | nindent 4 }}
+  {{- with $vols }}
+  volumes:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/*
+destate.workload.statefulset — a whole apps/v1 StatefulSet: serviceName = the headless
+Service (destate.topology.headlessService), replicas, podManagementPolicy, ordinals
+(when topology.ordinals.start != 0), persistentVolumeClaimRetentionPolicy,
+volumeClaimTemplates (persistence), updateStrategy (workload.updateStrategy, default
+RollingUpdate), the pod template above. Runs every validation first.
+Keys: the common workload arguments (see top of file).
+Example:
+  {{ include "destate.workload.statefulset" (dict "ctx" $
+       "container" (dict "name" "db" "ports" (list (dict "name" "db" "containerPort" 3306)))) }}
+*/}}
+{{- define "destate.workload.statefulset" -}}
+{{- include "destate.args.check" (list . "destate.workload.statefulset" (fromJsonArray (include "destate.workload.argKeys" .))) -}}
+{{- include "destate.validate.all" . -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $w := $v.workload -}}
+{{- $sub := pick . "ctx" "values" "component" }}
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  {{- include "destate.labels.metadata" $sub | nindent 2 }}
+spec:
+  serviceName: {{ include "destate.names.headless" $sub }}
+  replicas: {{ int $w.replicas }}
+  podManagementPolicy: {{ $v.topology.podManagementPolicy }}
+  {{- if ne (int $v.topology.ordinals.start) 0 }}
+  ordinals:
+    start: {{ int $v.topology.ordinals.start }}
+  {{- end }}
+  revisionHistoryLimit: {{ int $w.revisionHistoryLimit }}
+  minReadySeconds: {{ int $w.minReadySeconds }}
+  updateStrategy:
+    {{- toYaml ($w.updateStrategy | default (dict "type" "RollingUpdate")) | nindent 4 }}
+  persistentVolumeClaimRetentionPolicy:
+    {{- include "destate.persistence.retentionPolicy" $sub | nindent 4 }}
+  selector:
+    matchLabels:
+      {{- include "destate.labels.selector" $sub | nindent 6 }}
+  template:
+    {{- include "destate.workload.podTemplate" (merge (dict "kind" "StatefulSet") (omit . "kind")) | nindent 4 }}
+  {{- with include "destate.persistence.volumeClaimTemplates" $sub }}
+  volumeClaimTemplates:
+    {{- . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/*
+destate.workload.deployment — a whole apps/v1 Deployment: replicas, selector, strategy
+(workload.updateStrategy; default Recreate when a ReadWriteOnce(Pod) claim is mounted,
+else RollingUpdate), the pod template above with the "data" claim from
+destate.persistence.claim (or an emptyDir). Runs every validation first.
+Keys: the common workload arguments (see top of file).
+Example: {{ include "destate.workload.deployment" (dict "ctx" $ "container" $c) }}
+*/}}
+{{- define "destate.workload.deployment" -}}
+{{- include "destate.args.check" (list . "destate.workload.deployment" (fromJsonArray (include "destate.workload.argKeys" .))) -}}
+{{- include "destate.validate.all" . -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $w := $v.workload -}}
+{{- $p := $v.persistence -}}
+{{- $sub := pick . "ctx" "values" "component" -}}
+{{- $strategy := $w.updateStrategy -}}
+{{- if not $strategy -}}
+{{- $strategy = dict "type" "RollingUpdate" -}}
+{{- if and $p.enabled (or (has "ReadWriteOnce" $p.accessModes) (has "ReadWriteOncePod" $p.accessModes)) -}}
+{{- $strategy = dict "type" "Recreate" -}}
+{{- end -}}
+{{- end }}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  {{- include "destate.labels.metadata" $sub | nindent 2 }}
+spec:
+  replicas: {{ int $w.replicas }}
+  revisionHistoryLimit: {{ int $w.revisionHistoryLimit }}
+  minReadySeconds: {{ int $w.minReadySeconds }}
+  strategy:
+    {{- toYaml $strategy | nindent 4 }}
+  selector:
+    matchLabels:
+      {{- include "destate.labels.selector" $sub | nindent 6 }}
+  template:
+    {{- include "destate.workload.podTemplate" (merge (dict "kind" "Deployment") (omit . "kind")) | nindent 4 }}
+{{- end -}}
