@@ -34,19 +34,30 @@ Charts are staged once per session (``file://`` dependencies vendored fresh).
 Matrix cases
 ------------
 Every ``chart_tests/<chart>/matrix.yaml`` is collected: each case is its own test item
-(``<chart>::<case id>``), so ``-k 'replicas=3'`` selects cases.
+(``matrix.yaml::<case id>``), so ``-k 'replicas:3'`` selects cases; ``golden-files``
+checks for orphaned golden files. The selected cases of a spec render together
+(concurrently) on the first item. Options: ``--update-golden``, ``--chartmatrix-strict``
+(warnings fail), ``--chartmatrix-helm NAME|PATH``; ``CI`` set = CI golden mode.
+Warning findings are reported as ``ChartmatrixWarning``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chartmatrix.errors import ChartmatrixError
+from chartmatrix.findings import Severity
 from chartmatrix.fixtures import ChartRenderer
+from chartmatrix.golden import orphans
 from chartmatrix.manifests import query
+from chartmatrix.runner import Options, Runner, RunResult
+from chartmatrix.spec import SPEC_FILE, Case, MatrixSpec, load_spec
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +73,158 @@ def render_chart(
 def manifest_query() -> Callable[..., Any]:
     """``manifest_query(obj, "spec.template.spec.containers[0].image")``."""
     return query
+
+
+# ---------------------------------------------------------------------------------------
+# Matrix cases as test items
+# ---------------------------------------------------------------------------------------
+
+
+class MatrixCaseFailed(Exception):
+    """A case's checks failed; the message is the whole report (no traceback shown)."""
+
+
+class ChartmatrixWarning(UserWarning):
+    """A warning-severity finding of a matrix case."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chartmatrix")
+    group.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="chartmatrix: rewrite golden files of the collected matrix cases",
+    )
+    group.addoption(
+        "--chartmatrix-strict",
+        action="store_true",
+        default=False,
+        help="chartmatrix: warning findings fail matrix cases",
+    )
+    group.addoption(
+        "--chartmatrix-helm",
+        default=None,
+        metavar="NAME|PATH",
+        help="chartmatrix: helm executable (helm, helm3 or a path)",
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.name == SPEC_FILE and file_path.parent.parent.name == "chart_tests":
+        return MatrixFile.from_parent(parent, path=file_path)
+    return None
+
+
+class MatrixFile(pytest.File):
+    """``chart_tests/<chart>/matrix.yaml``: one item per case, plus the golden-file check."""
+
+    spec: MatrixSpec
+
+    def collect(self) -> Iterator[pytest.Item]:
+        try:
+            self.spec = load_spec(self.path)
+        except ChartmatrixError as exc:
+            raise self.CollectError(exc.line()) from None
+        for case in self.spec.cases:
+            yield MatrixCase.from_parent(self, name=case.id, case=case)
+        if self.spec.golden_dir is not None:
+            yield GoldenFiles.from_parent(self, name="golden-files")
+
+
+class _Batch:
+    """Runs the selected cases of one spec together (concurrent renders), once."""
+
+    def __init__(self) -> None:
+        self.result: RunResult | None = None
+        self.error: str | None = None
+
+    def get(self, item: pytest.Item, spec: MatrixSpec) -> RunResult:
+        if self.result is None and self.error is None:
+            selected = {
+                i.case.id
+                for i in item.session.items
+                if isinstance(i, MatrixCase) and i.parent is item.parent
+            }
+            config = item.config
+            options = Options(
+                helm=config.getoption("--chartmatrix-helm"),
+                update_golden=config.getoption("--update-golden"),
+                ci=bool(os.environ.get("CI")),
+                strict=config.getoption("--chartmatrix-strict"),
+            )
+            try:
+                self.result = Runner(options).run([spec], only=lambda s, c: c.id in selected)
+            except ChartmatrixError as exc:
+                self.error = exc.line()
+        if self.error is not None:
+            raise MatrixCaseFailed(self.error)
+        assert self.result is not None
+        return self.result
+
+
+_BATCHES_KEY = pytest.StashKey[dict[str, _Batch]]()
+
+
+def _batch(item: pytest.Item) -> _Batch:
+    batches = item.config.stash.setdefault(_BATCHES_KEY, {})
+    return batches.setdefault(str(item.path), _Batch())
+
+
+class MatrixCase(pytest.Item):
+    """One matrix case: render, schema, rules and golden checks."""
+
+    def __init__(self, *, case: Case, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+
+    def runtest(self) -> None:
+        spec: MatrixSpec = self.parent.spec  # type: ignore[attr-defined]
+        result = _batch(self).get(self, spec)
+        found = [c for c in result.cases if c.case.id == self.case.id]
+        if not found:
+            raise MatrixCaseFailed(f"case {self.case.id} was not run")
+        outcome = found[0]
+        strict = result.strict
+        bad = [f for f in outcome.findings if f.severity is Severity.ERROR or strict]
+        for f in outcome.findings:
+            if f not in bad:
+                warnings.warn(ChartmatrixWarning(f"{self.case.id}: {f.line()}"), stacklevel=1)
+        if bad:
+            text = "\n".join(f.line() for f in bad)
+            if outcome.golden is not None and outcome.golden.diff:
+                text += "\n\n" + outcome.golden.diff
+            raise MatrixCaseFailed(text)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, MatrixCaseFailed):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.parent.name}::{self.case.id}"  # type: ignore[union-attr]
+
+
+class GoldenFiles(pytest.Item):
+    """Golden files that belong to no case (missing ones fail their case)."""
+
+    def runtest(self) -> None:
+        spec: MatrixSpec = self.parent.spec  # type: ignore[attr-defined]
+        if spec.golden_dir is None:
+            return
+        expected = [c.golden_name for c in spec.cases if c.expect_failure is None]
+        extra = orphans(spec.golden_dir, expected)
+        if extra and bool(os.environ.get("CI")):
+            raise MatrixCaseFailed(
+                "golden files that belong to no case: " + ", ".join(str(p) for p in extra)
+            )
+        for path in extra:
+            warnings.warn(ChartmatrixWarning(f"orphaned golden file {path}"), stacklevel=1)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, MatrixCaseFailed):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.parent.name}::golden-files"  # type: ignore[union-attr]

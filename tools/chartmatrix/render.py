@@ -112,6 +112,10 @@ class Renderer:
         self.helm = find_helm(helm)
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self._command = Command(executable=self.helm)
+        # helm is a short-lived Go process: collecting garbage only near a memory limit
+        # saves a third of its CPU time. Explicit settings in the environment win.
+        os.environ.setdefault("GOGC", "off")
+        os.environ.setdefault("GOMEMLIMIT", "1GiB")
 
     async def _render(self, request: RenderRequest, gate: asyncio.Semaphore) -> RenderResult:
         async with gate:

@@ -90,6 +90,7 @@ class RunResult:
 
 
 Progress = Callable[[str, int, int], None]
+Selector = Callable[[MatrixSpec, Case], bool]
 
 
 def _request_key(req: RenderRequest) -> str:
@@ -125,7 +126,8 @@ class Runner:
         self.validator = SchemaValidator(options.crds)
         self.timings = dict.fromkeys(STAGES, 0.0)
 
-    def run(self, specs: list[MatrixSpec]) -> RunResult:
+    def run(self, specs: list[MatrixSpec], only: Selector | None = None) -> RunResult:
+        """Run every case of ``specs`` (or those ``only`` selects)."""
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="chartmatrix-") as tmp:
             infos = [load_chart(s.chart_dir) for s in specs]
@@ -140,6 +142,8 @@ class Runner:
             index: dict[str, int] = {}
             for i, (s, info) in enumerate(zip(specs, infos, strict=True)):
                 for case in s.cases:
+                    if only is not None and not only(s, case):
+                        continue
                     per_version: dict[str, int] = {}
                     top = _highest(case.kube_versions)
                     for version in case.kube_versions:
@@ -173,7 +177,7 @@ class Runner:
                 charts[i].cases.append(outcome)
                 self.progress("check", n + 1, len(plan))
             for chart in charts:
-                self._orphans(chart)
+                self._orphans(chart, prune=only is None)
         return RunResult(
             charts, dict(self.timings), time.perf_counter() - started, self.options.strict
         )
@@ -309,14 +313,15 @@ class Runner:
                 )
             )
 
-    def _orphans(self, chart: ChartResult) -> None:
+    def _orphans(self, chart: ChartResult, *, prune: bool) -> None:
         spec = chart.spec
         if spec.golden_dir is None:
             return
         expected = [c.golden_name for c in spec.cases if c.expect_failure is None]
         for path in goldens.orphans(spec.golden_dir, expected):
             if self.options.update_golden:
-                path.unlink()
+                if prune:
+                    path.unlink()
                 continue
             severity = Severity.ERROR if self.options.ci else Severity.WARNING
             chart.findings.append(

@@ -1,0 +1,132 @@
+"""The command line end to end, with the real helm binary."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from chartmatrix.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["run", "--no-progress", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_helm_create_chart_passes_with_warnings_only(
+    created_chart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, str(created_chart), "--axis", "replicaCount=1,3")
+    assert code == 0, out
+    assert "replicaCount:1" in out and "replicaCount:3" in out
+    assert "hardening/pod-security" in out and "hardening/image-tag" in out
+    assert "OK 2 cases" in out
+    code, out, _ = run(capsys, str(created_chart), "--strict")
+    assert code == 1
+    assert "FAILED" in out
+
+
+def test_template_failure_and_bad_yaml_fail_the_case(
+    demo_chart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (demo_chart / "templates" / "guard.yaml").write_text(
+        '{{ if .Values.boom }}{{ fail "demo: boom must be false (got true)" }}{{ end }}\n'
+    )
+    code, out, _ = run(capsys, str(demo_chart), "--axis", "boom=true,false")
+    assert code == 1
+    assert "render/failed" in out and "demo: boom must be false (got true)" in out
+    (demo_chart / "templates" / "guard.yaml").write_text("a: [1\n")
+    code, out, _ = run(capsys, str(demo_chart))
+    assert code == 1
+    assert "render/failed" in out or "render/parse" in out
+
+
+def test_schema_errors_are_reported_with_paths(
+    demo_chart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (demo_chart / "templates" / "bad.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: b}\nbogus: 1\n"
+        "---\napiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: y}\n"
+    )
+    code, out, _ = run(capsys, str(demo_chart), "--kube-version", "1.30")
+    assert code == 1
+    assert "schema/invalid [k8s 1.30]: ConfigMap/x" in out
+    assert "'bogus' was unexpected" in out
+    assert "schema/api-not-served" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["/no/such/chart"], "/no/such/chart: chart not found"),
+        (["--axis", "noequals", "."], "--axis: axis 'noequals' must look like key=v1,v2"),
+        (["--helm", "/no/helm", "."], "/no/helm: helm executable not found"),
+        (["--kube-version", "1.99", "."], "Kubernetes 1.99 has no bundled schemas"),
+        (["--bogus"], "usage: unrecognized arguments: --bogus"),
+    ],
+)
+def test_tool_errors_are_one_line_exit_2(
+    created_chart: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    expected: str,
+) -> None:
+    monkeypatch.chdir(created_chart)
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("chartmatrix: "), err
+    assert expected in err
+    assert "Traceback" not in out + err
+
+
+def test_reports(created_chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junit, js, html = tmp_path / "j.xml", tmp_path / "r.json", tmp_path / "r.html"
+    code, _, _ = run(
+        capsys,
+        str(created_chart),
+        "--axis",
+        "service.type=ClusterIP,NodePort",
+        "--junit",
+        str(junit),
+        "--json",
+        str(js),
+        "--html",
+        str(html),
+    )
+    assert code == 0
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "0"
+    names = [tc.get("name") for tc in suite.iter("testcase")]
+    assert names == ["type:ClusterIP", "type:NodePort"]
+    data = json.loads(js.read_text())
+    assert data["ok"] is True and data["cases"] == 2
+    case = data["charts"][0]["cases"][0]
+    assert case["status"] == {"render": "pass", "schema": "pass", "rules": "warn", "golden": "skip"}
+    assert any(f["rule"] == "hardening/pod-security" for f in case["checks"]["rules"]["findings"])
+    page = html.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "http" not in page.split("<body>")[0]
+    assert 'data-cell="c0-1-rules"' in page and "hardening/pod-security" in page
+
+
+def test_rules_listing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules"]) == 0
+    out = capsys.readouterr().out
+    for rule_id in (
+        "topology/headless-service",
+        "topology/pdb",
+        "service/selector-matches",
+        "refs/exists",
+        "config/checksum-annotation",
+        "config/checksum-value",
+        "session/client-ip-timeout",
+        "connection/grpc-ingress",
+        "connection/envoy-headless",
+        "hardening/image-tag",
+        "hardening/pod-security",
+        "upgrade/immutable-field",
+    ):
+        assert rule_id in out

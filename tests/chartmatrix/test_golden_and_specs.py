@@ -1,0 +1,187 @@
+"""Matrix specs, golden files and upgrade safety against real renders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from chartmatrix.cli import main
+from chartmatrix.errors import ChartmatrixError
+from chartmatrix.spec import load_spec, short_names
+
+
+def write_spec(kv_chart: Path, spec: dict) -> Path:
+    spec_dir = kv_chart.parent.parent / "chart_tests" / "kv"
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    (spec_dir / "matrix.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    return spec_dir
+
+
+BASIC = {
+    "release": "db",
+    "namespace": "data",
+    "kubernetes": {"versions": ["1.30", "1.36"]},
+    "checksumConvention": "destate",
+    "axes": {"replicas": [1, 3], "pdb": [True, False]},
+    "exclude": [{"replicas": 3, "pdb": False}],
+    "include": [{"name": "tiny-config", "set": {"config": {"a.conf": "x=<1>&"}}}],
+    "expectFailure": [
+        {
+            "name": "negative",
+            "set": {"replicas": -1},
+            "message": r"replicas must be >= 0 \(got -1\)",
+        }
+    ],
+}
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(["run", "--no-progress", *argv])
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+def test_case_ids_and_expansion(kv_chart: Path) -> None:
+    spec = load_spec(write_spec(kv_chart, BASIC) / "matrix.yaml")
+    assert [c.id for c in spec.cases] == [
+        "replicas:1+pdb:true",
+        "replicas:1+pdb:false",
+        "replicas:3+pdb:true",
+        "tiny-config",
+        "negative",
+    ]
+    assert spec.cases[0].golden_name == "replicas=1,pdb=true.yaml"
+    assert spec.cases[3].values == {"config": {"a.conf": "x=<1>&"}}
+    assert spec.cases[0].kube_versions == ("1.30", "1.36")
+    assert short_names(["a.enabled", "b.enabled", "c.size"]) == {
+        "a.enabled": "a.enabled",
+        "b.enabled": "b.enabled",
+        "c.size": "size",
+    }
+
+
+def test_ci_values_files_are_cases(kv_chart: Path) -> None:
+    (kv_chart / "ci").mkdir()
+    (kv_chart / "ci" / "big-values.yaml").write_text("replicas: 5\n")
+    spec = load_spec(write_spec(kv_chart, {"golden": False}) / "matrix.yaml")
+    assert [c.id for c in spec.cases] == ["default", "ci/big"]
+    assert spec.cases[1].values == {"replicas": 5}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"axes": {"replicas": 3}}, "axes.replicas: 3 is not of type 'array'"),
+        ({"bogus": 1}, "(top level): Additional properties are not allowed ('bogus'"),
+        ({"axes": {"replicas": [1]}, "exclude": [{"pdb": True}]}, "exclude[0].pdb: not an axis"),
+        ({"release": "Bad_Name"}, "release: 'Bad_Name' does not match"),
+        ({"include": [{"name": "x"}, {"name": "x"}]}, "case id 'x' is used twice"),
+        ({"kubernetes": {"versions": ["1.99"]}}, "kubernetes.versions: Kubernetes 1.99"),
+        ({"values": ["nope.yaml"]}, "values: values file nope.yaml not found"),
+        ({"expectFailure": [{"name": "x", "message": "("}]}, "expectFailure[0].message: bad regex"),
+    ],
+)
+def test_bad_specs_name_file_and_key(
+    kv_chart: Path, spec: dict, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec_file = write_spec(kv_chart, spec) / "matrix.yaml"
+    with pytest.raises(ChartmatrixError) as info:
+        load_spec(spec_file)
+    assert str(spec_file) in info.value.line()
+    assert message in info.value.line()
+    code, out = cli(capsys, str(spec_file))
+    assert code == 2 and out.count("\n") == 1
+
+
+def test_bad_yaml_spec(kv_chart: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec_dir = write_spec(kv_chart, {})
+    (spec_dir / "matrix.yaml").write_text("axes: [1\n")
+    code, out = cli(capsys, str(spec_dir))
+    assert code == 2
+    assert out.startswith(f"chartmatrix: {spec_dir / 'matrix.yaml'}: invalid YAML at line 2")
+
+
+def test_golden_lifecycle_and_upgrade_safety(
+    kv_chart: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    spec_dir = write_spec(kv_chart, BASIC)
+    golden = spec_dir / "golden"
+    code, out = cli(capsys, "--ci", str(kv_chart))
+    assert code == 1 and "golden/missing" in out
+    assert not golden.exists()
+
+    code, out = cli(capsys, str(kv_chart))  # finds chart_tests/kv/matrix.yaml
+    assert code == 0, out
+    assert "golden/new" in out
+    files = sorted(p.name for p in golden.iterdir())
+    assert files == [
+        "replicas=1,pdb=false.yaml",
+        "replicas=1,pdb=true.yaml",
+        "replicas=3,pdb=true.yaml",
+        "tiny-config.yaml",
+    ]
+    text = (golden / "replicas=3,pdb=true.yaml").read_text()
+    assert "helm.sh/chart: <masked>" in text and "kv-0.1.0" not in text
+    assert text.index("kind: ConfigMap") < text.index("kind: PodDisruptionBudget")
+    assert "# Source: kv/templates/sts.yaml" in text
+
+    code, out = cli(capsys, "--ci", "--strict", str(spec_dir / "matrix.yaml"))
+    assert code == 0, out
+
+    # an immutable-field change is a golden diff AND an upgrade-safety error
+    (kv_chart / "values.yaml").write_text(
+        (kv_chart / "values.yaml").read_text().replace('serviceName: ""', "serviceName: other")
+    )
+    code, out = cli(capsys, str(kv_chart))
+    assert code == 1
+    assert "upgrade/immutable-field" in out and "spec.serviceName changed" in out
+    assert "golden/changed" in out and "-  serviceName: db-kv-headless" in out
+    assert "topology/headless-service" in out  # "other" is not rendered
+    code, out = cli(capsys, "--update-golden", str(kv_chart))
+    assert "golden/changed" not in out
+    (kv_chart / "values.yaml").write_text(
+        (kv_chart / "values.yaml").read_text().replace("serviceName: other", 'serviceName: ""')
+    )
+
+    (golden / "stale.yaml").write_text("---\n")
+    code, out = cli(capsys, "--update-golden", str(kv_chart))
+    assert code == 0, out
+    code, out = cli(capsys, str(kv_chart))
+    assert code == 0 and not (golden / "stale.yaml").exists()
+    (golden / "stale.yaml").write_text("---\n")
+    code, out = cli(capsys, "--ci", str(kv_chart))
+    assert code == 1 and "golden/orphaned" in out
+
+
+def test_expect_failure_mismatch_and_suppression(
+    kv_chart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = {
+        "golden": False,
+        "expectFailure": [
+            {"name": "wrong-message", "set": {"replicas": -1}, "message": "something else"},
+            {"name": "renders", "set": {"replicas": 2}, "message": "x"},
+        ],
+        "include": [
+            {"name": "no-pdb", "set": {"pdb": False}, "suppress": ["topology/pdb"]},
+            {"name": "no-pdb-reported", "set": {"pdb": False}},
+        ],
+    }
+    code, out = cli(capsys, str(write_spec(kv_chart, spec)))
+    assert code == 1
+    assert "expect/message" in out and "kv: replicas must be >= 0 (got -1)" in out
+    assert "expect/rendered" in out
+    assert "topology/pdb: StatefulSet/test-kv" in out and "(no-pdb-reported)" in out
+
+
+def test_checksum_convention_detects_stale_hash(
+    kv_chart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sts = kv_chart / "templates" / "sts.yaml"
+    sts.write_text(sts.read_text().replace(".Values.config | toJson", ".Values.image | toJson"))
+    spec = {"golden": False, "checksumConvention": "destate"}
+    code, out = cli(capsys, str(write_spec(kv_chart, spec)))
+    assert code == 1
+    assert "config/checksum-value" in out and "ConfigMap 'test-kv' data" in out

@@ -1,0 +1,266 @@
+"""The ``chartmatrix`` command line.
+
+Exit codes: 0 everything holds, 1 a check failed, 2 a usage or configuration error
+(printed as one line naming the file and the problem, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from chartmatrix.errors import ChartmatrixError
+from chartmatrix.spec import (
+    SPEC_FILE,
+    MatrixSpec,
+    adhoc_spec,
+    discover_specs,
+    find_spec,
+    load_spec,
+)
+from chartmatrix.values import parse_axis
+
+DELEGATED = {
+    "schema": ("chartmatrix.schemabuild", "build consumer values.schema.json from the library"),
+    "docs": ("chartmatrix.valuesdoc", "generate values documentation"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ChartmatrixError(None, f"usage: {message} (see chartmatrix {self.prog} --help)")
+
+
+def _repo_root() -> Path:
+    here = Path.cwd().resolve()
+    for parent in [here, *here.parents]:
+        if (parent / "chart_tests").is_dir() or (parent / ".git").exists():
+            return parent
+    return here
+
+
+def resolve_specs(args: argparse.Namespace) -> list[MatrixSpec]:
+    """CHART arguments (chart dirs, spec files or spec dirs) → specs."""
+    versions = tuple(str(v).removeprefix("v") for v in args.kube_version or ())
+    axes: dict[str, list[Any]] = {}
+    for raw in args.axis or []:
+        try:
+            key, values = parse_axis(raw)
+        except ValueError as exc:
+            raise ChartmatrixError("--axis", str(exc)) from None
+        axes[key] = values
+    values = [Path(v) for v in args.values or []]
+    adhoc = bool(axes or values)
+    if not args.charts:
+        if adhoc:
+            raise ChartmatrixError(None, "--values/--axis need a CHART argument")
+        root = _repo_root()
+        files = discover_specs(root)
+        if not files:
+            raise ChartmatrixError(root, f"no chart_tests/*/{SPEC_FILE} found; name a CHART")
+        return [load_spec(f, kube_versions=versions) for f in files]
+    specs = []
+    for raw in args.charts:
+        path = Path(raw)
+        if path.is_file() and path.suffix in (".yaml", ".yml"):
+            specs.append(load_spec(path, kube_versions=versions))
+            continue
+        if (path / SPEC_FILE).is_file():
+            specs.append(load_spec(path / SPEC_FILE, kube_versions=versions))
+            continue
+        if not path.exists():
+            raise ChartmatrixError(path, "chart not found")
+        if not (path / "Chart.yaml").is_file():
+            raise ChartmatrixError(path, "not a Helm chart (no Chart.yaml) and no matrix.yaml")
+        spec_file = None if adhoc else find_spec(path)
+        if spec_file is not None:
+            specs.append(load_spec(spec_file, kube_versions=versions))
+        else:
+            specs.append(adhoc_spec(path, values_files=values, axes=axes, kube_versions=versions))
+    return specs
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "charts",
+        nargs="*",
+        metavar="CHART",
+        help="chart directory, matrix.yaml, or chart_tests/<chart> (default: all specs)",
+    )
+    p.add_argument(
+        "--values",
+        "-f",
+        action="append",
+        metavar="FILE",
+        help="values file layered under the axes (no spec)",
+    )
+    p.add_argument(
+        "--axis",
+        action="append",
+        metavar="KEY=V1,V2",
+        help="dotted value path and its values, parsed as YAML scalars (no spec)",
+    )
+    p.add_argument(
+        "--kube-version",
+        action="append",
+        metavar="X.Y",
+        help="Kubernetes version(s) to render and validate for (overrides specs)",
+    )
+    p.add_argument(
+        "--helm", metavar="NAME|PATH", help="helm executable: helm (v4, default), helm3, or a path"
+    )
+    p.add_argument("--jobs", "-j", type=int, help="concurrent helm processes (default: cores)")
+    p.add_argument(
+        "--crd",
+        action="append",
+        metavar="FILE",
+        help="CRD YAML whose openAPIV3Schema validates its custom resources",
+    )
+
+
+def _progress(console: Console, enabled: bool):  # type: ignore[no-untyped-def]
+    if not enabled:
+        return None, (lambda stage, done, total: None)
+    progress = Progress(
+        TextColumn("{task.description:>8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done, total=total)
+
+    return progress, update
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from chartmatrix.report.console import print_report
+    from chartmatrix.runner import Options, Runner
+
+    console = Console(stderr=False, highlight=False)
+    specs = resolve_specs(args)
+    options = Options(
+        helm=args.helm,
+        jobs=args.jobs,
+        update_golden=args.update_golden,
+        ci=args.ci or bool(os.environ.get("CI")),
+        strict=args.strict,
+        crds=tuple(Path(c) for c in args.crd or ()),
+    )
+    show = not args.no_progress and console.is_terminal
+    progress, update = _progress(console, show)
+    runner = Runner(options, update)
+    if progress is not None:
+        with progress:
+            result = runner.run(specs)
+    else:
+        result = runner.run(specs)
+    print_report(result, console)
+    if args.junit:
+        from chartmatrix.report.junit import write_junit
+
+        write_junit(result, Path(args.junit))
+    if args.json:
+        from chartmatrix.report.jsonout import write_json
+
+        write_json(result, Path(args.json))
+    if args.html:
+        from chartmatrix.report.html import write_html
+
+        write_html(result, Path(args.html))
+    return 1 if result.failed() else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from chartmatrix.bench import run_bench
+
+    return run_bench(
+        resolve_specs(args), helm=args.helm, jobs=args.jobs, baseline_cases=args.baseline_cases
+    )
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from chartmatrix.rules import RULES
+
+    for r in RULES.values():
+        print(f"{r.id:30} {r.severity.value:8} {r.summary}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="chartmatrix", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="render, validate, check rules and golden files")
+    _add_run_options(run)
+    run.add_argument("--strict", action="store_true", help="warnings fail the run")
+    run.add_argument(
+        "--ci",
+        action="store_true",
+        help="CI mode (also when $CI is set): missing/orphaned golden files fail",
+    )
+    run.add_argument("--update-golden", action="store_true", help="rewrite golden files")
+    run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    run.add_argument("--json", metavar="FILE", help="write a JSON report")
+    run.add_argument("--html", metavar="FILE", help="write a self-contained HTML grid")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+    bench = sub.add_parser("bench", help="time the pipeline per stage against a naive baseline")
+    _add_run_options(bench)
+    bench.add_argument(
+        "--baseline-cases",
+        type=int,
+        default=0,
+        metavar="N",
+        help="time the naive baseline on N cases only (default: all)",
+    )
+    bench.set_defaults(func=cmd_bench)
+    rules = sub.add_parser("rules", help="list the state rules (ids are suppression keys)")
+    rules.set_defaults(func=cmd_rules)
+    for name, (_, text) in DELEGATED.items():
+        sub.add_parser(name, help=text, add_help=False)
+    try:
+        cluster_cli = importlib.import_module("chartmatrix.cluster.cli")
+        cluster_cli.register(sub)
+    except ImportError:
+        pass
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in DELEGATED:
+            module_name = DELEGATED[argv[0]][0]
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError:
+                raise ChartmatrixError(None, f"{argv[0]}: {module_name} is not installed") from None
+            return int(module.main(argv[1:]) or 0)
+        args = build_parser().parse_args(argv)
+        return int(args.func(args))
+    except ChartmatrixError as exc:
+        print(exc.line(), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("chartmatrix: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reports of a run: console summary, JUnit XML, JSON and a self-contained HTML grid."""

@@ -1,0 +1,82 @@
+"""The console report: a summary table per chart, grouped findings, unified diffs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from chartmatrix.findings import Severity
+from chartmatrix.runner import CHECKS, RunResult
+
+_STYLE = {
+    "pass": ("✓", "green"),
+    "warn": ("!", "yellow"),
+    "fail": ("✗", "bold red"),
+    "skip": ("-", "dim"),
+}
+
+
+def _diff_text(diff: str) -> Text:
+    out = Text()
+    for line in diff.splitlines():
+        style = ""
+        if line.startswith("+") and not line.startswith("+++"):
+            style = "green"
+        elif line.startswith("-") and not line.startswith("---"):
+            style = "red"
+        elif line.startswith("@@"):
+            style = "magenta"
+        out.append(line + "\n", style=style)
+    return out
+
+
+def print_report(run: RunResult, console: Console) -> None:
+    for chart in run.charts:
+        table = Table(title=f"{chart.spec.name}  ({chart.spec.chart_dir})", title_justify="left")
+        table.title_style = "bold"
+        table.add_column("case")
+        for check in CHECKS:
+            table.add_column(check, justify="center")
+        table.add_column("objects", justify="right")
+        for case in chart.cases:
+            cells = []
+            for check in CHECKS:
+                symbol, style = _STYLE[case.status(check, run.strict)]
+                cells.append(Text(symbol, style=style))
+            label = case.case.id + (" (must fail)" if case.case.expect_failure else "")
+            table.add_row(label, *cells, str(case.manifests))
+        console.print(table)
+        grouped: dict[str, list[str]] = defaultdict(list)
+        severities: dict[str, Severity] = {}
+        for case in chart.cases:
+            for f in case.findings:
+                grouped[f.line()].append(case.case.id)
+                severities[f.line()] = f.severity
+        for line, cases in grouped.items():
+            style = "red" if severities[line] is Severity.ERROR else "yellow"
+            where = cases[0] if len(cases) == 1 else f"{cases[0]} and {len(cases) - 1} more"
+            console.print(
+                Text(f"  {line}", style=style), Text(f"  ({where})", style="dim"), soft_wrap=True
+            )
+        for f in chart.findings:
+            style = "red" if f.severity is Severity.ERROR else "yellow"
+            console.print(Text(f"  {f.line()}", style=style), soft_wrap=True)
+        for case in chart.cases:
+            if case.golden is not None and case.golden.diff and case.golden.status == "changed":
+                console.print(Text(f"  golden diff for {case.case.id}:", style="bold"))
+                console.print(_diff_text(case.golden.diff), soft_wrap=True)
+    failed = sum(1 for c in run.cases if c.failed(run.strict))
+    ms = {k: v * 1000 / max(1, len(run.cases)) for k, v in run.timings.items()}
+    stages = ", ".join(f"{k} {v:.0f}" for k, v in ms.items())
+    verdict = Text(
+        "FAILED" if run.failed() else "OK", style="bold red" if run.failed() else "green"
+    )
+    console.print(
+        verdict,
+        f"{len(run.cases)} cases in {len(run.charts)} chart(s), {failed} failed, "
+        f"{run.wall:.1f} s (ms/case: {stages})",
+        soft_wrap=True,
+    )
