@@ -1,0 +1,5 @@
+import sys
+
+from chartmatrix.cluster.cli import main
+
+sys.exit(main())

@@ -1,0 +1,268 @@
+"""``chartmatrix cluster up|down|status``: a real control plane on 127.0.0.1, kwok nodes.
+
+etcd, kube-apiserver (PodSecurity admission on, RBAC), kube-controller-manager,
+kube-scheduler and kwok run as background processes (one process group each, pid
+files in ``.tools/cluster/run``), plus the small volume provisioner. ``up`` registers
+the kwok nodes and the default StorageClass and returns once the nodes are Ready.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chartmatrix.cluster import kwok
+from chartmatrix.cluster.api import Api
+from chartmatrix.cluster.kubeconfig import write_kubeconfig
+from chartmatrix.cluster.layout import Layout, Ports
+from chartmatrix.cluster.pki import ensure_pki
+from chartmatrix.cluster.procs import Proc
+from chartmatrix.cluster.provisioner import storage_class
+from chartmatrix.errors import ChartmatrixError
+
+# start order; ``down`` stops in reverse
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
+              "provisioner")
+SERVICE_CIDR = "10.96.0.0/16"
+POD_CIDR = "10.244.0.1/16"
+ISSUER = "https://kubernetes.default.svc.cluster.local"
+
+
+@dataclass(frozen=True)
+class Status:
+    running: dict[str, bool]
+    server: str | None
+    version: str | None
+    ready_nodes: list[str]
+
+    @property
+    def up(self) -> bool:
+        return all(self.running.values()) and self.version is not None
+
+    def lines(self) -> list[str]:
+        out = [f"{name:24} {'running' if alive else 'stopped'}"
+               for name, alive in self.running.items()]
+        out.append(f"{'api server':24} {self.server or '-'} ({self.version or 'not serving'})")
+        out.append(f"{'ready nodes':24} {len(self.ready_nodes)} {' '.join(self.ready_nodes)}")
+        return out
+
+
+class ControlPlane:
+    def __init__(self, layout: Layout | None = None,
+                 say: Callable[[str], None] | None = None) -> None:
+        self.layout = layout or Layout.default()
+        self.say = say or (lambda msg: print(f"cluster: {msg}", file=sys.stderr))
+
+    # --- pieces -----------------------------------------------------------------
+    def proc(self, name: str) -> Proc:
+        return Proc(name, self.layout.run, self.layout.logs)
+
+    def ports(self) -> Ports | None:
+        return Ports.load(self.layout.state_file)
+
+    def server(self, ports: Ports) -> str:
+        return f"https://127.0.0.1:{ports.apiserver}"
+
+    def api(self, ports: Ports, timeout: float = 5.0) -> Api:
+        return Api(self.server(ports), self.layout.pki, "admin", timeout)
+
+    def component_kubeconfig(self, stem: str) -> Path:
+        return self.layout.run / f"{stem}.kubeconfig"
+
+    # --- status ----------------------------------------------------------------
+    def status(self) -> Status:
+        running = {name: self.proc(name).alive() for name in COMPONENTS}
+        ports = self.ports()
+        version = None
+        ready: list[str] = []
+        server = self.server(ports) if ports else None
+        if ports and running["kube-apiserver"] and (self.layout.pki / "admin.crt").is_file():
+            api = self.api(ports, timeout=2.0)
+            info = api.get("/version")
+            version = info.get("gitVersion") if isinstance(info, dict) else None
+            ready = ready_nodes(api.get("/api/v1/nodes"))
+        return Status(running, server, version, ready)
+
+    # --- up --------------------------------------------------------------------
+    def up(self, nodes: int = 3, timeout: float = 180.0) -> float:
+        """Start everything (fresh etcd data); return the seconds it took."""
+        if nodes < 1:
+            raise ChartmatrixError(None, f"--nodes must be >= 1 (got {nodes})")
+        self.layout.require_binaries()
+        started = time.monotonic()
+        current = self.status()
+        if current.up and len(current.ready_nodes) >= nodes:
+            self.say(f"already up at {current.server} ({current.version})")
+            return 0.0
+        self.down(quiet=True)
+        deadline = started + timeout
+        ensure_pki(self.layout.pki)
+        ports = Ports.pick()
+        ports.save(self.layout.state_file)
+        shutil.rmtree(self.layout.etcd_data, ignore_errors=True)
+        try:
+            self._start_etcd(ports, deadline)
+            api = self._start_apiserver(ports, deadline)
+            self._write_kubeconfigs(ports)
+            self._start_controllers(ports)
+            self._register(api, nodes)
+            self._wait(lambda: len(ready_nodes(api.get("/api/v1/nodes"))) >= nodes,
+                       deadline, f"{nodes} Ready kwok nodes", ["kwok", "kube-controller-manager"])
+            self._wait(lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default"),
+                       deadline, "the default ServiceAccount", ["kube-controller-manager"])
+        except BaseException:
+            self.down(quiet=True)
+            raise
+        took = time.monotonic() - started
+        self.say(f"up in {took:.1f}s: {self.server(ports)}; KUBECONFIG={self.layout.kubeconfig}")
+        return took
+
+    def _bin(self, name: str) -> str:
+        return str(self.layout.binary(name))
+
+    def _wait(self, ready: Callable[[], Any], deadline: float, what: str,
+              watch: list[str]) -> None:
+        while True:
+            if ready():
+                return
+            for name in watch:
+                if self.proc(name).exited_early():
+                    raise ChartmatrixError(self.proc(name).log_file,
+                                           f"{name} exited while waiting for {what}: "
+                                           f"{tail(self.proc(name).log_file)}")
+            if time.monotonic() > deadline:
+                raise ChartmatrixError(self.layout.logs,
+                                       f"timed out waiting for {what} (see the component logs)")
+            time.sleep(0.2)
+
+    def _start_etcd(self, ports: Ports, deadline: float) -> None:
+        client = f"http://127.0.0.1:{ports.etcd_client}"
+        peer = f"http://127.0.0.1:{ports.etcd_peer}"
+        self.proc("etcd").start([
+            self._bin("etcd"), "--name=destate", f"--data-dir={self.layout.etcd_data}",
+            f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=destate={peer}", "--unsafe-no-fsync=true",
+            "--log-level=warn", "--quota-backend-bytes=1073741824",
+        ])
+        self._wait(lambda: http_ok(f"{client}/health"), deadline, "etcd", ["etcd"])
+
+    def _start_apiserver(self, ports: Ports, deadline: float) -> Api:
+        pki = self.layout.pki
+        self.proc("kube-apiserver").start([
+            self._bin("kube-apiserver"),
+            f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
+            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+            f"--secure-port={ports.apiserver}",
+            f"--cert-dir={self.layout.run / 'apiserver-certs'}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--client-ca-file={pki / 'ca.crt'}",
+            f"--service-account-issuer={ISSUER}",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--authorization-mode=RBAC",
+            "--enable-admission-plugins=PodSecurity,DefaultStorageClass,ServiceAccount",
+            "--allow-privileged=false",
+            "--profiling=false",
+            "--enable-priority-and-fairness=false",
+            "--event-ttl=30m",
+            "--v=0",
+        ])
+        api = self.api(ports, timeout=2.0)
+        self._wait(lambda: api.request("GET", "/readyz")[0] == 200, deadline,
+                   "the API server to be ready", ["kube-apiserver", "etcd"])
+        return api
+
+    def _write_kubeconfigs(self, ports: Ports) -> None:
+        server, pki = self.server(ports), self.layout.pki
+        write_kubeconfig(self.layout.kubeconfig, server, pki, "admin")
+        for stem in ("controller-manager", "scheduler", "kwok", "provisioner"):
+            write_kubeconfig(self.component_kubeconfig(stem), server, pki, stem)
+
+    def _start_controllers(self, ports: Ports) -> None:
+        pki = self.layout.pki
+        kcm = str(self.component_kubeconfig("controller-manager"))
+        self.proc("kube-controller-manager").start([
+            self._bin("kube-controller-manager"), f"--kubeconfig={kcm}",
+            f"--authentication-kubeconfig={kcm}", f"--authorization-kubeconfig={kcm}",
+            "--bind-address=127.0.0.1", f"--secure-port={ports.controller_manager}",
+            "--leader-elect=false", "--use-service-account-credentials=true",
+            f"--service-account-private-key-file={pki / 'sa.key'}",
+            f"--root-ca-file={pki / 'ca.crt'}",
+            f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+            f"--cluster-signing-key-file={pki / 'ca.key'}",
+            "--profiling=false",
+        ])
+        sched = str(self.component_kubeconfig("scheduler"))
+        self.proc("kube-scheduler").start([
+            self._bin("kube-scheduler"), f"--kubeconfig={sched}",
+            f"--authentication-kubeconfig={sched}", f"--authorization-kubeconfig={sched}",
+            "--bind-address=127.0.0.1", f"--secure-port={ports.scheduler}",
+            "--leader-elect=false", "--profiling=false",
+        ])
+        stages = self.layout.run / "kwok-stages.yaml"
+        stages.write_text(kwok.stages_yaml())
+        self.proc("kwok").start([
+            self._bin("kwok"), f"--kubeconfig={self.component_kubeconfig('kwok')}",
+            f"--config={stages}", "--manage-all-nodes=false",
+            f"--manage-nodes-with-label-selector={kwok.NODE_SELECTOR}",
+            "--node-ip=127.0.0.1", f"--cidr={POD_CIDR}", "--node-lease-duration-seconds=40",
+            f"--server-address=127.0.0.1:{ports.kwok}",
+        ])
+        self.proc("provisioner").start([
+            sys.executable, "-m", "chartmatrix.cluster.provisioner",
+            f"--kubeconfig={self.component_kubeconfig('provisioner')}",
+        ])
+
+    def _register(self, api: Api, count: int) -> None:
+        for node in kwok.nodes(count):
+            api.create("/api/v1/nodes", node)
+        api.create("/apis/storage.k8s.io/v1/storageclasses", storage_class())
+
+    # --- down ------------------------------------------------------------------
+    def down(self, purge: bool = False, quiet: bool = False) -> list[str]:
+        """Stop every component (reverse order); return the names that were running."""
+        stopped = [name for name in reversed(COMPONENTS) if self.proc(name).stop()]
+        self.layout.state_file.unlink(missing_ok=True)
+        shutil.rmtree(self.layout.etcd_data, ignore_errors=True)
+        if purge:
+            shutil.rmtree(self.layout.root, ignore_errors=True)
+        if not quiet:
+            self.say(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
+        return stopped
+
+
+def ready_nodes(node_list: Any) -> list[str]:
+    """Names of nodes whose Ready condition is True and which carry no NoSchedule taint."""
+    names = []
+    for node in (node_list or {}).get("items", []) if isinstance(node_list, dict) else []:
+        conditions = node.get("status", {}).get("conditions", [])
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        blocked = any(t.get("effect") in ("NoSchedule", "NoExecute")
+                      for t in node.get("spec", {}).get("taints", []) or [])
+        if ready and not blocked:
+            names.append(node["metadata"]["name"])
+    return sorted(names)
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+def tail(path: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

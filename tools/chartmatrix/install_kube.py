@@ -1,0 +1,258 @@
+"""Kubernetes reads and writes for ``chartmatrix install``: namespaces, readiness,
+leftovers and the diagnostics printed when a case fails.
+
+Objects are handled as plain dicts (the API's JSON), through the official client.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chartmatrix.errors import ChartmatrixError
+
+PSA_LABELS = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+}
+KEEP = "helm.sh/resource-policy"
+
+# namespaced kinds checked for leftovers: (kind, API path under the namespace)
+LEFTOVER_KINDS: tuple[tuple[str, str], ...] = (
+    ("Pod", "/api/v1/namespaces/{ns}/pods"),
+    ("Service", "/api/v1/namespaces/{ns}/services"),
+    ("ConfigMap", "/api/v1/namespaces/{ns}/configmaps"),
+    ("Secret", "/api/v1/namespaces/{ns}/secrets"),
+    ("ServiceAccount", "/api/v1/namespaces/{ns}/serviceaccounts"),
+    ("PersistentVolumeClaim", "/api/v1/namespaces/{ns}/persistentvolumeclaims"),
+    ("StatefulSet", "/apis/apps/v1/namespaces/{ns}/statefulsets"),
+    ("Deployment", "/apis/apps/v1/namespaces/{ns}/deployments"),
+    ("Job", "/apis/batch/v1/namespaces/{ns}/jobs"),
+    ("PodDisruptionBudget", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets"),
+    ("Role", "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles"),
+    ("RoleBinding", "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings"),
+    ("Ingress", "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses"),
+    ("NetworkPolicy", "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies"),
+)
+# cluster-scoped kinds a chart may create, found by the release's instance label
+CLUSTER_KINDS: tuple[tuple[str, str], ...] = (
+    ("PersistentVolume", "/api/v1/persistentvolumes"),
+    ("StorageClass", "/apis/storage.k8s.io/v1/storageclasses"),
+    ("ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles"),
+    ("ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"),
+)
+# what Kubernetes itself puts in every namespace
+_SYSTEM_OBJECTS = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")}
+
+
+class Kube:
+    """A connection to one cluster (kubeconfig file + context)."""
+
+    def __init__(self, kubeconfig: Path | None, context: str | None) -> None:
+        from kubernetes import client, config
+        from kubernetes.config.config_exception import ConfigException
+
+        self.kubeconfig = kubeconfig
+        self.context = context
+        try:
+            self.api_client = config.new_client_from_config(
+                config_file=str(kubeconfig) if kubeconfig else None, context=context)
+        except (ConfigException, OSError, TypeError) as exc:
+            where = kubeconfig or "kubeconfig"
+            raise ChartmatrixError(
+                where, f"cannot use context {context or '(current)'}: {exc}") from None
+        self.core = client.CoreV1Api(self.api_client)
+
+    def get(self, path: str, query: dict[str, str] | None = None) -> Any:
+        """GET an API path; 404 gives None."""
+        from kubernetes.client.rest import ApiException
+
+        try:
+            data = self.api_client.call_api(
+                path, "GET", query_params=list((query or {}).items()),
+                header_params={"Accept": "application/json"},
+                response_type="object", auth_settings=["BearerToken"],
+                _return_http_data_only=True, _preload_content=True)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return data
+
+    def items(self, path: str, query: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        data = self.get(path, query)
+        return list((data or {}).get("items") or [])
+
+    # --- namespaces ------------------------------------------------------------
+    def create_namespace(self, name: str, labels: dict[str, str]) -> None:
+        body = {"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "labels": labels}}
+        self.core.create_namespace(body)
+
+    def delete_namespace(self, name: str, wait: float = 0.0) -> bool:
+        from kubernetes.client.rest import ApiException
+
+        try:
+            self.core.delete_namespace(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        if not wait:
+            return True
+        return wait_for(lambda: self.get(f"/api/v1/namespaces/{name}") is None, wait)
+
+    # --- workloads -------------------------------------------------------------
+    def workloads(self, namespace: str) -> list[dict[str, Any]]:
+        out = []
+        for kind, plural in (("StatefulSet", "statefulsets"), ("Deployment", "deployments")):
+            for obj in self.items(f"/apis/apps/v1/namespaces/{namespace}/{plural}"):
+                obj.setdefault("kind", kind)
+                out.append(obj)
+        return out
+
+    def not_ready(self, namespace: str) -> list[dict[str, Any]]:
+        return [w for w in self.workloads(namespace) if not workload_ready(w)]
+
+    def wait_ready(self, namespace: str, timeout: float) -> list[dict[str, Any]]:
+        """Wait until every StatefulSet and Deployment is ready; return those that are not."""
+        pending: list[dict[str, Any]] = []
+
+        def check() -> bool:
+            nonlocal pending
+            pending = self.not_ready(namespace)
+            return not pending
+
+        wait_for(check, timeout)
+        return pending
+
+    # --- leftovers and diagnostics ---------------------------------------------
+    def leftovers(self, namespace: str, release: str) -> tuple[list[str], list[str]]:
+        """(unexpected objects, retained objects) after the release was uninstalled."""
+        unexpected: list[str] = []
+        retained: list[str] = []
+        for kind, path in LEFTOVER_KINDS:
+            for obj in self.items(path.format(ns=namespace)):
+                name = obj["metadata"]["name"]
+                if (kind, name) in _SYSTEM_OBJECTS:
+                    continue
+                ref = f"{kind}/{name}"
+                annotations = obj["metadata"].get("annotations") or {}
+                if kind == "PersistentVolumeClaim" and not _helm_managed(obj):
+                    retained.append(f"{ref} (claim from a volumeClaimTemplate)")
+                elif annotations.get(KEEP) == "keep":
+                    retained.append(f"{ref} ({KEEP}: keep)")
+                elif kind == "Pod" and annotations.get("helm.sh/hook", "").startswith("test"):
+                    retained.append(f"{ref} (helm test pod without a hook-delete-policy)")
+                elif kind == "Pod" and obj["metadata"].get("deletionTimestamp"):
+                    unexpected.append(f"{ref} (still terminating)")
+                else:
+                    unexpected.append(ref)
+        selector = {"labelSelector": f"app.kubernetes.io/instance={release}"}
+        for kind, path in CLUSTER_KINDS:
+            for obj in self.items(path, selector):
+                ref = f"{kind}/{obj['metadata']['name']}"
+                claim = (obj.get("spec") or {}).get("claimRef") or {}
+                if (obj["metadata"].get("annotations") or {}).get(KEEP) == "keep":
+                    retained.append(f"{ref} ({KEEP}: keep)")
+                elif (kind == "PersistentVolume" and obj["metadata"].get("deletionTimestamp")
+                      and claim.get("namespace") == namespace):
+                    retained.append(f"{ref} (deleted; held by retained claim {claim.get('name')})")
+                else:
+                    unexpected.append(ref)
+        return unexpected, retained
+
+    def events(self, namespace: str, limit: int = 40) -> list[str]:
+        events = self.items(f"/api/v1/namespaces/{namespace}/events")
+        events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or
+                    e["metadata"].get("creationTimestamp") or "")
+        lines = []
+        for ev in events[-limit:]:
+            obj = ev.get("involvedObject") or {}
+            lines.append(f"{ev.get('type', ''):8} {ev.get('reason', ''):22} "
+                         f"{obj.get('kind', '')}/{obj.get('name', '')}: "
+                         f"{(ev.get('message') or '').strip()}")
+        return lines
+
+    def failing_objects(self, namespace: str) -> list[str]:
+        """YAML of what is not ready: workloads, and pods that are not Running/Ready."""
+        docs = []
+        for workload in self.not_ready(namespace):
+            docs.append(_brief(workload))
+        for pod in self.items(f"/api/v1/namespaces/{namespace}/pods"):
+            if pod.get("status", {}).get("phase") == "Succeeded":
+                continue
+            if not _pod_ready(pod):
+                docs.append(_brief(pod))
+        for claim in self.items(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims"):
+            if claim.get("status", {}).get("phase") != "Bound":
+                docs.append(_brief(claim))
+        return docs
+
+
+def workload_ready(obj: dict[str, Any]) -> bool:
+    """A StatefulSet or Deployment whose current spec is fully rolled out and ready."""
+    spec, status = obj.get("spec", {}), obj.get("status") or {}
+    want = spec.get("replicas", 1)
+    if status.get("observedGeneration", 0) < obj["metadata"].get("generation", 0):
+        return False
+    if status.get("readyReplicas", 0) != want or status.get("replicas", 0) != want:
+        return False
+    if obj.get("kind") == "StatefulSet":
+        strategy = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate")
+        if strategy == "RollingUpdate" and want > 0:
+            return (status.get("updatedReplicas", 0) == want
+                    and status.get("currentRevision") == status.get("updateRevision"))
+        return True
+    return (status.get("updatedReplicas", 0) == want
+            and status.get("availableReplicas", 0) == want)
+
+
+def _pod_ready(pod: dict[str, Any]) -> bool:
+    conditions = pod.get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _helm_managed(obj: dict[str, Any]) -> bool:
+    labels = obj["metadata"].get("labels") or {}
+    annotations = obj["metadata"].get("annotations") or {}
+    return (labels.get("app.kubernetes.io/managed-by") == "Helm"
+            or "meta.helm.sh/release-name" in annotations)
+
+
+def _brief(obj: dict[str, Any]) -> str:
+    """The object without managedFields and other noise, as YAML."""
+    meta = {k: v for k, v in obj.get("metadata", {}).items()
+            if k in ("name", "namespace", "labels", "annotations", "generation",
+                     "deletionTimestamp")}
+    doc = {"kind": obj.get("kind", ""), "metadata": meta, "status": obj.get("status")}
+    if obj.get("kind") == "Pod":
+        doc["spec"] = {"nodeName": obj.get("spec", {}).get("nodeName")}
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def wait_for(check: Callable[[], Any], timeout: float, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which cluster to install on: a kubeconfig file and a context in it."""
+
+    kubeconfig: Path | None
+    context: str | None
+
+    def describe(self) -> str:
+        return f"context {self.context or '(current)'} of {self.kubeconfig or '$KUBECONFIG'}"
