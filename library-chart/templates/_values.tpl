@@ -219,12 +219,24 @@ mergeOverwrite). Usage: fromJson (include "destate.values.merge" (list $base $ov
 
 {{/*
 destate.values.get — the effective values tree (defaults ⊕ `.values` or `.ctx.Values`),
-as JSON. Usage: {{ $v := fromJson (include "destate.values.get" .) }}
+as JSON; merged once per render and values tree (cached on ctx under destateValues).
+Usage: {{ $v := fromJson (include "destate.values.get" .) }}
 */}}
 {{- define "destate.values.get" -}}
 {{- $src := .ctx.Values -}}
-{{- if hasKey . "values" -}}{{- $src = .values -}}{{- end -}}
-{{- include "destate.values.merge" (list (fromYaml (include "destate.values.defaults" .)) $src) -}}
+{{- $key := "." -}}
+{{- if hasKey . "values" -}}
+{{- $src = .values -}}
+{{- $key = toJson .values | sha256sum -}}
+{{- end -}}
+{{- if not (hasKey .ctx "destateValues") -}}
+{{- $_ := set .ctx "destateValues" dict -}}
+{{- end -}}
+{{- $cache := get .ctx "destateValues" -}}
+{{- if not (hasKey $cache $key) -}}
+{{- $_ := set $cache $key (include "destate.values.merge" (list (fromYaml (include "destate.values.defaults" .)) $src)) -}}
+{{- end -}}
+{{- get $cache $key -}}
 {{- end -}}
 
 {{/*
