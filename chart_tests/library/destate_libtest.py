@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
+
 
 def container(pod_spec: dict[str, Any], name: str) -> dict[str, Any]:
     for c in pod_spec.get("containers", []) + pod_spec.get("initContainers", []):
@@ -24,3 +27,12 @@ def volume(pod: dict[str, Any], name: str) -> dict[str, Any]:
         if v["name"] == name:
             return v
     raise AssertionError(f"no volume {name!r}")
+
+
+def go_json_sha256(data: dict[str, str]) -> str:
+    """The library's checksum convention: sha256 of Go's toJson of the data map."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -4,25 +4,15 @@ overlay, checksums that follow the documented canonical form, stable passwords."
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from typing import Any
 
 import pytest
 import yaml
 from conftest import Render, RenderFn
-from destate_libtest import container, pod_spec, volume
+from destate_libtest import container, go_json_sha256, pod_spec, volume
 
 FULL = "t-libtest"
-
-
-def go_json_sha256(data: dict[str, str]) -> str:
-    """The library's checksum convention: sha256 of Go's toJson of the data map."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(char, escaped)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @pytest.fixture(scope="module")

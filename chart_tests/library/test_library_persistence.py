@@ -71,6 +71,7 @@ def test_local_volumes_one_per_node_bound_to_each_pod(local: Render) -> None:
     pvs = local.all("PersistentVolume")
     assert len(pvs) == 4  # one per listed node, also for future scale-out
     sc_name = local.all("StorageClass")[0]["metadata"]["name"]
+    nodes = ["node-a", "node-b", "node-c", "node-d"]
     for n, pv in enumerate(pvs):
         spec = pv["spec"]
         ordinal = 1 + n
@@ -84,7 +85,7 @@ def test_local_volumes_one_per_node_bound_to_each_pod(local: Render) -> None:
         (term,) = spec["nodeAffinity"]["required"]["nodeSelectorTerms"]
         assert term["matchExpressions"] == [{"key": "kubernetes.io/hostname",
                                              "operator": "In",
-                                             "values": [["node-a", "node-b", "node-c", "node-d"][n]]}]
+                                             "values": [nodes[n]]}]
     assert len({pv["metadata"]["name"] for pv in pvs}) == 4
 
 

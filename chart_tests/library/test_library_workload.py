@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from conftest import NAMESPACE, Render, RenderFn
 from destate_libtest import container, env_map, pod_spec, volume
 
@@ -45,7 +46,6 @@ def test_names_and_labels(out: Render) -> None:
         "app.kubernetes.io/part-of": "libtest",
         "helm.sh/chart": "libtest-0.1.0",
     }
-    import yaml
     assert yaml.safe_load(helpers["standard-labels"])["tier"] == "db"
 
 
@@ -195,7 +195,6 @@ def test_deployment_claim_strategy_and_sidecar(out: Render, deploy: dict[str, An
 
 def test_podtemplate_and_container_helpers_match_statefulset(out: Render,
                                                               sts: dict[str, Any]) -> None:
-    import yaml
     helpers = out.get("ConfigMap", "libtest-helpers")["data"]
     tpl = yaml.safe_load(helpers["pod-template"])
     assert tpl["spec"]["securityContext"] == pod_spec(sts)["securityContext"]
