@@ -34,20 +34,42 @@ class Cluster:
     up_seconds: float
 
     def helm_run(self, *args: str, values: dict[str, Any] | None = None) -> str:
-        argv = [self.helm, *args, "--kubeconfig", str(self.plane.layout.kubeconfig),
-                "--kube-context", CONTEXT]
+        argv = [
+            self.helm,
+            *args,
+            "--kubeconfig",
+            str(self.plane.layout.kubeconfig),
+            "--kube-context",
+            CONTEXT,
+        ]
         if values is not None:
             argv += ["--values", "-"]
-        done = subprocess.run(argv, input=json.dumps(values) if values is not None else None,
-                              capture_output=True, text=True, check=False, timeout=300)
+        done = subprocess.run(
+            argv,
+            input=json.dumps(values) if values is not None else None,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
         if done.returncode != 0:
             pytest.fail(f"helm {' '.join(args[:2])} failed: {done.stderr.strip()}")
         return done.stdout
 
     def install(self, chart: Path, release: str, namespace: str, values: dict[str, Any]) -> None:
         """``helm upgrade --install --wait``, then wait for StatefulSets and Deployments."""
-        self.helm_run("upgrade", "--install", release, str(chart), "--namespace", namespace,
-                      "--wait", "--timeout", "180s", values=values)
+        self.helm_run(
+            "upgrade",
+            "--install",
+            release,
+            str(chart),
+            "--namespace",
+            namespace,
+            "--wait",
+            "--timeout",
+            "180s",
+            values=values,
+        )
         self.wait_ready(namespace)
 
     def wait_ready(self, namespace: str, timeout: float = 120) -> None:
@@ -65,22 +87,29 @@ class Cluster:
 
     def claims(self, namespace: str) -> dict[str, dict[str, Any]]:
         items = self.kube.items(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims")
-        return {c["metadata"]["name"]: c for c in items
-                if not c["metadata"].get("deletionTimestamp")}
+        return {
+            c["metadata"]["name"]: c for c in items if not c["metadata"].get("deletionTimestamp")
+        }
 
     def statefulset(self, namespace: str, release: str) -> dict[str, Any]:
-        items = self.kube.items(f"/apis/apps/v1/namespaces/{namespace}/statefulsets",
-                                {"labelSelector": f"app.kubernetes.io/instance={release}"})
+        items = self.kube.items(
+            f"/apis/apps/v1/namespaces/{namespace}/statefulsets",
+            {"labelSelector": f"app.kubernetes.io/instance={release}"},
+        )
         assert len(items) == 1, f"expected one StatefulSet of {release}, got {len(items)}"
         return items[0]
 
     def services(self, namespace: str, release: str) -> list[dict[str, Any]]:
-        return self.kube.items(f"/api/v1/namespaces/{namespace}/services",
-                               {"labelSelector": f"app.kubernetes.io/instance={release}"})
+        return self.kube.items(
+            f"/api/v1/namespaces/{namespace}/services",
+            {"labelSelector": f"app.kubernetes.io/instance={release}"},
+        )
 
     def endpoint_slices(self, namespace: str, service: str) -> list[dict[str, Any]]:
-        return self.kube.items(f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
-                               {"labelSelector": f"kubernetes.io/service-name={service}"})
+        return self.kube.items(
+            f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
+            {"labelSelector": f"kubernetes.io/service-name={service}"},
+        )
 
     def delete_pod(self, namespace: str, name: str) -> None:
         self.kube.core.delete_namespaced_pod(name, namespace)
@@ -88,7 +117,8 @@ class Cluster:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "cluster: needs the local control plane (tools/bootstrap --cluster)")
+        "markers", "cluster: needs the local control plane (tools/bootstrap --cluster)"
+    )
 
 
 def _find_helm() -> str | None:
@@ -101,8 +131,10 @@ def cluster() -> Iterator[Cluster]:
     layout = Layout(root=ROOT / ".tools" / "cluster-pytest", bin_dir=ROOT / ".tools" / "bin")
     missing = layout.missing_binaries()
     if missing:
-        pytest.skip(f"local cluster binaries not built ({', '.join(missing)}): "
-                    "run tools/bootstrap --cluster")
+        pytest.skip(
+            f"local cluster binaries not built ({', '.join(missing)}): "
+            "run tools/bootstrap --cluster"
+        )
     helm = _find_helm()
     if helm is None:
         pytest.skip("helm not found: run tools/bootstrap")

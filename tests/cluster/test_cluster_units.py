@@ -36,8 +36,12 @@ from chartmatrix.install_upgrade import tree_at, with_old
 
 # --- pki ----------------------------------------------------------------------
 def _openssl_text(cert: Path) -> str:
-    return subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-text"],
-                          capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["openssl", "x509", "-in", str(cert), "-noout", "-text"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +55,17 @@ def test_pki_chain_and_identities(pki: Path) -> None:
     tmp_path = pki
     for stem in ("apiserver", "admin", "controller-manager", "scheduler", "kwok"):
         verify = subprocess.run(
-            ["openssl", "verify", "-CAfile", str(tmp_path / "ca.crt"),
-             str(tmp_path / f"{stem}.crt")],
-            capture_output=True, text=True, check=False)
+            [
+                "openssl",
+                "verify",
+                "-CAfile",
+                str(tmp_path / "ca.crt"),
+                str(tmp_path / f"{stem}.crt"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert verify.returncode == 0, verify.stderr
     server = _openssl_text(tmp_path / "apiserver.crt")
     assert "IP Address:127.0.0.1" in server and "DNS:kubernetes.default.svc" in server
@@ -102,8 +114,14 @@ def test_proc_ignores_a_reused_pid(tmp_path: Path) -> None:
 
 def test_ports_are_distinct_and_round_trip(tmp_path: Path) -> None:
     ports = Ports.pick()
-    values = [ports.etcd_client, ports.etcd_peer, ports.apiserver, ports.controller_manager,
-              ports.scheduler, ports.kwok]
+    values = [
+        ports.etcd_client,
+        ports.etcd_peer,
+        ports.apiserver,
+        ports.controller_manager,
+        ports.scheduler,
+        ports.kwok,
+    ]
     assert len(set(values)) == len(values) and all(v > 0 for v in values)
     ports.save(tmp_path / "ports.json")
     assert Ports.load(tmp_path / "ports.json") == ports
@@ -118,32 +136,41 @@ def test_up_without_binaries_is_one_clear_error(tmp_path: Path) -> None:
     assert "kube-apiserver" in err.value.line()
 
 
-def test_status_cli_reports_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_cli_reports_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DESTATE_CLUSTER_DIR", str(tmp_path))
     assert cluster_main(["cluster", "status"]) == 3
     out = capsys.readouterr().out
     assert "etcd" in out and "stopped" in out and "not serving" in out
 
 
-def test_down_cli_when_nothing_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_down_cli_when_nothing_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DESTATE_CLUSTER_DIR", str(tmp_path))
     assert cluster_main(["cluster", "down"]) == 0
     assert "nothing was running" in capsys.readouterr().err
 
 
 def _node(name: str, ready: str, taints: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    return {"metadata": {"name": name}, "spec": {"taints": taints or []},
-            "status": {"conditions": [{"type": "Ready", "status": ready}]}}
+    return {
+        "metadata": {"name": name},
+        "spec": {"taints": taints or []},
+        "status": {"conditions": [{"type": "Ready", "status": ready}]},
+    }
 
 
 def test_ready_nodes_needs_ready_and_untainted() -> None:
-    nodes = {"items": [
-        _node("b", "True"), _node("a", "True"), _node("c", "False"),
-        _node("d", "True", [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]),
-        _node("e", "True", [{"key": "soft", "effect": "PreferNoSchedule"}]),
-    ]}
+    nodes = {
+        "items": [
+            _node("b", "True"),
+            _node("a", "True"),
+            _node("c", "False"),
+            _node("d", "True", [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]),
+            _node("e", "True", [{"key": "soft", "effect": "PreferNoSchedule"}]),
+        ]
+    }
     assert ready_nodes(nodes) == ["a", "b", "e"]
     assert ready_nodes(None) == [] and ready_nodes("error text") == []
 
@@ -164,8 +191,14 @@ def test_kwok_stages_cover_the_lifecycle() -> None:
     docs = list(yaml.safe_load_all(kwok.stages_yaml()))
     names = [d["metadata"]["name"] for d in docs]
     assert len(names) == len(set(names))
-    assert {"node-initialize", "node-heartbeat", "pod-ready", "pod-complete-job",
-            "pod-complete-helm-test", "pod-delete"} <= set(names)
+    assert {
+        "node-initialize",
+        "node-heartbeat",
+        "pod-ready",
+        "pod-complete-job",
+        "pod-complete-helm-test",
+        "pod-delete",
+    } <= set(names)
     by_name = {d["metadata"]["name"]: d["spec"] for d in docs}
     helm_test = by_name["pod-complete-helm-test"]
     hook = [e for e in helm_test["selector"]["matchExpressions"] if "helm.sh/hook" in e["key"]]
@@ -178,10 +211,17 @@ def test_kwok_stages_cover_the_lifecycle() -> None:
 # --- provisioner ----------------------------------------------------------------
 def _claim(**over: Any) -> dict[str, Any]:
     claim: dict[str, Any] = {
-        "metadata": {"name": "data-db-0", "namespace": "ns", "uid": "u-1",
-                     "annotations": {SELECTED_NODE: "kwok-node-1"}},
-        "spec": {"storageClassName": STORAGE_CLASS, "accessModes": ["ReadWriteOnce"],
-                 "resources": {"requests": {"storage": "2Gi"}}},
+        "metadata": {
+            "name": "data-db-0",
+            "namespace": "ns",
+            "uid": "u-1",
+            "annotations": {SELECTED_NODE: "kwok-node-1"},
+        },
+        "spec": {
+            "storageClassName": STORAGE_CLASS,
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "2Gi"}},
+        },
     }
     claim["spec"].update(over)
     return claim
@@ -208,8 +248,11 @@ def test_provisioner_ignores_other_claims() -> None:
 
 
 def test_provisioner_deletes_only_its_released_volumes() -> None:
-    ours = {"metadata": {"annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER}},
-            "spec": {"persistentVolumeReclaimPolicy": "Delete"}, "status": {"phase": "Released"}}
+    ours = {
+        "metadata": {"annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER}},
+        "spec": {"persistentVolumeReclaimPolicy": "Delete"},
+        "status": {"phase": "Released"},
+    }
     assert released_to_delete(ours)
     assert not released_to_delete({**ours, "status": {"phase": "Bound"}})
     assert not released_to_delete({**ours, "spec": {"persistentVolumeReclaimPolicy": "Retain"}})
@@ -221,11 +264,21 @@ def test_provisioner_deletes_only_its_released_volumes() -> None:
 
 # --- install pieces -------------------------------------------------------------
 def _sts(**status: Any) -> dict[str, Any]:
-    base = {"observedGeneration": 2, "replicas": 3, "readyReplicas": 3, "updatedReplicas": 3,
-            "currentRevision": "r2", "updateRevision": "r2"}
+    base = {
+        "observedGeneration": 2,
+        "replicas": 3,
+        "readyReplicas": 3,
+        "updatedReplicas": 3,
+        "currentRevision": "r2",
+        "updateRevision": "r2",
+    }
     base.update(status)
-    return {"kind": "StatefulSet", "metadata": {"generation": 2}, "spec": {"replicas": 3},
-            "status": base}
+    return {
+        "kind": "StatefulSet",
+        "metadata": {"generation": 2},
+        "spec": {"replicas": 3},
+        "status": base,
+    }
 
 
 def test_statefulset_readiness() -> None:
@@ -236,9 +289,18 @@ def test_statefulset_readiness() -> None:
 
 
 def test_deployment_readiness() -> None:
-    dep = {"kind": "Deployment", "metadata": {"generation": 1}, "spec": {"replicas": 2},
-           "status": {"observedGeneration": 1, "replicas": 2, "readyReplicas": 2,
-                      "updatedReplicas": 2, "availableReplicas": 2}}
+    dep = {
+        "kind": "Deployment",
+        "metadata": {"generation": 1},
+        "spec": {"replicas": 2},
+        "status": {
+            "observedGeneration": 1,
+            "replicas": 2,
+            "readyReplicas": 2,
+            "updatedReplicas": 2,
+            "availableReplicas": 2,
+        },
+    }
     assert workload_ready(dep)
     dep["status"]["availableReplicas"] = 1
     assert not workload_ready(dep)
@@ -248,7 +310,8 @@ def _chart(root: Path, name: str, ci: list[str], kind: str = "application") -> P
     chart = root / name
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text(
-        f"apiVersion: v2\nname: {name}\nversion: 0.1.0\ntype: {kind}\n")
+        f"apiVersion: v2\nname: {name}\nversion: 0.1.0\ntype: {kind}\n"
+    )
     if ci:
         (chart / "ci").mkdir()
         for f in ci:
@@ -277,11 +340,15 @@ def test_namespace_names_are_dns_labels(tmp_path: Path) -> None:
 
 
 def test_junit_report(tmp_path: Path) -> None:
-    good = CaseResult(Case(tmp_path, "demo", None), "ns1",
-                      [Step("install", True, 1.0), Step("test", True, 0.5)])
-    bad = CaseResult(Case(tmp_path, "demo", tmp_path / "ci" / "x-values.yaml"), "ns2",
-                     [Step("install", True, 1.0), Step("ready", False, 3.0, "not ready")],
-                     events=["Warning FailedScheduling Pod/x: no nodes"])
+    good = CaseResult(
+        Case(tmp_path, "demo", None), "ns1", [Step("install", True, 1.0), Step("test", True, 0.5)]
+    )
+    bad = CaseResult(
+        Case(tmp_path, "demo", tmp_path / "ci" / "x-values.yaml"),
+        "ns2",
+        [Step("install", True, 1.0), Step("ready", False, 3.0, "not ready")],
+        events=["Warning FailedScheduling Pod/x: no nodes"],
+    )
     out = tmp_path / "junit.xml"
     write_junit(out, [good, bad])
     root = ET.parse(out).getroot()
@@ -293,9 +360,18 @@ def test_junit_report(tmp_path: Path) -> None:
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+    subprocess.run(
+        ["git", "-C", str(repo), *args],
+        check=True,
+        capture_output=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        },
+    )
 
 
 def test_upgrade_uses_the_chart_at_the_ref(tmp_path: Path) -> None:

@@ -21,8 +21,11 @@ ROOT = repo_root()
 
 pytestmark = pytest.mark.cluster
 
-MYSQL = {"workload": {"replicas": 3}, "persistence": {"size": "1Gi"},
-         "auth": {"rootPassword": "drill-root", "replicationPassword": "drill-repl"}}
+MYSQL = {
+    "workload": {"replicas": 3},
+    "persistence": {"size": "1Gi"},
+    "auth": {"rootPassword": "drill-root", "replicationPassword": "drill-repl"},
+}
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -36,8 +39,11 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def _claim_of(pod: dict[str, Any]) -> str:
-    names = [v["persistentVolumeClaim"]["claimName"] for v in pod["spec"].get("volumes", [])
-             if "persistentVolumeClaim" in v]
+    names = [
+        v["persistentVolumeClaim"]["claimName"]
+        for v in pod["spec"].get("volumes", [])
+        if "persistentVolumeClaim" in v
+    ]
     assert len(names) == 1, f"pod {pod['metadata']['name']} mounts claims {names}"
     return names[0]
 
@@ -49,12 +55,19 @@ def _ready(pod: dict[str, Any] | None) -> bool:
 
 # --- persistence ------------------------------------------------------------------
 @pytest.mark.parametrize("storage", ["provisioned", "local"])
-def test_pod0_comes_back_to_its_claim_volume_and_node(cluster, charts, namespace, wait_until,
-                                                       storage: str) -> None:
+def test_pod0_comes_back_to_its_claim_volume_and_node(
+    cluster, charts, namespace, wait_until, storage: str
+) -> None:
     values = MYSQL
     if storage == "local":
-        values = _merge(MYSQL, {"persistence": {"local": {
-            "enabled": True, "nodes": kwok.node_names(3), "path": "/mnt/drill"}}})
+        values = _merge(
+            MYSQL,
+            {
+                "persistence": {
+                    "local": {"enabled": True, "nodes": kwok.node_names(3), "path": "/mnt/drill"}
+                }
+            },
+        )
     cluster.install(charts["mysql"], "db", namespace, values)
     sts = cluster.statefulset(namespace, "db")
     pod0 = f"{sts['metadata']['name']}-0"
@@ -81,25 +94,35 @@ def test_pod0_comes_back_to_its_claim_volume_and_node(cluster, charts, namespace
 
 
 @pytest.mark.parametrize("policy", ["Retain", "Delete"])
-def test_scale_down_and_up_follows_retention_policy(cluster, charts, namespace, wait_until,
-                                                    policy: str) -> None:
-    values = _merge(MYSQL, {"persistence": {"retention": {"whenScaled": policy,
-                                                          "whenDeleted": "Retain"}}})
+def test_scale_down_and_up_follows_retention_policy(
+    cluster, charts, namespace, wait_until, policy: str
+) -> None:
+    values = _merge(
+        MYSQL, {"persistence": {"retention": {"whenScaled": policy, "whenDeleted": "Retain"}}}
+    )
     cluster.install(charts["mysql"], "db", namespace, values)
     name = cluster.statefulset(namespace, "db")["metadata"]["name"]
     claims = {n: c["metadata"]["uid"] for n, c in cluster.claims(namespace).items()}
     assert sorted(claims) == [f"data-{name}-{i}" for i in range(3)]
 
     cluster.install(charts["mysql"], "db", namespace, _merge(values, {"workload": {"replicas": 1}}))
-    wait_until(lambda: len(cluster.pods(namespace, "app.kubernetes.io/instance=db")) == 1, 60,
-               "scale down to one pod")
+    wait_until(
+        lambda: len(cluster.pods(namespace, "app.kubernetes.io/instance=db")) == 1,
+        60,
+        "scale down to one pod",
+    )
     if policy == "Retain":
         assert {n: c["metadata"]["uid"] for n, c in cluster.claims(namespace).items()} == claims
     else:
-        wait_until(lambda: sorted(cluster.claims(namespace)) == [f"data-{name}-0"], 60,
-                   "claims of ordinals 1 and 2 to be deleted")
-        assert cluster.claims(namespace)[f"data-{name}-0"]["metadata"]["uid"] == \
-            claims[f"data-{name}-0"]
+        wait_until(
+            lambda: sorted(cluster.claims(namespace)) == [f"data-{name}-0"],
+            60,
+            "claims of ordinals 1 and 2 to be deleted",
+        )
+        assert (
+            cluster.claims(namespace)[f"data-{name}-0"]["metadata"]["uid"]
+            == claims[f"data-{name}-0"]
+        )
 
     cluster.install(charts["mysql"], "db", namespace, values)
     now = {n: c["metadata"]["uid"] for n, c in cluster.claims(namespace).items()}
@@ -113,39 +136,55 @@ def test_scale_down_and_up_follows_retention_policy(cluster, charts, namespace, 
 
 
 # --- config -------------------------------------------------------------------------
-def test_config_change_rolls_pods_and_unchanged_upgrade_does_not(cluster, charts, namespace,
-                                                                 wait_until) -> None:
-    values = _merge(MYSQL, {"workload": {"replicas": 2},
-                            "config": {"files": {
-                                "tuning.cnf": "[mysqld]\nmax_connections = 100\n"}}})
+def test_config_change_rolls_pods_and_unchanged_upgrade_does_not(
+    cluster, charts, namespace, wait_until
+) -> None:
+    values = _merge(
+        MYSQL,
+        {
+            "workload": {"replicas": 2},
+            "config": {"files": {"tuning.cnf": "[mysqld]\nmax_connections = 100\n"}},
+        },
+    )
     cluster.install(charts["mysql"], "db", namespace, values)
     sts = cluster.statefulset(namespace, "db")
     revision = sts["status"]["updateRevision"]
-    uids = {p["metadata"]["name"]: p["metadata"]["uid"] for p in cluster.pods(namespace)
-            if p["metadata"]["name"].startswith(sts["metadata"]["name"])}
+    uids = {
+        p["metadata"]["name"]: p["metadata"]["uid"]
+        for p in cluster.pods(namespace)
+        if p["metadata"]["name"].startswith(sts["metadata"]["name"])
+    }
     assert len(uids) == 2
 
     cluster.install(charts["mysql"], "db", namespace, values)  # same values: a no-op upgrade
     same = cluster.statefulset(namespace, "db")
     assert same["status"]["updateRevision"] == revision
-    assert {p["metadata"]["name"]: p["metadata"]["uid"] for p in cluster.pods(namespace)
-            if p["metadata"]["name"] in uids} == uids
+    assert {
+        p["metadata"]["name"]: p["metadata"]["uid"]
+        for p in cluster.pods(namespace)
+        if p["metadata"]["name"] in uids
+    } == uids
 
-    changed = _merge(values, {"config": {"files": {
-        "tuning.cnf": "[mysqld]\nmax_connections = 300\n"}}})
+    changed = _merge(
+        values, {"config": {"files": {"tuning.cnf": "[mysqld]\nmax_connections = 300\n"}}}
+    )
     cluster.install(charts["mysql"], "db", namespace, changed)
     rolled = cluster.statefulset(namespace, "db")
     assert rolled["status"]["updateRevision"] != revision
     annotations = rolled["spec"]["template"]["metadata"].get("annotations") or {}
     old_annotations = sts["spec"]["template"]["metadata"].get("annotations") or {}
-    assert any(k.startswith("checksum/") and old_annotations.get(k) != v
-               for k, v in annotations.items()), "no checksum annotation changed"
-    pods = {p["metadata"]["name"]: p for p in cluster.pods(namespace)
-            if p["metadata"]["name"] in uids}
+    assert any(
+        k.startswith("checksum/") and old_annotations.get(k) != v for k, v in annotations.items()
+    ), "no checksum annotation changed"
+    pods = {
+        p["metadata"]["name"]: p for p in cluster.pods(namespace) if p["metadata"]["name"] in uids
+    }
     for name, uid in uids.items():
         assert pods[name]["metadata"]["uid"] != uid, f"{name} was not replaced"
-        assert pods[name]["metadata"]["labels"]["controller-revision-hash"] == \
-            rolled["status"]["updateRevision"]
+        assert (
+            pods[name]["metadata"]["labels"]["controller-revision-hash"]
+            == rolled["status"]["updateRevision"]
+        )
 
 
 # --- topology -----------------------------------------------------------------------
@@ -153,8 +192,11 @@ def test_headless_slices_name_every_pod_and_primary_is_pod0(cluster, charts, nam
     cluster.install(charts["mysql"], "db", namespace, MYSQL)
     sts = cluster.statefulset(namespace, "db")
     name, headless = sts["metadata"]["name"], sts["spec"]["serviceName"]
-    pods = {p["metadata"]["name"]: p for p in cluster.pods(namespace)
-            if p["metadata"]["name"].startswith(f"{name}-")}
+    pods = {
+        p["metadata"]["name"]: p
+        for p in cluster.pods(namespace)
+        if p["metadata"]["name"].startswith(f"{name}-")
+    }
     assert sorted(pods) == [f"{name}-{i}" for i in range(3)]
 
     endpoints = [e for s in cluster.endpoint_slices(namespace, headless) for e in s["endpoints"]]
@@ -164,11 +206,17 @@ def test_headless_slices_name_every_pod_and_primary_is_pod0(cluster, charts, nam
         assert endpoint.get("hostname") == pod_name
         assert endpoint["addresses"] == [pods[pod_name]["status"]["podIP"]]
 
-    primary = [s for s in cluster.services(namespace, "db")
-               if (s["spec"].get("selector") or {}).get("apps.kubernetes.io/pod-index") == "0"]
+    primary = [
+        s
+        for s in cluster.services(namespace, "db")
+        if (s["spec"].get("selector") or {}).get("apps.kubernetes.io/pod-index") == "0"
+    ]
     assert len(primary) == 1, "no Service selects pod index 0"
-    primary_eps = [e for s in cluster.endpoint_slices(namespace, primary[0]["metadata"]["name"])
-                   for e in s["endpoints"]]
+    primary_eps = [
+        e
+        for s in cluster.endpoint_slices(namespace, primary[0]["metadata"]["name"])
+        for e in s["endpoints"]
+    ]
     assert [e["targetRef"]["name"] for e in primary_eps] == [f"{name}-0"]
 
 
@@ -181,8 +229,10 @@ def _service(cluster, namespace: str, release: str, suffix: str = "") -> dict[st
 
 
 def test_sticky_session_service_affinity(cluster, charts, namespace) -> None:
-    values = {"session": {"mode": "sticky", "sticky": {"timeoutSeconds": 1800}},
-              "workload": {"replicas": 2}}
+    values = {
+        "session": {"mode": "sticky", "sticky": {"timeoutSeconds": 1800}},
+        "workload": {"replicas": 2},
+    }
     cluster.install(charts["web-session"], "web", namespace, values)
     svc = _service(cluster, namespace, "web", "web-session")
     assert svc["spec"]["sessionAffinity"] == "ClientIP"
@@ -205,9 +255,11 @@ def test_grpc_services_carry_the_port_and_headless_backends(cluster, charts, nam
 
 
 def test_local_cluster_runs_the_pinned_version(cluster) -> None:
-    pinned = dict(line.split("=", 1) for line in
-                  (ROOT / "tools" / "versions.env").read_text().splitlines()
-                  if "=" in line and not line.startswith("#"))
+    pinned = dict(
+        line.split("=", 1)
+        for line in (ROOT / "tools" / "versions.env").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
     status = cluster.plane.status()
     assert status.up and len(status.ready_nodes) >= 3
     assert status.version == pinned["KUBERNETES_VERSION"]  # the ldflags made /version real

@@ -46,7 +46,7 @@ class Case:
     chart_dir: Path
     chart: str
     values_file: Path | None
-    old_chart_dir: Path | None = None      # --upgrade: the chart at the git ref
+    old_chart_dir: Path | None = None  # --upgrade: the chart at the git ref
     old_values_file: Path | None = None
 
     @property
@@ -139,14 +139,24 @@ def namespace_for(case: Case) -> str:
 class Installer:
     """Runs cases one after another against one cluster."""
 
-    def __init__(self, kube: Kube, helm: str, timeout: float = 300.0,
-                 keep_namespace: bool = False, log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        helm: str,
+        timeout: float = 300.0,
+        keep_namespace: bool = False,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.kube = kube
         self.timeout = timeout
         self.keep_namespace = keep_namespace
         self.log = log or (lambda _msg: None)
-        self.helm = Command(executable=helm, kubeconfig=kube.kubeconfig, kubecontext=kube.context,
-                            default_timeout=f"{int(timeout)}s")
+        self.helm = Command(
+            executable=helm,
+            kubeconfig=kube.kubeconfig,
+            kubecontext=kube.context,
+            default_timeout=f"{int(timeout)}s",
+        )
 
     def run(self, case: Case) -> CaseResult:
         result = CaseResult(case, namespace_for(case))
@@ -157,16 +167,21 @@ class Installer:
                 self._step(result, "namespace", lambda: self.kube.create_namespace(ns, PSA_LABELS))
                 if case.old_chart_dir is not None:
                     old = stage(case.old_chart_dir, Path(tmp) / "old")
-                    self._step(result, "install (old)",
-                               lambda: self._install(release, old, case.old_values(), ns))
+                    self._step(
+                        result,
+                        "install (old)",
+                        lambda: self._install(release, old, case.old_values(), ns),
+                    )
                     self._step(result, "ready (old)", lambda: self._ready(ns))
                     new = stage(case.chart_dir, Path(tmp) / "new")
-                    self._step(result, "upgrade",
-                               lambda: self._install(release, new, case.values(), ns))
+                    self._step(
+                        result, "upgrade", lambda: self._install(release, new, case.values(), ns)
+                    )
                 else:
                     new = stage(case.chart_dir, Path(tmp) / "new")
-                    self._step(result, "install",
-                               lambda: self._install(release, new, case.values(), ns))
+                    self._step(
+                        result, "install", lambda: self._install(release, new, case.values(), ns)
+                    )
                 self._step(result, "ready", lambda: self._ready(ns))
                 self._step(result, "test", lambda: self._test(release, ns))
                 self._step(result, "uninstall", lambda: self._uninstall(release, ns))
@@ -201,9 +216,17 @@ class Installer:
 
     def _install(self, release: str, chart: Path, values: dict[str, Any], ns: str) -> None:
         try:
-            asyncio.run(self.helm.install_or_upgrade(
-                release, chart, values, namespace=ns, create_namespace=False, wait=True,
-                timeout=f"{int(self.timeout)}s"))
+            asyncio.run(
+                self.helm.install_or_upgrade(
+                    release,
+                    chart,
+                    values,
+                    namespace=ns,
+                    create_namespace=False,
+                    wait=True,
+                    timeout=f"{int(self.timeout)}s",
+                )
+            )
         except helm_errors.Error as exc:
             raise StepFailed(clean_error(exc.stderr.decode(errors="replace"))) from None
 
@@ -215,15 +238,21 @@ class Installer:
 
     def _test(self, release: str, ns: str) -> None:
         try:
-            asyncio.run(self.helm.run(["test", release, "--namespace", ns,
-                                       "--timeout", f"{int(self.timeout)}s"]))
+            asyncio.run(
+                self.helm.run(
+                    ["test", release, "--namespace", ns, "--timeout", f"{int(self.timeout)}s"]
+                )
+            )
         except helm_errors.Error as exc:
             raise StepFailed(clean_error(exc.stderr.decode(errors="replace"))) from None
 
     def _uninstall(self, release: str, ns: str) -> None:
         try:
-            asyncio.run(self.helm.uninstall(release, namespace=ns, wait=True,
-                                            timeout=f"{int(self.timeout)}s"))
+            asyncio.run(
+                self.helm.uninstall(
+                    release, namespace=ns, wait=True, timeout=f"{int(self.timeout)}s"
+                )
+            )
         except helm_errors.Error as exc:
             raise StepFailed(clean_error(exc.stderr.decode(errors="replace"))) from None
 

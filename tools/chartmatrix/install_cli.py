@@ -21,19 +21,34 @@ from chartmatrix.render import find_helm
 
 def add_install_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
-        "install", help="install, test and uninstall each ci values file on a real cluster")
-    p.add_argument("charts", nargs="*", metavar="CHART",
-                   help="chart directories (default: every application chart under charts/)")
-    p.add_argument("--kube-context", metavar="CTX",
-                   help="kubeconfig context (default: the local cluster)")
+        "install", help="install, test and uninstall each ci values file on a real cluster"
+    )
+    p.add_argument(
+        "charts",
+        nargs="*",
+        metavar="CHART",
+        help="chart directories (default: every application chart under charts/)",
+    )
+    p.add_argument(
+        "--kube-context", metavar="CTX", help="kubeconfig context (default: the local cluster)"
+    )
     p.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG)")
-    p.add_argument("--upgrade", action="store_true",
-                   help="install the chart at --ref first, then upgrade to the working tree")
-    p.add_argument("--ref", metavar="REF",
-                   help="git ref for --upgrade (default: merge-base of HEAD with main)")
+    p.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="install the chart at --ref first, then upgrade to the working tree",
+    )
+    p.add_argument(
+        "--ref", metavar="REF", help="git ref for --upgrade (default: merge-base of HEAD with main)"
+    )
     p.add_argument("--helm", metavar="NAME|PATH", help="helm executable (default: helm)")
-    p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
-                   help="per helm call and readiness wait (default 300)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="per helm call and readiness wait (default 300)",
+    )
     p.add_argument("--keep-namespace", action="store_true", help="do not delete the namespaces")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     p.set_defaults(func=cmd_install)
@@ -54,8 +69,9 @@ def resolve_target(args: argparse.Namespace) -> Target:
 
     plane = ControlPlane()
     if not plane.status().up:
-        raise ChartmatrixError(None, "no cluster: run `chartmatrix cluster up`, "
-                                     "or pass --kube-context/--kubeconfig")
+        raise ChartmatrixError(
+            None, "no cluster: run `chartmatrix cluster up`, or pass --kube-context/--kubeconfig"
+        )
     return Target(plane.layout.kubeconfig, CONTEXT)
 
 
@@ -78,8 +94,13 @@ def cmd_install(args: argparse.Namespace) -> int:
     cases = cases_for(args)
     target = resolve_target(args)
     kube = Kube(target.kubeconfig, target.context)
-    installer = Installer(kube, helm, timeout=args.timeout, keep_namespace=args.keep_namespace,
-                          log=lambda msg: print(f"  {msg}", file=sys.stderr))
+    installer = Installer(
+        kube,
+        helm,
+        timeout=args.timeout,
+        keep_namespace=args.keep_namespace,
+        log=lambda msg: print(f"  {msg}", file=sys.stderr),
+    )
     print(f"chartmatrix install: {len(cases)} case(s) on {target.describe()}", file=sys.stderr)
     results: list[CaseResult] = []
     with ExitStack() as stack:
@@ -108,8 +129,10 @@ def cmd_install(args: argparse.Namespace) -> int:
     if args.junit:
         write_junit(Path(args.junit), results)
     failed = [r for r in results if not r.ok]
-    print(f"chartmatrix install: {len(results) - len(failed)} passed, {len(failed)} failed",
-          file=sys.stderr)
+    print(
+        f"chartmatrix install: {len(results) - len(failed)} passed, {len(failed)} failed",
+        file=sys.stderr,
+    )
     return 1 if failed else 0
 
 
@@ -132,12 +155,22 @@ def write_junit(path: Path, results: list[CaseResult]) -> None:
         by_chart.setdefault(result.case.chart, []).append(result)
     for chart, chart_results in by_chart.items():
         failures = sum(1 for r in chart_results if not r.ok)
-        suite = ET.SubElement(suites, "testsuite", name=f"install.{chart}",
-                              tests=str(len(chart_results)), failures=str(failures),
-                              time=f"{sum(r.seconds for r in chart_results):.3f}")
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=f"install.{chart}",
+            tests=str(len(chart_results)),
+            failures=str(failures),
+            time=f"{sum(r.seconds for r in chart_results):.3f}",
+        )
         for result in chart_results:
-            case = ET.SubElement(suite, "testcase", classname=f"install.{chart}",
-                                 name=result.case.name, time=f"{result.seconds:.3f}")
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"install.{chart}",
+                name=result.case.name,
+                time=f"{result.seconds:.3f}",
+            )
             failed = result.failure
             if failed is not None:
                 node = ET.SubElement(case, "failure", message=f"{failed.name}: {failed.detail}")

@@ -63,11 +63,13 @@ class Kube:
         self.context = context
         try:
             self.api_client = config.new_client_from_config(
-                config_file=str(kubeconfig) if kubeconfig else None, context=context)
+                config_file=str(kubeconfig) if kubeconfig else None, context=context
+            )
         except (ConfigException, OSError, TypeError) as exc:
             where = kubeconfig or "kubeconfig"
             raise ChartmatrixError(
-                where, f"cannot use context {context or '(current)'}: {exc}") from None
+                where, f"cannot use context {context or '(current)'}: {exc}"
+            ) from None
         self.core = client.CoreV1Api(self.api_client)
 
     def get(self, path: str, query: dict[str, str] | None = None) -> Any:
@@ -76,10 +78,15 @@ class Kube:
 
         try:
             data = self.api_client.call_api(
-                path, "GET", query_params=list((query or {}).items()),
+                path,
+                "GET",
+                query_params=list((query or {}).items()),
                 header_params={"Accept": "application/json"},
-                response_type="object", auth_settings=["BearerToken"],
-                _return_http_data_only=True, _preload_content=True)
+                response_type="object",
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+                _preload_content=True,
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -92,8 +99,11 @@ class Kube:
 
     # --- namespaces ------------------------------------------------------------
     def create_namespace(self, name: str, labels: dict[str, str]) -> None:
-        body = {"apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": name, "labels": labels}}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": labels},
+        }
         self.core.create_namespace(body)
 
     def delete_namespace(self, name: str, wait: float = 0.0) -> bool:
@@ -161,8 +171,11 @@ class Kube:
                 claim = (obj.get("spec") or {}).get("claimRef") or {}
                 if (obj["metadata"].get("annotations") or {}).get(KEEP) == "keep":
                     retained.append(f"{ref} ({KEEP}: keep)")
-                elif (kind == "PersistentVolume" and obj["metadata"].get("deletionTimestamp")
-                      and claim.get("namespace") == namespace):
+                elif (
+                    kind == "PersistentVolume"
+                    and obj["metadata"].get("deletionTimestamp")
+                    and claim.get("namespace") == namespace
+                ):
                     retained.append(f"{ref} (deleted; held by retained claim {claim.get('name')})")
                 else:
                     unexpected.append(ref)
@@ -170,14 +183,22 @@ class Kube:
 
     def events(self, namespace: str, limit: int = 40) -> list[str]:
         events = self.items(f"/api/v1/namespaces/{namespace}/events")
-        events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or
-                    e["metadata"].get("creationTimestamp") or "")
+        events.sort(
+            key=lambda e: (
+                e.get("lastTimestamp")
+                or e.get("eventTime")
+                or e["metadata"].get("creationTimestamp")
+                or ""
+            )
+        )
         lines = []
         for ev in events[-limit:]:
             obj = ev.get("involvedObject") or {}
-            lines.append(f"{ev.get('type', ''):8} {ev.get('reason', ''):22} "
-                         f"{obj.get('kind', '')}/{obj.get('name', '')}: "
-                         f"{(ev.get('message') or '').strip()}")
+            lines.append(
+                f"{ev.get('type', ''):8} {ev.get('reason', ''):22} "
+                f"{obj.get('kind', '')}/{obj.get('name', '')}: "
+                f"{(ev.get('message') or '').strip()}"
+            )
         return lines
 
     def failing_objects(self, namespace: str) -> list[str]:
@@ -207,11 +228,11 @@ def workload_ready(obj: dict[str, Any]) -> bool:
     if obj.get("kind") == "StatefulSet":
         strategy = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate")
         if strategy == "RollingUpdate" and want > 0:
-            return (status.get("updatedReplicas", 0) == want
-                    and status.get("currentRevision") == status.get("updateRevision"))
+            return status.get("updatedReplicas", 0) == want and status.get(
+                "currentRevision"
+            ) == status.get("updateRevision")
         return True
-    return (status.get("updatedReplicas", 0) == want
-            and status.get("availableReplicas", 0) == want)
+    return status.get("updatedReplicas", 0) == want and status.get("availableReplicas", 0) == want
 
 
 def _pod_ready(pod: dict[str, Any]) -> bool:
@@ -222,15 +243,19 @@ def _pod_ready(pod: dict[str, Any]) -> bool:
 def _helm_managed(obj: dict[str, Any]) -> bool:
     labels = obj["metadata"].get("labels") or {}
     annotations = obj["metadata"].get("annotations") or {}
-    return (labels.get("app.kubernetes.io/managed-by") == "Helm"
-            or "meta.helm.sh/release-name" in annotations)
+    return (
+        labels.get("app.kubernetes.io/managed-by") == "Helm"
+        or "meta.helm.sh/release-name" in annotations
+    )
 
 
 def _brief(obj: dict[str, Any]) -> str:
     """The object without managedFields and other noise, as YAML."""
-    meta = {k: v for k, v in obj.get("metadata", {}).items()
-            if k in ("name", "namespace", "labels", "annotations", "generation",
-                     "deletionTimestamp")}
+    meta = {
+        k: v
+        for k, v in obj.get("metadata", {}).items()
+        if k in ("name", "namespace", "labels", "annotations", "generation", "deletionTimestamp")
+    }
     doc = {"kind": obj.get("kind", ""), "metadata": meta, "status": obj.get("status")}
     if obj.get("kind") == "Pod":
         doc["spec"] = {"nodeName": obj.get("spec", {}).get("nodeName")}

@@ -20,8 +20,9 @@ from chartmatrix.install import Case
 
 
 def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         raise ChartmatrixError(repo, f"git {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout.strip()

@@ -35,15 +35,17 @@ def _status(args: argparse.Namespace) -> int:
 
 def add_cluster_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cluster = subparsers.add_parser(
-        "cluster", help="run a local control plane (etcd, kube-apiserver, ..., kwok nodes)")
+        "cluster", help="run a local control plane (etcd, kube-apiserver, ..., kwok nodes)"
+    )
     sub = cluster.add_subparsers(dest="cluster_command", required=True)
     up = sub.add_parser("up", help="start it and write .tools/cluster/kubeconfig")
     up.add_argument("--nodes", type=int, default=3, help="kwok nodes to register (default 3)")
     up.add_argument("--timeout", type=float, default=180.0, help="seconds to wait (default 180)")
     up.set_defaults(func=_up)
     down = sub.add_parser("down", help="stop every component")
-    down.add_argument("--purge", action="store_true",
-                      help="also delete certificates, logs and state")
+    down.add_argument(
+        "--purge", action="store_true", help="also delete certificates, logs and state"
+    )
     down.set_defaults(func=_down)
     status = sub.add_parser("status", help="show components, API server and nodes (exit 3 if down)")
     status.set_defaults(func=_status)

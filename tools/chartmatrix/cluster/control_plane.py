@@ -27,8 +27,14 @@ from chartmatrix.cluster.provisioner import storage_class
 from chartmatrix.errors import ChartmatrixError
 
 # start order; ``down`` stops in reverse
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
-              "provisioner")
+COMPONENTS = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "provisioner",
+)
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.1/16"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -46,16 +52,18 @@ class Status:
         return all(self.running.values()) and self.version is not None
 
     def lines(self) -> list[str]:
-        out = [f"{name:24} {'running' if alive else 'stopped'}"
-               for name, alive in self.running.items()]
+        out = [
+            f"{name:24} {'running' if alive else 'stopped'}" for name, alive in self.running.items()
+        ]
         out.append(f"{'api server':24} {self.server or '-'} ({self.version or 'not serving'})")
         out.append(f"{'ready nodes':24} {len(self.ready_nodes)} {' '.join(self.ready_nodes)}")
         return out
 
 
 class ControlPlane:
-    def __init__(self, layout: Layout | None = None,
-                 say: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, layout: Layout | None = None, say: Callable[[str], None] | None = None
+    ) -> None:
         self.layout = layout or Layout.default()
         self.say = say or (lambda msg: print(f"cluster: {msg}", file=sys.stderr))
 
@@ -112,10 +120,18 @@ class ControlPlane:
             self._write_kubeconfigs(ports)
             self._start_controllers(ports)
             self._register(api, nodes)
-            self._wait(lambda: len(ready_nodes(api.get("/api/v1/nodes"))) >= nodes,
-                       deadline, f"{nodes} Ready kwok nodes", ["kwok", "kube-controller-manager"])
-            self._wait(lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default"),
-                       deadline, "the default ServiceAccount", ["kube-controller-manager"])
+            self._wait(
+                lambda: len(ready_nodes(api.get("/api/v1/nodes"))) >= nodes,
+                deadline,
+                f"{nodes} Ready kwok nodes",
+                ["kwok", "kube-controller-manager"],
+            )
+            self._wait(
+                lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default"),
+                deadline,
+                "the default ServiceAccount",
+                ["kube-controller-manager"],
+            )
         except BaseException:
             self.down(quiet=True)
             raise
@@ -126,59 +142,75 @@ class ControlPlane:
     def _bin(self, name: str) -> str:
         return str(self.layout.binary(name))
 
-    def _wait(self, ready: Callable[[], Any], deadline: float, what: str,
-              watch: list[str]) -> None:
+    def _wait(self, ready: Callable[[], Any], deadline: float, what: str, watch: list[str]) -> None:
         while True:
             if ready():
                 return
             for name in watch:
                 if self.proc(name).exited_early():
-                    raise ChartmatrixError(self.proc(name).log_file,
-                                           f"{name} exited while waiting for {what}: "
-                                           f"{tail(self.proc(name).log_file)}")
+                    raise ChartmatrixError(
+                        self.proc(name).log_file,
+                        f"{name} exited while waiting for {what}: {tail(self.proc(name).log_file)}",
+                    )
             if time.monotonic() > deadline:
-                raise ChartmatrixError(self.layout.logs,
-                                       f"timed out waiting for {what} (see the component logs)")
+                raise ChartmatrixError(
+                    self.layout.logs, f"timed out waiting for {what} (see the component logs)"
+                )
             time.sleep(0.2)
 
     def _start_etcd(self, ports: Ports, deadline: float) -> None:
         client = f"http://127.0.0.1:{ports.etcd_client}"
         peer = f"http://127.0.0.1:{ports.etcd_peer}"
-        self.proc("etcd").start([
-            self._bin("etcd"), "--name=destate", f"--data-dir={self.layout.etcd_data}",
-            f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
-            f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-            f"--initial-cluster=destate={peer}", "--unsafe-no-fsync=true",
-            "--log-level=warn", "--quota-backend-bytes=1073741824",
-        ])
+        self.proc("etcd").start(
+            [
+                self._bin("etcd"),
+                "--name=destate",
+                f"--data-dir={self.layout.etcd_data}",
+                f"--listen-client-urls={client}",
+                f"--advertise-client-urls={client}",
+                f"--listen-peer-urls={peer}",
+                f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=destate={peer}",
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+                "--quota-backend-bytes=1073741824",
+            ]
+        )
         self._wait(lambda: http_ok(f"{client}/health"), deadline, "etcd", ["etcd"])
 
     def _start_apiserver(self, ports: Ports, deadline: float) -> Api:
         pki = self.layout.pki
-        self.proc("kube-apiserver").start([
-            self._bin("kube-apiserver"),
-            f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--secure-port={ports.apiserver}",
-            f"--cert-dir={self.layout.run / 'apiserver-certs'}",
-            f"--tls-cert-file={pki / 'apiserver.crt'}",
-            f"--tls-private-key-file={pki / 'apiserver.key'}",
-            f"--client-ca-file={pki / 'ca.crt'}",
-            f"--service-account-issuer={ISSUER}",
-            f"--service-account-key-file={pki / 'sa.pub'}",
-            f"--service-account-signing-key-file={pki / 'sa.key'}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--authorization-mode=RBAC",
-            "--enable-admission-plugins=PodSecurity,DefaultStorageClass,ServiceAccount",
-            "--allow-privileged=false",
-            "--profiling=false",
-            "--enable-priority-and-fairness=false",
-            "--event-ttl=30m",
-            "--v=0",
-        ])
+        self.proc("kube-apiserver").start(
+            [
+                self._bin("kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={ports.apiserver}",
+                f"--cert-dir={self.layout.run / 'apiserver-certs'}",
+                f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--client-ca-file={pki / 'ca.crt'}",
+                f"--service-account-issuer={ISSUER}",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--authorization-mode=RBAC",
+                "--enable-admission-plugins=PodSecurity,DefaultStorageClass,ServiceAccount",
+                "--allow-privileged=false",
+                "--profiling=false",
+                "--enable-priority-and-fairness=false",
+                "--event-ttl=30m",
+                "--v=0",
+            ]
+        )
         api = self.api(ports, timeout=2.0)
-        self._wait(lambda: api.request("GET", "/readyz")[0] == 200, deadline,
-                   "the API server to be ready", ["kube-apiserver", "etcd"])
+        self._wait(
+            lambda: api.request("GET", "/readyz")[0] == 200,
+            deadline,
+            "the API server to be ready",
+            ["kube-apiserver", "etcd"],
+        )
         return api
 
     def _write_kubeconfigs(self, ports: Ports) -> None:
@@ -190,37 +222,59 @@ class ControlPlane:
     def _start_controllers(self, ports: Ports) -> None:
         pki = self.layout.pki
         kcm = str(self.component_kubeconfig("controller-manager"))
-        self.proc("kube-controller-manager").start([
-            self._bin("kube-controller-manager"), f"--kubeconfig={kcm}",
-            f"--authentication-kubeconfig={kcm}", f"--authorization-kubeconfig={kcm}",
-            "--bind-address=127.0.0.1", f"--secure-port={ports.controller_manager}",
-            "--leader-elect=false", "--use-service-account-credentials=true",
-            f"--service-account-private-key-file={pki / 'sa.key'}",
-            f"--root-ca-file={pki / 'ca.crt'}",
-            f"--cluster-signing-cert-file={pki / 'ca.crt'}",
-            f"--cluster-signing-key-file={pki / 'ca.key'}",
-            "--profiling=false",
-        ])
+        self.proc("kube-controller-manager").start(
+            [
+                self._bin("kube-controller-manager"),
+                f"--kubeconfig={kcm}",
+                f"--authentication-kubeconfig={kcm}",
+                f"--authorization-kubeconfig={kcm}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={ports.controller_manager}",
+                "--leader-elect=false",
+                "--use-service-account-credentials=true",
+                f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--root-ca-file={pki / 'ca.crt'}",
+                f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+                f"--cluster-signing-key-file={pki / 'ca.key'}",
+                "--profiling=false",
+            ]
+        )
         sched = str(self.component_kubeconfig("scheduler"))
-        self.proc("kube-scheduler").start([
-            self._bin("kube-scheduler"), f"--kubeconfig={sched}",
-            f"--authentication-kubeconfig={sched}", f"--authorization-kubeconfig={sched}",
-            "--bind-address=127.0.0.1", f"--secure-port={ports.scheduler}",
-            "--leader-elect=false", "--profiling=false",
-        ])
+        self.proc("kube-scheduler").start(
+            [
+                self._bin("kube-scheduler"),
+                f"--kubeconfig={sched}",
+                f"--authentication-kubeconfig={sched}",
+                f"--authorization-kubeconfig={sched}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={ports.scheduler}",
+                "--leader-elect=false",
+                "--profiling=false",
+            ]
+        )
         stages = self.layout.run / "kwok-stages.yaml"
         stages.write_text(kwok.stages_yaml())
-        self.proc("kwok").start([
-            self._bin("kwok"), f"--kubeconfig={self.component_kubeconfig('kwok')}",
-            f"--config={stages}", "--manage-all-nodes=false",
-            f"--manage-nodes-with-label-selector={kwok.NODE_SELECTOR}",
-            "--node-ip=127.0.0.1", f"--cidr={POD_CIDR}", "--node-lease-duration-seconds=40",
-            f"--server-address=127.0.0.1:{ports.kwok}",
-        ])
-        self.proc("provisioner").start([
-            sys.executable, "-m", "chartmatrix.cluster.provisioner",
-            f"--kubeconfig={self.component_kubeconfig('provisioner')}",
-        ])
+        self.proc("kwok").start(
+            [
+                self._bin("kwok"),
+                f"--kubeconfig={self.component_kubeconfig('kwok')}",
+                f"--config={stages}",
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-label-selector={kwok.NODE_SELECTOR}",
+                "--node-ip=127.0.0.1",
+                f"--cidr={POD_CIDR}",
+                "--node-lease-duration-seconds=40",
+                f"--server-address=127.0.0.1:{ports.kwok}",
+            ]
+        )
+        self.proc("provisioner").start(
+            [
+                sys.executable,
+                "-m",
+                "chartmatrix.cluster.provisioner",
+                f"--kubeconfig={self.component_kubeconfig('provisioner')}",
+            ]
+        )
 
     def _register(self, api: Api, count: int) -> None:
         for node in kwok.nodes(count):
@@ -246,8 +300,10 @@ def ready_nodes(node_list: Any) -> list[str]:
     for node in (node_list or {}).get("items", []) if isinstance(node_list, dict) else []:
         conditions = node.get("status", {}).get("conditions", [])
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-        blocked = any(t.get("effect") in ("NoSchedule", "NoExecute")
-                      for t in node.get("spec", {}).get("taints", []) or [])
+        blocked = any(
+            t.get("effect") in ("NoSchedule", "NoExecute")
+            for t in node.get("spec", {}).get("taints", []) or []
+        )
         if ready and not blocked:
             names.append(node["metadata"]["name"])
     return sorted(names)

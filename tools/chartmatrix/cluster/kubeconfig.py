@@ -14,21 +14,27 @@ def kubeconfig_text(server: str, pki: Path, stem: str, context: str = CONTEXT) -
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{
-            "name": context,
-            "cluster": {"server": server, "certificate-authority": str(pki / "ca.crt")},
-        }],
-        "users": [{
-            "name": f"{context}-{stem}",
-            "user": {
-                "client-certificate": str(pki / f"{stem}.crt"),
-                "client-key": str(pki / f"{stem}.key"),
-            },
-        }],
-        "contexts": [{
-            "name": context,
-            "context": {"cluster": context, "user": f"{context}-{stem}"},
-        }],
+        "clusters": [
+            {
+                "name": context,
+                "cluster": {"server": server, "certificate-authority": str(pki / "ca.crt")},
+            }
+        ],
+        "users": [
+            {
+                "name": f"{context}-{stem}",
+                "user": {
+                    "client-certificate": str(pki / f"{stem}.crt"),
+                    "client-key": str(pki / f"{stem}.key"),
+                },
+            }
+        ],
+        "contexts": [
+            {
+                "name": context,
+                "context": {"cluster": context, "user": f"{context}-{stem}"},
+            }
+        ],
         "current-context": context,
     }
     return yaml.safe_dump(doc, sort_keys=False)

@@ -152,8 +152,13 @@ _NOT_DELETED = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"
 _RUNNING = {"key": ".status.phase", "operator": "In", "values": ["Running"]}
 
 
-def _stage(name: str, kind: str, expressions: list[dict[str, Any]], nxt: dict[str, Any],
-           delay: dict[str, int] | None = None) -> dict[str, Any]:
+def _stage(
+    name: str,
+    kind: str,
+    expressions: list[dict[str, Any]],
+    nxt: dict[str, Any],
+    delay: dict[str, int] | None = None,
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "resourceRef": {"apiGroup": "v1", "kind": kind},
         "selector": {"matchExpressions": expressions},
@@ -161,35 +166,71 @@ def _stage(name: str, kind: str, expressions: list[dict[str, Any]], nxt: dict[st
     }
     if delay:
         spec["delay"] = delay
-    return {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage",
-            "metadata": {"name": name}, "spec": spec}
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "Stage",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
 def stages() -> list[dict[str, Any]]:
     """The Stage objects kwok is started with (its ``--config`` file)."""
-    not_ready = {"key": '.status.conditions.[] | select( .type == "Ready" ) | .status',
-                 "operator": "NotIn", "values": ["True"]}
+    not_ready = {
+        "key": '.status.conditions.[] | select( .type == "Ready" ) | .status',
+        "operator": "NotIn",
+        "values": ["True"],
+    }
     ready = {**not_ready, "operator": "In"}
     return [
         _stage("node-initialize", "Node", [not_ready], {"statusTemplate": _NODE_STATUS}),
-        _stage("node-heartbeat", "Node", [_RUNNING, ready], {"statusTemplate": _NODE_STATUS},
-               delay={"durationMilliseconds": 20000, "jitterDurationMilliseconds": 25000}),
-        _stage("pod-ready", "Pod", [
-            _NOT_DELETED,
-            {"key": ".status.phase", "operator": "In", "values": ["Pending"]},
-            not_ready,
-        ], {"statusTemplate": _POD_RUNNING}),
-        _stage("pod-complete-job", "Pod", [
-            _NOT_DELETED, _RUNNING,
-            {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
-        ], {"statusTemplate": _POD_SUCCEEDED}),
-        _stage("pod-complete-helm-test", "Pod", [
-            _NOT_DELETED, _RUNNING,
-            {"key": '.metadata.annotations["helm.sh/hook"]', "operator": "In",
-             "values": list(HELM_TEST_HOOKS)},
-        ], {"statusTemplate": _POD_SUCCEEDED}),
-        _stage("pod-delete", "Pod", [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}],
-               {"delete": True}),
+        _stage(
+            "node-heartbeat",
+            "Node",
+            [_RUNNING, ready],
+            {"statusTemplate": _NODE_STATUS},
+            delay={"durationMilliseconds": 20000, "jitterDurationMilliseconds": 25000},
+        ),
+        _stage(
+            "pod-ready",
+            "Pod",
+            [
+                _NOT_DELETED,
+                {"key": ".status.phase", "operator": "In", "values": ["Pending"]},
+                not_ready,
+            ],
+            {"statusTemplate": _POD_RUNNING},
+        ),
+        _stage(
+            "pod-complete-job",
+            "Pod",
+            [
+                _NOT_DELETED,
+                _RUNNING,
+                {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
+            ],
+            {"statusTemplate": _POD_SUCCEEDED},
+        ),
+        _stage(
+            "pod-complete-helm-test",
+            "Pod",
+            [
+                _NOT_DELETED,
+                _RUNNING,
+                {
+                    "key": '.metadata.annotations["helm.sh/hook"]',
+                    "operator": "In",
+                    "values": list(HELM_TEST_HOOKS),
+                },
+            ],
+            {"statusTemplate": _POD_SUCCEEDED},
+        ),
+        _stage(
+            "pod-delete",
+            "Pod",
+            [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}],
+            {"delete": True},
+        ),
     ]
 
 

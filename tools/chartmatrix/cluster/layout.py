@@ -11,7 +11,12 @@ from pathlib import Path
 from chartmatrix.errors import ChartmatrixError
 
 BINARIES = (
-    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl",
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "kubectl",
 )
 CONTEXT = "destate-local"
 
@@ -79,8 +84,7 @@ class Layout:
         if missing:
             raise ChartmatrixError(
                 self.bin_dir,
-                f"cluster binaries not built: {', '.join(missing)} "
-                "(run tools/bootstrap --cluster)",
+                f"cluster binaries not built: {', '.join(missing)} (run tools/bootstrap --cluster)",
             )
 
 

@@ -54,8 +54,9 @@ def _openssl(*args: str) -> None:
 
 
 def _ec_key(path: Path) -> None:
-    _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-out", str(path))
+    _openssl(
+        "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(path)
+    )
     path.chmod(0o600)
 
 
@@ -67,9 +68,21 @@ def _sign(pki: Path, stem: str, subject: str, extensions: list[str]) -> None:
         ext.write("\n".join(extensions) + "\n")
     try:
         _openssl(
-            "x509", "-req", "-in", str(csr), "-CA", str(pki / "ca.crt"), "-CAkey",
-            str(pki / "ca.key"), "-CAcreateserial", "-days", DAYS, "-out", str(crt),
-            "-extfile", ext.name,
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(pki / "ca.crt"),
+            "-CAkey",
+            str(pki / "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            DAYS,
+            "-out",
+            str(crt),
+            "-extfile",
+            ext.name,
         )
     finally:
         Path(ext.name).unlink()
@@ -82,30 +95,58 @@ def ensure_pki(pki: Path) -> None:
     if not (pki / "ca.crt").is_file():
         _ec_key(pki / "ca.key")
         _openssl(
-            "req", "-x509", "-new", "-key", str(pki / "ca.key"), "-subj", "/CN=destate-local-ca",
-            "-days", DAYS, "-out", str(pki / "ca.crt"),
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            str(pki / "ca.key"),
+            "-subj",
+            "/CN=destate-local-ca",
+            "-days",
+            DAYS,
+            "-out",
+            str(pki / "ca.crt"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         )
     if not (pki / "apiserver.crt").is_file():
         alt = ",".join(["IP:127.0.0.1", f"IP:{SERVICE_IP}", *(f"DNS:{n}" for n in APISERVER_NAMES)])
-        _sign(pki, "apiserver", "/CN=kube-apiserver", [
-            "basicConstraints=CA:FALSE",
-            "keyUsage=critical,digitalSignature,keyEncipherment",
-            "extendedKeyUsage=serverAuth",
-            f"subjectAltName={alt}",
-        ])
+        _sign(
+            pki,
+            "apiserver",
+            "/CN=kube-apiserver",
+            [
+                "basicConstraints=CA:FALSE",
+                "keyUsage=critical,digitalSignature,keyEncipherment",
+                "extendedKeyUsage=serverAuth",
+                f"subjectAltName={alt}",
+            ],
+        )
     for client in CLIENTS:
         if (pki / f"{client.stem}.crt").is_file():
             continue
         subject = (f"/O={client.group}" if client.group else "") + f"/CN={client.user}"
-        _sign(pki, client.stem, subject, [
-            "basicConstraints=CA:FALSE",
-            "keyUsage=critical,digitalSignature,keyEncipherment",
-            "extendedKeyUsage=clientAuth",
-        ])
+        _sign(
+            pki,
+            client.stem,
+            subject,
+            [
+                "basicConstraints=CA:FALSE",
+                "keyUsage=critical,digitalSignature,keyEncipherment",
+                "extendedKeyUsage=clientAuth",
+            ],
+        )
     if not (pki / "sa.key").is_file():
-        _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-                 "-out", str(pki / "sa.key"))
+        _openssl(
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            str(pki / "sa.key"),
+        )
         (pki / "sa.key").chmod(0o600)
         _openssl("pkey", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))

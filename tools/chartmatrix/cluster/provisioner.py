@@ -68,9 +68,21 @@ def volume_for(claim: dict[str, Any], reclaim: str) -> dict[str, Any] | None:
                 "uid": meta["uid"],
             },
             "local": {"path": f"{BASE_PATH}/{meta['namespace']}/{meta['name']}"},
-            "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-                {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]},
-            ]}]}},
+            "nodeAffinity": {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": "kubernetes.io/hostname",
+                                    "operator": "In",
+                                    "values": [node],
+                                },
+                            ]
+                        }
+                    ]
+                }
+            },
         },
     }
 
@@ -110,7 +122,8 @@ def run(kubeconfig: str, interval: float) -> None:  # pragma: no cover - needs a
             except ApiException:
                 pass
             claims = api_client.sanitize_for_serialization(
-                core.list_persistent_volume_claim_for_all_namespaces().items)
+                core.list_persistent_volume_claim_for_all_namespaces().items
+            )
             for claim in claims:
                 if (claim.get("status") or {}).get("phase") != "Pending":
                     continue
