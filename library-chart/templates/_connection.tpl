@@ -192,6 +192,9 @@ static_resources:
       health_checks:
         - timeout: {{ $e.healthCheck.timeout }}
           interval: {{ $e.healthCheck.interval }}
+          {{- /* Envoy's default 60s for a cluster that has had no traffic yet would leave a
+          dead backend in rotation for up to a minute after Envoy starts */}}
+          no_traffic_interval: {{ $e.healthCheck.interval }}
           unhealthy_threshold: {{ int $e.healthCheck.unhealthyThreshold }}
           healthy_threshold: {{ int $e.healthCheck.healthyThreshold }}
           grpc_health_check:

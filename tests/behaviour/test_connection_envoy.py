@@ -1,0 +1,153 @@
+"""Connection state: Envoy balances the calls of ONE long-lived gRPC connection per request.
+
+charts/grpc is rendered with connection.mode=envoy; three examples/grpc-echo backends run
+with the env of the rendered backend Deployment on three loopback addresses; a DNS server in
+the test answers the headless Service name with all three (as cluster DNS does), and Envoy
+runs the rendered envoy.yaml with only its addresses and its resolver patched in.
+"""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from behaviour.conftest import loopback_block
+from behaviour.dns import DnsServer
+from behaviour.envoy import Envoy
+from behaviour.pods import LocalPod
+from behaviour.procs import Proc, Processes, free_port, wait_until
+from behaviour.rendered import REPO, files_of, find, named, render
+
+CALLS = 300
+VALUES = {
+    "connection": {
+        "mode": "envoy",
+        # chart values, not patches: check often so the test stays short
+        "envoy": {"healthCheck": {"interval": "1s", "timeout": "1s", "unhealthyThreshold": 2}},
+    }
+}
+ECHO = REPO / "examples" / "grpc-echo"
+
+
+def echo_client() -> ModuleType:
+    pytest.importorskip("grpc", reason="grpcio is not installed (pip install -e '.[dev]')")
+    pytest.importorskip("grpc_health", reason="grpcio-health-checking is not installed")
+    if str(ECHO) not in sys.path:
+        sys.path.insert(0, str(ECHO))
+    return importlib.import_module("client")
+
+
+@dataclass
+class Setup:
+    client: ModuleType
+    envoy: Envoy
+    backends: dict[str, Proc]  # instance name -> process
+    addresses: dict[str, str]  # instance name -> address
+    port: int
+    procs: Processes
+
+
+@pytest.fixture
+def setup(procs: Processes, tmp_path: Path) -> Iterator[Setup]:
+    client = echo_client()
+    docs = render("grpc", tmp_path, VALUES)
+    rendered = files_of(find(docs, "ConfigMap", lambda d: "envoy.yaml" in (d.get("data") or {})))
+    headless = named(docs, "Service", "demo-grpc-headless")
+    assert headless["spec"]["clusterIP"] == "None"
+    fqdn = "demo-grpc-headless.default.svc.cluster.local"
+    assert fqdn in rendered["envoy.yaml"].decode(), "Envoy must resolve the headless Service"
+    backend = find(docs, "Deployment", lambda d: "envoy" not in d["metadata"]["name"])
+
+    hosts = loopback_block(3)
+    port = free_port(hosts[0])
+    backends: dict[str, Proc] = {}
+    addresses: dict[str, str] = {}
+    for i, host in enumerate(hosts):
+        pod = LocalPod(docs, backend, i, tmp_path / "pods")
+        pod.lay_out()
+        env = pod.env(pod.container("grpc"), {"GRPC_ADDRESS": host, "GRPC_PORT": str(port)})
+        env["PATH"] = "/usr/bin:/bin"
+        proc = procs.start(pod.name, [sys.executable, str(ECHO / "server.py")], env=env)
+        backends[pod.name] = proc
+        addresses[pod.name] = host
+    for name, host in addresses.items():
+        with client.channel(f"{host}:{port}") as chan:
+            wait_until(lambda c=chan: client.health(c, timeout=1) == "SERVING", 20, f"{name} up")
+
+    dns = DnsServer(records={fqdn: list(addresses.values())}).start()
+    try:
+        envoy = Envoy(
+            procs,
+            tmp_path,
+            rendered["envoy.yaml"].decode(),
+            upstream_port=port,
+            resolver=(dns.host, dns.port),
+        )
+        envoy.start()
+        wait_until(
+            lambda: (
+                sorted(h for h, flags in envoy.host_health().items() if flags == "healthy")
+                == sorted(f"{a}:{port}" for a in addresses.values())
+            ),
+            20,
+            "Envoy sees three healthy backends",
+        )
+        yield Setup(client, envoy, backends, addresses, port, procs)
+    finally:
+        dns.stop()
+
+
+def test_one_channel_through_envoy_reaches_every_backend(setup: Setup) -> None:
+    with setup.client.channel(setup.envoy.target) as chan:
+        seen, failed = setup.client.distribution(chan, CALLS)
+    print(f"through Envoy: {dict(sorted(seen.items()))}")
+    assert failed == 0
+    assert set(seen) == set(setup.backends)
+    for name, count in seen.items():
+        assert count >= CALLS * 0.2, f"{name} got {count} of {CALLS} calls"
+
+
+def test_the_same_client_without_envoy_sticks_to_one_backend(setup: Setup) -> None:
+    first = next(iter(setup.addresses.values()))
+    with setup.client.channel(f"{first}:{setup.port}") as chan:
+        seen, failed = setup.client.distribution(chan, CALLS)
+    print(f"direct: {dict(seen)}")
+    assert failed == 0
+    assert len(seen) == 1 and sum(seen.values()) == CALLS
+
+
+def test_calls_keep_succeeding_after_a_backend_stops(setup: Setup) -> None:
+    victim = sorted(setup.backends)[0]
+    address = f"{setup.addresses[victim]}:{setup.port}"
+    # Envoy checks a cluster that never had traffic only every no_traffic_interval (60 s):
+    # clients are calling, as they would be when a pod dies.
+    with setup.client.channel(setup.envoy.target) as chan:
+        warm, failed = setup.client.distribution(chan, 30)
+    assert failed == 0 and victim in warm
+    stopped = time.monotonic()
+    setup.procs.stop(setup.backends[victim], sig=signal.SIGKILL)
+    health: dict[str, str] = {}
+
+    def marked_down() -> bool:
+        health.update(setup.envoy.host_health())
+        return "failed_active_hc" in health.get(address, "")
+
+    try:
+        wait_until(marked_down, 15, f"Envoy's health check marks {victim} down")
+    except AssertionError as err:
+        raise AssertionError(f"{err}; hosts: {health}") from None
+    noticed = time.monotonic() - stopped
+    with setup.client.channel(setup.envoy.target) as chan:
+        seen, failed = setup.client.distribution(chan, 100)
+    print(f"health check noticed after {noticed:.2f}s; then {dict(sorted(seen.items()))}")
+    assert failed == 0
+    assert victim not in seen
+    assert set(seen) == set(setup.backends) - {victim}
