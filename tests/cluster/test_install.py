@@ -1,0 +1,138 @@
+"""``chartmatrix install`` on the local control plane: the consumer charts' ci values
+install, pass ``helm test`` and uninstall cleanly in restricted namespaces; broken
+charts fail with the step, the events and the failing object."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from chartmatrix.cluster.layout import CONTEXT, repo_root
+from chartmatrix.install import Case, Installer, discover_cases
+
+pytestmark = pytest.mark.cluster
+ROOT = repo_root()
+
+
+def _ci_cases() -> list[Case]:
+    cases: list[Case] = []
+    for chart in ("mysql", "web-session", "grpc"):
+        if (ROOT / "charts" / chart / "Chart.yaml").is_file():
+            cases.extend(discover_cases(ROOT / "charts" / chart))
+    return cases
+
+
+@pytest.fixture
+def installer(cluster) -> Installer:
+    return Installer(cluster.kube, cluster.helm, timeout=120)
+
+
+@pytest.mark.parametrize("case", _ci_cases(), ids=lambda c: c.case_id)
+def test_ci_values_install_test_and_uninstall_cleanly(installer: Installer, case: Case) -> None:
+    result = installer.run(case)
+    assert result.ok, result.report()
+    assert [s.name for s in result.steps] == [
+        "namespace",
+        "install",
+        "ready",
+        "test",
+        "uninstall",
+        "leftovers",
+    ]
+    for kept in result.retained:  # only claims (or objects a chart asks helm to keep)
+        assert "PersistentVolumeClaim/" in kept or "resource-policy" in kept, kept
+
+
+def _chart(root: Path, name: str, templates: dict[str, str]) -> Path:
+    chart = root / name
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n")
+    for file, text in templates.items():
+        (chart / "templates" / file).write_text(text)
+    return chart
+
+
+PRIVILEGED = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: {{ .Release.Name }}-priv}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: priv}}
+  template:
+    metadata: {labels: {app: priv}}
+    spec:
+      containers:
+        - name: app
+          image: busybox:1.37
+          securityContext: {privileged: true}
+"""
+
+LEAKY_HOOK = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-hook-output
+  annotations: {"helm.sh/hook": post-install}
+data: {a: b}
+"""
+
+
+def test_restricted_namespace_rejects_a_privileged_pod(cluster, tmp_path: Path) -> None:
+    chart = _chart(tmp_path, "priv", {"deploy.yaml": PRIVILEGED})
+    result = Installer(cluster.kube, cluster.helm, timeout=15).run(Case(chart, "priv", None))
+    assert not result.ok
+    assert result.failure is not None and result.failure.name in ("install", "ready")
+    report = result.report()
+    assert "PodSecurity" in report and "restricted" in report  # the event says why
+    assert "Deployment" in report  # the failing object is shown
+
+
+def test_leftovers_after_uninstall_fail_the_case(installer: Installer, tmp_path: Path) -> None:
+    chart = _chart(tmp_path, "leaky", {"hook.yaml": LEAKY_HOOK})
+    result = installer.run(Case(chart, "leaky", None))
+    assert result.failure is not None and result.failure.name == "leftovers"
+    assert "ConfigMap/leaky-hook-output" in result.failure.detail
+
+
+def test_cli_install_with_upgrade_and_junit(cluster, tmp_path: Path) -> None:
+    junit = tmp_path / "install.xml"
+    argv = [
+        sys.executable,
+        "-m",
+        "chartmatrix.cluster",
+        "install",
+        str(ROOT / "charts" / "grpc"),
+        "--kubeconfig",
+        str(cluster.plane.layout.kubeconfig),
+        "--kube-context",
+        CONTEXT,
+        "--helm",
+        cluster.helm,
+        "--upgrade",
+        "--ref",
+        "HEAD",
+        "--junit",
+        str(junit),
+        "--timeout",
+        "120",
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "0"
+    assert int(suite.get("tests") or 0) == len(discover_cases(ROOT / "charts" / "grpc"))
+    assert "upgrade=" in done.stdout or "note: not at" in done.stdout
+
+
+def test_cli_without_a_cluster_is_one_clear_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DESTATE_CLUSTER_DIR", str(tmp_path))
+    argv = [sys.executable, "-m", "chartmatrix.cluster", "install", str(ROOT / "charts" / "grpc")]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "chartmatrix: no cluster: run `chartmatrix cluster up`, or pass --kube-context/--kubeconfig"
+    ]
