@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from chartmatrix import valuesdoc
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +40,12 @@ nested:
 def test_rows_cover_every_leaf_with_its_comment() -> None:
     rows = {row.path: row for row in valuesdoc.rows(VALUES)}
     assert list(rows) == [
-        "name", "image.repository", "image.tag", "ports", "script", "empty",
+        "name",
+        "image.repository",
+        "image.tag",
+        "ports",
+        "script",
+        "empty",
         "nested.deeper",
     ]
     assert rows["name"] == valuesdoc.Row("name", "string", '"demo"', "The name.")
@@ -72,7 +76,7 @@ def test_table_escapes_pipes() -> None:
 
 
 def test_splice_needs_markers() -> None:
-    with pytest.raises(valuesdoc.ValuesDocError, match="README.md: needs the lines"):
+    with pytest.raises(valuesdoc.ValuesDocError, match=r"README\.md: needs the lines"):
         valuesdoc.splice("no markers", "| t |", "README.md")
     text = f"a\n{valuesdoc.START_MARKER}\nold\n{valuesdoc.END_MARKER}\nb\n"
     assert valuesdoc.splice(text, "new", "README.md") == (

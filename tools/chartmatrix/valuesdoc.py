@@ -96,7 +96,7 @@ def comment_index(text: str) -> dict[str, str]:
         path = ".".join([k for _, k in stack] + [key])
         descriptions[path] = " ".join(line for line in pending if line)
         pending = []
-        rest = raw[match.end():].split(" #", 1)[0].strip()
+        rest = raw[match.end() :].split(" #", 1)[0].strip()
         if _BLOCK_SCALAR.search(raw):
             skip_deeper_than = indent
         elif rest == "" or rest.startswith("#"):

