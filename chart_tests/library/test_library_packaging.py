@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ VERSION = yaml.safe_load((LIBRARY / "Chart.yaml").read_text())["version"]
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -42,7 +43,6 @@ def chart_repo(helm: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def test_repository_index_lists_the_library(chart_repo: str, tmp_path: Path) -> None:
-    import urllib.request
     with urllib.request.urlopen(f"{chart_repo}/index.yaml", timeout=10) as response:
         index = yaml.safe_load(response.read())
     (entry,) = index["entries"]["destate"]
