@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from behaviour.rendered import Manifest, container_env, files_of, named, pod_containers
+from behaviour.rendered import (
+    Manifest,
+    container_env,
+    expand,
+    files_of,
+    named,
+    pod_containers,
+)
 
 
 @dataclass
@@ -128,6 +135,7 @@ class LocalPod:
         env.update(overrides or {})
         return env
 
-    def command(self, container: Manifest) -> list[str]:
+    def command(self, container: Manifest, env: dict[str, str] | None = None) -> list[str]:
+        """command + args with `$(VAR)` expanded from `env` and paths translated."""
         argv = [*(container.get("command") or []), *(container.get("args") or [])]
-        return [self.translate(container, a) for a in argv]
+        return [self.translate(container, expand(a, env or {})) for a in argv]

@@ -154,7 +154,7 @@ def container_env(
     for item in container.get("env") or []:
         name = item["name"]
         if "value" in item:
-            env[name] = _expand(str(item["value"]), env)
+            env[name] = expand(str(item["value"]), env)
             continue
         ref = item.get("valueFrom") or {}
         if "fieldRef" in ref:
@@ -178,7 +178,7 @@ def container_env(
     return env
 
 
-def _expand(value: str, env: dict[str, str]) -> str:
+def expand(value: str, env: dict[str, str]) -> str:
     """Kubernetes `$(VAR)` expansion (`$$` escapes; unknown references stay as they are)."""
 
     def sub(m: re.Match[str]) -> str:

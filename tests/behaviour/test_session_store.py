@@ -1,0 +1,161 @@
+"""Session state: a visitor's session survives a change of instance when it lives in Redis.
+
+charts/web-session is rendered; two examples/session-app instances run with the env and the
+config files of the rendered Deployment, and for session.mode=store a real redis-server runs
+with the rendered Redis command and redis.conf. Only addresses and ports are patched in.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from behaviour.conftest import loopback_block
+from behaviour.pods import LocalPod
+from behaviour.procs import Fatal, Proc, Processes, free_port, port_open, require_binary, wait_until
+from behaviour.rendered import REPO, Manifest, find, render
+
+APP = REPO / "examples" / "session-app" / "app.py"
+
+
+@dataclass
+class Visitor:
+    """A browser: keeps the session cookie and sends it to whichever instance it reaches."""
+
+    cookie: str = ""
+    answers: list[dict[str, object]] = field(default_factory=list)
+
+    def visit(self, base: str) -> dict[str, object]:
+        request = urllib.request.Request(base + "/")
+        if self.cookie:
+            request.add_header("Cookie", self.cookie)
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            body: dict[str, object] = json.loads(reply.read())
+            set_cookie = reply.headers.get("Set-Cookie", "")
+        if set_cookie:
+            self.cookie = set_cookie.split(";", 1)[0]
+        self.answers.append(body)
+        return body
+
+
+def _redis_url(url: str, host: str, port: int) -> str:
+    """The rendered store URL with only its address replaced."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{host}:{port}" if userinfo else f"{host}:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _start_redis(docs: list[Manifest], procs: Processes, root: Path, host: str) -> int:
+    redis_server = require_binary("redis-server", "apt-get install redis-server")
+    statefulset = find(docs, "StatefulSet", lambda d: "redis" in d["metadata"]["name"])
+    pod = LocalPod(docs, statefulset, 0, root / "redis")
+    pod.lay_out()
+    container = pod.container("redis")
+    env = pod.env(container)
+    argv = pod.command(container, env)
+    assert argv[0] == "redis-server", f"unexpected Redis command {argv}"
+    port = free_port(host)
+    # The rendered redis.conf with its in-pod paths (`dir /data`) pointing at the local
+    # volumes, then addresses only: this loopback address and a free port.
+    conf = Path(argv[1])
+    local_conf = root / "redis.conf"
+    local_conf.write_text(pod.translate(container, conf.read_text()))
+    patch = ["--port", str(port), "--bind", host]
+    proc = procs.start("redis", [redis_server, str(local_conf), *argv[2:], *patch], env=env)
+    wait_until(lambda: _alive(proc) and port_open(host, port), 20, "redis-server up")
+    return port
+
+
+def _alive(proc: Proc) -> bool:
+    if not proc.running():
+        raise Fatal(f"{proc.name} exited:\n{proc.tail()}")
+    return True
+
+
+@dataclass
+class WebApp:
+    docs: list[Manifest]
+    procs: Processes
+    root: Path
+    redis: tuple[str, int] | None = None
+    instances: dict[str, Proc] = field(default_factory=dict)
+
+    def start(self, ordinal: int, host: str) -> str:
+        """Start instance `ordinal` (a pod of the rendered Deployment); returns its base URL."""
+        deployment = find(self.docs, "Deployment")
+        pod = LocalPod(self.docs, deployment, ordinal, self.root / "pods")
+        pod.lay_out()
+        container = pod.container("app")
+        port = free_port(host)
+        overrides = {"APP_ADDRESS": host, "APP_PORT": str(port), "PATH": "/usr/bin:/bin"}
+        env = pod.env(container, overrides)
+        if self.redis and "SESSION_STORE_URL" in env:
+            env["SESSION_STORE_URL"] = _redis_url(env["SESSION_STORE_URL"], *self.redis)
+        proc = self.procs.start(pod.name, [sys.executable, str(APP)], env=env)
+        self.instances[pod.name] = proc
+        base = f"http://{host}:{port}"
+        wait_until(lambda: _alive(proc) and _healthy(base), 20, f"{pod.name} up")
+        return base
+
+
+def _healthy(base: str) -> bool:
+    with urllib.request.urlopen(base + "/healthz", timeout=2) as reply:
+        return reply.status == 200
+
+
+@pytest.fixture
+def store_app(procs: Processes, tmp_path: Path) -> Iterator[tuple[WebApp, list[str]]]:
+    docs = render("web-session", tmp_path, {"session": {"mode": "store"}})
+    hosts = loopback_block(3)
+    redis_port = _start_redis(docs, procs, tmp_path, hosts[2])
+    app = WebApp(docs, procs, tmp_path, redis=(hosts[2], redis_port))
+    yield app, hosts
+
+
+def test_store_mode_keeps_the_counter_across_instances(
+    store_app: tuple[WebApp, list[str]],
+) -> None:
+    app, hosts = store_app
+    a = app.start(0, hosts[0])
+    b = app.start(1, hosts[1])
+    visitor = Visitor()
+    counts = [visitor.visit(base)["count"] for base in (a, b, a, b)]
+    served = [answer["instance"] for answer in visitor.answers]
+    assert served == ["demo-web-session-0", "demo-web-session-1"] * 2
+    assert counts == [1, 2, 3, 4]
+    assert {answer["backend"] for answer in visitor.answers} == {"redis"}
+    # config state too: the greeting comes from the rendered app.toml
+    assert visitor.answers[0]["greeting"] == "Hello from demo"
+
+    # instance 0 goes away and comes back (a new pod): the session is still there
+    app.procs.stop(app.instances["demo-web-session-0"])
+    a = app.start(0, hosts[0])
+    assert visitor.visit(a)["count"] == 5
+
+
+def test_memory_sessions_are_lost_when_the_instance_changes(
+    procs: Processes, tmp_path: Path
+) -> None:
+    docs = render("web-session", tmp_path, {"session": {"mode": "none"}})
+    env_names = {
+        e["name"]
+        for e in find(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0].get("env")
+        or []
+    }
+    assert "SESSION_STORE_URL" not in env_names, "mode none must not configure a store"
+    app = WebApp(docs, procs, tmp_path)
+    hosts = loopback_block(2)
+    a = app.start(0, hosts[0])
+    b = app.start(1, hosts[1])
+    visitor = Visitor()
+    counts = [visitor.visit(base)["count"] for base in (a, b, a, b)]
+    assert {answer["backend"] for answer in visitor.answers} == {"memory"}
+    assert counts == [1, 1, 2, 2], "each instance counted its own session: the counter is lost"
