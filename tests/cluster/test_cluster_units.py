@@ -31,7 +31,7 @@ from chartmatrix.errors import ChartmatrixError
 from chartmatrix.install import Case, CaseResult, Step, discover_cases, namespace_for
 from chartmatrix.install_cli import write_junit
 from chartmatrix.install_kube import workload_ready
-from chartmatrix.install_upgrade import tree_at, with_old
+from chartmatrix.install_upgrade import default_ref, tree_at, with_old
 
 
 # --- pki ----------------------------------------------------------------------
@@ -394,3 +394,21 @@ def test_upgrade_uses_the_chart_at_the_ref(tmp_path: Path) -> None:
         assert with_old(discover_cases(new)[0], repo, old_tree) is None
     with pytest.raises(ChartmatrixError, match="rev-parse"), tree_at(repo, "no-such-ref"):
         pass
+
+
+def test_default_ref_is_the_merge_base_with_main(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "f").write_text("1")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "one")
+    base = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    _git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "f").write_text("2")
+    _git(repo, "commit", "-q", "-am", "two")
+    assert default_ref(repo) == base
+    with pytest.raises(ChartmatrixError, match="--ref"):
+        default_ref(repo, base="nope")

@@ -33,8 +33,21 @@ def repo_of(path: Path) -> Path:
 
 
 def default_ref(repo: Path, base: str = "main") -> str:
-    """The merge-base of HEAD with ``base`` (HEAD itself on ``base``)."""
-    return _git(repo, "merge-base", "HEAD", base)
+    """The merge-base of HEAD with ``base`` (or ``origin/<base>`` in a CI clone)."""
+    for candidate in (base, f"origin/{base}"):
+        done = subprocess.run(
+            ["git", "-C", str(repo), "merge-base", "HEAD", candidate],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode == 0 and done.stdout.strip():
+            return done.stdout.strip()
+    raise ChartmatrixError(
+        repo,
+        f"no merge-base of HEAD with {base} or origin/{base}: pass --ref REF "
+        "(a CI clone may need fetch-depth: 0)",
+    )
 
 
 @contextmanager
