@@ -184,4 +184,4 @@ def test_checksum_convention_detects_stale_hash(
     spec = {"golden": False, "checksumConvention": "destate"}
     code, out = cli(capsys, str(write_spec(kv_chart, spec)))
     assert code == 1
-    assert "config/checksum-value" in out and "ConfigMap 'test-kv' data" in out
+    assert "config/checksum-value" in out and "is not the hash of the data of a ConfigMap" in out

@@ -31,6 +31,7 @@ class ChartInfo:
     defaults: dict[str, Any] = field(hash=False, compare=False)
     reads_kube_version: bool = False
     dependencies: tuple[str, ...] = ()
+    kube_version_constraint: str = ""
 
 
 def load_chart(path: Path) -> ChartInfo:
@@ -57,6 +58,7 @@ def load_chart(path: Path) -> ChartInfo:
         defaults=defaults,
         reads_kube_version=_reads_kube_version(path),
         dependencies=tuple(str(d.get("name")) for d in _dependencies(path)),
+        kube_version_constraint=str(meta.get("kubeVersion") or ""),
     )
 
 
@@ -80,7 +82,11 @@ def _reads_kube_version(chart_dir: Path) -> bool:
     """
     charts_dir = chart_dir / "charts"
     if charts_dir.is_dir() and any(charts_dir.glob("*.tgz")):
-        declared = {d.name for d in _file_dependencies(chart_dir)}
+        declared = {
+            str(d.get("name"))
+            for d in _dependencies(chart_dir)
+            if str(d.get("repository") or "").startswith("file://")
+        }
         for tgz in charts_dir.glob("*.tgz"):
             if not any(tgz.name.startswith(f"{name}-") for name in declared):
                 return True
@@ -150,3 +156,62 @@ def _present(charts_dir: Path, name: str) -> bool:
     if not charts_dir.is_dir():
         return False
     return any(charts_dir.glob(f"{name}-*.tgz")) or (charts_dir / name / "Chart.yaml").is_file()
+
+
+_CONSTRAINT = re.compile(
+    r"^\s*(>=|<=|!=|>|<|=|\^|~)?\s*v?(\d+)(?:\.(\d+|x|\*))?(?:\.(\d+|x|\*))?(?:-[0-9A-Za-z.-]+)?\s*$"
+)
+
+
+def _version_tuple(version: str) -> tuple[int, int, int]:
+    parts = [*(int(p) for p in re.findall(r"\d+", version)[:3]), 0, 0, 0]
+    return parts[0], parts[1], parts[2]
+
+
+def _term_allows(term: str, version: tuple[int, int, int]) -> bool | None:
+    match = _CONSTRAINT.match(term)
+    if not match:
+        return None
+    op, major, minor, patch = match.groups()
+    wildcard = minor in (None, "x", "*") or patch in ("x", "*")
+    if wildcard and op in (None, "="):  # 1.30 / 1.30.x: that minor
+        return version[0] == int(major) and (minor in (None, "x", "*") or version[1] == int(minor))
+    bound = (
+        int(major),
+        int(minor) if minor and minor.isdigit() else 0,
+        int(patch) if patch and patch.isdigit() else 0,
+    )
+    if op in (None, "="):
+        return version == bound
+    if op == "^":
+        return version >= bound and version[0] == bound[0]
+    if op == "~":
+        return version >= bound and version[:2] == bound[:2]
+    return {
+        ">=": version >= bound,
+        "<=": version <= bound,
+        ">": version > bound,
+        "<": version < bound,
+        "!=": version != bound,
+    }[op]
+
+
+def kube_version_allowed(constraint: str, version: str) -> bool | None:
+    """Does Kubernetes ``version`` satisfy a Chart.yaml ``kubeVersion`` constraint?
+
+    Understands the usual forms (comparisons, ``^``, ``~``, ``x`` wildcards, terms joined
+    by spaces or commas, alternatives joined by ``||``); None when it cannot tell.
+    """
+    if not constraint.strip():
+        return True
+    wanted = _version_tuple(version)
+    any_alternative = False
+    for alternative in constraint.split("||"):
+        alternative = re.sub(r"([<>=!^~]+)\s+", r"\1", alternative)
+        terms = [t for t in re.split(r"[,\s]+(?=[<>=!^~]|v?\d)", alternative.strip()) if t]
+        results = [_term_allows(t, wanted) for t in terms]
+        if any(r is None for r in results):
+            return None
+        if all(results):
+            any_alternative = True
+    return any_alternative

@@ -8,6 +8,7 @@ version bump) everywhere it appears, plus any ``mask:`` entries of the spec.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import fnmatch
 from collections.abc import Iterable
@@ -28,11 +29,11 @@ HEADER = (
 )
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     pass
 
 
-def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+def _str_presenter(dumper: Any, data: str) -> yaml.ScalarNode:
     if "\n" in data:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", data)
@@ -91,7 +92,7 @@ def normalize(manifests: Iterable[Manifest], masks: Iterable[Mask] = ()) -> list
     out = []
     masks = list(masks)
     for m in sorted(manifests, key=_sort_key):
-        obj = yaml.load(yaml.dump(m.obj, Dumper=yaml.SafeDumper), Loader=yaml.SafeLoader)
+        obj = copy.deepcopy(m.obj)
         _mask_labels(obj)
         for mask in masks:
             if fnmatch.fnmatchcase(m.kind, mask.kind) and fnmatch.fnmatchcase(m.name, mask.name):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import shutil
@@ -25,6 +26,8 @@ from pyhelm3 import errors as helm_errors
 from chartmatrix.errors import ChartmatrixError
 
 DEFAULT_HELM = "helm"
+# pyhelm3 logs every failed command as a warning; a failed render is a finding here.
+logging.getLogger("pyhelm3").setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def clean_error(stderr: str) -> str:
     lines = [
         line
         for line in stderr.strip().splitlines()
-        if line.strip() and not line.startswith(('Use "helm', "WARNING: "))
+        if line.strip() and not line.startswith(('Use "helm', "WARNING: ", "Use --debug flag"))
     ]
     return _ERROR_PREFIX.sub("", "\n".join(lines)).strip()
 

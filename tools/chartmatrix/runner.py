@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chartmatrix import golden as goldens
-from chartmatrix.charts import ChartInfo, load_chart, stage
+from chartmatrix.charts import ChartInfo, kube_version_allowed, load_chart, stage
 from chartmatrix.findings import Finding, Severity
 from chartmatrix.manifests import Manifest, ManifestParseError, parse
 from chartmatrix.render import Renderer, RenderRequest, RenderResult
@@ -112,6 +112,10 @@ def _highest(versions: tuple[str, ...]) -> str:
     return max(versions, key=lambda v: tuple(int(x) for x in v.split(".")[:2]))
 
 
+def _allowed_versions(info: ChartInfo, versions: tuple[str, ...]) -> dict[str, bool | None]:
+    return {v: kube_version_allowed(info.kube_version_constraint, v) for v in versions}
+
+
 def _convention(spec: MatrixSpec, info: ChartInfo) -> str:
     if spec.checksum_convention != "auto":
         return spec.checksum_convention
@@ -145,14 +149,22 @@ class Runner:
                     if only is not None and not only(s, case):
                         continue
                     per_version: dict[str, int] = {}
-                    top = _highest(case.kube_versions)
+                    allowed = _allowed_versions(info, case.kube_versions)
+                    # one render serves every version unless the templates read
+                    # .Capabilities.KubeVersion (or Chart.yaml's kubeVersion is unclear)
+                    per_kube = info.reads_kube_version or None in allowed.values()
+                    usable = [v for v in case.kube_versions if allowed[v] is not False]
+                    top = _highest(tuple(usable)) if usable else _highest(case.kube_versions)
                     for version in case.kube_versions:
+                        if allowed[version] is False:
+                            per_version[version] = -1
+                            continue
                         req = RenderRequest(
                             chart_dir=staged[i],
                             values=case.values,
                             release=case.release,
                             namespace=case.namespace,
-                            kube_version=version if info.reads_kube_version else top,
+                            kube_version=version if per_kube else top,
                             api_versions=case.api_versions,
                         )
                         key = _request_key(req)
@@ -192,7 +204,26 @@ class Runner:
     ) -> CaseResult:
         out = CaseResult(spec.name, case)
         out.ran.add("render")
-        top = _highest(case.kube_versions)
+        excluded = [v for v, r in per_version.items() if r < 0]
+        per_version = {v: r for v, r in per_version.items() if r >= 0}
+        for version in excluded:
+            message = (
+                f"Chart.yaml kubeVersion {info.kube_version_constraint!r} excludes "
+                f"Kubernetes {version}: helm refuses to render or install it there"
+            )
+            if case.expect_failure is None or not re.search(case.expect_failure, message):
+                out.findings.append(
+                    Finding(
+                        "render",
+                        "render/kube-version",
+                        Severity.ERROR,
+                        message,
+                        kube_version=version,
+                    )
+                )
+        if not per_version:
+            return out
+        top = _highest(tuple(per_version))
         primary = results[per_version[top]]
         if case.expect_failure is not None:
             self._expect_failure(out, case, primary)

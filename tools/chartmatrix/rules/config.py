@@ -77,25 +77,41 @@ def checksum_present(ctx: RuleContext) -> Iterator[Violation]:
             )
 
 
+CONVENTION = {"checksum/config": "ConfigMap", "checksum/secret": "Secret"}
+
+
 @rule(
     "config/checksum-value",
     Severity.ERROR,
-    "destate convention: a checksum/* pod annotation equals the hash of each used "
-    "ConfigMap/Secret's rendered data",
+    "destate convention: checksum/config (checksum/secret) equals the hash of the data of "
+    "a ConfigMap (Secret) of this chart that the pod uses",
 )
 def checksum_value(ctx: RuleContext) -> Iterator[Violation]:
     if ctx.checksum_convention != "destate":
         return
-    for pod, kind, name, target in _used(ctx):
-        checksums = {k: v for k, v in pod.annotations.items() if k.startswith("checksum/")}
-        if not checksums:
-            continue  # reported by config/checksum-annotation
-        expected = canonical_hash(target.obj.get("data"))
-        if expected not in checksums.values():
-            shown = ", ".join(f"{k}={str(v)[:12]}..." for k, v in sorted(checksums.items()))
+    hashes = {
+        (m.kind, m.name): canonical_hash(m.obj.get("data"))
+        for m in ctx.of_kind("ConfigMap", "Secret")
+    }
+    for pod in pod_templates(ctx.manifests):
+        if is_hook(pod.owner):
+            continue
+        used = {(r.kind, r.name) for r in references(pod) if r.mounted}
+        for annotation, kind in CONVENTION.items():
+            value = pod.annotations.get(annotation)
+            if value is None:
+                continue
+            rendered = [key for key in hashes if key[0] == kind]
+            # the objects the pod uses first; a checksum of an unused object is allowed
+            candidates = [key for key in rendered if key in used] or rendered
+            if value in {hashes[key] for key in candidates}:
+                continue
+            if any(value == hashes[key] for key in rendered):
+                continue
+            want = ", ".join(f"{n}={hashes[(k, n)][:12]}..." for k, n in candidates)
             yield Violation(
-                f"no checksum/* annotation equals the hash of {kind} {name!r} data "
-                f"(want {expected[:12]}..., have {shown})",
+                f"{annotation}={str(value)[:12]}... is not the hash of the data of a {kind} "
+                f"of this chart ({want or 'none rendered'}): it will not roll the pods on change",
                 pod.owner.ref,
-                f"{pod.prefix}metadata.annotations",
+                f'{pod.prefix}metadata.annotations["{annotation}"]',
             )

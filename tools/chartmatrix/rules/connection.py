@@ -14,7 +14,24 @@ from chartmatrix.manifests import Manifest
 from chartmatrix.rules.base import RuleContext, Violation, rule
 
 BACKEND_PROTOCOL = "nginx.ingress.kubernetes.io/backend-protocol"
-DNS_TYPES = {"STRICT_DNS", "LOGICAL_DNS"}
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+DNS_TYPES = {"STRICT_DNS"}
+DNS_EXTENSIONS = {"envoy.clusters.dns", "envoy.cluster.strict_dns"}
+
+
+def _cluster_kind(cluster: dict[str, Any]) -> str:
+    """STRICT_DNS for per-address DNS clusters (``type`` or the DnsCluster extension)."""
+    ext = cluster.get("cluster_type")
+    if isinstance(ext, dict):
+        typed = ext.get("typed_config") or {}
+        single = bool(typed.get("all_addresses_in_single_endpoint"))
+        is_dns = ext.get("name") in DNS_EXTENSIONS or str(typed.get("@type", "")).endswith(
+            ".DnsCluster"
+        )
+        if is_dns:
+            return "LOGICAL_DNS" if single else "STRICT_DNS"
+        return str(ext.get("name") or "custom")
+    return str(cluster.get("type") or "STATIC")
 
 
 def _grpc_ports(ctx: RuleContext) -> set[tuple[str, str]]:
@@ -77,7 +94,7 @@ def _envoy_configs(ctx: RuleContext) -> Iterator[tuple[Manifest, str, dict[str, 
             if not isinstance(text, str) or not key.endswith((".yaml", ".yml", ".json")):
                 continue
             try:
-                doc = json.loads(text) if key.endswith(".json") else yaml.safe_load(text)
+                doc = json.loads(text) if key.endswith(".json") else yaml.load(text, Loader=_LOADER)
             except (ValueError, yaml.YAMLError):
                 continue
             if isinstance(doc, dict) and isinstance(doc.get("static_resources"), dict):
@@ -121,7 +138,7 @@ def envoy_clusters(ctx: RuleContext) -> Iterator[Violation]:
         for i, cluster in enumerate(doc["static_resources"].get("clusters") or []):
             if not isinstance(cluster, dict):
                 continue
-            ctype = str(cluster.get("type") or "STATIC")
+            ctype = _cluster_kind(cluster)
             for address in _addresses(cluster):
                 target = _service_of(address, ctx.namespace)
                 if target is None:
@@ -146,7 +163,7 @@ def envoy_clusters(ctx: RuleContext) -> Iterator[Violation]:
                     )
                 if ctype not in DNS_TYPES:
                     yield Violation(
-                        f"{where}: type {ctype} resolves the name once; use STRICT_DNS so new "
-                        "pods are picked up",
+                        f"{where}: cluster type {ctype} does not balance over every address the "
+                        "name resolves to; use STRICT_DNS (or the DnsCluster extension)",
                         cm.ref,
                     )

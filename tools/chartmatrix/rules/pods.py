@@ -99,9 +99,36 @@ def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) ->
     return True
 
 
-def map_selector_matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    """A Service selector (plain map); an empty one selects nothing here."""
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+POD_INDEX = "apps.kubernetes.io/pod-index"
+POD_NAME = "statefulset.kubernetes.io/pod-name"
+
+
+def _runtime_label_matches(pod: PodTemplate, key: str, value: str) -> bool:
+    """Labels the controller adds to pods at runtime (not in the template)."""
+    spec = pod.owner.obj.get("spec") or {}
+    if pod.owner.kind == "StatefulSet" and key in (POD_INDEX, POD_NAME):
+        start = int(((spec.get("ordinals") or {}).get("start")) or 0)
+        replicas = spec.get("replicas", 1)
+        # a StatefulSet scaled to zero still has (future) pods: count at least one
+        count = max(replicas, 1) if isinstance(replicas, int) else 1
+        ordinals = range(start, start + count)
+        names = {str(i): f"{pod.owner.name}-{i}" for i in ordinals}
+        return value in (names if key == POD_INDEX else set(names.values()))
+    if pod.owner.kind == "StatefulSet" and key == "controller-revision-hash":
+        return True
+    return pod.owner.kind == "Deployment" and key == "pod-template-hash"
+
+
+def map_selector_matches(selector: dict[str, str], pod: PodTemplate) -> bool:
+    """A Service selector (plain map) against a pod template, including the labels its
+    controller adds (StatefulSet ``apps.kubernetes.io/pod-index`` within the replica range,
+    ``statefulset.kubernetes.io/pod-name``; Deployment ``pod-template-hash``).
+    An empty selector selects nothing here."""
+    labels = pod.labels
+    return bool(selector) and all(
+        labels.get(k) == v if k in labels else _runtime_label_matches(pod, k, str(v))
+        for k, v in selector.items()
+    )
 
 
 @dataclass(frozen=True)

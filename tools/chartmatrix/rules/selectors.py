@@ -20,7 +20,7 @@ def service_selects_pods(ctx: RuleContext) -> Iterator[Violation]:
         selector = (svc.obj.get("spec") or {}).get("selector") or {}
         if not selector or ctx.is_external("Service", svc.name):
             continue
-        if not any(map_selector_matches(selector, p.labels) for p in pods):
+        if not any(map_selector_matches(selector, p) for p in pods):
             yield Violation(
                 f"selector {selector} matches no pod template in the render",
                 svc.ref,

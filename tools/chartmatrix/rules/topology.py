@@ -44,7 +44,7 @@ def headless_service(ctx: RuleContext) -> Iterator[Violation]:
                 sts.ref,
                 "spec.serviceName",
             )
-        if not map_selector_matches(spec.get("selector") or {}, pod.labels):
+        if not map_selector_matches(spec.get("selector") or {}, pod):
             yield Violation(
                 f"headless Service {name!r} selector {spec.get('selector')} does not match "
                 f"the pod template labels {pod.labels}",
