@@ -1,0 +1,194 @@
+"""Checks every consumer chart must pass: bad values fail naming their path (Helm v4 and
+v3), defaults and ci files render under both, lint, chart-testing, schema and metadata."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from chartmatrix import schemabuild
+from chartmatrix.fixtures import ChartRenderer
+
+REPO = Path(__file__).resolve().parents[1]
+CHARTS = ("mysql", "web-session", "grpc")
+TOOLS_BIN = REPO / ".tools" / "bin"
+HELMS = ("helm", "helm3")
+
+
+def tool(name: str) -> str:
+    """A pinned tool from .tools/bin (tools/bootstrap), else from PATH."""
+    pinned = TOOLS_BIN / name
+    found = str(pinned) if pinned.is_file() else shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} not found: run tools/bootstrap")
+    return found
+
+
+@pytest.fixture(scope="module")
+def renderers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ChartRenderer]:
+    return {
+        helm: ChartRenderer(REPO, tmp_path_factory.mktemp(f"stage-{helm}"), helm=tool(helm))
+        for helm in HELMS
+    }
+
+
+# (chart, values, the path the message must name). Schema errors name a JSON pointer
+# (/workload/replicas); template errors the dotted path (workload.replicas). Both count.
+BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
+    *[(chart, {"workload": {"replicas": -1}}, "workload.replicas") for chart in CHARTS],
+    *[(chart, {"workload": {"replicaz": 2}}, "workload") for chart in CHARTS],
+    *[(chart, {"imagee": {}}, "imagee") for chart in CHARTS],
+    ("mysql", {"persistence": {"size": "lots"}}, "persistence.size"),
+    ("mysql", {"persistence": {"size": "10GB"}}, "persistence.size"),
+    (
+        "mysql",
+        {"persistence": {"retention": {"whenDeleted": "Keep"}}},
+        "persistence.retention.whenDeleted",
+    ),
+    (
+        "mysql",
+        {"persistence": {"retention": {"whenScaled": "Forget"}}},
+        "persistence.retention.whenScaled",
+    ),
+    (
+        "mysql",
+        {"persistence": {"local": {"enabled": True, "nodes": ["n1"]}}},
+        "persistence.local.nodes",
+    ),
+    ("mysql", {"topology": {"antiAffinity": "always"}}, "topology.antiAffinity"),
+    ("mysql", {"flavor": "postgres"}, "flavor"),
+    ("web-session", {"session": {"mode": "cookie"}}, "session.mode"),
+    (
+        "web-session",
+        {"session": {"mode": "sticky", "sticky": {"timeoutSeconds": 0}}},
+        "session.sticky.timeoutSeconds",
+    ),
+    (
+        "web-session",
+        {"session": {"mode": "sticky", "sticky": {"timeoutSeconds": 86401}}},
+        "session.sticky.timeoutSeconds",
+    ),
+    ("web-session", {"expose": {"mode": "grpc"}}, "expose.mode"),
+    ("grpc", {"connection": {"mode": "udp"}}, "connection.mode"),
+    ("grpc", {"connection": {"mode": "ingress"}}, "connection.ingress.tls.secretName"),
+    (
+        "grpc",
+        {"connection": {"mode": "gateway", "gateway": {"force": True}}},
+        "connection.gateway.parentRefs",
+    ),
+]
+
+
+def _names_path(message: str, path: str) -> bool:
+    return path in message or "/" + path.replace(".", "/") in message
+
+
+@pytest.mark.parametrize("helm", HELMS)
+@pytest.mark.parametrize(
+    ("chart", "values", "path"),
+    BAD_VALUES,
+    ids=[f"{c}:{p}:{i}" for i, (c, _, p) in enumerate(BAD_VALUES)],
+)
+def test_bad_value_fails_naming_its_path(
+    renderers: dict[str, ChartRenderer], helm: str, chart: str, values: dict[str, Any], path: str
+) -> None:
+    message = renderers[helm].error(chart, values)
+    assert _names_path(message, path), f"{helm}: message does not name {path}: {message}"
+    assert "Traceback" not in message
+
+
+def _ci_files(chart: str) -> list[Path]:
+    return sorted((REPO / "charts" / chart / "ci").glob("*-values.yaml"))
+
+
+CASES = [(chart, None) for chart in CHARTS] + [
+    (chart, path) for chart in CHARTS for path in _ci_files(chart)
+]
+
+
+def test_each_chart_has_three_ci_files() -> None:
+    for chart in CHARTS:
+        assert len(_ci_files(chart)) >= 3, chart
+
+
+@pytest.mark.parametrize(
+    ("chart", "ci_file"), CASES, ids=[f"{c}:{p.name if p else 'defaults'}" for c, p in CASES]
+)
+def test_renders_alike_under_helm_v4_and_v3(
+    renderers: dict[str, ChartRenderer], chart: str, ci_file: Path | None
+) -> None:
+    values = yaml.safe_load(ci_file.read_text()) if ci_file else {}
+    outputs = {helm: renderers[helm](chart, values) for helm in HELMS}
+    refs = {helm: sorted(m.ref for m in out) for helm, out in outputs.items()}
+    assert refs["helm"], "nothing rendered"
+    assert refs["helm"] == refs["helm3"]
+    by_ref = {helm: {m.ref: m.obj for m in out} for helm, out in outputs.items()}
+    assert by_ref["helm"] == by_ref["helm3"]
+
+
+@pytest.mark.parametrize("chart", CHARTS)
+def test_helm_lint_strict_with_every_ci_file(
+    renderers: dict[str, ChartRenderer], chart: str
+) -> None:
+    staged = renderers["helm"].staged(chart)  # a copy with the library vendored
+    cases = [None, *_ci_files(chart)]
+    runs = []
+    for values in cases:  # the lint runs are independent: run them side by side
+        args = [tool("helm"), "lint", "--strict", str(staged)]
+        if values:
+            args += ["-f", str(values)]
+        runs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+    for values, run in zip(cases, runs, strict=True):
+        out, _ = run.communicate(timeout=120)
+        assert run.returncode == 0, f"{values or 'defaults'}:\n{out.decode()}"
+
+
+def test_chart_testing_lint_passes_on_every_chart() -> None:
+    env = {
+        **os.environ,
+        "CT_CONFIG_DIR": str(REPO / ".tools" / "etc" / "ct"),
+        "PATH": f"{TOOLS_BIN}{os.pathsep}{Path(tool('yamllint')).parent}{os.pathsep}"
+        + os.environ.get("PATH", ""),
+    }
+    result = subprocess.run(
+        [tool("ct"), "lint", "--all", "--config", "ct.yaml"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log
+    for chart in CHARTS:
+        assert f"charts/{chart}" in log
+
+
+@pytest.mark.parametrize("chart", CHARTS)
+def test_values_schema_is_built_from_the_library(chart: str) -> None:
+    assert schemabuild.main(["--check", str(REPO / "charts" / chart)]) == 0, (
+        f"run: python -m chartmatrix.schemabuild charts/{chart}"
+    )
+
+
+@pytest.mark.parametrize("chart", CHARTS)
+def test_chart_metadata(chart: str) -> None:
+    meta = yaml.safe_load((REPO / "charts" / chart / "Chart.yaml").read_text())
+    assert meta["name"] == chart
+    assert meta["type"] == "application"
+    assert meta["dependencies"] == [
+        {"name": "destate", "version": "0.1.0", "repository": "file://../../library-chart"}
+    ]
+    annotations = meta["annotations"]
+    for key in ("artifacthub.io/category", "artifacthub.io/license", "artifacthub.io/images"):
+        assert annotations.get(key), f"{chart}: Chart.yaml lacks {key}"
+    images = yaml.safe_load(annotations["artifacthub.io/images"])
+    assert all({"name", "image"} <= set(i) for i in images)
+    for name in ("NOTES.txt",):
+        assert (REPO / "charts" / chart / "templates" / name).is_file()
