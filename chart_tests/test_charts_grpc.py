@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from chartmatrix.fixtures import ChartRenderer
 from chartmatrix.manifests import Rendered
 
@@ -208,3 +210,49 @@ def test_helm_test_uses_the_mode_it_checks(rendered: dict[str, Rendered]) -> Non
         "LB": "pick_first",
         "MIN_INSTANCES": "1",
     }
+
+
+def _readme_sidecar_blocks() -> list[str]:
+    text = (CHART / "README.md").read_text()
+    start = text.index("## Envoy sidecar in a client chart")
+    section = text[start : text.index("\n## ", start + 1)]
+    return re.findall(r"```yaml\n(.*?)```", section, re.S)
+
+
+def test_readme_sidecar_example_renders_a_valid_envoy_sidecar(
+    render_chart: ChartRenderer, tmp_path: Path
+) -> None:
+    chart_yaml, values_yaml, template = _readme_sidecar_blocks()
+    chart = tmp_path / "client"
+    (chart / "templates").mkdir(parents=True)
+    dependencies = yaml.safe_load(chart_yaml)["dependencies"]
+    dependencies[0]["repository"] = f"file://{REPO / 'library-chart'}"
+    meta = {
+        "apiVersion": "v2",
+        "name": "client",
+        "version": "0.1.0",
+        "appVersion": "1.0",
+        "dependencies": dependencies,
+    }
+    (chart / "Chart.yaml").write_text(yaml.safe_dump(meta))
+    (chart / "values.yaml").write_text(values_yaml)
+    (chart / "templates" / "client.yaml").write_text(template)
+    out = render_chart(chart, release="c", namespace="apps")
+    pod = out.get("Deployment", "c-client")["spec"]["template"]
+    containers = {c["name"]: c for c in pod["spec"]["containers"]}
+    assert set(containers) == {"client", "envoy"}
+    assert _env(containers["client"])["GRPC_TARGET"] == "127.0.0.1:9000"
+    envoy_yaml = out.get("ConfigMap", "c-client-envoy")["data"]["envoy.yaml"]
+    assert "address: 127.0.0.1\n          port_value: 9000" in envoy_yaml
+    assert f"address: {HEADLESS_FQDN}" in envoy_yaml
+    assert pod["metadata"]["annotations"]["checksum/envoy"]
+    config = tmp_path / "envoy.yaml"
+    config.write_text(envoy_yaml)
+    result = subprocess.run(
+        [envoy_binary(), "--mode", "validate", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
