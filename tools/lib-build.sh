@@ -52,6 +52,7 @@ go_build() {
 }
 
 build_failed() {
+  rm -rf "${tmp:-}"  # go_build's half-built directory: the next run starts clean
   if grep -qiE 'dial tcp|no such host|connection refused|i/o timeout|proxy' "$logs/$1.log"; then
     die "could not fetch $2 from the Go module proxy ($(go env GOPROXY)): check the network or GOPROXY (details: .tools/logs/$1.log)"
   fi
