@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from chartmatrix.render import find_helm
+from cm_charts import STATEFUL_CHART, write_tree
 
 
 @pytest.fixture(scope="session")
@@ -29,99 +30,6 @@ def demo_chart(created_chart: Path, tmp_path: Path) -> Path:
     target = tmp_path / "demo"
     shutil.copytree(created_chart, target)
     return target
-
-
-pytest_plugins = ["pytester"]
-
-STATEFUL_CHART = {
-    "Chart.yaml": "apiVersion: v2\nname: kv\nversion: 0.1.0\n",
-    "values.yaml": """\
-replicas: 3
-serviceName: ""
-config: {app.conf: "port=1"}
-image: registry.example/kv:1.0
-pdb: true
-""",
-    "templates/sts.yaml": """\
-apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: {{ .Release.Name }}-kv
-  labels: {app: kv, helm.sh/chart: kv-{{ .Chart.Version }}}
-spec:
-  replicas: {{ .Values.replicas }}
-  serviceName: {{ .Values.serviceName | default (printf "%s-kv-headless" .Release.Name) }}
-  selector:
-    matchLabels: {app: kv}
-  template:
-    metadata:
-      labels: {app: kv}
-      annotations:
-        checksum/config: {{ .Values.config | toJson | sha256sum }}
-    spec:
-      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
-      containers:
-        - name: kv
-          image: {{ .Values.image }}
-          securityContext:
-            allowPrivilegeEscalation: false
-            capabilities: {drop: [ALL]}
-          volumeMounts:
-            - {name: config, mountPath: /etc/kv}
-            - {name: data, mountPath: /data}
-      volumes:
-        - name: config
-          configMap: {name: {{ .Release.Name }}-kv}
-  volumeClaimTemplates:
-    - metadata: {name: data}
-      spec:
-        accessModes: [ReadWriteOnce]
-        resources: {requests: {storage: 1Gi}}
-""",
-    "templates/svc.yaml": """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: {{ .Release.Name }}-kv-headless
-spec:
-  clusterIP: None
-  selector: {app: kv}
-  ports: [{name: kv, port: 7000}]
-""",
-    "templates/cm.yaml": """\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{ .Release.Name }}-kv
-data:
-  {{- toYaml .Values.config | nindent 2 }}
-""",
-    "templates/pdb.yaml": """\
-{{- if .Values.pdb }}
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata:
-  name: {{ .Release.Name }}-kv
-spec:
-  maxUnavailable: 1
-  selector:
-    matchLabels: {app: kv}
-{{- end }}
-""",
-    "templates/guard.yaml": """\
-{{- if lt (int .Values.replicas) 0 }}
-{{- fail (printf "kv: replicas must be >= 0 (got %d)" (int .Values.replicas)) }}
-{{- end }}
-""",
-}
-
-
-def write_tree(base: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        target = base / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-    return base
 
 
 @pytest.fixture

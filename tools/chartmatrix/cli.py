@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from chartmatrix.crdsource import resolve_crd
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.spec import (
     SPEC_FILE,
@@ -159,7 +160,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         update_golden=args.update_golden,
         ci=args.ci or bool(os.environ.get("CI")),
         strict=args.strict,
-        crds=tuple(Path(c) for c in args.crd or ()),
+        crds=tuple(resolve_crd(c, Path.cwd(), "--crd") for c in args.crd or ()),
     )
     show = not args.no_progress and console.is_terminal
     progress, update = _progress(console, show)

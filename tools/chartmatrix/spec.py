@@ -20,6 +20,7 @@ from typing import Any
 
 import jsonschema
 
+from chartmatrix.crdsource import resolve_crd
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.findings import json_path
 from chartmatrix.validate import bundled_versions, schema_version
@@ -281,10 +282,7 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
 
 
 def _crd_path(base: Path, name: str, file: Path) -> Path:
-    path = (base / name).resolve()
-    if not path.is_file():
-        raise ChartmatrixError(file, f"crds: file {name} not found")
-    return path
+    return resolve_crd(name, base, file)
 
 
 def _axis_cases(

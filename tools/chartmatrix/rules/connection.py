@@ -110,8 +110,13 @@ def _addresses(cluster: dict[str, Any]) -> Iterator[str]:
                 yield str(sock["address"])
 
 
-def _service_of(address: str, namespace: str) -> tuple[str, str] | None:
-    """In-cluster service (name, namespace) an address names; None when external or an IP."""
+def _service_of(address: str, ctx: RuleContext) -> tuple[str, str] | None:
+    """In-cluster service (name, namespace) an address names; None when external or an IP.
+
+    ``svc``, ``svc.ns.svc[.domain]`` are in-cluster; ``a.b`` is ``svc.ns`` when ``b`` is the
+    release namespace or ``a`` a rendered Service, otherwise an external host name.
+    """
+    namespace = ctx.namespace
     host = address.rstrip(".")
     try:
         ipaddress.ip_address(host)
@@ -123,7 +128,9 @@ def _service_of(address: str, namespace: str) -> tuple[str, str] | None:
     labels = host.split(".")
     if len(labels) == 1:
         return labels[0], namespace
-    if len(labels) == 2 or (len(labels) >= 3 and labels[2] == "svc"):
+    if len(labels) >= 3 and labels[2] == "svc":
+        return labels[0], labels[1]
+    if len(labels) == 2 and (labels[1] == namespace or ctx.find("Service", labels[0])):
         return labels[0], labels[1]
     return None
 
@@ -140,7 +147,7 @@ def envoy_clusters(ctx: RuleContext) -> Iterator[Violation]:
                 continue
             ctype = _cluster_kind(cluster)
             for address in _addresses(cluster):
-                target = _service_of(address, ctx.namespace)
+                target = _service_of(address, ctx)
                 if target is None:
                     continue
                 name, ns = target

@@ -1,0 +1,281 @@
+"""State rules on small hand-made renders (unit tests, no helm)."""
+
+from __future__ import annotations
+
+import yaml
+from chartmatrix.manifests import parse
+from chartmatrix.rules import RULES, RuleContext, run_rules
+from chartmatrix.rules.config import canonical_hash, go_to_json
+from chartmatrix.rules.hardening import image_problem
+
+
+def sts(**over: object) -> dict:
+    base = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "replicas": 3,
+            "serviceName": "db-headless",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}, "annotations": {}},
+                "spec": {"containers": [{"name": "db", "image": "db:1"}]},
+            },
+        },
+    }
+    base["spec"].update(over)  # type: ignore[union-attr]
+    return base
+
+
+def svc(name: str, selector: dict, **spec: object) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": selector, **spec},
+    }
+
+
+PDB = {
+    "apiVersion": "policy/v1",
+    "kind": "PodDisruptionBudget",
+    "metadata": {"name": "db"},
+    "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "db"}}},
+}
+
+
+def findings(*objs: dict, **ctx: object) -> dict[str, list[str]]:
+    text = "".join("---\n" + yaml.safe_dump(o) for o in objs)
+    out: dict[str, list[str]] = {}
+    for f in run_rules(RuleContext(manifests=parse(text), **ctx)):  # type: ignore[arg-type]
+        out.setdefault(f.rule, []).append(f"{f.resource} {f.path}: {f.message}")
+    return out
+
+
+def test_every_rule_has_id_severity_summary() -> None:
+    assert len(RULES) >= 12
+    for rule_id, r in RULES.items():
+        assert "/" in rule_id and r.summary and r.severity.value in ("error", "warning")
+
+
+def test_clean_statefulset_has_no_state_findings() -> None:
+    got = findings(sts(), svc("db-headless", {"app": "db"}, clusterIP="None"), PDB)
+    assert set(got) <= {"hardening/pod-security"}
+
+
+def test_headless_service_rule() -> None:
+    assert "topology/headless-service" in findings(sts(), PDB)
+    msg = findings(sts(), svc("db-headless", {"app": "db"}), PDB)["topology/headless-service"]
+    assert "is not headless" in msg[0]
+    msg = findings(sts(), svc("db-headless", {"app": "x"}, clusterIP="None"), PDB)
+    assert any("does not match" in m for m in msg["topology/headless-service"])
+    assert "topology/headless-service" not in findings(
+        sts(), PDB, external={"Service": frozenset({"db-headless"})}
+    )
+
+
+def test_pdb_and_selector_rules() -> None:
+    headless = svc("db-headless", {"app": "db"}, clusterIP="None")
+    assert "topology/pdb" in findings(sts(), headless)
+    assert "topology/pdb" not in findings(sts(replicas=1), headless)
+    primary = svc("db-primary", {"app": "db", "apps.kubernetes.io/pod-index": "0"})
+    assert "service/selector-matches" not in findings(sts(), headless, PDB, primary)
+    beyond = svc("db-x", {"app": "db", "apps.kubernetes.io/pod-index": "3"})
+    assert "service/selector-matches" in findings(sts(), headless, PDB, beyond)
+    by_name = svc("db-1", {"statefulset.kubernetes.io/pod-name": "db-1"})
+    assert "service/selector-matches" not in findings(sts(), headless, PDB, by_name)
+
+
+def test_references_and_checksums() -> None:
+    s = sts()
+    pod = s["spec"]["template"]["spec"]
+    pod["volumes"] = [
+        {"name": "c", "configMap": {"name": "db-config"}},
+        {"name": "o", "secret": {"secretName": "maybe", "optional": True}},
+    ]
+    pod["containers"][0]["envFrom"] = [{"secretRef": {"name": "db-auth"}}]
+    headless = svc("db-headless", {"app": "db"}, clusterIP="None")
+    got = findings(s, headless, PDB)
+    refs = got["refs/exists"]
+    assert len(refs) == 2 and "ConfigMap 'db-config'" in refs[0] and "Secret 'db-auth'" in refs[1]
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "db-config"},
+        "data": {"my.cnf": "[mysqld]\nx=<1>&"},
+    }
+    got = findings(s, headless, PDB, cm, external={"Secret": frozenset({"db-auth"})})
+    assert "refs/exists" not in got
+    assert got["config/checksum-annotation"][0].startswith("StatefulSet/db")
+    s["spec"]["template"]["metadata"]["annotations"]["checksum/config"] = "0" * 64
+    got = findings(
+        s,
+        headless,
+        PDB,
+        cm,
+        checksum_convention="destate",
+        external={"Secret": frozenset({"db-auth"})},
+    )
+    assert "config/checksum-annotation" not in got
+    assert "is not the hash of the data of a ConfigMap" in got["config/checksum-value"][0]
+    right = canonical_hash(cm["data"])
+    s["spec"]["template"]["metadata"]["annotations"]["checksum/config"] = right
+    got = findings(
+        s,
+        headless,
+        PDB,
+        cm,
+        checksum_convention="destate",
+        external={"Secret": frozenset({"db-auth"})},
+    )
+    assert "config/checksum-value" not in got
+
+
+def test_go_to_json_matches_helm_tojson() -> None:
+    # what `toJson` prints for {"b": "<&>", "a": "é\u2028"} in Helm (Go encoding/json)
+    assert (
+        go_to_json({"b": "<&>", "a": "é\u2028"}) == '{"a":"é\\u2028","b":"\\u003c\\u0026\\u003e"}'
+    )
+
+
+def test_client_ip_timeout() -> None:
+    ok = svc(
+        "s",
+        {},
+        sessionAffinity="ClientIP",
+        sessionAffinityConfig={"clientIP": {"timeoutSeconds": 600}},
+    )
+    assert "session/client-ip-timeout" not in findings(ok)
+    big = svc(
+        "s",
+        {},
+        sessionAffinity="ClientIP",
+        sessionAffinityConfig={"clientIP": {"timeoutSeconds": 90000}},
+    )
+    assert "1..86400 (got 90000)" in findings(big)["session/client-ip-timeout"][0]
+    unset = svc("s", {}, sessionAffinity="ClientIP")
+    [f] = [f for f in run_rules(RuleContext(parse(yaml.safe_dump(unset))))]
+    assert f.rule == "session/client-ip-timeout" and f.severity.value == "warning"
+
+
+def test_grpc_ingress() -> None:
+    backend = svc("api", {"app": "api"}, ports=[{"name": "grpc", "port": 50051}])
+    ing = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "api"},
+        "spec": {
+            "rules": [
+                {
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "api", "port": {"name": "grpc"}}},
+                            }
+                        ]
+                    }
+                }
+            ]
+        },
+    }
+    got = findings(backend, ing)["connection/grpc-ingress"]
+    assert len(got) == 2 and "want GRPC or GRPCS" in got[0] and "spec.tls" in got[1]
+    ing["metadata"]["annotations"] = {"nginx.ingress.kubernetes.io/backend-protocol": "GRPCS"}
+    ing["spec"]["tls"] = [{"secretName": "t"}]
+    assert "connection/grpc-ingress" not in findings(backend, ing)
+
+
+def test_envoy_clusters_must_be_headless() -> None:
+    def envoy(address: str, kind: str = "STRICT_DNS") -> dict:
+        conf = {
+            "static_resources": {
+                "clusters": [
+                    {
+                        "name": "up",
+                        "type": kind,
+                        "load_assignment": {
+                            "endpoints": [
+                                {
+                                    "lb_endpoints": [
+                                        {
+                                            "endpoint": {
+                                                "address": {
+                                                    "socket_address": {
+                                                        "address": address,
+                                                        "port_value": 1,
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    ]
+                                }
+                            ]
+                        },
+                    }
+                ]
+            }
+        }
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "envoy"},
+            "data": {"envoy.yaml": yaml.safe_dump(conf)},
+        }
+
+    headless = svc("api-headless", {"app": "api"}, clusterIP="None")
+    plain = svc("api", {"app": "api"})
+    ok = envoy("api-headless.default.svc.cluster.local")
+    assert "connection/envoy-headless" not in findings(headless, ok)
+    assert "is not headless" in findings(plain, envoy("api"))["connection/envoy-headless"][0]
+    assert (
+        "not a Service in the render"
+        in findings(envoy("nope.default"))["connection/envoy-headless"][0]
+    )
+    assert (
+        "STRICT_DNS"
+        in findings(headless, envoy("api-headless", "LOGICAL_DNS"))["connection/envoy-headless"][0]
+    )
+    assert "connection/envoy-headless" not in findings(envoy("127.0.0.1"), envoy("example.com"))
+
+
+def test_hardening() -> None:
+    assert image_problem("nginx") and image_problem("nginx:latest")
+    assert image_problem("reg:5000/nginx") == "image 'reg:5000/nginx' has no tag (pulls latest)"
+    assert image_problem("nginx:1.27") is None and image_problem("nginx@sha256:abc") is None
+    s = sts()
+    s["spec"]["template"]["spec"]["securityContext"] = {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    s["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert "hardening/pod-security" not in findings(s)
+    s["spec"]["template"]["spec"]["hostNetwork"] = True
+    assert "hostNetwork: true" in findings(s)["hardening/pod-security"][0]
+
+
+def test_upgrade_safety() -> None:
+    old = parse(yaml.safe_dump(sts()))
+    new = sts(serviceName="other", podManagementPolicy="Parallel", replicas=5)
+    ctx = RuleContext(manifests=parse(yaml.safe_dump(new)), golden=old)
+    got = [f for f in run_rules(ctx) if f.rule == "upgrade/immutable-field"]
+    assert {f.path for f in got} == {"spec.serviceName", "spec.podManagementPolicy"}
+    assert all(f.check == "golden" for f in got)
+    pvc = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "p"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    bigger = yaml.safe_load(yaml.safe_dump(pvc))
+    bigger["spec"]["resources"]["requests"]["storage"] = "2Gi"
+    ctx = RuleContext(manifests=parse(yaml.safe_dump(bigger)), golden=parse(yaml.safe_dump(pvc)))
+    assert not [f for f in run_rules(ctx) if f.rule == "upgrade/immutable-field"]
+    bigger["spec"]["storageClassName"] = "fast"
+    ctx = RuleContext(manifests=parse(yaml.safe_dump(bigger)), golden=parse(yaml.safe_dump(pvc)))
+    assert [f.path for f in run_rules(ctx) if f.rule == "upgrade/immutable-field"] == ["spec"]

@@ -1,0 +1,101 @@
+"""Offline schema validation: bundled Kubernetes schemas and user CRDs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chartmatrix.crdsource import resolve_crd
+from chartmatrix.errors import ChartmatrixError
+from chartmatrix.manifests import parse
+from chartmatrix.validate import SchemaValidator, bundled_versions, schema_version
+
+CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              required: [size]
+              properties:
+                size: {x-kubernetes-int-or-string: true}
+                note: {type: string, nullable: true}
+                extra: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+
+
+def one(text: str):
+    return parse(text)[0]
+
+
+def test_versions() -> None:
+    assert bundled_versions()[0] == "1.25" and "1.36" in bundled_versions()
+    assert schema_version("1.36.3") == "1.36"
+    with pytest.raises(ChartmatrixError, match="has no bundled schemas"):
+        schema_version("1.99")
+
+
+def test_strict_all_errors_with_paths() -> None:
+    m = one(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, bogus: 1}\n"
+        "spec:\n  selector: {matchLabels: {a: b}}\n  replicas: two\n  template:\n"
+        "    metadata: {labels: {a: b}}\n    spec:\n      containers:\n"
+        "        - {name: c, image: i, ports: [{containerPort: 80, protocl: TCP}]}\n"
+    )
+    findings = SchemaValidator().validate(m, "1.33")
+    got = {(f.path, f.rule) for f in findings}
+    assert ("metadata", "schema/invalid") in got
+    assert ("spec.replicas", "schema/invalid") in got
+    assert ("spec.template.spec.containers[0].ports[0]", "schema/invalid") in got
+    assert all(f.kube_version == "1.33" and f.resource == "Deployment/d" for f in findings)
+
+
+def test_valid_object_and_removed_api() -> None:
+    v = SchemaValidator()
+    ok = one("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n")
+    assert v.validate(ok, "1.30") == []
+    old = one("apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: p}\n")
+    [finding] = v.validate(old, "1.30")
+    assert finding.rule == "schema/api-not-served" and "policy-v1" in finding.message
+
+
+def test_unknown_kind_is_reported_then_crd_validates(tmp_path: Path) -> None:
+    widget = one(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+        "spec: {size: 3, note: null, extra: {anything: [1]}}\n"
+    )
+    [finding] = SchemaValidator().validate(widget, "1.36")
+    assert finding.rule == "schema/unknown-kind" and finding.severity.value == "warning"
+    crd = tmp_path / "widget.yaml"
+    crd.write_text(CRD)
+    v = SchemaValidator([crd])
+    assert v.validate(widget, "1.36") == []
+    bad = one(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+        "spec: {size: [1], typo: 1}\n"
+    )
+    got = {(f.path, f.message.split(" (")[0]) for f in v.validate(bad, "1.36")}
+    assert ("spec", "Additional properties are not allowed") in got
+    assert any(path == "spec.size" for path, _ in got)
+
+
+def test_crd_files_and_go_references(tmp_path: Path) -> None:
+    (tmp_path / "x.yaml").write_text("kind: ConfigMap\n")
+    with pytest.raises(ChartmatrixError, match="no CustomResourceDefinition"):
+        SchemaValidator([tmp_path / "x.yaml"])
+    with pytest.raises(ChartmatrixError, match="must look like go://MODULE@VERSION/PATH"):
+        resolve_crd("go://example.com/mod/file.yaml", tmp_path, "spec.yaml")
+    with pytest.raises(ChartmatrixError, match=r"crds: file nope\.yaml not found"):
+        resolve_crd("nope.yaml", tmp_path, "spec.yaml")
