@@ -1,16 +1,13 @@
-"""Fixtures of the behaviour tests: processes that are always stopped, loopback addresses."""
+"""Fixtures of the behaviour tests: processes that are always stopped."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from behaviour.procs import Processes
-
-_hosts = itertools.count(10)
+from .procs import Processes
 
 
 @pytest.fixture
@@ -27,9 +24,3 @@ def module_procs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes
     group = Processes(tmp_path_factory.mktemp("logs"))
     yield group
     group.close()
-
-
-def loopback_block(size: int) -> list[str]:
-    """`size` distinct loopback addresses 127.0.N.x, fresh for each call in this session."""
-    block = next(_hosts)
-    return [f"127.0.{block}.{i}" for i in range(2, 2 + size)]

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from behaviour.procs import Proc, Processes, free_port, in_ci, wait_until
+from .procs import Fatal, Proc, Processes, free_port, in_ci, wait_until
 
 CARES = "type.googleapis.com/envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig"
 
@@ -85,9 +85,8 @@ class Envoy:
         wait_until(self._ready, 30, "envoy admin /ready")
 
     def _ready(self) -> bool:
-        assert self.proc is not None and self.proc.running(), (
-            f"envoy exited:\n{self.proc and self.proc.tail()}"
-        )
+        if self.proc is None or not self.proc.running():
+            raise Fatal(f"envoy exited:\n{self.proc.tail() if self.proc else ''}")
         return self.admin("/ready").strip() == "LIVE"
 
     def admin(self, path: str) -> str:

@@ -9,9 +9,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from behaviour.pods import LocalPod
-from behaviour.procs import Fatal, Proc, Processes, port_open, require_binary, run, wait_until
-from behaviour.rendered import Manifest
+from .pods import LocalPod
+from .procs import Fatal, Proc, Processes, port_open, require_binary, run, wait_until
+from .rendered import Manifest
 
 START_TIMEOUT = 60.0
 

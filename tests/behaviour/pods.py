@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from behaviour.rendered import (
+from .rendered import (
     Manifest,
     container_env,
     expand,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import random
 import shutil
 import signal
 import socket
@@ -17,6 +19,9 @@ from typing import TypeVar
 import pytest
 
 T = TypeVar("T")
+
+# Blocks of loopback addresses; a random start keeps two test sessions on one machine apart.
+_blocks = itertools.count(random.Random(os.getpid()).randrange(10, 200))
 
 
 class Fatal(AssertionError):
@@ -161,3 +166,9 @@ def run(
             f"{what or ' '.join(argv)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
         )
     return done.stdout + done.stderr
+
+
+def loopback_block(size: int) -> list[str]:
+    """`size` distinct loopback addresses 127.0.N.x, fresh for each call in this session."""
+    block = 10 + next(_blocks) % 240
+    return [f"127.0.{block}.{i}" for i in range(2, 2 + size)]

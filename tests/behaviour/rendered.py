@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from behaviour.procs import in_ci
+from .procs import in_ci
 
 REPO = Path(__file__).resolve().parents[2]
 Manifest = dict[str, Any]

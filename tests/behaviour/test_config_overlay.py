@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from behaviour.conftest import loopback_block
-from behaviour.mariadb import ChartPod
-from behaviour.procs import Processes, free_port, require_binary
-from behaviour.rendered import find, render
+from .mariadb import ChartPod
+from .procs import Processes, free_port, loopback_block, require_binary
+from .rendered import find, render
 
 
 def values(max_connections: int) -> dict[str, object]:

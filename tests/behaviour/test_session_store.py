@@ -17,10 +17,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from behaviour.conftest import loopback_block
-from behaviour.pods import LocalPod
-from behaviour.procs import Fatal, Proc, Processes, free_port, port_open, require_binary, wait_until
-from behaviour.rendered import REPO, Manifest, find, render
+from .pods import LocalPod
+from .procs import (
+    Fatal,
+    Proc,
+    Processes,
+    free_port,
+    loopback_block,
+    port_open,
+    require_binary,
+    wait_until,
+)
+from .rendered import REPO, Manifest, find, render
 
 APP = REPO / "examples" / "session-app" / "app.py"
 

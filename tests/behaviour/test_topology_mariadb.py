@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from behaviour.conftest import loopback_block
-from behaviour.mariadb import ChartPod, MariaDB
-from behaviour.procs import Processes, free_port, require_binary, run, wait_until
-from behaviour.rendered import Manifest, find, render
+from .mariadb import ChartPod, MariaDB
+from .procs import Processes, free_port, loopback_block, require_binary, run, wait_until
+from .rendered import Manifest, find, render
 
 VALUES = {
     "flavor": "mariadb",
@@ -208,7 +207,7 @@ def test_replica_added_after_data_exists_catches_up(cluster: Cluster) -> None:
 
 def test_scripts_come_from_the_rendered_configmap(cluster: Cluster, tmp_path: Path) -> None:
     """The scripts the pods ran are the chart's scripts/*.sh, byte for byte."""
-    from behaviour.rendered import REPO, files_of
+    from .rendered import REPO, files_of
 
     scripts = find(cluster.docs, "ConfigMap", lambda d: "init-config.sh" in (d.get("data") or {}))
     rendered = files_of(scripts)

@@ -1,0 +1,59 @@
+"""The mysql chart's init container for both flavors, run from the rendered ConfigMaps: the
+ordinal chooses the role and the server-id; the user's config is laid over last. (The MySQL
+server itself is not packaged for Debian; MariaDB runs in test_topology_mariadb.py.)"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .pods import LocalPod
+from .procs import run
+from .rendered import find, render
+
+
+def _init_config(tmp_path: Path, values: dict[str, object], ordinal: int) -> dict[str, str]:
+    docs = render("mysql", tmp_path, values)
+    pod = LocalPod(docs, find(docs, "StatefulSet"), ordinal, tmp_path / "pods")
+    pod.lay_out()
+    (init,) = pod.spec["initContainers"]
+    run(pod.command(init), env=pod.env(init, {"PATH": "/usr/bin:/bin"}), what="init-config")
+    dest = Path(pod.env(init)["CONFIG_DEST"])
+    return {f.name: f.read_text() for f in sorted(dest.iterdir())}
+
+
+@pytest.mark.parametrize("flavor", ["mysql", "mariadb"])
+def test_ordinal_chooses_role_and_server_id(tmp_path: Path, flavor: str) -> None:
+    values = {
+        "flavor": flavor,
+        "replication": {"serverIdBase": 40},
+        "config": {"files": {"tuning.cnf": "[mysqld]\nmax_connections = 50\n"}},
+    }
+    primary = _init_config(tmp_path / "p", values, 0)
+    replica = _init_config(tmp_path / "r", values, 2)
+    assert list(primary) == ["00-destate-server.cnf", "10-destate-role.cnf", "50-tuning.cnf"]
+    assert "server-id = 40\n" in primary["00-destate-server.cnf"]
+    assert "server-id = 42\n" in replica["00-destate-server.cnf"]
+    assert (
+        "report_host = demo-mysql-2.demo-mysql-headless.default.svc.cluster.local"
+        in (replica["00-destate-server.cnf"])
+    )
+    role = Path(__file__).resolve().parents[2] / "charts/mysql/files" / flavor
+    assert (role / "primary.cnf").read_text() in primary["10-destate-role.cnf"]
+    assert (role / "replica.cnf").read_text() in replica["10-destate-role.cnf"]
+    assert replica["50-tuning.cnf"] == "[mysqld]\nmax_connections = 50\n"
+    if flavor == "mysql":
+        assert "gtid_mode = ON" in replica["00-destate-server.cnf"]
+
+
+def test_bad_ordinal_fails_with_one_clear_line(tmp_path: Path) -> None:
+    docs = render("mysql", tmp_path, {"flavor": "mariadb"})
+    pod = LocalPod(docs, find(docs, "StatefulSet"), 0, tmp_path / "pods")
+    pod.lay_out()
+    (init,) = pod.spec["initContainers"]
+    env = pod.env(init, {"PATH": "/usr/bin:/bin", "POD_ORDINAL": "x1"})
+    done = subprocess.run(pod.command(init), env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith("POD_ORDINAL must be a non-negative integer (got 'x1')")
