@@ -116,6 +116,12 @@ def render(helm: Path, lib_chart: Path) -> RenderFn:
 
 
 @pytest.fixture(scope="session")
+def default_out(render: RenderFn) -> Render:
+    """The test chart rendered with its own values (shared by the modules)."""
+    return render()
+
+
+@pytest.fixture(scope="session")
 def render_error(helm: Path, lib_chart: Path) -> Callable[..., str]:
     """render_error(values, schema=False) -> helm's error text; fails if helm succeeds.
     schema=False skips the JSON schema so the template validations are reached."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import NAMESPACE, HelmError, Render, RenderFn
+from conftest import NAMESPACE, Render, RenderFn
 from destate_libtest import container, env_map, go_json_sha256, pod_spec
 
 FULL = "t-libtest"
@@ -64,11 +64,12 @@ def test_grpc_ingress(render: RenderFn, protocol: str) -> None:
     assert path["pathType"] == "Prefix"
 
 
-def test_no_connection_objects_in_mode_none(render: RenderFn) -> None:
-    out = render(extra=["--show-only", "templates/helpers.yaml"])
-    assert helpers(out)["server-env"] == ""
-    with pytest.raises(HelmError, match="could not find template"):
-        render(extra=["--show-only", "templates/connection.yaml"])
+def test_no_connection_objects_in_mode_none(default_out: Render) -> None:
+    assert helpers(default_out)["server-env"] == ""
+    assert default_out.all("Ingress") == default_out.all("GRPCRoute") == []
+    assert f"{FULL}-grpc-client" not in default_out.names("ConfigMap")
+    # the text of the connection template is only separators: nothing rendered
+    assert "templates/connection.yaml" not in default_out.text
 
 
 # ---- gateway -------------------------------------------------------------------------
@@ -112,10 +113,10 @@ def test_grpcroute_without_api_fails_clearly(render_error: Any) -> None:
 # ---- envoy ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def envoy_variants(render: RenderFn) -> dict[str, str]:
+def envoy_variants(render: RenderFn, default_out: Render) -> dict[str, str]:
     """envoy.yaml texts: front proxy (default), least-request without health checks,
     and the sidecar ConfigMap of the test chart's Deployment."""
-    default = render()
+    default = default_out
     least = render({"connection": {"envoy": {"lbPolicy": "LEAST_REQUEST",
                                              "healthCheck": {"enabled": False}}}},
                    extra=["--show-only", "templates/helpers.yaml"])
@@ -170,8 +171,8 @@ def test_envoy_config_meaning(envoy_variants: dict[str, str]) -> None:
         "address"] == "127.0.0.1"
 
 
-def test_envoy_checksum_matches_configmap(render: RenderFn) -> None:
-    out = render(extra=["--show-only", "templates/deployment.yaml"])
+def test_envoy_checksum_matches_configmap(default_out: Render) -> None:
+    out = default_out
     deploy = out.get("Deployment", f"{FULL}-web")
     cm = out.get("ConfigMap", f"{FULL}-web-envoy")
     assert deploy["spec"]["template"]["metadata"]["annotations"]["checksum/envoy"] == (

@@ -60,8 +60,8 @@ def test_gateway_session_persistence_when_asked(render: RenderFn) -> None:
         "cookieConfig": {"lifetimeType": "Permanent"}}}
 
 
-def test_no_session_features_by_default(render: RenderFn) -> None:
-    out = render()
+def test_no_session_features_by_default(default_out: Render) -> None:
+    out = default_out
     assert REDIS not in out.names("StatefulSet")
     data = out.get("ConfigMap", "libtest-helpers")["data"]
     assert data["session-affinity"] == data["session-ingress-annotations"] == ""

@@ -35,8 +35,8 @@ def sts_of(out: Render) -> dict[str, Any]:
     return out.get("StatefulSet", FULL)
 
 
-def test_defaults_helpers(render: RenderFn) -> None:
-    helpers = render().get("ConfigMap", "libtest-helpers")["data"]
+def test_defaults_helpers(default_out: Render) -> None:
+    helpers = default_out.get("ConfigMap", "libtest-helpers")["data"]
     assert helpers["peer-2"] == f"{FULL}-2.{HEADLESS}.{NAMESPACE}.svc.cluster.local"
     assert helpers["primary-host"] == f"{FULL}-0.{HEADLESS}.{NAMESPACE}.svc.cluster.local"
     assert (helpers["role-0"], helpers["role-1"]) == ("primary", "replica")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import NAMESPACE, Render, RenderFn
+from conftest import NAMESPACE, Render
 from destate_libtest import container, env_map, pod_spec, volume
 
 FULL = "t-libtest"
@@ -15,8 +15,8 @@ HEADLESS = f"{FULL}-headless"
 
 
 @pytest.fixture(scope="module")
-def out(render: RenderFn) -> Render:
-    return render()
+def out(default_out: Render) -> Render:
+    return default_out
 
 
 @pytest.fixture(scope="module")
