@@ -30,7 +30,7 @@ from chartmatrix.cluster.provisioner import (
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.install import Case, CaseResult, Step, discover_cases, namespace_for
 from chartmatrix.install_cli import write_junit
-from chartmatrix.install_kube import workload_ready
+from chartmatrix.install_kube import classify_leftover, workload_ready
 from chartmatrix.install_upgrade import default_ref, tree_at, with_old
 
 
@@ -412,3 +412,36 @@ def test_default_ref_is_the_merge_base_with_main(tmp_path: Path) -> None:
     assert default_ref(repo) == base
     with pytest.raises(ChartmatrixError, match="--ref"):
         default_ref(repo, base="nope")
+
+
+def _obj(name: str, **meta: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name, **meta}, "spec": {}}
+
+
+def test_leftover_verdicts() -> None:
+    helm_owned = {"annotations": {"meta.helm.sh/release-name": "r"}}
+    assert classify_leftover("ConfigMap", _obj("kube-root-ca.crt"), "ns") is None
+    assert classify_leftover("PersistentVolumeClaim", _obj("data-db-0"), "ns") == (
+        True,
+        "PersistentVolumeClaim/data-db-0 (claim from a volumeClaimTemplate)",
+    )
+    assert classify_leftover("PersistentVolumeClaim", _obj("c", **helm_owned), "ns") == (
+        False,
+        "PersistentVolumeClaim/c",
+    )
+    kept = _obj("pw", annotations={"helm.sh/resource-policy": "keep"})
+    assert classify_leftover("Secret", kept, "ns") == (
+        True,
+        "Secret/pw (helm.sh/resource-policy: keep)",
+    )
+    assert classify_leftover("ConfigMap", _obj("hook-output"), "ns") == (
+        False,
+        "ConfigMap/hook-output",
+    )
+    held = _obj("pv-1", deletionTimestamp="now")
+    held["spec"]["claimRef"] = {"namespace": "ns", "name": "data-db-0"}
+    assert classify_leftover("PersistentVolume", held, "ns")[0] is True
+    assert classify_leftover("PersistentVolume", held, "other") == (
+        False,
+        "PersistentVolume/pv-1 (still terminating)",
+    )

@@ -145,40 +145,20 @@ class Kube:
     # --- leftovers and diagnostics ---------------------------------------------
     def leftovers(self, namespace: str, release: str) -> tuple[list[str], list[str]]:
         """(unexpected objects, retained objects) after the release was uninstalled."""
-        unexpected: list[str] = []
-        retained: list[str] = []
+        found: list[tuple[str, dict[str, Any]]] = []
         for kind, path in LEFTOVER_KINDS:
-            for obj in self.items(path.format(ns=namespace)):
-                name = obj["metadata"]["name"]
-                if (kind, name) in _SYSTEM_OBJECTS:
-                    continue
-                ref = f"{kind}/{name}"
-                annotations = obj["metadata"].get("annotations") or {}
-                if kind == "PersistentVolumeClaim" and not _helm_managed(obj):
-                    retained.append(f"{ref} (claim from a volumeClaimTemplate)")
-                elif annotations.get(KEEP) == "keep":
-                    retained.append(f"{ref} ({KEEP}: keep)")
-                elif kind == "Pod" and annotations.get("helm.sh/hook", "").startswith("test"):
-                    retained.append(f"{ref} (helm test pod without a hook-delete-policy)")
-                elif kind == "Pod" and obj["metadata"].get("deletionTimestamp"):
-                    unexpected.append(f"{ref} (still terminating)")
-                else:
-                    unexpected.append(ref)
+            found += [(kind, obj) for obj in self.items(path.format(ns=namespace))]
         selector = {"labelSelector": f"app.kubernetes.io/instance={release}"}
         for kind, path in CLUSTER_KINDS:
-            for obj in self.items(path, selector):
-                ref = f"{kind}/{obj['metadata']['name']}"
-                claim = (obj.get("spec") or {}).get("claimRef") or {}
-                if (obj["metadata"].get("annotations") or {}).get(KEEP) == "keep":
-                    retained.append(f"{ref} ({KEEP}: keep)")
-                elif (
-                    kind == "PersistentVolume"
-                    and obj["metadata"].get("deletionTimestamp")
-                    and claim.get("namespace") == namespace
-                ):
-                    retained.append(f"{ref} (deleted; held by retained claim {claim.get('name')})")
-                else:
-                    unexpected.append(ref)
+            found += [(kind, obj) for obj in self.items(path, selector)]
+        unexpected: list[str] = []
+        retained: list[str] = []
+        for kind, obj in found:
+            verdict = classify_leftover(kind, obj, namespace)
+            if verdict is None:
+                continue
+            keep, text = verdict
+            (retained if keep else unexpected).append(text)
         return unexpected, retained
 
     def events(self, namespace: str, limit: int = 40) -> list[str]:
@@ -217,6 +197,30 @@ class Kube:
         return docs
 
 
+def classify_leftover(kind: str, obj: dict[str, Any], namespace: str) -> tuple[bool, str] | None:
+    """Judge an object still there after uninstall: None (Kubernetes' own), or
+    (retained?, description). Retained: claims made from volumeClaimTemplates, objects
+    Helm was told to keep, helm test pods, volumes held by such claims."""
+    meta = obj["metadata"]
+    ref = f"{kind}/{meta['name']}"
+    annotations = meta.get("annotations") or {}
+    if (kind, meta["name"]) in _SYSTEM_OBJECTS:
+        return None
+    if annotations.get(KEEP) == "keep":
+        return True, f"{ref} ({KEEP}: keep)"
+    if kind == "PersistentVolumeClaim" and not _helm_managed(obj):
+        return True, f"{ref} (claim from a volumeClaimTemplate)"
+    if kind == "Pod" and annotations.get("helm.sh/hook", "").startswith("test"):
+        return True, f"{ref} (helm test pod without a hook-delete-policy)"
+    claim = (obj.get("spec") or {}).get("claimRef") or {}
+    held = kind == "PersistentVolume" and claim.get("namespace") == namespace
+    if held and meta.get("deletionTimestamp"):
+        return True, f"{ref} (deleted; held by retained claim {claim.get('name')})"
+    if meta.get("deletionTimestamp"):
+        return False, f"{ref} (still terminating)"
+    return False, ref
+
+
 def workload_ready(obj: dict[str, Any]) -> bool:
     """A StatefulSet or Deployment whose current spec is fully rolled out and ready."""
     spec, status = obj.get("spec", {}), obj.get("status") or {}
@@ -241,12 +245,12 @@ def _pod_ready(pod: dict[str, Any]) -> bool:
 
 
 def _helm_managed(obj: dict[str, Any]) -> bool:
-    labels = obj["metadata"].get("labels") or {}
-    annotations = obj["metadata"].get("annotations") or {}
-    return (
-        labels.get("app.kubernetes.io/managed-by") == "Helm"
-        or "meta.helm.sh/release-name" in annotations
-    )
+    """Created by Helm itself (a release resource), not by a controller from a template.
+
+    Labels are no proof (volumeClaimTemplates copy the chart's labels onto claims);
+    Helm's own ownership annotation is.
+    """
+    return "meta.helm.sh/release-name" in (obj["metadata"].get("annotations") or {})
 
 
 def _brief(obj: dict[str, Any]) -> str:
