@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,11 @@ HELMS = ("helm", "helm3")
 
 
 def tool(name: str) -> str:
-    """A pinned tool from .tools/bin (tools/bootstrap), else from PATH."""
-    pinned = TOOLS_BIN / name
-    found = str(pinned) if pinned.is_file() else shutil.which(name)
+    """A pinned tool from .tools/bin (tools/bootstrap) or the venv, else from PATH."""
+    for place in (TOOLS_BIN, Path(sys.executable).parent):
+        if (place / name).is_file():
+            return str(place / name)
+    found = shutil.which(name)
     if not found:
         pytest.fail(f"{name} not found: run tools/bootstrap")
     return found

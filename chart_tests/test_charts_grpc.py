@@ -256,3 +256,14 @@ def test_readme_sidecar_example_renders_a_valid_envoy_sidecar(
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_server_config_is_mounted_and_rolls_the_pods(render_chart: ChartRenderer) -> None:
+    def annotations(content: str) -> dict[str, str]:
+        out = render_chart(CHART, {"config": {"files": {"server.toml": content}}}, release=RELEASE)
+        assert out.get("ConfigMap", FULL)["data"] == {"server.toml": content}
+        mounts = _server(out)["volumeMounts"]
+        assert {"name": "config", "mountPath": "/etc/app", "readOnly": True} in mounts
+        return out.get("Deployment", FULL)["spec"]["template"]["metadata"]["annotations"]
+
+    assert annotations("a = 1\n")["checksum/config"] != annotations("a = 2\n")["checksum/config"]

@@ -33,6 +33,8 @@ set -euo pipefail
 
 log() { echo "destate-mysql[${POD_NAME:-?}]: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+# note: like log, but silent in the later rounds of a --loop (DESTATE_QUIET=1)
+note() { if [ "${DESTATE_QUIET:-0}" != 1 ]; then log "$@"; fi; }
 
 : "${POD_NAME:=$(hostname)}"
 if [ -z "${POD_ORDINAL:-}" ]; then

@@ -36,7 +36,26 @@ replica_field() {
     sed -n -E "s/^ *($1): *(.*)$/\\2/p" | head -n1
 }
 
+# replication_user_ready: the replication user logs in to the local server with its
+# password and holds its grants (then nothing is written: no binlog event every loop).
+replication_user_ready() {
+  local grants
+  grants=$(MYSQL_PWD=$MYSQL_REPLICATION_PASSWORD "$MYSQL_CLIENT" --protocol=TCP \
+    -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_REPLICATION_USER" -N -B \
+    -e "SHOW GRANTS FOR CURRENT_USER()" 2>/dev/null) || return 1
+  case $grants in *"REPLICATION SLAVE"*) ;; *) return 1 ;; esac
+  if [ "$MYSQL_FLAVOR" = mysql ]; then
+    case $grants in *BACKUP_ADMIN*) ;; *) return 1 ;; esac
+  else
+    case $grants in *"BINLOG MONITOR"*) ;; *) return 1 ;; esac
+  fi
+}
+
 configure_primary() {
+  if replication_user_ready; then
+    note "primary (server-id $SERVER_ID): replication user $MYSQL_REPLICATION_USER in place"
+    return 0
+  fi
   local user pass
   user=$(sql_quote "$MYSQL_REPLICATION_USER")
   pass=$(sql_quote "$MYSQL_REPLICATION_PASSWORD")
@@ -97,7 +116,7 @@ configure_replica() {
       if [ "$MYSQL_FLAVOR" = mysql ]; then sql_local "START REPLICA"; else sql_local "START SLAVE"; fi
       log "replica (server-id $SERVER_ID): replication from $configured restarted on existing data"
     else
-      log "replica (server-id $SERVER_ID): replicating from $configured on existing data, nothing to do"
+      note "replica (server-id $SERVER_ID): replicating from $configured on existing data, nothing to do"
     fi
     return 0
   fi
@@ -123,6 +142,7 @@ case ${1:-} in
   --loop)
     while true; do
       (configure_once) || log "will retry in ${LOOP_INTERVAL}s"
+      export DESTATE_QUIET=1 # after the first round, report only what changes
       sleep "$LOOP_INTERVAL"
     done
     ;;
