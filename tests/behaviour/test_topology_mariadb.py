@@ -138,6 +138,20 @@ def test_write_on_primary_appears_on_every_replica(cluster: Cluster) -> None:
         assert cluster.server(ordinal).value("SELECT @@gtid_slave_pos") == gtid
 
 
+def test_replication_step_is_idempotent(cluster: Cluster) -> None:
+    """The replication sidecar runs its step every few seconds: a round with nothing to do
+    writes nothing (no new GTID on the primary) and copies nothing."""
+    primary = cluster.server(0)
+    before = primary.value("SELECT @@gtid_binlog_pos")
+    for ordinal in (0, 1, 2):
+        cluster.pods[ordinal].configure()
+    assert "replication user replicator in place" in cluster.pods[0].log[-1]
+    for ordinal in (1, 2):
+        assert "nothing to do" in cluster.pods[ordinal].log[-1]
+        _replicating(cluster.server(ordinal))
+    assert primary.value("SELECT @@gtid_binlog_pos") == before
+
+
 def test_restarted_replica_resumes_on_its_data_without_a_new_copy(cluster: Cluster) -> None:
     _write(cluster, "before-restart")
     pod = cluster.pods[1]
