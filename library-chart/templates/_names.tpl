@@ -65,8 +65,8 @@ Keys: ctx.
 {{- end -}}
 
 {{/*
-destate.names.configMap / destate.names.secret — names of the config area's ConfigMap
-and Secret: the existing* value when set, else FULLNAME[-COMPONENT].
+destate.names.configMap — the config area's ConfigMap: config.existingConfigMap, else
+FULLNAME[-COMPONENT].
 Keys: ctx, values, component.
 */}}
 {{- define "destate.names.configMap" -}}
@@ -75,6 +75,10 @@ Keys: ctx, values, component.
 {{- default (include "destate.names.fullname" (pick . "ctx" "values" "component")) $v.config.existingConfigMap -}}
 {{- end -}}
 
+{{/*
+destate.names.secret — the config area's Secret: config.existingSecret, else
+FULLNAME[-COMPONENT]. Keys: ctx, values, component.
+*/}}
 {{- define "destate.names.secret" -}}
 {{- include "destate.args.check" (list . "destate.names.secret" list) -}}
 {{- $v := fromJson (include "destate.values.get" .) -}}

@@ -111,7 +111,7 @@ Keys: ctx, values, component.
 {{- end -}}
 
 {{/*
-destate.session.redisEnabled — "true" when the embedded Redis is rendered
+destate.session.redisEnabled — internal: "true" when the embedded Redis is rendered
 (session.mode=store, session.store.embedded=true, no session.store.existingSecret).
 */}}
 {{- define "destate.session.redisEnabled" -}}

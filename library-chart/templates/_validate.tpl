@@ -9,10 +9,18 @@ run; these checks cover what a schema cannot say well (cross-field rules) and ke
 charts safe when rendered without a schema.
 */}}
 
+{{/*
+destate.validate.fail — internal: fail with "destate: PREFIX+PATH must RULE (got VALUE)".
+Usage: include "destate.validate.fail" (list $prefix "a.b" "be >= 0" "-1")
+*/}}
 {{- define "destate.validate.fail" -}}
 {{- fail (printf "destate: %s%s must %s (got %s)" (index . 0) (index . 1) (index . 2) (index . 3)) -}}
 {{- end -}}
 
+{{/*
+destate.validate.enum — internal: fail unless the value is one of the allowed strings.
+Usage: include "destate.validate.enum" (list $prefix "a.mode" $value (list "x" "y"))
+*/}}
 {{- define "destate.validate.enum" -}}
 {{- $path := index . 0 -}}{{- $key := index . 1 -}}{{- $val := index . 2 -}}{{- $allowed := index . 3 -}}
 {{- if not (has ($val | toString) $allowed) -}}

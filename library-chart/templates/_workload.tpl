@@ -18,6 +18,9 @@ Arguments common to destate.workload.statefulset / .deployment / .podTemplate:
   podLabels       map: more pod labels
 */}}
 
+{{/*
+destate.workload.argKeys — internal: the argument keys of the workload templates (JSON).
+*/}}
 {{- define "destate.workload.argKeys" -}}
 {{- toJson (list "container" "initContainers" "containers" "volumes" "podAnnotations" "podLabels" "kind") -}}
 {{- end -}}
