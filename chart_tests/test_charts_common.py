@@ -195,3 +195,42 @@ def test_chart_metadata(chart: str) -> None:
     assert all({"name", "image"} <= set(i) for i in images)
     for name in ("NOTES.txt",):
         assert (REPO / "charts" / chart / "templates" / name).is_file()
+
+
+PUBLIC_API = {
+    "workload": ["workload.replicas"],
+    "persistence": [
+        "persistence.enabled",
+        "persistence.size",
+        "persistence.storageClass",
+        "persistence.retention.whenDeleted",
+        "persistence.retention.whenScaled",
+        "persistence.local.enabled",
+        "persistence.local.path",
+        "persistence.local.nodes",
+    ],
+    "config": ["config.files", "config.existingSecret", "config.writable"],
+    "topology": ["topology.pdb.enabled", "topology.antiAffinity"],
+    "session": ["session.mode", "session.sticky.timeoutSeconds"],
+    "connection": [
+        "connection.mode",
+        "connection.ingress.tls.secretName",
+        "connection.gateway.parentRefs",
+    ],
+}
+AREAS = {
+    "mysql": ["workload", "persistence", "config", "topology"],
+    "web-session": ["workload", "config", "topology", "session"],
+    "grpc": ["workload", "config", "topology", "connection"],
+}
+
+
+@pytest.mark.parametrize("chart", CHARTS)
+def test_public_values_api_is_in_values_yaml(chart: str) -> None:
+    values = yaml.safe_load((REPO / "charts" / chart / "values.yaml").read_text())
+    for area in AREAS[chart]:
+        for path in PUBLIC_API[area]:
+            node: Any = values
+            for key in path.split("."):
+                assert isinstance(node, dict) and key in node, f"{chart}: {path} missing"
+                node = node[key]
