@@ -78,6 +78,8 @@ def test_embedded_redis_is_built_from_library_templates(store: Render) -> None:
     pod = pod_spec(sts)
     redis = container(pod, "redis")
     assert redis["image"] == "redis:7.4"
+    assert sts["metadata"]["labels"]["app.kubernetes.io/version"] == "7.4"
+    assert sts["metadata"]["labels"]["app.kubernetes.io/part-of"] == "libtest"
     assert redis["command"][:2] == ["redis-server", "/etc/redis/redis.conf"]
     assert {"name": "data", "mountPath": "/data"} in redis["volumeMounts"]
     conf = store.get("ConfigMap", volume(pod, "config")["configMap"]["name"])

@@ -21,7 +21,8 @@ app.kubernetes.io/component: {{ . | quote }}
 
 {{/*
 destate.labels.standard — the recommended app.kubernetes.io/* labels for metadata:
-selector labels + version (appVersion), managed-by, part-of and helm.sh/chart.
+selector labels + version (the chart's appVersion; for a component with its own values
+tree, such as the embedded Redis, its image tag), managed-by, part-of and helm.sh/chart.
 Keys: ctx, values, component, extra (optional map of more labels, merged last).
 Example:
   metadata:
@@ -31,7 +32,13 @@ Example:
 {{- define "destate.labels.standard" -}}
 {{- include "destate.args.check" (list . "destate.labels.standard" (list "extra")) -}}
 {{- $labels := fromYaml (include "destate.labels.selector" (pick . "ctx" "values" "component")) -}}
-{{- with .ctx.Chart.AppVersion -}}
+{{- $version := .ctx.Chart.AppVersion -}}
+{{- if and .component (hasKey . "values") -}}
+{{- with (fromJson (include "destate.values.get" (pick . "ctx" "values"))).image.tag -}}
+{{- $version = . -}}
+{{- end -}}
+{{- end -}}
+{{- with $version -}}
 {{- $_ := set $labels "app.kubernetes.io/version" (. | toString | trunc 63 | trimSuffix "-") -}}
 {{- end -}}
 {{- $_ := set $labels "app.kubernetes.io/managed-by" .ctx.Release.Service -}}
