@@ -279,3 +279,69 @@ def test_upgrade_safety() -> None:
     bigger["spec"]["storageClassName"] = "fast"
     ctx = RuleContext(manifests=parse(yaml.safe_dump(bigger)), golden=parse(yaml.safe_dump(pvc)))
     assert [f.path for f in run_rules(ctx) if f.rule == "upgrade/immutable-field"] == ["spec"]
+
+
+def test_local_persistent_volumes() -> None:
+    sc = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": "local"},
+        "provisioner": "kubernetes.io/no-provisioner",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }
+
+    def pv(name: str, pinned: bool = True) -> dict:
+        spec: dict = {
+            "storageClassName": "local",
+            "local": {"path": "/mnt"},
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+        }
+        if pinned:
+            spec["nodeAffinity"] = {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": "kubernetes.io/hostname",
+                                    "operator": "In",
+                                    "values": [name],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            }
+        return {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+
+    s = sts(
+        volumeClaimTemplates=[
+            {
+                "metadata": {"name": "data"},
+                "spec": {
+                    "storageClassName": "local",
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "1Gi"}},
+                },
+            }
+        ]
+    )
+    got = findings(s, sc, pv("a"), pv("b"), pv("c"))
+    assert "persistence/local-volumes" not in got
+    got = findings(s, sc, pv("a"), pv("b", pinned=False))["persistence/local-volumes"]
+    assert any("without a required nodeAffinity" in m for m in got)
+    assert any("3 replicas claim StorageClass local" in m for m in got)
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "x"},
+        "spec": {"storageClassName": "other-local", "accessModes": ["ReadWriteOnce"]},
+    }
+    got = findings(sc, pv("a"), claim)["persistence/local-volumes"]
+    assert "which the chart does not render" in got[0]

@@ -105,7 +105,12 @@ def dump(manifests: Iterable[Manifest], chart: str, case: str) -> str:
     parts = [HEADER.format(chart=chart, case=case)]
     for m in manifests:
         body = yaml.dump(
-            m.obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=1000
+            m.obj,
+            Dumper=_Dumper,
+            sort_keys=True,
+            default_flow_style=False,
+            width=1000,
+            allow_unicode=True,
         )
         source = f"# Source: {m.source}\n" if m.source else ""
         parts.append(f"---\n{source}{body}")

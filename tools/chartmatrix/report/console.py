@@ -19,9 +19,16 @@ _STYLE = {
 }
 
 
+MAX_DIFF_LINES = 80
+
+
 def _diff_text(diff: str) -> Text:
     out = Text()
-    for line in diff.splitlines():
+    lines = diff.splitlines()
+    if len(lines) > MAX_DIFF_LINES:
+        hidden = len(lines) - MAX_DIFF_LINES
+        lines = [*lines[:MAX_DIFF_LINES], f"... {hidden} more diff lines (see --html or --json)"]
+    for line in lines:
         style = ""
         if line.startswith("+") and not line.startswith("+++"):
             style = "green"

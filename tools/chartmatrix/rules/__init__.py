@@ -12,6 +12,7 @@ from chartmatrix.rules import (  # noqa: F401  (registration by import)
     config,
     connection,
     hardening,
+    persistence,
     references,
     selectors,
     session,
