@@ -8,10 +8,7 @@ runs the rendered envoy.yaml with only its addresses and its resolver patched in
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,10 +18,10 @@ from types import ModuleType
 import pytest
 
 from .dns import DnsServer
+from .echo import echo_client, start_backends
 from .envoy import Envoy
-from .pods import LocalPod
-from .procs import Proc, Processes, free_port, in_ci, loopback_block, wait_until
-from .rendered import REPO, files_of, find, named, render
+from .procs import Proc, Processes, loopback_block, wait_until
+from .rendered import files_of, find, named, render
 
 CALLS = 300
 VALUES = {
@@ -34,19 +31,6 @@ VALUES = {
         "envoy": {"healthCheck": {"interval": "1s", "timeout": "1s", "unhealthyThreshold": 2}},
     }
 }
-ECHO = REPO / "examples" / "grpc-echo"
-
-
-def echo_client() -> ModuleType:
-    for module, package in (("grpc", "grpcio"), ("grpc_health", "grpcio-health-checking")):
-        if importlib.util.find_spec(module) is None:
-            reason = f"{package} is not installed (pip install -e '.[dev]')"
-            if in_ci():
-                pytest.fail(reason)
-            pytest.skip(reason)
-    if str(ECHO) not in sys.path:
-        sys.path.insert(0, str(ECHO))
-    return importlib.import_module("client")
 
 
 @dataclass
@@ -68,23 +52,8 @@ def setup(procs: Processes, tmp_path: Path) -> Iterator[Setup]:
     assert headless["spec"]["clusterIP"] == "None"
     fqdn = "demo-grpc-headless.default.svc.cluster.local"
     assert fqdn in rendered["envoy.yaml"].decode(), "Envoy must resolve the headless Service"
-    backend = find(docs, "Deployment", lambda d: "envoy" not in d["metadata"]["name"])
-
-    hosts = loopback_block(3)
-    port = free_port(hosts[0])
-    backends: dict[str, Proc] = {}
-    addresses: dict[str, str] = {}
-    for i, host in enumerate(hosts):
-        pod = LocalPod(docs, backend, i, tmp_path / "pods")
-        pod.lay_out()
-        env = pod.env(pod.container("grpc"), {"GRPC_ADDRESS": host, "GRPC_PORT": str(port)})
-        env["PATH"] = "/usr/bin:/bin"
-        proc = procs.start(pod.name, [sys.executable, str(ECHO / "server.py")], env=env)
-        backends[pod.name] = proc
-        addresses[pod.name] = host
-    for name, host in addresses.items():
-        with client.channel(f"{host}:{port}") as chan:
-            wait_until(lambda c=chan: client.health(c, timeout=1) == "SERVING", 20, f"{name} up")
+    started = start_backends(docs, procs, tmp_path, loopback_block(3))
+    backends, addresses, port = started.procs, started.addresses, started.port
 
     dns = DnsServer(records={fqdn: list(addresses.values())}).start()
     try:
