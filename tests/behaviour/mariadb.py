@@ -235,10 +235,10 @@ class ChartPod:
             self.log.append(out)
         main = self.server_container()
         env = self.pod.env(main, self.overrides())
-        data = self.pod.translate(main, "/var/lib/mysql")
-        config_dir = Path(self.pod.translate(main, "/etc/mysql/conf.d"))
-        assert not data.startswith("/var/lib/mysql"), "the server container mounts no data volume"
-        assert str(config_dir) != "/etc/mysql/conf.d", "the server container mounts no config"
+        # the server's data and config directories, as the chart tells its scripts
+        data, config_dir = Path(env["DATA_DIR"]), Path(env["CONFIG_DEST"])
+        assert data.is_relative_to(self.root), "the server container mounts no data volume"
+        assert config_dir.is_relative_to(self.root), "the server container mounts no config"
         password = env.get("MARIADB_ROOT_PASSWORD") or env.get("MYSQL_ROOT_PASSWORD")
         assert password, "the server container gets no root password"
         self.server = MariaDB(
@@ -246,7 +246,7 @@ class ChartPod:
             name=self.name,
             host=self.address[0],
             port=self.address[1],
-            datadir=Path(data),
+            datadir=data,
             config_dir=config_dir,
             rundir=self.root / "run" / self.name,
             root_password=password,
