@@ -14,6 +14,8 @@ import pytest
 import yaml
 from chartmatrix import schemabuild
 from chartmatrix.fixtures import ChartRenderer
+from chartmatrix.manifests import Rendered
+from chartmatrix.render import RenderResult
 
 REPO = Path(__file__).resolve().parents[1]
 CHARTS = ("mysql", "web-session", "grpc")
@@ -91,16 +93,28 @@ def _names_path(message: str, path: str) -> bool:
     return path in message or "/" + path.replace(".", "/") in message
 
 
+@pytest.fixture(scope="module")
+def bad_value_results(renderers: dict[str, ChartRenderer]) -> dict[tuple[str, int], RenderResult]:
+    """Every bad-value case rendered once per helm, helm processes side by side."""
+    results: dict[tuple[str, int], RenderResult] = {}
+    for helm, renderer in renderers.items():
+        requests = [renderer.request(chart, values) for chart, values, _ in BAD_VALUES]
+        for index, result in enumerate(renderer.renderer.render_many(requests)):
+            results[(helm, index)] = result
+    return results
+
+
 @pytest.mark.parametrize("helm", HELMS)
 @pytest.mark.parametrize(
-    ("chart", "values", "path"),
-    BAD_VALUES,
-    ids=[f"{c}:{p}:{i}" for i, (c, _, p) in enumerate(BAD_VALUES)],
+    "index", range(len(BAD_VALUES)), ids=[f"{c}:{p}:{i}" for i, (c, _, p) in enumerate(BAD_VALUES)]
 )
 def test_bad_value_fails_naming_its_path(
-    renderers: dict[str, ChartRenderer], helm: str, chart: str, values: dict[str, Any], path: str
+    bad_value_results: dict[tuple[str, int], RenderResult], helm: str, index: int
 ) -> None:
-    message = renderers[helm].error(chart, values)
+    chart, values, path = BAD_VALUES[index]
+    result = bad_value_results[(helm, index)]
+    assert not result.ok, f"{helm}: {chart} rendered with {values}"
+    message = result.error
     assert _names_path(message, path), f"{helm}: message does not name {path}: {message}"
     assert "Traceback" not in message
 
@@ -119,18 +133,32 @@ def test_each_chart_has_three_ci_files() -> None:
         assert len(_ci_files(chart)) >= 3, chart
 
 
+@pytest.fixture(scope="module")
+def ci_renders(renderers: dict[str, ChartRenderer]) -> dict[tuple[str, int], RenderResult]:
+    """Defaults and every ci file of every chart, rendered once per helm."""
+    results: dict[tuple[str, int], RenderResult] = {}
+    for helm, renderer in renderers.items():
+        requests = [
+            renderer.request(chart, yaml.safe_load(path.read_text()) if path else {})
+            for chart, path in CASES
+        ]
+        for index, result in enumerate(renderer.renderer.render_many(requests)):
+            results[(helm, index)] = result
+    return results
+
+
 @pytest.mark.parametrize(
-    ("chart", "ci_file"), CASES, ids=[f"{c}:{p.name if p else 'defaults'}" for c, p in CASES]
+    "index", range(len(CASES)), ids=[f"{c}:{p.name if p else 'defaults'}" for c, p in CASES]
 )
 def test_renders_alike_under_helm_v4_and_v3(
-    renderers: dict[str, ChartRenderer], chart: str, ci_file: Path | None
+    ci_renders: dict[tuple[str, int], RenderResult], index: int
 ) -> None:
-    values = yaml.safe_load(ci_file.read_text()) if ci_file else {}
-    outputs = {helm: renderers[helm](chart, values) for helm in HELMS}
-    refs = {helm: sorted(m.ref for m in out) for helm, out in outputs.items()}
-    assert refs["helm"], "nothing rendered"
-    assert refs["helm"] == refs["helm3"]
-    by_ref = {helm: {m.ref: m.obj for m in out} for helm, out in outputs.items()}
+    by_ref: dict[str, dict[str, Any]] = {}
+    for helm in HELMS:
+        result = ci_renders[(helm, index)]
+        assert result.ok, f"{helm}: {result.error}"
+        by_ref[helm] = {m.ref: m.obj for m in Rendered.from_text(result.text)}
+    assert by_ref["helm"], "nothing rendered"
     assert by_ref["helm"] == by_ref["helm3"]
 
 
