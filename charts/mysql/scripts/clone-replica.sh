@@ -11,8 +11,10 @@
 #   mariadb: a consistent logical stream from the primary: mariadb-dump --single-transaction
 #            --gtid --master-data of all databases, loaded with sql_log_bin=0, then
 #            gtid_slave_pos is set to the dump's GTID position so replication continues
-#            exactly after it. (mariadb-backup cannot read a remote server: a physical
-#            stream would need a listener tool such as socat in both images.)
+#            exactly after it. It goes through the authenticated replication user and
+#            needs no extra port. (mariadb-backup only reads a local data directory: a
+#            physical stream would need every pod to serve its backup on an extra,
+#            unauthenticated port, e.g. with socat, as the Kubernetes tutorial does.)
 # Writes DATA_DIR/destate-clone.done (source and GTID position) when done.
 #
 # Env (see common.sh): POD_NAME, POD_ORDINAL, MYSQL_FLAVOR, PRIMARY_HOST, PRIMARY_PORT,
