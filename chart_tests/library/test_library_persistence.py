@@ -101,9 +101,11 @@ def test_disabled_persistence_uses_emptydir(render: RenderFn) -> None:
 
 
 def test_existing_claim_for_deployment(render: RenderFn) -> None:
+    # the test chart's StatefulSet rightly refuses existingClaim: skip-schema is not
+    # needed, but the StatefulSet template must not run, so render the Deployment only
     out = render({"persistence": {"existingClaim": "shared-data",
-                                  "accessModes": ["ReadWriteMany"]}},
-                 extra=["--show-only", "templates/deployment.yaml"])
+                                  "accessModes": ["ReadWriteMany"]},
+                  "libtest": {"deploymentOnly": True}})
     deploy = out.get("Deployment", f"{FULL}-web")
     assert volume(pod_spec(deploy), "data")["persistentVolumeClaim"] == {
         "claimName": "shared-data"}

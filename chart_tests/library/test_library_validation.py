@@ -36,6 +36,9 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("access-mode-unknown", {"persistence": {"accessModes": ["ReadWriteSometimes"]}},
      "destate: persistence.accessModes[] must be one of "
      'ReadWriteOnce|ReadOnlyMany|ReadWriteMany|ReadWriteOncePod (got "ReadWriteSometimes")'),
+    ("existing-claim-statefulset", {"persistence": {"existingClaim": "shared"}},
+     "destate: persistence.existingClaim must be empty for a StatefulSet: every pod gets "
+     'its own claim from volumeClaimTemplates (got "shared")'),
     ("local-too-few-nodes", {"persistence": {"local": {**LOCAL, "nodes": ["n1", "n2"]}}},
      "destate: persistence.local.nodes must list at least workload.replicas (3) nodes, "
      "one local volume per pod (got 2)"),

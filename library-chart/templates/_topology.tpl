@@ -63,8 +63,7 @@ type (default ClusterIP), annotations.
 {{- $full := include "destate.names.fullname" $sub -}}
 {{- $name := $full -}}
 {{- if .suffix -}}{{- $name = printf "%s-%s" ($full | trunc (sub 62 (len .suffix) | int) | trimSuffix "-") .suffix -}}{{- end -}}
-{{- $labels := dict -}}
-{{- if hasKey . "podIndex" -}}{{- $labels = dict "destate.io/service-role" (.suffix | default "pod") -}}{{- end }}
+{{- /* no trailing trim: the resource starts on its own line */}}
 apiVersion: v1
 kind: Service
 metadata:

@@ -218,6 +218,9 @@ Example:
 {{- include "destate.validate.all" . -}}
 {{- $v := fromJson (include "destate.values.get" .) -}}
 {{- $w := $v.workload -}}
+{{- if $v.persistence.existingClaim -}}
+{{- include "destate.validate.fail" (list (.path | default "") "persistence.existingClaim" "be empty for a StatefulSet: every pod gets its own claim from volumeClaimTemplates" (printf "%q" $v.persistence.existingClaim)) -}}
+{{- end -}}
 {{- $sub := pick . "ctx" "values" "component" }}
 apiVersion: apps/v1
 kind: StatefulSet
