@@ -262,3 +262,30 @@ def test_public_values_api_is_in_values_yaml(chart: str) -> None:
             for key in path.split("."):
                 assert isinstance(node, dict) and key in node, f"{chart}: {path} missing"
                 node = node[key]
+
+
+NOTES_MUST_SAY = {
+    "mysql": "notes-mysql-primary.default.svc.cluster.local:3306",
+    "web-session": "Sessions (session.mode=",
+    "grpc": "Connection mode: ",
+}
+
+
+@pytest.mark.parametrize("chart", CHARTS)
+def test_notes_render_for_defaults_and_every_ci_file(
+    renderers: dict[str, ChartRenderer], chart: str
+) -> None:
+    staged = renderers["helm"].staged(chart)
+    cases = [None, *_ci_files(chart)]
+    runs = []
+    for values in cases:  # NOTES.txt only renders on install: a client-side dry run
+        args = [tool("helm"), "install", "notes", str(staged), "--dry-run=client"]
+        if values:
+            args += ["-f", str(values)]
+        runs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+    for values, run in zip(cases, runs, strict=True):
+        out = run.communicate(timeout=120)[0].decode()
+        assert run.returncode == 0, f"{values or 'defaults'}:\n{out}"
+        notes = out[out.index("NOTES:") :]
+        assert NOTES_MUST_SAY[chart] in notes, f"{values or 'defaults'}:\n{notes}"
+        assert "helm test" in notes
