@@ -1,4 +1,5 @@
-"""The ``chartmatrix`` command line.
+"""chartmatrix: render Helm charts over values permutations, validate them offline,
+check the state rules and keep golden files.
 
 Exit codes: 0 everything holds, 1 a check failed, 2 a usage or configuration error
 (printed as one line naming the file and the problem, never a traceback).
@@ -203,7 +204,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="chartmatrix", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="chartmatrix", description=" ".join(__doc__.split("\n\n")[0].split()))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="render, validate, check rules and golden files")
     _add_run_options(run)
