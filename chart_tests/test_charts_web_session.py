@@ -163,3 +163,11 @@ def test_helm_test_expects_a_growing_counter(store: Rendered, render_chart: Char
     assert env["STRICT"] == "1"
     lax = render_chart(CHART, {"session": {"mode": "none"}, "workload": {"replicas": 3}})
     assert _env(lax.get("Pod")["spec"]["containers"][0])["STRICT"] == "0"
+
+
+def test_store_password_is_stable_offline(store: Rendered, render_chart: ChartRenderer) -> None:
+    again = render_chart(CHART, release=RELEASE)
+    secret = store.get("Secret", f"{FULL}-session-store")
+    assert secret == again.get("Secret", f"{FULL}-session-store")
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert store.text == again.text
