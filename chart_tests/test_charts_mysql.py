@@ -289,3 +289,19 @@ def test_chart_specific_bad_values_name_their_path(
 def test_config_writable_must_stay_true(render_chart: ChartRenderer) -> None:
     message = render_chart.error(CHART, {"config": {"writable": False}})
     assert "destate: config.writable must be true" in message
+
+
+def test_secret_files_reach_the_init_container(render_chart: ChartRenderer) -> None:
+    out = render_chart(CHART, {"config": {"secrets": {"server-key.pem": "KEY"}}}, release=RELEASE)
+    sts = out.get("StatefulSet", FULL)
+    init = _container(sts, "init-config", init=True)
+    assert _env(init)["CONFIG_SRC"].split(":") == [
+        "/destate/config-src/role",
+        "/destate/config-src/user",
+        "/destate/config-src/secret",
+    ]
+    mounts = {m["mountPath"]: m["name"] for m in init["volumeMounts"]}
+    volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+    assert volumes[mounts["/destate/config-src/secret"]]["secret"]["secretName"] == FULL
+    assert base64.b64decode(out.get("Secret", FULL)["data"]["server-key.pem"]) == b"KEY"
+    assert "checksum/secret" in sts["spec"]["template"]["metadata"]["annotations"]

@@ -113,7 +113,7 @@ after the library's pod identity env.
 - name: CATCH_UP
   value: {{ .Values.replication.catchUp | toString | quote }}
 - name: CONFIG_SRC
-  value: /destate/config-src/role:/destate/config-src/user
+  value: {{ include "mysql.configSources" . | quote }}
 - name: CONFIG_DEST
   value: {{ .Values.config.mountPath | quote }}
 - name: DATA_DIR
@@ -151,4 +151,23 @@ Argument: list (root context) ("ping"|SQL).
 {{- else -}}
 {{- list "sh" "-c" (printf "MYSQL_PWD=\"$MYSQL_ROOT_PASSWORD\" %s --protocol=TCP -h 127.0.0.1 -u root -N -B -e %s" $client (squote $what)) | toJson -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+mysql.configSources — CONFIG_SRC of init-config.sh: the role files, the user's
+config.files, and (when there are any) the user's config.secrets, in that order.
+*/}}
+{{- define "mysql.configSources" -}}
+{{- $dirs := list "/destate/config-src/role" "/destate/config-src/user" -}}
+{{- if include "mysql.hasSecretFiles" . -}}
+{{- $dirs = append $dirs "/destate/config-src/secret" -}}
+{{- end -}}
+{{- join ":" $dirs -}}
+{{- end -}}
+
+{{/*
+mysql.hasSecretFiles — "true" when config.secrets or config.existingSecret is set.
+*/}}
+{{- define "mysql.hasSecretFiles" -}}
+{{- if or .Values.config.secrets .Values.config.existingSecret -}}true{{- end -}}
 {{- end -}}
