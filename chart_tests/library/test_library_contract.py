@@ -15,9 +15,18 @@ import yaml
 from conftest import LIBRARY, TEST_CHART, Render
 
 DEFINE = re.compile(r'\{\{-?\s*define\s+"([^"]+)"\s*-?\}\}')
-HEADER = re.compile(r"\{\{/\*(.*?)\*/\}\}\s*$", re.S)
+HEADER = re.compile(r"\{\{/\*(.*?)\*/\}\}\s*", re.S)
 AREAS = {"names", "labels", "persistence", "config", "topology", "session", "connection",
          "workload", "validate", "values", "args"}
+
+
+def header_before(text: str, position: int) -> str | None:
+    """The `{{/* ... */}}` comment that ends right before `position`, or None."""
+    start = text.rfind("{{/*", 0, position)
+    if start < 0:
+        return None
+    match = HEADER.fullmatch(text, start, position)
+    return match.group(1) if match else None
 
 
 def templates() -> dict[str, str]:
@@ -26,10 +35,9 @@ def templates() -> dict[str, str]:
     for path in sorted((LIBRARY / "templates").glob("_*.tpl")):
         text = path.read_text()
         for match in DEFINE.finditer(text):
-            before = text[:match.start()]
-            header = HEADER.search(before)
-            assert header, f"{path.name}: {match.group(1)} has no usage header"
-            found[match.group(1)] = header.group(1)
+            header = header_before(text, match.start())
+            assert header is not None, f"{path.name}: {match.group(1)} has no usage header"
+            found[match.group(1)] = header
     return found
 
 
