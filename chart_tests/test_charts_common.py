@@ -289,3 +289,38 @@ def test_notes_render_for_defaults_and_every_ci_file(
         notes = out[out.index("NOTES:") :]
         assert NOTES_MUST_SAY[chart] in notes, f"{values or 'defaults'}:\n{notes}"
         assert "helm test" in notes
+
+
+def _pod_specs(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    if obj.get("kind") == "Pod":
+        return [obj["spec"]]
+    template = obj.get("spec", {}).get("template", {})
+    return [template["spec"]] if "spec" in template else []
+
+
+@pytest.mark.parametrize(
+    "index", range(len(CASES)), ids=[f"{c}:{p.name if p else 'defaults'}" for c, p in CASES]
+)
+def test_every_pod_meets_pod_security_restricted(
+    ci_renders: dict[tuple[str, int], RenderResult], index: int
+) -> None:
+    pods = [
+        (m.ref, spec)
+        for m in Rendered.from_text(ci_renders[("helm", index)].text)
+        for spec in _pod_specs(m.obj)
+    ]
+    assert pods
+    for ref, spec in pods:
+        pod_sc = spec.get("securityContext", {})
+        assert pod_sc.get("runAsNonRoot") is True, ref
+        assert pod_sc.get("seccompProfile") == {"type": "RuntimeDefault"}, ref
+        assert spec.get("automountServiceAccountToken") is False, ref
+        for c in spec.get("initContainers", []) + spec["containers"]:
+            sc = c.get("securityContext", {})
+            where = f"{ref} container {c['name']}"
+            assert sc.get("allowPrivilegeEscalation") is False, where
+            assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
+            assert sc.get("readOnlyRootFilesystem") is True, where
+            assert not sc.get("privileged"), where
+        for volume in spec.get("volumes", []):
+            assert "hostPath" not in volume, ref
