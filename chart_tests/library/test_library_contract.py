@@ -60,6 +60,18 @@ def test_usage_header_and_readme(name: str) -> None:
     assert f"`{name}`" in (LIBRARY / "README.md").read_text(), f"{name} not in README.md"
 
 
+def test_readme_index_has_keys_and_example_for_every_public_template() -> None:
+    readme = (LIBRARY / "README.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): line for line in readme.splitlines()
+            if line.startswith("| `destate.")}
+    for name, header in TEMPLATES.items():
+        if "— internal" in header:
+            continue
+        assert name in rows, f"{name}: no row in the README's template index"
+        cells = [c.strip() for c in rows[name].strip("|").split(" | ")]
+        assert len(cells) >= 3 and cells[1] and name in cells[-1], rows[name]
+
+
 def test_test_chart_includes_every_public_template() -> None:
     used = "\n".join(p.read_text() for p in (TEST_CHART / "templates").glob("*.yaml"))
     missing = [name for name, header in TEMPLATES.items()
