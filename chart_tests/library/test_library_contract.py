@@ -87,7 +87,7 @@ def test_values_merge_semantics(default_out: Render) -> None:
     effective = json.loads(data["values-get"])
     assert effective["persistence"]["size"] == "2Gi"          # from the chart
     assert effective["config"]["passwordLength"] == 24        # library default
-    assert effective["workload"]["securityContext"]["readOnlyRootFilesystem"] is True
+    assert effective["securityContext"]["readOnlyRootFilesystem"] is True
     defaults = yaml.safe_load(data["values-defaults"])
     assert set(defaults) == {"nameOverride", "fullnameOverride", "image", "workload",
                              "persistence", "config", "topology", "session", "connection"}
