@@ -82,16 +82,20 @@ SERVER_ID=$((SERVER_ID_BASE + POD_ORDINAL))
 if [ "$POD_ORDINAL" -eq "$PRIMARY_ORDINAL" ]; then ROLE=primary; else ROLE=replica; fi
 export ROLE SERVER_ID
 
-# Passwords travel by env (MYSQL_PWD), never on a command line.
+# Passwords never appear on a command line (where `ps` shows them): the client gets its
+# own by env (MYSQL_PWD) and SQL that holds one comes on standard input.
 # sql_local SQL: run SQL as root on the local server, print tab-separated rows.
 sql_local() {
-  MYSQL_PWD=${MYSQL_ROOT_PASSWORD:?MYSQL_ROOT_PASSWORD is required} "$MYSQL_CLIENT" \
-    --protocol=TCP -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u root -N -B -e "$1"
+  printf '%s\n' "$1" |
+    MYSQL_PWD=${MYSQL_ROOT_PASSWORD:?MYSQL_ROOT_PASSWORD is required} "$MYSQL_CLIENT" \
+      --protocol=TCP -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u root -N -B
 }
 # sql_primary SQL: run SQL on the primary as the replication user.
 sql_primary() {
-  MYSQL_PWD=${MYSQL_REPLICATION_PASSWORD:?MYSQL_REPLICATION_PASSWORD is required} "$MYSQL_CLIENT" \
-    --protocol=TCP -h "$PRIMARY_HOST" -P "$PRIMARY_PORT" -u "$MYSQL_REPLICATION_USER" -N -B -e "$1"
+  printf '%s\n' "$1" |
+    MYSQL_PWD=${MYSQL_REPLICATION_PASSWORD:?MYSQL_REPLICATION_PASSWORD is required} \
+      "$MYSQL_CLIENT" --protocol=TCP -h "$PRIMARY_HOST" -P "$PRIMARY_PORT" \
+      -u "$MYSQL_REPLICATION_USER" -N -B
 }
 # sql_quote TEXT: TEXT as a single-quoted SQL string literal.
 sql_quote() {
