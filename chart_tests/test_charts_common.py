@@ -324,3 +324,30 @@ def test_every_pod_meets_pod_security_restricted(
             assert not sc.get("privileged"), where
         for volume in spec.get("volumes", []):
             assert "hostPath" not in volume, ref
+
+
+def _short_image(image: str) -> str:
+    return image.removeprefix("docker.io/").removeprefix("library/")
+
+
+@pytest.mark.parametrize("chart", CHARTS)
+def test_artifacthub_images_list_every_image_the_chart_runs(
+    ci_renders: dict[tuple[str, int], RenderResult], chart: str
+) -> None:
+    meta = yaml.safe_load((REPO / "charts" / chart / "Chart.yaml").read_text())
+    listed = {
+        _short_image(i["image"])
+        for i in yaml.safe_load(meta["annotations"]["artifacthub.io/images"])
+    }
+    used: set[str] = set()
+    for index, (case_chart, _) in enumerate(CASES):
+        if case_chart != chart:
+            continue
+        for m in Rendered.from_text(ci_renders[("helm", index)].text):
+            for spec in _pod_specs(m.obj):
+                used |= {
+                    _short_image(c["image"])
+                    for c in spec.get("initContainers", []) + spec["containers"]
+                }
+    assert used
+    assert used <= listed, f"Chart.yaml artifacthub.io/images lacks {sorted(used - listed)}"
