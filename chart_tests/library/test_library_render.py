@@ -15,14 +15,15 @@ from conftest import parse, template
 
 MODES: dict[str, dict[str, Any]] = {
     "defaults": {},
-    "store": {"session": {"mode": "store"}},
-    "sticky": {"session": {"mode": "sticky", "sticky": {"gatewaySessionPersistence": True}}},
-    "ingress": {"connection": {"mode": "ingress", "ingress": {"tls": {"secretName": "tls"}}}},
-    "gateway": {"connection": {"mode": "gateway", "gateway": {
-        "force": True, "parentRefs": [{"name": "gw"}]}}},
-    "client": {"connection": {"mode": "client"}},
-    "local": {"persistence": {"local": {"enabled": True, "nodes": ["a", "b", "c"]}},
-              "config": {"writable": True}},
+    "store+client": {"session": {"mode": "store"}, "connection": {"mode": "client"}},
+    "sticky+gateway": {
+        "session": {"mode": "sticky", "sticky": {"gatewaySessionPersistence": True}},
+        "connection": {"mode": "gateway", "gateway": {"force": True,
+                                                      "parentRefs": [{"name": "gw"}]}}},
+    "local+ingress": {
+        "persistence": {"local": {"enabled": True, "nodes": ["a", "b", "c"]}},
+        "config": {"writable": True},
+        "connection": {"mode": "ingress", "ingress": {"tls": {"secretName": "tls"}}}},
 }
 
 
