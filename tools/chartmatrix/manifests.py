@@ -76,6 +76,28 @@ class Manifest:
         return query(self.obj, path, default)
 
 
+_CHUNKS: dict[str, list[Any]] = {}
+_CHUNK_CACHE_LIMIT = 20000
+
+
+def _load_chunk(chunk: str, source: str) -> list[Any]:
+    """Parse one document; identical documents (common across cases) are parsed once.
+
+    Callers must not modify the returned objects (normalization copies them).
+    """
+    docs = _CHUNKS.get(chunk)
+    if docs is None:
+        try:
+            docs = list(yaml.load_all(chunk, Loader=_Loader))
+        except yaml.YAMLError as exc:
+            where = f" in {source}" if source else ""
+            first = str(exc).splitlines()[0]
+            raise ManifestParseError(f"rendered output is not valid YAML{where}: {first}") from None
+        if len(_CHUNKS) < _CHUNK_CACHE_LIMIT:
+            _CHUNKS[chunk] = docs
+    return docs
+
+
 def parse(text: str) -> list[Manifest]:
     """Split a multi-document render into manifests, skipping empty documents."""
     out: list[Manifest] = []
@@ -84,12 +106,7 @@ def parse(text: str) -> list[Manifest]:
             continue
         source_match = _SOURCE.search(chunk)
         source = source_match.group(1).strip() if source_match else ""
-        try:
-            docs = list(yaml.load_all(chunk, Loader=_Loader))
-        except yaml.YAMLError as exc:
-            where = f" in {source}" if source else ""
-            first = str(exc).splitlines()[0]
-            raise ManifestParseError(f"rendered output is not valid YAML{where}: {first}") from None
+        docs = _load_chunk(chunk, source)
         for doc in docs:
             if doc is None:
                 continue

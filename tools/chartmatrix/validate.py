@@ -12,6 +12,7 @@ under another apiVersion (removed or not yet served), as a warning otherwise.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -81,8 +82,11 @@ class _VersionSchemas:
         self.version = version
         self.dir = SCHEMA_ROOT / f"v{version}.0-local-strict"
         definitions = json.loads((self.dir / "_definitions.json").read_text())
+        self.definitions = definitions
         self.registry: Registry = Resource.from_contents(definitions) @ Registry()
-        self.validators: dict[tuple[str, str], jsonschema.protocols.Validator | None] = {}
+        self.validators: dict[
+            tuple[str, str], tuple[jsonschema.protocols.Validator, str] | None
+        ] = {}
         self.kinds: dict[str, list[str]] = {}
         for entry in self.dir.iterdir():
             stem = entry.name.removesuffix(".json")
@@ -90,17 +94,42 @@ class _VersionSchemas:
                 kind, _, api = stem.partition("-")
                 self.kinds.setdefault(kind, []).append(api)
 
-    def validator(self, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+    def validator(
+        self, api_version: str, kind: str
+    ) -> tuple[jsonschema.protocols.Validator, str] | None:
+        """The compiled validator and a digest of everything it checks (its schema closure)."""
         key = (api_version, kind)
         if key not in self.validators:
             file = self.dir / f"{kind.lower()}-{_api_file_part(api_version)}.json"
             if file.is_file():
                 schema = json.loads(file.read_text())
                 registry = Resource.from_contents(schema) @ self.registry
-                self.validators[key] = jsonschema.Draft202012Validator(schema, registry=registry)
+                validator = jsonschema.Draft202012Validator(schema, registry=registry)
+                self.validators[key] = (validator, self._closure_digest(schema))
             else:
                 self.validators[key] = None
         return self.validators[key]
+
+    def _closure_digest(self, schema: dict[str, Any]) -> str:
+        """sha256 of the schema and every definition it reaches: equal digests in two
+        Kubernetes versions mean equal verdicts, so a document is validated once."""
+        defs = self.definitions["$defs"]
+        seen: dict[str, Any] = {}
+        stack = [schema]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                ref = node.get("$ref")
+                if isinstance(ref, str) and "#/$defs/" in ref:
+                    name = ref.split("#/$defs/", 1)[1]
+                    if name not in seen and name in defs:
+                        seen[name] = defs[name]
+                        stack.append(defs[name])
+                stack.extend(v for k, v in node.items() if k != "description")
+            elif isinstance(node, list):
+                stack.extend(node)
+        blob = json.dumps([schema, seen], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _crd_schema(schema: dict[str, Any], *, root: bool) -> dict[str, Any]:
@@ -146,7 +175,8 @@ def load_crds(files: Iterable[Path]) -> dict[tuple[str, str], dict[str, Any]]:
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for file in files:
         try:
-            docs = list(yaml.safe_load_all(Path(file).read_text(encoding="utf-8")))
+            text = Path(file).read_text(encoding="utf-8")
+            docs = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
         except FileNotFoundError:
             raise ChartmatrixError(file, "CRD file not found") from None
         except yaml.YAMLError as exc:
@@ -176,6 +206,9 @@ class SchemaValidator:
         self._versions: dict[str, _VersionSchemas] = {}
         self._crd_schemas = load_crds(crd_files)
         self._crd_validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
+        # (schema closure digest, document) -> [(path, message)]: identical documents in
+        # many cases and versions are validated once
+        self._verdicts: dict[tuple[str, str], list[tuple[str, str]]] = {}
 
     def add_crds(self, files: Iterable[Path]) -> None:
         for key, schema in load_crds(files).items():
@@ -212,24 +245,34 @@ class SchemaValidator:
                 )
             ]
         schemas = self._schemas(version)
-        validator = schemas.validator(api, kind) or self._crd_validator(api, kind)
-        if validator is None:
-            return [self._unknown(schemas, api, kind, resource, version)]
-        findings = []
-        for error in validator.iter_errors(manifest.obj):
-            findings.append(
-                Finding(
-                    "schema",
-                    "schema/invalid",
-                    Severity.ERROR,
-                    _short(error.message),
-                    resource=resource,
-                    path=json_path(error.absolute_path),
-                    kube_version=version,
-                )
+        builtin = schemas.validator(api, kind)
+        if builtin is not None:
+            validator, digest = builtin
+        else:
+            crd = self._crd_validator(api, kind)
+            if crd is None:
+                return [self._unknown(schemas, api, kind, resource, version)]
+            validator, digest = crd, f"crd:{api}/{kind}"
+        key = (digest, json.dumps(manifest.obj, sort_keys=True, default=str))
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = sorted(
+                (json_path(e.absolute_path), _short(e.message))
+                for e in validator.iter_errors(manifest.obj)
             )
-        findings.sort(key=lambda f: (f.path, f.message))
-        return findings
+            self._verdicts[key] = verdict
+        return [
+            Finding(
+                "schema",
+                "schema/invalid",
+                Severity.ERROR,
+                message,
+                resource=resource,
+                path=path,
+                kube_version=version,
+            )
+            for path, message in verdict
+        ]
 
     def _unknown(
         self, schemas: _VersionSchemas, api: str, kind: str, resource: str, version: str
