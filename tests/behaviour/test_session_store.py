@@ -61,7 +61,31 @@ def _redis_url(url: str, host: str, port: int) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _start_redis(docs: list[Manifest], procs: Processes, root: Path, host: str) -> int:
+@dataclass
+class Redis:
+    """The rendered embedded Redis as one local redis-server (its claim is a directory)."""
+
+    procs: Processes
+    argv: list[str]
+    env: dict[str, str]
+    host: str
+    port: int
+    proc: Proc | None = None
+
+    def start(self) -> None:
+        self.proc = self.procs.start("redis", self.argv, env=self.env)
+        wait_until(
+            lambda: self.proc is not None and _alive(self.proc) and port_open(self.host, self.port),
+            20,
+            "redis-server up",
+        )
+
+    def stop(self) -> None:
+        if self.proc:
+            self.procs.stop(self.proc)
+
+
+def _redis(docs: list[Manifest], procs: Processes, root: Path, host: str) -> Redis:
     redis_server = require_binary("redis-server", "apt-get install redis-server")
     statefulset = find(docs, "StatefulSet", lambda d: "redis" in d["metadata"]["name"])
     pod = LocalPod(docs, statefulset, 0, root / "redis")
@@ -77,9 +101,8 @@ def _start_redis(docs: list[Manifest], procs: Processes, root: Path, host: str) 
     local_conf = root / "redis.conf"
     local_conf.write_text(pod.translate(container, conf.read_text()))
     patch = ["--port", str(port), "--bind", host]
-    proc = procs.start("redis", [redis_server, str(local_conf), *argv[2:], *patch], env=env)
-    wait_until(lambda: _alive(proc) and port_open(host, port), 20, "redis-server up")
-    return port
+    argv = [redis_server, str(local_conf), *argv[2:], *patch]
+    return Redis(procs, argv, env, host, port)
 
 
 def _alive(proc: Proc) -> bool:
@@ -93,7 +116,7 @@ class WebApp:
     docs: list[Manifest]
     procs: Processes
     root: Path
-    redis: tuple[str, int] | None = None
+    redis: Redis | None = None
     instances: dict[str, Proc] = field(default_factory=dict)
 
     def start(self, ordinal: int, host: str) -> str:
@@ -106,7 +129,8 @@ class WebApp:
         overrides = {"APP_ADDRESS": host, "APP_PORT": str(port), "PATH": "/usr/bin:/bin"}
         env = pod.env(container, overrides)
         if self.redis and "SESSION_STORE_URL" in env:
-            env["SESSION_STORE_URL"] = _redis_url(env["SESSION_STORE_URL"], *self.redis)
+            url = env["SESSION_STORE_URL"]
+            env["SESSION_STORE_URL"] = _redis_url(url, self.redis.host, self.redis.port)
         proc = self.procs.start(pod.name, [sys.executable, str(APP)], env=env)
         self.instances[pod.name] = proc
         base = f"http://{host}:{port}"
@@ -123,8 +147,9 @@ def _healthy(base: str) -> bool:
 def store_app(procs: Processes, tmp_path: Path) -> Iterator[tuple[WebApp, list[str]]]:
     docs = render("web-session", tmp_path, {"session": {"mode": "store"}})
     hosts = loopback_block(3)
-    redis_port = _start_redis(docs, procs, tmp_path, hosts[2])
-    app = WebApp(docs, procs, tmp_path, redis=(hosts[2], redis_port))
+    redis = _redis(docs, procs, tmp_path, hosts[2])
+    redis.start()
+    app = WebApp(docs, procs, tmp_path, redis=redis)
     yield app, hosts
 
 
@@ -147,6 +172,12 @@ def test_store_mode_keeps_the_counter_across_instances(
     app.procs.stop(app.instances["demo-web-session-0"])
     a = app.start(0, hosts[0])
     assert visitor.visit(a)["count"] == 5
+
+    # the store itself restarts on its claim (append-only file): sessions survive that too
+    assert app.redis is not None
+    app.redis.stop()
+    app.redis.start()
+    assert visitor.visit(b)["count"] == 6
 
 
 def test_memory_sessions_are_lost_when_the_instance_changes(

@@ -152,6 +152,27 @@ def test_replication_step_is_idempotent(cluster: Cluster) -> None:
     assert primary.value("SELECT @@gtid_binlog_pos") == before
 
 
+def test_replication_sidecar_repairs_stopped_replication(
+    cluster: Cluster, module_procs: Processes
+) -> None:
+    """The replication container as rendered (`--loop`) puts a stopped replica back."""
+    pod = cluster.pods[2]
+    (container,) = pod.pod.containers_running("configure-replication.sh")
+    argv = pod.pod.command(container)
+    assert argv[-1] == "--loop"
+    env = pod.pod.env(container, {**pod.overrides(), "LOOP_INTERVAL": "1"})
+    sidecar = module_procs.start("replication-2", argv, env=env)
+    try:
+        wait_until(lambda: "nothing to do" in sidecar.tail(), 20, "the sidecar's first round")
+        server = cluster.server(2)
+        server.sql("STOP SLAVE")
+        assert server.replica_status()["Slave_SQL_Running"] == "No"
+        wait_until(lambda: _replicating(server), 20, "the sidecar restarted replication")
+        assert "restarted on existing data" in sidecar.tail()
+    finally:
+        module_procs.stop(sidecar)
+
+
 def test_restarted_replica_resumes_on_its_data_without_a_new_copy(cluster: Cluster) -> None:
     _write(cluster, "before-restart")
     pod = cluster.pods[1]
