@@ -57,15 +57,26 @@ class HelmError(Exception):
 
 
 def run_helm(helm: Path, args: Sequence[str | Path], cwd: Path | None = None) -> str:
-    proc = subprocess.run([str(helm), *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, check=False, timeout=120)
+    proc = subprocess.run(
+        [str(helm), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+        timeout=120,
+    )
     if proc.returncode != 0:
         raise HelmError(proc.stderr.strip())
     return proc.stdout
 
 
-def template(helm: Path, chart: Path, values: dict[str, Any] | None = None,
-             api_versions: Iterable[str] = (), extra: Sequence[str] = ()) -> str:
+def template(
+    helm: Path,
+    chart: Path,
+    values: dict[str, Any] | None = None,
+    api_versions: Iterable[str] = (),
+    extra: Sequence[str] = (),
+) -> str:
     args: list[str | Path] = ["template", RELEASE, chart, "--namespace", NAMESPACE]
     for api in api_versions:
         args += ["--api-versions", api]
@@ -108,10 +119,15 @@ RenderFn = Callable[..., Render]
 @pytest.fixture(scope="session")
 def render(helm: Path, lib_chart: Path) -> RenderFn:
     """render(values=None, api_versions=(), extra=()) -> Render (helm v4)."""
-    def _render(values: dict[str, Any] | None = None, api_versions: Iterable[str] = (),
-                extra: Sequence[str] = ()) -> Render:
+
+    def _render(
+        values: dict[str, Any] | None = None,
+        api_versions: Iterable[str] = (),
+        extra: Sequence[str] = (),
+    ) -> Render:
         text = template(helm, lib_chart, values, api_versions, extra)
         return Render(text, parse(text))
+
     return _render
 
 
@@ -125,12 +141,15 @@ def default_out(render: RenderFn) -> Render:
 def render_error(helm: Path, lib_chart: Path) -> Callable[..., str]:
     """render_error(values, schema=False) -> helm's error text; fails if helm succeeds.
     schema=False skips the JSON schema so the template validations are reached."""
-    def _render_error(values: dict[str, Any], schema: bool = False,
-                      api_versions: Iterable[str] = ()) -> str:
+
+    def _render_error(
+        values: dict[str, Any], schema: bool = False, api_versions: Iterable[str] = ()
+    ) -> str:
         extra = [] if schema else ["--skip-schema-validation"]
         try:
             template(helm, lib_chart, values, api_versions, extra)
         except HelmError as exc:
             return exc.stderr
         raise AssertionError(f"helm rendered values that must fail: {values}")
+
     return _render_error

@@ -32,7 +32,12 @@ def volume(pod: dict[str, Any], name: str) -> dict[str, Any]:
 def go_json_sha256(data: dict[str, str]) -> str:
     """The library's checksum convention: sha256 of Go's toJson of the data map."""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escaped)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -17,9 +17,16 @@ FULL = "t-libtest"
 
 @pytest.fixture(scope="module")
 def out(render: RenderFn) -> Render:
-    return render({"config": {"files": {
-        "app.conf": "name = {{ .Release.Name }}\n",
-        "rules.xml": "<rule a=\"1\" & b='é'/>\n"}}})
+    return render(
+        {
+            "config": {
+                "files": {
+                    "app.conf": "name = {{ .Release.Name }}\n",
+                    "rules.xml": "<rule a=\"1\" & b='é'/>\n",
+                }
+            }
+        }
+    )
 
 
 def pod_annotations(workload: dict[str, Any]) -> dict[str, str]:
@@ -40,8 +47,10 @@ def test_checksums_follow_the_canonical_form(out: Render) -> None:
 
 
 def test_checksum_changes_with_config(render: RenderFn, out: Render) -> None:
-    other = render({"config": {"files": {"app.conf": "name = other\n"}}},
-                   extra=["--show-only", "templates/statefulset.yaml"])
+    other = render(
+        {"config": {"files": {"app.conf": "name = other\n"}}},
+        extra=["--show-only", "templates/statefulset.yaml"],
+    )
     before = pod_annotations(out.get("StatefulSet", FULL))["checksum/config"]
     after = pod_annotations(other.get("StatefulSet", FULL))["checksum/config"]
     assert before != after
@@ -66,26 +75,37 @@ def test_secret_generated_and_static_values(out: Render) -> None:
     assert json.loads(helpers["secret-data"]) == secret["data"]
 
 
-def test_generated_password_is_stable_offline_and_random_when_asked(render: RenderFn,
-                                                                    out: Render) -> None:
-    again = render({"config": {"files": {"app.conf": "x\n"}}},
-                   extra=["--show-only", "templates/statefulset.yaml"])
-    assert again.get("Secret", FULL)["data"]["admin-password"] == (
-        out.get("Secret", FULL)["data"]["admin-password"])
-    randoms = [render({"config": {"randomPasswords": True}},
-                      extra=["--show-only", "templates/statefulset.yaml"])
-               for _ in range(2)]
+def test_generated_password_is_stable_offline_and_random_when_asked(
+    render: RenderFn, out: Render
+) -> None:
+    again = render(
+        {"config": {"files": {"app.conf": "x\n"}}},
+        extra=["--show-only", "templates/statefulset.yaml"],
+    )
+    assert (
+        again.get("Secret", FULL)["data"]["admin-password"]
+        == (out.get("Secret", FULL)["data"]["admin-password"])
+    )
+    randoms = [
+        render(
+            {"config": {"randomPasswords": True}},
+            extra=["--show-only", "templates/statefulset.yaml"],
+        )
+        for _ in range(2)
+    ]
     first, second = (r.get("Secret", FULL) for r in randoms)
     assert first["data"]["admin-password"] != second["data"]["admin-password"]
     # the checksum is computed from the very value in the Secret
     for r, secret in zip(randoms, (first, second), strict=True):
         assert pod_annotations(r.get("StatefulSet", FULL))["checksum/secret"] == (
-            go_json_sha256(secret["data"]))
+            go_json_sha256(secret["data"])
+        )
 
 
 def test_subpath_mounts_one_file_each(render: RenderFn) -> None:
-    out = render({"config": {"subPath": True,
-                             "files": {"app.conf": None, "a.conf": "a", "b.conf": "b"}}})
+    out = render(
+        {"config": {"subPath": True, "files": {"app.conf": None, "a.conf": "a", "b.conf": "b"}}}
+    )
     app = container(pod_spec(out.get("StatefulSet", FULL)), "app")
     mounts = [m for m in app["volumeMounts"] if m["name"] == "config"]
     assert mounts == [
@@ -111,8 +131,17 @@ def test_writable_overlay_copies_into_emptydir(render: RenderFn) -> None:
 
 
 def test_existing_objects_and_immutable(render: RenderFn) -> None:
-    out = render({"config": {"files": None, "secrets": None, "existingConfigMap": "site-config",
-                             "existingSecret": "site-secret", "secretMountPath": "/etc/secret"}})
+    out = render(
+        {
+            "config": {
+                "files": None,
+                "secrets": None,
+                "existingConfigMap": "site-config",
+                "existingSecret": "site-secret",
+                "secretMountPath": "/etc/secret",
+            }
+        }
+    )
     assert FULL not in out.names("Secret")
     assert FULL not in out.names("ConfigMap")
     sts = out.get("StatefulSet", FULL)
@@ -123,8 +152,9 @@ def test_existing_objects_and_immutable(render: RenderFn) -> None:
     assert {"name": "secret", "mountPath": "/etc/secret", "readOnly": True} in app["volumeMounts"]
     ann = pod_annotations(sts)
     assert "checksum/config" not in ann and "checksum/secret" not in ann
-    immutable = render({"config": {"immutable": True}},
-                       extra=["--show-only", "templates/statefulset.yaml"])
+    immutable = render(
+        {"config": {"immutable": True}}, extra=["--show-only", "templates/statefulset.yaml"]
+    )
     assert immutable.get("ConfigMap", FULL)["immutable"] is True
     assert immutable.get("Secret", FULL)["immutable"] is True
 

@@ -43,13 +43,24 @@ def helpers(out: Render) -> dict[str, str]:
 
 # ---- ingress -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("protocol", ["GRPC", "GRPCS"])
 def test_grpc_ingress(render: RenderFn, protocol: str) -> None:
-    out = render({"connection": {"mode": "ingress", "port": 50051, "ingress": {
-        "host": "grpc.example.com", "backendProtocol": protocol,
-        "annotations": {"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600"},
-        "tls": {"secretName": "grpc-tls"}}}},
-        extra=["--show-only", "templates/connection.yaml"])
+    out = render(
+        {
+            "connection": {
+                "mode": "ingress",
+                "port": 50051,
+                "ingress": {
+                    "host": "grpc.example.com",
+                    "backendProtocol": protocol,
+                    "annotations": {"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600"},
+                    "tls": {"secretName": "grpc-tls"},
+                },
+            }
+        },
+        extra=["--show-only", "templates/connection.yaml"],
+    )
     (ing,) = out.all("Ingress")
     ann = ing["metadata"]["annotations"]
     assert ann["nginx.ingress.kubernetes.io/backend-protocol"] == protocol
@@ -74,30 +85,42 @@ def test_no_connection_objects_in_mode_none(default_out: Render) -> None:
 
 # ---- gateway -------------------------------------------------------------------------
 
-GATEWAY = {"connection": {"mode": "gateway", "gateway": {
-    "parentRefs": [{"name": "public", "namespace": "gateways", "sectionName": "grpc"}],
-    "hostnames": ["grpc.example.com"]}}}
+GATEWAY = {
+    "connection": {
+        "mode": "gateway",
+        "gateway": {
+            "parentRefs": [{"name": "public", "namespace": "gateways", "sectionName": "grpc"}],
+            "hostnames": ["grpc.example.com"],
+        },
+    }
+}
 
 
 def check_route(route: dict[str, Any]) -> None:
     assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
     spec = route["spec"]
-    assert spec["parentRefs"] == [{"name": "public", "namespace": "gateways",
-                                   "sectionName": "grpc"}]
+    assert spec["parentRefs"] == [
+        {"name": "public", "namespace": "gateways", "sectionName": "grpc"}
+    ]
     assert spec["hostnames"] == ["grpc.example.com"]
     assert spec["rules"] == [{"backendRefs": [{"name": FULL, "port": 50051}]}]
 
 
 def test_grpcroute_when_api_is_served(render: RenderFn) -> None:
-    out = render(GATEWAY, api_versions=[GRPCROUTE_API],
-                 extra=["--show-only", "templates/connection.yaml"])
+    out = render(
+        GATEWAY, api_versions=[GRPCROUTE_API], extra=["--show-only", "templates/connection.yaml"]
+    )
     (route,) = out.all("GRPCRoute")
     check_route(route)
 
 
 def test_grpcroute_forced(render: RenderFn) -> None:
-    forced = {"connection": {**GATEWAY["connection"],
-                             "gateway": {**GATEWAY["connection"]["gateway"], "force": True}}}
+    forced = {
+        "connection": {
+            **GATEWAY["connection"],
+            "gateway": {**GATEWAY["connection"]["gateway"], "force": True},
+        }
+    }
     out = render(forced, extra=["--show-only", "templates/connection.yaml"])
     (route,) = out.all("GRPCRoute")
     check_route(route)
@@ -105,21 +128,24 @@ def test_grpcroute_forced(render: RenderFn) -> None:
 
 def test_grpcroute_without_api_fails_clearly(render_error: Any) -> None:
     err = render_error(GATEWAY, schema=True)
-    assert ("destate: connection.mode=gateway needs the GRPCRoute API "
-            "(gateway.networking.k8s.io/v1)") in err
+    assert (
+        "destate: connection.mode=gateway needs the GRPCRoute API (gateway.networking.k8s.io/v1)"
+    ) in err
     assert "connection.gateway.force=true" in err
 
 
 # ---- envoy ---------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def envoy_variants(render: RenderFn, default_out: Render) -> dict[str, str]:
     """envoy.yaml texts: front proxy (default), least-request without health checks,
     and the sidecar ConfigMap of the test chart's Deployment."""
     default = default_out
-    least = render({"connection": {"envoy": {"lbPolicy": "LEAST_REQUEST",
-                                             "healthCheck": {"enabled": False}}}},
-                   extra=["--show-only", "templates/helpers.yaml"])
+    least = render(
+        {"connection": {"envoy": {"lbPolicy": "LEAST_REQUEST", "healthCheck": {"enabled": False}}}},
+        extra=["--show-only", "templates/helpers.yaml"],
+    )
     return {
         "front": helpers(default)["envoy.yaml"],
         "least": helpers(least)["envoy.yaml"],
@@ -128,12 +154,18 @@ def envoy_variants(render: RenderFn, default_out: Render) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("variant", ["front", "least", "sidecar"])
-def test_envoy_validates_without_deprecation(envoy_variants: dict[str, str], variant: str,
-                                             tmp_path: Path) -> None:
+def test_envoy_validates_without_deprecation(
+    envoy_variants: dict[str, str], variant: str, tmp_path: Path
+) -> None:
     config = tmp_path / "envoy.yaml"
     config.write_text(envoy_variants[variant])
-    proc = subprocess.run([str(envoy_binary()), "--mode", "validate", "-c", str(config)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [str(envoy_binary()), "--mode", "validate", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     assert f"configuration '{config}' OK" in output
@@ -143,8 +175,7 @@ def test_envoy_validates_without_deprecation(envoy_variants: dict[str, str], var
 
 def test_envoy_config_meaning(envoy_variants: dict[str, str]) -> None:
     cfg = yaml.safe_load(envoy_variants["front"])
-    assert cfg["admin"]["address"]["socket_address"] == {"address": "127.0.0.1",
-                                                         "port_value": 9901}
+    assert cfg["admin"]["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 9901}
     (listener,) = cfg["static_resources"]["listeners"]
     assert listener["address"]["socket_address"] == {"address": "0.0.0.0", "port_value": 9000}
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
@@ -156,19 +187,21 @@ def test_envoy_config_meaning(envoy_variants: dict[str, str]) -> None:
     assert cluster["lb_policy"] == "ROUND_ROBIN"
     assert cluster["cluster_type"]["name"] == "envoy.clusters.dns"
     opts = cluster["typed_extension_protocol_options"][
-        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+    ]
     assert opts["explicit_http_config"] == {"http2_protocol_options": {}}
     endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
-    assert endpoint["address"]["socket_address"] == {"address": HEADLESS_FQDN,
-                                                     "port_value": 50051}
+    assert endpoint["address"]["socket_address"] == {"address": HEADLESS_FQDN, "port_value": 50051}
     (check,) = cluster["health_checks"]
     assert "grpc_health_check" in check
     least = yaml.safe_load(envoy_variants["least"])["static_resources"]["clusters"][0]
     assert least["lb_policy"] == "LEAST_REQUEST"
     assert "health_checks" not in least
     sidecar = yaml.safe_load(envoy_variants["sidecar"])
-    assert sidecar["static_resources"]["listeners"][0]["address"]["socket_address"][
-        "address"] == "127.0.0.1"
+    assert (
+        sidecar["static_resources"]["listeners"][0]["address"]["socket_address"]["address"]
+        == "127.0.0.1"
+    )
 
 
 def test_envoy_checksum_matches_configmap(default_out: Render) -> None:
@@ -176,14 +209,22 @@ def test_envoy_checksum_matches_configmap(default_out: Render) -> None:
     deploy = out.get("Deployment", f"{FULL}-web")
     cm = out.get("ConfigMap", f"{FULL}-web-envoy")
     assert deploy["spec"]["template"]["metadata"]["annotations"]["checksum/envoy"] == (
-        go_json_sha256(cm["data"]))
+        go_json_sha256(cm["data"])
+    )
 
 
 # ---- client-side ---------------------------------------------------------------------
 
+
 def test_client_side_balancing(render: RenderFn) -> None:
-    out = render({"connection": {"mode": "client", "client": {
-        "maxConnectionAgeSeconds": 60, "maxConnectionAgeGraceSeconds": 10}}})
+    out = render(
+        {
+            "connection": {
+                "mode": "client",
+                "client": {"maxConnectionAgeSeconds": 60, "maxConnectionAgeGraceSeconds": 10},
+            }
+        }
+    )
     cm = out.get("ConfigMap", f"{FULL}-grpc-client")["data"]
     assert cm["target"] == f"dns:///{HEADLESS_FQDN}:50051"
     assert json.loads(cm["service-config.json"]) == {"loadBalancingConfig": [{"round_robin": {}}]}

@@ -16,8 +16,19 @@ from conftest import LIBRARY, TEST_CHART, Render
 
 DEFINE = re.compile(r'\{\{-?\s*define\s+"([^"]+)"\s*-?\}\}')
 HEADER = re.compile(r"\{\{/\*(.*?)\*/\}\}\s*", re.S)
-AREAS = {"names", "labels", "persistence", "config", "topology", "session", "connection",
-         "workload", "validate", "values", "args"}
+AREAS = {
+    "names",
+    "labels",
+    "persistence",
+    "config",
+    "topology",
+    "session",
+    "connection",
+    "workload",
+    "validate",
+    "values",
+    "args",
+}
 
 
 def header_before(text: str, position: int) -> str | None:
@@ -62,8 +73,11 @@ def test_usage_header_and_readme(name: str) -> None:
 
 def test_readme_index_has_keys_and_example_for_every_public_template() -> None:
     readme = (LIBRARY / "README.md").read_text()
-    rows = {line.split("|")[1].strip(" `"): line for line in readme.splitlines()
-            if line.startswith("| `destate.")}
+    rows = {
+        line.split("|")[1].strip(" `"): line
+        for line in readme.splitlines()
+        if line.startswith("| `destate.")
+    }
     for name, header in TEMPLATES.items():
         if "— internal" in header:
             continue
@@ -74,37 +88,53 @@ def test_readme_index_has_keys_and_example_for_every_public_template() -> None:
 
 def test_test_chart_includes_every_public_template() -> None:
     used = "\n".join(p.read_text() for p in (TEST_CHART / "templates").glob("*.yaml"))
-    missing = [name for name, header in TEMPLATES.items()
-               if "— internal" not in header and f'"{name}"' not in used]
+    missing = [
+        name
+        for name, header in TEMPLATES.items()
+        if "— internal" not in header and f'"{name}"' not in used
+    ]
     assert missing == []
 
 
 def test_values_merge_semantics(default_out: Render) -> None:
     data = default_out.get("ConfigMap", "libtest-helpers")["data"]
     merged = json.loads(data["values-merge"])
-    assert merged == {"keep": "base", "list": [3], "new": "y",
-                      "map": {"flag": False, "n": 0, "s": ""}}  # false/0/"" override
+    assert merged == {
+        "keep": "base",
+        "list": [3],
+        "new": "y",
+        "map": {"flag": False, "n": 0, "s": ""},
+    }  # false/0/"" override
     effective = json.loads(data["values-get"])
-    assert effective["persistence"]["size"] == "2Gi"          # from the chart
-    assert effective["config"]["passwordLength"] == 24        # library default
+    assert effective["persistence"]["size"] == "2Gi"  # from the chart
+    assert effective["config"]["passwordLength"] == 24  # library default
     assert effective["securityContext"]["readOnlyRootFilesystem"] is True
     defaults = yaml.safe_load(data["values-defaults"])
-    assert set(defaults) == {"nameOverride", "fullnameOverride", "image", "workload",
-                             "persistence", "config", "topology", "session", "connection"}
+    assert set(defaults) == {
+        "nameOverride",
+        "fullnameOverride",
+        "image",
+        "workload",
+        "persistence",
+        "config",
+        "topology",
+        "session",
+        "connection",
+    }
     assert data["args-check"] == ""
 
 
 # schema keys without a library default: chosen per chart, or falling back to the
 # general defaults (the embedded Redis' trees are merged over them)
-NO_DEFAULT = {"topology.pdb": {"minAvailable"},
-              "connection.envoy.image": {"digest", "pullSecrets"}}
+NO_DEFAULT = {"topology.pdb": {"minAvailable"}, "connection.envoy.image": {"digest", "pullSecrets"}}
 MERGED_OVER_DEFAULTS = "session.store.redis."
 
 
 def test_defaults_match_the_schemas(default_out: Render) -> None:
     """The defaults validate against the schemas, and every schema key has a default."""
     defaults = yaml.safe_load(
-        default_out.get("ConfigMap", "libtest-helpers")["data"]["values-defaults"])
+        default_out.get("ConfigMap", "libtest-helpers")["data"]["values-defaults"]
+    )
     properties: dict[str, Any] = {}
     for path in (LIBRARY / "schema").glob("*.json"):
         properties.update(json.loads(path.read_text())["properties"])

@@ -28,10 +28,20 @@ SECRET = "t-vault"
 LIVE_PASSWORD = "live-password-kept-on-upgrade"
 
 RESOURCES = [
-    {"name": "secrets", "singularName": "secret", "namespaced": True, "kind": "Secret",
-     "verbs": ["get", "list"]},
-    {"name": "configmaps", "singularName": "configmap", "namespaced": True,
-     "kind": "ConfigMap", "verbs": ["get", "list"]},
+    {
+        "name": "secrets",
+        "singularName": "secret",
+        "namespaced": True,
+        "kind": "Secret",
+        "verbs": ["get", "list"],
+    },
+    {
+        "name": "configmaps",
+        "singularName": "configmap",
+        "namespaced": True,
+        "kind": "ConfigMap",
+        "verbs": ["get", "list"],
+    },
 ]
 
 
@@ -52,8 +62,17 @@ class FakeApi(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def not_found(self) -> None:
-        self.reply(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                         "reason": "NotFound", "code": 404, "message": "not found"})
+        self.reply(
+            404,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "status": "Failure",
+                "reason": "NotFound",
+                "code": 404,
+                "message": "not found",
+            },
+        )
 
     def do_GET(self) -> None:
         path = self.path.split("?")[0]
@@ -61,30 +80,45 @@ class FakeApi(http.server.BaseHTTPRequestHandler):
         if path == "/version":
             self.reply(200, {"major": "1", "minor": "33", "gitVersion": "v1.33.0"})
         elif path == "/api":
-            self.reply(200, {"kind": "APIVersions", "versions": ["v1"],
-                             "serverAddressByClientCIDRs": []})
+            self.reply(
+                200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+            )
         elif path == "/apis":
             self.reply(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
         elif path == "/api/v1":
-            self.reply(200, {"kind": "APIResourceList", "groupVersion": "v1",
-                             "resources": RESOURCES})
+            self.reply(
+                200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": RESOURCES}
+            )
         elif path == namespaced + "configmaps":
-            self.reply(200, {"kind": "ConfigMapList", "apiVersion": "v1", "metadata": {},
-                             "items": []})
+            self.reply(
+                200, {"kind": "ConfigMapList", "apiVersion": "v1", "metadata": {}, "items": []}
+            )
         elif path.startswith(namespaced + "secrets/"):
             name = path.rsplit("/", 1)[1]
             if name not in self.secrets:
                 self.not_found()
                 return
-            data = {k: base64.b64encode(v.encode()).decode()
-                    for k, v in self.secrets[name].items()}
+            data = {k: base64.b64encode(v.encode()).decode() for k, v in self.secrets[name].items()}
             # owned by the release, as after an earlier install
-            meta = {"name": name, "namespace": NAMESPACE,
-                    "labels": {"app.kubernetes.io/managed-by": "Helm"},
-                    "annotations": {"meta.helm.sh/release-name": RELEASE_NAME,
-                                    "meta.helm.sh/release-namespace": NAMESPACE}}
-            self.reply(200, {"kind": "Secret", "apiVersion": "v1", "type": "Opaque",
-                             "metadata": meta, "data": data})
+            meta = {
+                "name": name,
+                "namespace": NAMESPACE,
+                "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                "annotations": {
+                    "meta.helm.sh/release-name": RELEASE_NAME,
+                    "meta.helm.sh/release-namespace": NAMESPACE,
+                },
+            }
+            self.reply(
+                200,
+                {
+                    "kind": "Secret",
+                    "apiVersion": "v1",
+                    "type": "Opaque",
+                    "metadata": meta,
+                    "data": data,
+                },
+            )
         else:
             self.not_found()
 
@@ -97,12 +131,23 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[type[FakeApi
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     kubeconfig = tmp_path_factory.mktemp("kube") / "config"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-        "clusters": [{"name": "fake", "cluster": {
-            "server": f"http://127.0.0.1:{server.server_address[1]}"}}],
-        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "u"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}]}))
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "fake",
+                "clusters": [
+                    {
+                        "name": "fake",
+                        "cluster": {"server": f"http://127.0.0.1:{server.server_address[1]}"},
+                    }
+                ],
+                "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "u"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+            }
+        )
+    )
     try:
         yield handler, kubeconfig
     finally:
@@ -127,19 +172,29 @@ data:
 def vault_chart(helm: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     chart = tmp_path_factory.mktemp("vault") / "vault"
     (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "v2", "name": "vault", "version": "1.0.0",
-        "dependencies": [{"name": "destate", "version": "0.1.0",
-                          "repository": "file://" + str(LIBRARY)}]}))
-    (chart / "values.yaml").write_text(yaml.safe_dump({
-        "config": {"secrets": {"admin-password": "", "replication-password": ""}}}))
+    (chart / "Chart.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v2",
+                "name": "vault",
+                "version": "1.0.0",
+                "dependencies": [
+                    {"name": "destate", "version": "0.1.0", "repository": "file://" + str(LIBRARY)}
+                ],
+            }
+        )
+    )
+    (chart / "values.yaml").write_text(
+        yaml.safe_dump({"config": {"secrets": {"admin-password": "", "replication-password": ""}}})
+    )
     (chart / "templates" / "vault.yaml").write_text(TEMPLATE)
     run_helm(helm, ["package", LIBRARY, "--destination", chart / "charts"])
     return chart
 
 
-def render(helm_bin: Path, chart: Path, kubeconfig: Path | None,
-           monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, str], str]:
+def render(
+    helm_bin: Path, chart: Path, kubeconfig: Path | None, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, str], str]:
     """(decoded Secret data, checksum/secret) of one render; with a kubeconfig Helm
     talks to the fake API server (lookup on), without it renders offline."""
     args: list[str | Path] = ["template", RELEASE_NAME, chart, "--namespace", NAMESPACE]
@@ -156,9 +211,13 @@ def render(helm_bin: Path, chart: Path, kubeconfig: Path | None,
 
 
 @pytest.mark.parametrize("binary", ["helm", "helm3"])
-def test_live_secret_value_is_reused(request: pytest.FixtureRequest, binary: str,
-                                     api: tuple[type[FakeApi], Path], vault_chart: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_secret_value_is_reused(
+    request: pytest.FixtureRequest,
+    binary: str,
+    api: tuple[type[FakeApi], Path],
+    vault_chart: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     handler, kubeconfig = api
     monkeypatch.setattr(handler, "secrets", {SECRET: {"admin-password": LIVE_PASSWORD}})
     data, _ = render(request.getfixturevalue(binary), vault_chart, kubeconfig, monkeypatch)
@@ -169,8 +228,12 @@ def test_live_secret_value_is_reused(request: pytest.FixtureRequest, binary: str
 
 @pytest.mark.parametrize("binary", ["helm", "helm3"])
 def test_reachable_cluster_without_secret_gets_random_passwords(
-        request: pytest.FixtureRequest, binary: str, api: tuple[type[FakeApi], Path],
-        vault_chart: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    request: pytest.FixtureRequest,
+    binary: str,
+    api: tuple[type[FakeApi], Path],
+    vault_chart: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     handler, kubeconfig = api
     helm_bin = request.getfixturevalue(binary)
     monkeypatch.setattr(handler, "secrets", {})
@@ -181,7 +244,7 @@ def test_reachable_cluster_without_secret_gets_random_passwords(
     again_offline, _ = render(helm_bin, vault_chart, None, monkeypatch)
     for key in ("admin-password", "replication-password"):
         assert re.fullmatch(r"[A-Za-z0-9]{24}", first[key])
-        assert first[key] != second[key]            # random on a first install
-        assert first[key] != offline[key]           # never the offline placeholder
-        assert offline[key] == again_offline[key]   # offline output stays deterministic
+        assert first[key] != second[key]  # random on a first install
+        assert first[key] != offline[key]  # never the offline placeholder
+        assert offline[key] == again_offline[key]  # offline output stays deterministic
     assert first["admin-password"] != first["replication-password"]

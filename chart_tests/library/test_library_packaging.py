@@ -61,27 +61,45 @@ CONSUMER_TEMPLATE = """\
 
 @pytest.mark.parametrize("binary", ["helm", "helm3"])
 def test_outside_chart_depends_on_destate_by_version(
-        chart_repo: str, tmp_path: Path, request: pytest.FixtureRequest, binary: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    chart_repo: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    binary: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     helm_bin: Path = request.getfixturevalue(binary)
     for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
         monkeypatch.setenv(var, str(tmp_path / "helm-home" / var.lower()))
     chart = tmp_path / "kv"
     (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "v2", "name": "kv", "version": "1.0.0", "appVersion": "2.0",
-        "dependencies": [{"name": "destate", "version": VERSION, "repository": chart_repo}],
-    }))
-    (chart / "values.yaml").write_text(yaml.safe_dump({
-        "image": {"repository": "example/kv"}, "workload": {"replicas": 2},
-        "topology": {"ports": [{"name": "kv", "port": 7000}]}}))
+    (chart / "Chart.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v2",
+                "name": "kv",
+                "version": "1.0.0",
+                "appVersion": "2.0",
+                "dependencies": [{"name": "destate", "version": VERSION, "repository": chart_repo}],
+            }
+        )
+    )
+    (chart / "values.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "image": {"repository": "example/kv"},
+                "workload": {"replicas": 2},
+                "topology": {"ports": [{"name": "kv", "port": 7000}]},
+            }
+        )
+    )
     (chart / "templates" / "kv.yaml").write_text(CONSUMER_TEMPLATE)
 
     run_helm(helm_bin, ["dependency", "update", chart])
     assert (chart / "charts" / f"destate-{VERSION}.tgz").is_file()
     lock = yaml.safe_load((chart / "Chart.lock").read_text())
-    assert lock["dependencies"] == [{"name": "destate", "version": VERSION,
-                                     "repository": chart_repo}]
+    assert lock["dependencies"] == [
+        {"name": "destate", "version": VERSION, "repository": chart_repo}
+    ]
 
     docs = parse(run_helm(helm_bin, ["template", "kv", chart, "--namespace", "apps"]))
     kinds = {d["kind"]: d for d in docs}

@@ -16,11 +16,14 @@ def claim_spec(out: Render) -> dict[str, Any]:
     return out.get("StatefulSet", FULL)["spec"]["volumeClaimTemplates"][0]["spec"]
 
 
-@pytest.mark.parametrize(("storage_class", "expected"), [
-    ("", None),             # omitted: the cluster's default class
-    ("-", ""),              # explicit empty class: static volumes only
-    ("fast-ssd", "fast-ssd"),
-])
+@pytest.mark.parametrize(
+    ("storage_class", "expected"),
+    [
+        ("", None),  # omitted: the cluster's default class
+        ("-", ""),  # explicit empty class: static volumes only
+        ("fast-ssd", "fast-ssd"),
+    ],
+)
 def test_storage_class(render: RenderFn, storage_class: str, expected: str | None) -> None:
     spec = claim_spec(render({"persistence": {"storageClass": storage_class}}))
     if expected is None:
@@ -30,12 +33,22 @@ def test_storage_class(render: RenderFn, storage_class: str, expected: str | Non
 
 
 def test_claim_template_options(render: RenderFn) -> None:
-    out = render({"persistence": {
-        "accessModes": ["ReadWriteOncePod"], "size": "500Mi",
-        "labels": {"backup": "daily"}, "annotations": {"example.com/a": "b"},
-        "dataSource": {"kind": "VolumeSnapshot", "name": "snap-1",
-                       "apiGroup": "snapshot.storage.k8s.io"},
-        "retention": {"whenDeleted": "Delete", "whenScaled": "Retain"}}})
+    out = render(
+        {
+            "persistence": {
+                "accessModes": ["ReadWriteOncePod"],
+                "size": "500Mi",
+                "labels": {"backup": "daily"},
+                "annotations": {"example.com/a": "b"},
+                "dataSource": {
+                    "kind": "VolumeSnapshot",
+                    "name": "snap-1",
+                    "apiGroup": "snapshot.storage.k8s.io",
+                },
+                "retention": {"whenDeleted": "Delete", "whenScaled": "Retain"},
+            }
+        }
+    )
     sts = out.get("StatefulSet", FULL)
     (claim,) = sts["spec"]["volumeClaimTemplates"]
     assert claim["metadata"]["labels"]["backup"] == "daily"
@@ -44,7 +57,9 @@ def test_claim_template_options(render: RenderFn) -> None:
     assert claim["spec"]["resources"]["requests"]["storage"] == "500Mi"
     assert claim["spec"]["dataSource"]["name"] == "snap-1"
     assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {
-        "whenDeleted": "Delete", "whenScaled": "Retain"}
+        "whenDeleted": "Delete",
+        "whenScaled": "Retain",
+    }
     # Deployment claim: no resource-policy keep when claims are to be deleted
     pvc = out.get("PersistentVolumeClaim", f"{FULL}-web-data")
     assert "helm.sh/resource-policy" not in pvc["metadata"].get("annotations", {})
@@ -52,9 +67,19 @@ def test_claim_template_options(render: RenderFn) -> None:
 
 @pytest.fixture(scope="module")
 def local(render: RenderFn) -> Render:
-    return render({"persistence": {"local": {
-        "enabled": True, "path": "/mnt/disks/db", "nodes": ["node-a", "node-b", "node-c", "node-d"],
-        "reclaimPolicy": "Retain"}}, "topology": {"ordinals": {"start": 1}, "primaryOrdinal": 1}})
+    return render(
+        {
+            "persistence": {
+                "local": {
+                    "enabled": True,
+                    "path": "/mnt/disks/db",
+                    "nodes": ["node-a", "node-b", "node-c", "node-d"],
+                    "reclaimPolicy": "Retain",
+                }
+            },
+            "topology": {"ordinals": {"start": 1}, "primaryOrdinal": 1},
+        }
+    )
 
 
 def test_local_storage_class(local: Render) -> None:
@@ -76,16 +101,20 @@ def test_local_volumes_one_per_node_bound_to_each_pod(local: Render) -> None:
         spec = pv["spec"]
         ordinal = 1 + n
         # StatefulSet claim naming: <template>-<statefulset>-<ordinal>
-        assert spec["claimRef"] == {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                                    "namespace": NAMESPACE, "name": f"data-{FULL}-{ordinal}"}
+        assert spec["claimRef"] == {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "namespace": NAMESPACE,
+            "name": f"data-{FULL}-{ordinal}",
+        }
         assert spec["local"] == {"path": "/mnt/disks/db"}
         assert spec["storageClassName"] == sc_name
         assert spec["capacity"] == {"storage": "2Gi"}
         assert spec["persistentVolumeReclaimPolicy"] == "Retain"
         (term,) = spec["nodeAffinity"]["required"]["nodeSelectorTerms"]
-        assert term["matchExpressions"] == [{"key": "kubernetes.io/hostname",
-                                             "operator": "In",
-                                             "values": [nodes[n]]}]
+        assert term["matchExpressions"] == [
+            {"key": "kubernetes.io/hostname", "operator": "In", "values": [nodes[n]]}
+        ]
     assert len({pv["metadata"]["name"] for pv in pvs}) == 4
 
 
@@ -103,11 +132,13 @@ def test_disabled_persistence_uses_emptydir(render: RenderFn) -> None:
 def test_existing_claim_for_deployment(render: RenderFn) -> None:
     # the test chart's StatefulSet rightly refuses existingClaim: skip-schema is not
     # needed, but the StatefulSet template must not run, so render the Deployment only
-    out = render({"persistence": {"existingClaim": "shared-data",
-                                  "accessModes": ["ReadWriteMany"]},
-                  "libtest": {"deploymentOnly": True}})
+    out = render(
+        {
+            "persistence": {"existingClaim": "shared-data", "accessModes": ["ReadWriteMany"]},
+            "libtest": {"deploymentOnly": True},
+        }
+    )
     deploy = out.get("Deployment", f"{FULL}-web")
-    assert volume(pod_spec(deploy), "data")["persistentVolumeClaim"] == {
-        "claimName": "shared-data"}
+    assert volume(pod_spec(deploy), "data")["persistentVolumeClaim"] == {"claimName": "shared-data"}
     assert out.all("PersistentVolumeClaim") == []
     assert deploy["spec"]["strategy"] == {"type": "RollingUpdate"}  # RWX: rolling is safe

@@ -18,20 +18,26 @@ MODES: dict[str, dict[str, Any]] = {
     "store+client": {"session": {"mode": "store"}, "connection": {"mode": "client"}},
     "sticky+gateway": {
         "session": {"mode": "sticky", "sticky": {"gatewaySessionPersistence": True}},
-        "connection": {"mode": "gateway", "gateway": {"force": True,
-                                                      "parentRefs": [{"name": "gw"}]}}},
+        "connection": {
+            "mode": "gateway",
+            "gateway": {"force": True, "parentRefs": [{"name": "gw"}]},
+        },
+    },
     "local+ingress": {
         "persistence": {"local": {"enabled": True, "nodes": ["a", "b", "c"]}},
         "config": {"writable": True},
-        "connection": {"mode": "ingress", "ingress": {"tls": {"secretName": "tls"}}}},
+        "connection": {"mode": "ingress", "ingress": {"tls": {"secretName": "tls"}}},
+    },
 }
 
 
 def documents(text: str) -> list[str]:
     """The rendered documents without `# Source:` lines, whitespace-trimmed, empty ones
     dropped (v3 prints a bare `# Source:` document for a template's empty part)."""
-    docs = ["\n".join(line for line in doc.splitlines() if not line.startswith("# Source: "))
-            for doc in text.split("\n---")]
+    docs = [
+        "\n".join(line for line in doc.splitlines() if not line.startswith("# Source: "))
+        for doc in text.split("\n---")
+    ]
     return [doc.strip() for doc in docs if doc.strip() and doc.strip() != "---"]
 
 
@@ -42,16 +48,18 @@ def v4_first(helm: Path, lib_chart: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
-def test_two_renders_are_byte_identical(helm: Path, lib_chart: Path, mode: str,
-                                        v4_first: dict[str, str]) -> None:
+def test_two_renders_are_byte_identical(
+    helm: Path, lib_chart: Path, mode: str, v4_first: dict[str, str]
+) -> None:
     second = template(helm, lib_chart, MODES[mode])
     assert v4_first[mode] == second
     assert "kind: StatefulSet" in second
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
-def test_helm_v4_and_v3_render_the_same(helm3: Path, lib_chart: Path, mode: str,
-                                        v4_first: dict[str, str]) -> None:
+def test_helm_v4_and_v3_render_the_same(
+    helm3: Path, lib_chart: Path, mode: str, v4_first: dict[str, str]
+) -> None:
     v4 = v4_first[mode]
     v3 = template(helm3, lib_chart, MODES[mode])
     assert documents(v4) == documents(v3)

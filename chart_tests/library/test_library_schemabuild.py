@@ -48,9 +48,18 @@ def test_every_area_schema_is_strict() -> None:
         elif isinstance(node, list):
             for i, child in enumerate(node):
                 walk(child, f"{where}[{i}]")
+
     files = sorted(SCHEMA_DIR.glob("*.json"))
-    assert {f.stem for f in files} == {"names", "image", "workload", "persistence", "config",
-                                       "topology", "session", "connection"}
+    assert {f.stem for f in files} == {
+        "names",
+        "image",
+        "workload",
+        "persistence",
+        "config",
+        "topology",
+        "session",
+        "connection",
+    }
     for path in files:
         doc = json.loads(path.read_text())
         assert doc["$schema"] == schemabuild.DRAFT
@@ -58,23 +67,38 @@ def test_every_area_schema_is_strict() -> None:
 
 
 def test_assemble_merges_areas_and_chart_properties(tmp_path: Path) -> None:
-    chart = make_chart(tmp_path, "kv", {
-        "areas": ["names", "image", "workload", "persistence"],
-        "properties": {"mode": {"enum": ["a", "b"]}}, "required": ["mode"]})
+    chart = make_chart(
+        tmp_path,
+        "kv",
+        {
+            "areas": ["names", "image", "workload", "persistence"],
+            "properties": {"mode": {"enum": ["a", "b"]}},
+            "required": ["mode"],
+        },
+    )
     assert schemabuild.main([str(chart), "--library", str(SCHEMA_DIR)]) == 0
     schema = json.loads((chart / "values.schema.json").read_text())
     assert schema["additionalProperties"] is False
     assert schema["title"] == "kv values"
     assert schema["required"] == ["mode"]
     props = schema["properties"]
-    assert set(props) == {"nameOverride", "fullnameOverride", "image", "workload",
-                          "persistence", "mode", "global", "destate"}
+    assert set(props) == {
+        "nameOverride",
+        "fullnameOverride",
+        "image",
+        "workload",
+        "persistence",
+        "mode",
+        "global",
+        "destate",
+    }
     persistence = json.loads((SCHEMA_DIR / "persistence.json").read_text())["properties"]
     assert props["persistence"] == persistence["persistence"]
 
 
-def test_check_mode_names_the_stale_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                                          ) -> None:
+def test_check_mode_names_the_stale_chart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     chart = make_chart(tmp_path, "stale-chart", {"areas": ["names"]})
     assert schemabuild.main([str(chart), "--check"]) == 1
     assert not (chart / "values.schema.json").exists()  # --check writes nothing
@@ -86,15 +110,21 @@ def test_check_mode_names_the_stale_chart(tmp_path: Path, capsys: pytest.Capture
     assert schemabuild.main([str(chart), "--check"]) == 1
 
 
-@pytest.mark.parametrize(("source", "message"), [
-    ({"areas": ["names", "storage"]}, "unknown area 'storage'"),
-    ({"areas": ["image"], "properties": {"image": {}}},
-     "property 'image' is already defined by a library area"),
-    ({"areas": "image"}, "'areas' must be a list of area names"),
-    ({"areas": [], "extras": {}}, "unknown key(s) extras"),
-])
-def test_bad_sources_fail_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                        source: dict[str, Any], message: str) -> None:
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"areas": ["names", "storage"]}, "unknown area 'storage'"),
+        (
+            {"areas": ["image"], "properties": {"image": {}}},
+            "property 'image' is already defined by a library area",
+        ),
+        ({"areas": "image"}, "'areas' must be a list of area names"),
+        ({"areas": [], "extras": {}}, "unknown key(s) extras"),
+    ],
+)
+def test_bad_sources_fail_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: dict[str, Any], message: str
+) -> None:
     chart = make_chart(tmp_path, "bad", source)
     assert schemabuild.main([str(chart)]) == 2
     err = capsys.readouterr().err.strip()
@@ -104,8 +134,9 @@ def test_bad_sources_fail_with_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     assert "\n" not in err
 
 
-def test_invalid_json_and_missing_source(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_json_and_missing_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     chart = tmp_path / "broken"
     chart.mkdir()
     (chart / "values.schema.in.json").write_text('{"areas": [\n')

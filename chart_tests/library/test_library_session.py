@@ -51,13 +51,24 @@ def test_sticky_cookie_annotations(sticky: Render) -> None:
 
 
 def test_gateway_session_persistence_when_asked(render: RenderFn) -> None:
-    out = render({"session": {"mode": "sticky", "sticky": {
-        "timeoutSeconds": 3600, "gatewaySessionPersistence": True}}},
-        extra=["--show-only", "templates/helpers.yaml"])
+    out = render(
+        {
+            "session": {
+                "mode": "sticky",
+                "sticky": {"timeoutSeconds": 3600, "gatewaySessionPersistence": True},
+            }
+        },
+        extra=["--show-only", "templates/helpers.yaml"],
+    )
     data = out.get("ConfigMap", "libtest-helpers")["data"]
-    assert yaml.safe_load(data["session-persistence"]) == {"sessionPersistence": {
-        "sessionName": "DESTATE_SESSION", "type": "Cookie", "absoluteTimeout": "3600s",
-        "cookieConfig": {"lifetimeType": "Permanent"}}}
+    assert yaml.safe_load(data["session-persistence"]) == {
+        "sessionPersistence": {
+            "sessionName": "DESTATE_SESSION",
+            "type": "Cookie",
+            "absoluteTimeout": "3600s",
+            "cookieConfig": {"lifetimeType": "Permanent"},
+        }
+    }
 
 
 def test_no_session_features_by_default(default_out: Render) -> None:
@@ -86,7 +97,8 @@ def test_embedded_redis_is_built_from_library_templates(store: Render) -> None:
     assert "appendonly yes" in conf["data"]["redis.conf"]
     assert "dir /data" in conf["data"]["redis.conf"]
     assert env_map(redis)["REDIS_PASSWORD"] == {
-        "secretKeyRef": {"name": STORE_SECRET, "key": "password"}}
+        "secretKeyRef": {"name": STORE_SECRET, "key": "password"}
+    }
     assert pod["securityContext"]["runAsUser"] == 999
     assert redis["securityContext"]["readOnlyRootFilesystem"] is True
     # the Redis pods are not selected by the chart's own Services
@@ -111,9 +123,18 @@ def test_app_gets_store_env(store: Render) -> None:
 
 
 def test_existing_store_secret_replaces_embedded_redis(render: RenderFn) -> None:
-    out = render({"session": {"mode": "store", "store": {
-        "existingSecret": "external-redis", "urlKey": "redis-url",
-        "env": {"url": "REDIS_URL", "backend": "STORE_KIND"}}}})
+    out = render(
+        {
+            "session": {
+                "mode": "store",
+                "store": {
+                    "existingSecret": "external-redis",
+                    "urlKey": "redis-url",
+                    "env": {"url": "REDIS_URL", "backend": "STORE_KIND"},
+                },
+            }
+        }
+    )
     assert REDIS not in out.names("StatefulSet")
     assert STORE_SECRET not in out.names("Secret")
     env = env_map(container(pod_spec(out.get("StatefulSet", FULL)), "app"))
@@ -123,15 +144,27 @@ def test_existing_store_secret_replaces_embedded_redis(render: RenderFn) -> None
 
 
 def test_embedded_redis_tuning(render: RenderFn) -> None:
-    out = render({"session": {"mode": "store", "store": {"redis": {
-        "persistence": {"size": "5Gi", "storageClass": "fast"},
-        "workload": {"resources": {"limits": {"memory": "256Mi"}}},
-        "topology": {"pdb": {"enabled": True}}}}}},
-        extra=["--show-only", "templates/session.yaml"])
+    out = render(
+        {
+            "session": {
+                "mode": "store",
+                "store": {
+                    "redis": {
+                        "persistence": {"size": "5Gi", "storageClass": "fast"},
+                        "workload": {"resources": {"limits": {"memory": "256Mi"}}},
+                        "topology": {"pdb": {"enabled": True}},
+                    }
+                },
+            }
+        },
+        extra=["--show-only", "templates/session.yaml"],
+    )
     sts = out.get("StatefulSet", REDIS)
     claim = sts["spec"]["volumeClaimTemplates"][0]["spec"]
     assert claim["resources"]["requests"]["storage"] == "5Gi"
     assert claim["storageClassName"] == "fast"
     assert container(pod_spec(sts), "redis")["resources"] == {"limits": {"memory": "256Mi"}}
-    assert out.get("PodDisruptionBudget", REDIS)["spec"]["selector"]["matchLabels"] == (
-        sts["spec"]["selector"]["matchLabels"])
+    assert (
+        out.get("PodDisruptionBudget", REDIS)["spec"]["selector"]["matchLabels"]
+        == (sts["spec"]["selector"]["matchLabels"])
+    )

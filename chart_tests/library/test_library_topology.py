@@ -16,19 +16,32 @@ HEADLESS = f"{FULL}-headless"
 
 @pytest.fixture(scope="module")
 def custom(render: RenderFn) -> Render:
-    return render({
-        "workload": {"replicas": 4},
-        "topology": {
-            "clusterDomain": "k8s.example", "podManagementPolicy": "Parallel",
-            "ordinals": {"start": 2}, "primaryOrdinal": 3, "antiAffinity": "hard",
-            "pdb": {"enabled": True, "minAvailable": 2},
-            "topologySpreadConstraints": [
-                {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
-                 "whenUnsatisfiable": "ScheduleAnyway"},
-                {"maxSkew": 2, "topologyKey": "kubernetes.io/hostname",
-                 "whenUnsatisfiable": "DoNotSchedule",
-                 "labelSelector": {"matchLabels": {"custom": "yes"}}},
-            ]}})
+    return render(
+        {
+            "workload": {"replicas": 4},
+            "topology": {
+                "clusterDomain": "k8s.example",
+                "podManagementPolicy": "Parallel",
+                "ordinals": {"start": 2},
+                "primaryOrdinal": 3,
+                "antiAffinity": "hard",
+                "pdb": {"enabled": True, "minAvailable": 2},
+                "topologySpreadConstraints": [
+                    {
+                        "maxSkew": 1,
+                        "topologyKey": "topology.kubernetes.io/zone",
+                        "whenUnsatisfiable": "ScheduleAnyway",
+                    },
+                    {
+                        "maxSkew": 2,
+                        "topologyKey": "kubernetes.io/hostname",
+                        "whenUnsatisfiable": "DoNotSchedule",
+                        "labelSelector": {"matchLabels": {"custom": "yes"}},
+                    },
+                ],
+            },
+        }
+    )
 
 
 def sts_of(out: Render) -> dict[str, Any]:
@@ -63,14 +76,22 @@ def test_hard_anti_affinity(custom: Render) -> None:
 
 
 def test_no_anti_affinity_and_custom_affinity(render: RenderFn) -> None:
-    none = render({"topology": {"antiAffinity": "none"}},
-                  extra=["--show-only", "templates/statefulset.yaml"])
+    none = render(
+        {"topology": {"antiAffinity": "none"}}, extra=["--show-only", "templates/statefulset.yaml"]
+    )
     assert "affinity" not in pod_spec(sts_of(none))
-    custom = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchExpressions": [
-            {"key": "disk", "operator": "In", "values": ["ssd"]}]}]}}}
-    verbatim = render({"topology": {"affinity": custom}},
-                      extra=["--show-only", "templates/statefulset.yaml"])
+    custom = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}
+                ]
+            }
+        }
+    }
+    verbatim = render(
+        {"topology": {"affinity": custom}}, extra=["--show-only", "templates/statefulset.yaml"]
+    )
     assert pod_spec(sts_of(verbatim))["affinity"] == custom
 
 
@@ -85,35 +106,58 @@ def test_spread_constraints_default_to_own_pods(custom: Render) -> None:
 def test_pdb_min_available_and_disabled(custom: Render, render: RenderFn) -> None:
     pdb = custom.get("PodDisruptionBudget", FULL)["spec"]
     assert pdb == {"minAvailable": 2, "selector": pdb["selector"]}
-    off = render({"topology": {"pdb": {"enabled": False}}},
-                 extra=["--show-only", "templates/statefulset.yaml"])
+    off = render(
+        {"topology": {"pdb": {"enabled": False}}},
+        extra=["--show-only", "templates/statefulset.yaml"],
+    )
     assert off.all("PodDisruptionBudget") == []
 
 
-@pytest.mark.parametrize(("env", "role"), [
-    ({"POD_ORDINAL": "3"}, "primary"),
-    ({"POD_ORDINAL": "2"}, "replica"),
-    ({"POD_ORDINAL": "4"}, "replica"),
-    ({"HOSTNAME": f"{FULL}-3"}, "primary"),   # no downward API: hostname suffix
-    ({"HOSTNAME": f"{FULL}-12"}, "replica"),
-])
-def test_role_script_runs_in_sh(render: RenderFn, custom: Render, env: dict[str, str],
-                                role: str) -> None:
+@pytest.mark.parametrize(
+    ("env", "role"),
+    [
+        ({"POD_ORDINAL": "3"}, "primary"),
+        ({"POD_ORDINAL": "2"}, "replica"),
+        ({"POD_ORDINAL": "4"}, "replica"),
+        ({"HOSTNAME": f"{FULL}-3"}, "primary"),  # no downward API: hostname suffix
+        ({"HOSTNAME": f"{FULL}-12"}, "replica"),
+    ],
+)
+def test_role_script_runs_in_sh(
+    render: RenderFn, custom: Render, env: dict[str, str], role: str
+) -> None:
     script = custom.get("ConfigMap", "libtest-helpers")["data"]["role-script"]
-    proc = subprocess.run(["sh", "-c", f'{script}\necho "$POD_ORDINAL $POD_ROLE"'],
-                          env={"PATH": "/usr/bin:/bin", **env}, capture_output=True,
-                          text=True, check=True)
+    proc = subprocess.run(
+        ["sh", "-c", f'{script}\necho "$POD_ORDINAL $POD_ROLE"'],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     ordinal = env.get("POD_ORDINAL") or env["HOSTNAME"].rsplit("-", 1)[1]
     assert proc.stdout.split() == [ordinal, role]
 
 
 def test_headless_service_ports_and_targets(render: RenderFn) -> None:
-    out = render({"topology": {"ports": [
-        {"name": "db", "port": 3306},
-        {"name": "metrics", "port": 9104, "targetPort": 9104, "appProtocol": "http"}]}},
-        extra=["--show-only", "templates/statefulset.yaml"])
+    out = render(
+        {
+            "topology": {
+                "ports": [
+                    {"name": "db", "port": 3306},
+                    {"name": "metrics", "port": 9104, "targetPort": 9104, "appProtocol": "http"},
+                ]
+            }
+        },
+        extra=["--show-only", "templates/statefulset.yaml"],
+    )
     ports = out.get("Service", HEADLESS)["spec"]["ports"]
     assert ports == [
         {"name": "db", "port": 3306, "targetPort": "db", "protocol": "TCP"},
-        {"name": "metrics", "port": 9104, "targetPort": 9104, "protocol": "TCP",
-         "appProtocol": "http"}]
+        {
+            "name": "metrics",
+            "port": 9104,
+            "targetPort": 9104,
+            "protocol": "TCP",
+            "appProtocol": "http",
+        },
+    ]

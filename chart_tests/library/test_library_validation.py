@@ -20,121 +20,247 @@ LOCAL = {"enabled": True, "path": "/mnt/data", "nodes": ["n1", "n2", "n3"]}
 
 CASES: list[tuple[str, dict[str, Any], str]] = [
     # workload
-    ("replicas-negative", {"workload": {"replicas": -1}},
-     "destate: workload.replicas must be >= 0 (got -1)"),
-    ("replicas-fraction", {"workload": {"replicas": 1.5}},
-     'destate: workload.replicas must be an integer (got "1.5")'),
+    (
+        "replicas-negative",
+        {"workload": {"replicas": -1}},
+        "destate: workload.replicas must be >= 0 (got -1)",
+    ),
+    (
+        "replicas-fraction",
+        {"workload": {"replicas": 1.5}},
+        'destate: workload.replicas must be an integer (got "1.5")',
+    ),
     # persistence
-    ("size-not-quantity", {"persistence": {"size": "lots"}},
-     'destate: persistence.size must be a Kubernetes quantity such as 8Gi or 500Mi (got "lots")'),
-    ("retention-deleted", {"persistence": {"retention": {"whenDeleted": "Keep"}}},
-     'destate: persistence.retention.whenDeleted must be one of Retain|Delete (got "Keep")'),
-    ("retention-scaled", {"persistence": {"retention": {"whenScaled": "Drop"}}},
-     'destate: persistence.retention.whenScaled must be one of Retain|Delete (got "Drop")'),
-    ("access-modes-empty", {"persistence": {"accessModes": []}},
-     "destate: persistence.accessModes must list at least one access mode (got [])"),
-    ("access-mode-unknown", {"persistence": {"accessModes": ["ReadWriteSometimes"]}},
-     "destate: persistence.accessModes[] must be one of "
-     'ReadWriteOnce|ReadOnlyMany|ReadWriteMany|ReadWriteOncePod (got "ReadWriteSometimes")'),
-    ("existing-claim-statefulset", {"persistence": {"existingClaim": "shared"}},
-     "destate: persistence.existingClaim must be empty for a StatefulSet: every pod gets "
-     'its own claim from volumeClaimTemplates (got "shared")'),
-    ("local-too-few-nodes", {"persistence": {"local": {**LOCAL, "nodes": ["n1", "n2"]}}},
-     "destate: persistence.local.nodes must list at least workload.replicas (3) nodes, "
-     "one local volume per pod (got 2)"),
-    ("local-repeated-node", {"persistence": {"local": {**LOCAL, "nodes": ["n1", "n1", "n2"]}}},
-     'destate: persistence.local.nodes must not repeat a node (got ["n1","n1","n2"])'),
-    ("local-relative-path", {"persistence": {"local": {**LOCAL, "path": "data"}}},
-     'destate: persistence.local.path must be an absolute path (got "data")'),
-    ("local-reclaim", {"persistence": {"local": {**LOCAL, "reclaimPolicy": "Recycle"}}},
-     'destate: persistence.local.reclaimPolicy must be one of Retain|Delete (got "Recycle")'),
+    (
+        "size-not-quantity",
+        {"persistence": {"size": "lots"}},
+        'destate: persistence.size must be a Kubernetes quantity such as 8Gi or 500Mi (got "lots")',
+    ),
+    (
+        "retention-deleted",
+        {"persistence": {"retention": {"whenDeleted": "Keep"}}},
+        'destate: persistence.retention.whenDeleted must be one of Retain|Delete (got "Keep")',
+    ),
+    (
+        "retention-scaled",
+        {"persistence": {"retention": {"whenScaled": "Drop"}}},
+        'destate: persistence.retention.whenScaled must be one of Retain|Delete (got "Drop")',
+    ),
+    (
+        "access-modes-empty",
+        {"persistence": {"accessModes": []}},
+        "destate: persistence.accessModes must list at least one access mode (got [])",
+    ),
+    (
+        "access-mode-unknown",
+        {"persistence": {"accessModes": ["ReadWriteSometimes"]}},
+        "destate: persistence.accessModes[] must be one of "
+        'ReadWriteOnce|ReadOnlyMany|ReadWriteMany|ReadWriteOncePod (got "ReadWriteSometimes")',
+    ),
+    (
+        "existing-claim-statefulset",
+        {"persistence": {"existingClaim": "shared"}},
+        "destate: persistence.existingClaim must be empty for a StatefulSet: every pod gets "
+        'its own claim from volumeClaimTemplates (got "shared")',
+    ),
+    (
+        "local-too-few-nodes",
+        {"persistence": {"local": {**LOCAL, "nodes": ["n1", "n2"]}}},
+        "destate: persistence.local.nodes must list at least workload.replicas (3) nodes, "
+        "one local volume per pod (got 2)",
+    ),
+    (
+        "local-repeated-node",
+        {"persistence": {"local": {**LOCAL, "nodes": ["n1", "n1", "n2"]}}},
+        'destate: persistence.local.nodes must not repeat a node (got ["n1","n1","n2"])',
+    ),
+    (
+        "local-relative-path",
+        {"persistence": {"local": {**LOCAL, "path": "data"}}},
+        'destate: persistence.local.path must be an absolute path (got "data")',
+    ),
+    (
+        "local-reclaim",
+        {"persistence": {"local": {**LOCAL, "reclaimPolicy": "Recycle"}}},
+        'destate: persistence.local.reclaimPolicy must be one of Retain|Delete (got "Recycle")',
+    ),
     # config
-    ("config-mount-relative", {"config": {"mountPath": "etc/app"}},
-     'destate: config.mountPath must be an absolute path (got "etc/app")'),
-    ("secret-mount-relative", {"config": {"secretMountPath": "secrets"}},
-     'destate: config.secretMountPath must be an absolute path or empty (got "secrets")'),
-    ("files-and-existing", {"config": {"existingConfigMap": "mine"}},
-     "destate: config.existingConfigMap must be empty when config.files is set "
-     '(use one or the other) (got "mine")'),
-    ("secrets-and-existing", {"config": {"existingSecret": "mine"}},
-     "destate: config.existingSecret must be empty when config.secrets is set "
-     '(use one or the other) (got "mine")'),
-    ("password-short", {"config": {"passwordLength": 4}},
-     "destate: config.passwordLength must be >= 8 (got 4)"),
+    (
+        "config-mount-relative",
+        {"config": {"mountPath": "etc/app"}},
+        'destate: config.mountPath must be an absolute path (got "etc/app")',
+    ),
+    (
+        "secret-mount-relative",
+        {"config": {"secretMountPath": "secrets"}},
+        'destate: config.secretMountPath must be an absolute path or empty (got "secrets")',
+    ),
+    (
+        "files-and-existing",
+        {"config": {"existingConfigMap": "mine"}},
+        "destate: config.existingConfigMap must be empty when config.files is set "
+        '(use one or the other) (got "mine")',
+    ),
+    (
+        "secrets-and-existing",
+        {"config": {"existingSecret": "mine"}},
+        "destate: config.existingSecret must be empty when config.secrets is set "
+        '(use one or the other) (got "mine")',
+    ),
+    (
+        "password-short",
+        {"config": {"passwordLength": 4}},
+        "destate: config.passwordLength must be >= 8 (got 4)",
+    ),
     # topology
-    ("pod-management", {"topology": {"podManagementPolicy": "Random"}},
-     'destate: topology.podManagementPolicy must be one of OrderedReady|Parallel (got "Random")'),
-    ("anti-affinity", {"topology": {"antiAffinity": "strict"}},
-     'destate: topology.antiAffinity must be one of soft|hard|none (got "strict")'),
-    ("ordinals-negative", {"topology": {"ordinals": {"start": -2}}},
-     "destate: topology.ordinals.start must be >= 0 (got -2)"),
-    ("primary-missing", {"topology": {"primaryOrdinal": 3}},
-     "destate: topology.primaryOrdinal must be an existing pod ordinal (0..2) (got 3)"),
-    ("cluster-domain", {"topology": {"clusterDomain": ""}},
-     'destate: topology.clusterDomain must not be empty (got "")'),
+    (
+        "pod-management",
+        {"topology": {"podManagementPolicy": "Random"}},
+        'destate: topology.podManagementPolicy must be one of OrderedReady|Parallel (got "Random")',
+    ),
+    (
+        "anti-affinity",
+        {"topology": {"antiAffinity": "strict"}},
+        'destate: topology.antiAffinity must be one of soft|hard|none (got "strict")',
+    ),
+    (
+        "ordinals-negative",
+        {"topology": {"ordinals": {"start": -2}}},
+        "destate: topology.ordinals.start must be >= 0 (got -2)",
+    ),
+    (
+        "primary-missing",
+        {"topology": {"primaryOrdinal": 3}},
+        "destate: topology.primaryOrdinal must be an existing pod ordinal (0..2) (got 3)",
+    ),
+    (
+        "cluster-domain",
+        {"topology": {"clusterDomain": ""}},
+        'destate: topology.clusterDomain must not be empty (got "")',
+    ),
     # session
-    ("session-mode", {"session": {"mode": "cookie"}},
-     'destate: session.mode must be one of none|store|sticky (got "cookie")'),
-    ("sticky-timeout-zero", {"session": {"mode": "sticky", "sticky": {"timeoutSeconds": 0}}},
-     "destate: session.sticky.timeoutSeconds must be an integer in 1..86400 (got 0)"),
-    ("sticky-timeout-high", {"session": {"mode": "sticky", "sticky": {"timeoutSeconds": 86401}}},
-     "destate: session.sticky.timeoutSeconds must be an integer in 1..86400 (got 86401)"),
-    ("cookie-mode", {"session": {"mode": "sticky", "sticky": {"cookie": {"mode": "sometimes"}}}},
-     'destate: session.sticky.cookie.mode must be one of persistent|balanced (got "sometimes")'),
-    ("store-without-secret", {"session": {"mode": "store", "store": {"embedded": False}}},
-     "destate: session.store.existingSecret must name the Secret holding the store URL "
-     'when session.store.embedded is false (got "")'),
-    ("redis-size", {"session": {"mode": "store", "store": {"redis": {
-        "persistence": {"size": "big"}}}}},
-     "destate: session.store.redis.persistence.size must be a Kubernetes quantity "
-     'such as 8Gi or 500Mi (got "big")'),
-    ("redis-replicas", {"session": {"mode": "store", "store": {"redis": {
-        "workload": {"replicas": -3}}}}},
-     "destate: session.store.redis.workload.replicas must be >= 0 (got -3)"),
+    (
+        "session-mode",
+        {"session": {"mode": "cookie"}},
+        'destate: session.mode must be one of none|store|sticky (got "cookie")',
+    ),
+    (
+        "sticky-timeout-zero",
+        {"session": {"mode": "sticky", "sticky": {"timeoutSeconds": 0}}},
+        "destate: session.sticky.timeoutSeconds must be an integer in 1..86400 (got 0)",
+    ),
+    (
+        "sticky-timeout-high",
+        {"session": {"mode": "sticky", "sticky": {"timeoutSeconds": 86401}}},
+        "destate: session.sticky.timeoutSeconds must be an integer in 1..86400 (got 86401)",
+    ),
+    (
+        "cookie-mode",
+        {"session": {"mode": "sticky", "sticky": {"cookie": {"mode": "sometimes"}}}},
+        'destate: session.sticky.cookie.mode must be one of persistent|balanced (got "sometimes")',
+    ),
+    (
+        "store-without-secret",
+        {"session": {"mode": "store", "store": {"embedded": False}}},
+        "destate: session.store.existingSecret must name the Secret holding the store URL "
+        'when session.store.embedded is false (got "")',
+    ),
+    (
+        "redis-size",
+        {"session": {"mode": "store", "store": {"redis": {"persistence": {"size": "big"}}}}},
+        "destate: session.store.redis.persistence.size must be a Kubernetes quantity "
+        'such as 8Gi or 500Mi (got "big")',
+    ),
+    (
+        "redis-replicas",
+        {"session": {"mode": "store", "store": {"redis": {"workload": {"replicas": -3}}}}},
+        "destate: session.store.redis.workload.replicas must be >= 0 (got -3)",
+    ),
     # connection
-    ("connection-mode", {"connection": {"mode": "mesh"}},
-     'destate: connection.mode must be one of none|ingress|gateway|envoy|client (got "mesh")'),
-    ("connection-port", {"connection": {"port": 70000}},
-     "destate: connection.port must be a port number in 1..65535 (got 70000)"),
-    ("ingress-without-tls", {"connection": {"mode": "ingress"}},
-     "destate: connection.ingress.tls.secretName must name a TLS Secret: gRPC through "
-     'ingress-nginx needs TLS (HTTP/2) at the ingress (got "")'),
-    ("ingress-protocol", {"connection": {"mode": "ingress", "ingress": {
-        "backendProtocol": "HTTP", "tls": {"secretName": "t"}}}},
-     'destate: connection.ingress.backendProtocol must be one of GRPC|GRPCS (got "HTTP")'),
-    ("gateway-without-parents", {"connection": {"mode": "gateway",
-                                                "gateway": {"force": True}}},
-     "destate: connection.gateway.parentRefs must list at least one Gateway for the "
-     "GRPCRoute (got [])"),
-    ("envoy-lb", {"connection": {"mode": "envoy", "envoy": {"lbPolicy": "RANDOM"}}},
-     'destate: connection.envoy.lbPolicy must be one of ROUND_ROBIN|LEAST_REQUEST (got "RANDOM")'),
-    ("client-age", {"connection": {"mode": "client",
-                                   "client": {"maxConnectionAgeSeconds": 0}}},
-     "destate: connection.client.maxConnectionAgeSeconds must be >= 1 (got 0)"),
+    (
+        "connection-mode",
+        {"connection": {"mode": "mesh"}},
+        'destate: connection.mode must be one of none|ingress|gateway|envoy|client (got "mesh")',
+    ),
+    (
+        "connection-port",
+        {"connection": {"port": 70000}},
+        "destate: connection.port must be a port number in 1..65535 (got 70000)",
+    ),
+    (
+        "ingress-without-tls",
+        {"connection": {"mode": "ingress"}},
+        "destate: connection.ingress.tls.secretName must name a TLS Secret: gRPC through "
+        'ingress-nginx needs TLS (HTTP/2) at the ingress (got "")',
+    ),
+    (
+        "ingress-protocol",
+        {
+            "connection": {
+                "mode": "ingress",
+                "ingress": {"backendProtocol": "HTTP", "tls": {"secretName": "t"}},
+            }
+        },
+        'destate: connection.ingress.backendProtocol must be one of GRPC|GRPCS (got "HTTP")',
+    ),
+    (
+        "gateway-without-parents",
+        {"connection": {"mode": "gateway", "gateway": {"force": True}}},
+        "destate: connection.gateway.parentRefs must list at least one Gateway for the "
+        "GRPCRoute (got [])",
+    ),
+    (
+        "envoy-lb",
+        {"connection": {"mode": "envoy", "envoy": {"lbPolicy": "RANDOM"}}},
+        "destate: connection.envoy.lbPolicy must be one of ROUND_ROBIN|LEAST_REQUEST "
+        '(got "RANDOM")',
+    ),
+    (
+        "client-age",
+        {"connection": {"mode": "client", "client": {"maxConnectionAgeSeconds": 0}}},
+        "destate: connection.client.maxConnectionAgeSeconds must be >= 1 (got 0)",
+    ),
     # image
-    ("image-repository", {"image": {"repository": ""}},
-     "destate: image.repository must be set"),
+    ("image-repository", {"image": {"repository": ""}}, "destate: image.repository must be set"),
     # template misuse (arguments, not values)
-    ("argument-typo", {"libtest": {"misuse": "unknownArgument"}},
-     'destate: destate.workload.statefulset got an unknown argument "contianer"'),
-    ("argument-no-ctx", {"libtest": {"misuse": "missingCtx"}},
-     "destate: destate.names.fullname needs the key ctx (the root context $)"),
-    ("argument-root-instead-of-dict", {"libtest": {"misuse": "notADict"}},
-     "destate: destate.names.fullname needs the key ctx (the root context $)"),
-    ("argument-no-ordinal", {"libtest": {"misuse": "missingOrdinal"}},
-     "destate: destate.topology.peerAddress needs ordinal"),
-    ("argument-no-kind", {"libtest": {"misuse": "missingKind"}},
-     "destate: destate.persistence.volumes needs kind (StatefulSet|Deployment)"),
-    ("port-without-name", {"libtest": {"misuse": "portWithoutName"}},
-     "destate: every Service port needs a name"),
+    (
+        "argument-typo",
+        {"libtest": {"misuse": "unknownArgument"}},
+        'destate: destate.workload.statefulset got an unknown argument "contianer"',
+    ),
+    (
+        "argument-no-ctx",
+        {"libtest": {"misuse": "missingCtx"}},
+        "destate: destate.names.fullname needs the key ctx (the root context $)",
+    ),
+    (
+        "argument-root-instead-of-dict",
+        {"libtest": {"misuse": "notADict"}},
+        "destate: destate.names.fullname needs the key ctx (the root context $)",
+    ),
+    (
+        "argument-no-ordinal",
+        {"libtest": {"misuse": "missingOrdinal"}},
+        "destate: destate.topology.peerAddress needs ordinal",
+    ),
+    (
+        "argument-no-kind",
+        {"libtest": {"misuse": "missingKind"}},
+        "destate: destate.persistence.volumes needs kind (StatefulSet|Deployment)",
+    ),
+    (
+        "port-without-name",
+        {"libtest": {"misuse": "portWithoutName"}},
+        "destate: every Service port needs a name",
+    ),
 ]
 
 
-def run_all(render_error: ErrorFn, cases: list[tuple[str, dict[str, Any], bool]]
-            ) -> dict[str, str]:
+def run_all(render_error: ErrorFn, cases: list[tuple[str, dict[str, Any], bool]]) -> dict[str, str]:
     with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {case_id: pool.submit(render_error, values, schema)
-                   for case_id, values, schema in cases}
+        futures = {
+            case_id: pool.submit(render_error, values, schema) for case_id, values, schema in cases
+        }
         return {case_id: future.result() for case_id, future in futures.items()}
 
 
@@ -145,10 +271,12 @@ def errors(render_error: ErrorFn) -> dict[str, str]:
     return run_all(render_error, cases)
 
 
-@pytest.mark.parametrize(("index", "message"), [(i, m) for i, (_, _, m) in enumerate(CASES)],
-                         ids=[case_id for case_id, _, _ in CASES])
-def test_template_validation_message(errors: dict[str, str], index: int,
-                                     message: str) -> None:
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [(i, m) for i, (_, _, m) in enumerate(CASES)],
+    ids=[case_id for case_id, _, _ in CASES],
+)
+def test_template_validation_message(errors: dict[str, str], index: int, message: str) -> None:
     err = errors[f"template/{index}"]
     assert message in err
     assert "Traceback" not in err
@@ -157,24 +285,37 @@ def test_template_validation_message(errors: dict[str, str], index: int,
 
 
 SCHEMA_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
-    ("unknown-top-level-key", {"persitence": {"size": "1Gi"}},
-     ["additional properties 'persitence' not allowed"]),
-    ("unknown-nested-key", {"workload": {"replica": 2}},
-     ["/workload", "additional properties 'replica' not allowed"]),
-    ("negative-replicas", {"workload": {"replicas": -1}},
-     ["/workload/replicas", "minimum"]),
+    (
+        "unknown-top-level-key",
+        {"persitence": {"size": "1Gi"}},
+        ["additional properties 'persitence' not allowed"],
+    ),
+    (
+        "unknown-nested-key",
+        {"workload": {"replica": 2}},
+        ["/workload", "additional properties 'replica' not allowed"],
+    ),
+    ("negative-replicas", {"workload": {"replicas": -1}}, ["/workload/replicas", "minimum"]),
     ("bad-mode", {"connection": {"mode": "mesh"}}, ["/connection/mode"]),
-    ("timeout-range", {"session": {"sticky": {"timeoutSeconds": 90000}}},
-     ["/session/sticky/timeoutSeconds", "maximum"]),
+    (
+        "timeout-range",
+        {"session": {"sticky": {"timeoutSeconds": 90000}}},
+        ["/session/sticky/timeoutSeconds", "maximum"],
+    ),
     ("size-pattern", {"persistence": {"size": "8 GB"}}, ["/persistence/size"]),
-    ("redis-unknown", {"session": {"store": {"redis": {"workload": {"replics": 1}}}}},
-     ["/session/store/redis/workload", "'replics'"]),
+    (
+        "redis-unknown",
+        {"session": {"store": {"redis": {"workload": {"replics": 1}}}}},
+        ["/session/store/redis/workload", "'replics'"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("index", "fragments"),
-                         [(i, f) for i, (_, _, f) in enumerate(SCHEMA_CASES)],
-                         ids=[case_id for case_id, _, _ in SCHEMA_CASES])
+@pytest.mark.parametrize(
+    ("index", "fragments"),
+    [(i, f) for i, (_, _, f) in enumerate(SCHEMA_CASES)],
+    ids=[case_id for case_id, _, _ in SCHEMA_CASES],
+)
 def test_schema_rejects(errors: dict[str, str], index: int, fragments: list[str]) -> None:
     err = errors[f"schema/{index}"]
     for fragment in fragments:

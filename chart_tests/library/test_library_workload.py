@@ -57,8 +57,9 @@ def test_every_object_is_namespaced_and_labelled(out: Render) -> None:
         assert meta["labels"]["app.kubernetes.io/instance"] == "t", doc["kind"]
 
 
-def test_statefulset_uses_headless_service_and_selects_its_pods(out: Render,
-                                                               sts: dict[str, Any]) -> None:
+def test_statefulset_uses_headless_service_and_selects_its_pods(
+    out: Render, sts: dict[str, Any]
+) -> None:
     spec = sts["spec"]
     headless = out.get("Service", spec["serviceName"])
     assert headless["spec"]["clusterIP"] == "None"
@@ -76,7 +77,9 @@ def test_statefulset_uses_headless_service_and_selects_its_pods(out: Render,
 def test_statefulset_claims_and_retention(sts: dict[str, Any]) -> None:
     spec = sts["spec"]
     assert spec["persistentVolumeClaimRetentionPolicy"] == {
-        "whenDeleted": "Retain", "whenScaled": "Retain"}
+        "whenDeleted": "Retain",
+        "whenScaled": "Retain",
+    }
     (claim,) = spec["volumeClaimTemplates"]
     assert claim["metadata"]["name"] == "data"
     # immutable field: nothing version-dependent in the claim template's labels
@@ -124,19 +127,21 @@ def test_pod_identity_env(sts: dict[str, Any]) -> None:
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
     assert env["POD_ORDINAL"] == {
-        "fieldRef": {"fieldPath": "metadata.labels['apps.kubernetes.io/pod-index']"}}
+        "fieldRef": {"fieldPath": "metadata.labels['apps.kubernetes.io/pod-index']"}
+    }
     assert env["HEADLESS_SERVICE"] == HEADLESS
     assert env["CLUSTER_DOMAIN"] == "cluster.local"
     assert env["POD_FQDN"] == (
-        "$(POD_NAME).$(HEADLESS_SERVICE).$(POD_NAMESPACE).svc.$(CLUSTER_DOMAIN)")
+        "$(POD_NAME).$(HEADLESS_SERVICE).$(POD_NAMESPACE).svc.$(CLUSTER_DOMAIN)"
+    )
     assert env["PRIMARY_ORDINAL"] == "0"
     assert env["PRIMARY_HOST"] == f"{FULL}-0.{HEADLESS}.{NAMESPACE}.svc.cluster.local"
 
 
 def test_pod_annotations_merge(sts: dict[str, Any]) -> None:
     ann = sts["spec"]["template"]["metadata"]["annotations"]
-    assert ann["example.com/owner"] == "libtest"       # workload.podAnnotations
-    assert len(ann["checksum/helpers"]) == 64          # podAnnotations argument
+    assert ann["example.com/owner"] == "libtest"  # workload.podAnnotations
+    assert len(ann["checksum/helpers"]) == 64  # podAnnotations argument
     assert len(ann["checksum/config"]) == 64
     assert len(ann["checksum/secret"]) == 64
 
@@ -146,8 +151,10 @@ def test_soft_anti_affinity_targets_own_pods(sts: dict[str, Any]) -> None:
     (term,) = aff["preferredDuringSchedulingIgnoredDuringExecution"]
     assert term["weight"] == 100
     assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
-    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == (
-        sts["spec"]["selector"]["matchLabels"])
+    assert (
+        term["podAffinityTerm"]["labelSelector"]["matchLabels"]
+        == (sts["spec"]["selector"]["matchLabels"])
+    )
 
 
 def test_primary_and_read_services(out: Render, sts: dict[str, Any]) -> None:
@@ -155,7 +162,8 @@ def test_primary_and_read_services(out: Render, sts: dict[str, Any]) -> None:
     primary = out.get("Service", f"{FULL}-primary")["spec"]
     assert primary["selector"] == {**selector, "apps.kubernetes.io/pod-index": "0"}
     assert primary["ports"] == [
-        {"name": "app", "port": 8080, "targetPort": "app", "protocol": "TCP"}]
+        {"name": "app", "port": 8080, "targetPort": "app", "protocol": "TCP"}
+    ]
     read = out.get("Service", f"{FULL}-read")["spec"]
     assert read["selector"] == selector
     assert "sessionAffinity" not in read
@@ -167,8 +175,9 @@ def test_pdb_selects_the_pods(out: Render, sts: dict[str, Any]) -> None:
     assert pdb["selector"]["matchLabels"] == sts["spec"]["selector"]["matchLabels"]
 
 
-def test_component_selectors_do_not_overlap(out: Render, sts: dict[str, Any],
-                                            deploy: dict[str, Any]) -> None:
+def test_component_selectors_do_not_overlap(
+    out: Render, sts: dict[str, Any], deploy: dict[str, Any]
+) -> None:
     main = sts["spec"]["selector"]["matchLabels"]
     web_pod_labels = deploy["spec"]["template"]["metadata"]["labels"]
     assert not main.items() <= web_pod_labels.items()
@@ -193,8 +202,9 @@ def test_deployment_claim_strategy_and_sidecar(out: Render, deploy: dict[str, An
     assert "POD_ORDINAL" not in env_map(container(pod, "web"))
 
 
-def test_podtemplate_and_container_helpers_match_statefulset(out: Render,
-                                                              sts: dict[str, Any]) -> None:
+def test_podtemplate_and_container_helpers_match_statefulset(
+    out: Render, sts: dict[str, Any]
+) -> None:
     helpers = out.get("ConfigMap", "libtest-helpers")["data"]
     tpl = yaml.safe_load(helpers["pod-template"])
     assert tpl["spec"]["securityContext"] == pod_spec(sts)["securityContext"]

@@ -103,8 +103,9 @@ def read_source(path: Path) -> dict[str, Any]:
     return doc
 
 
-def assemble(chart_name: str, source: dict[str, Any], source_path: Path,
-             areas: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def assemble(
+    chart_name: str, source: dict[str, Any], source_path: Path, areas: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for area in source["areas"]:
         if area not in areas:
@@ -162,10 +163,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Assemble charts' values.schema.json from the destate library schemas.",
     )
     parser.add_argument("charts", nargs="*", type=Path, help="chart directories")
-    parser.add_argument("--library", type=Path, default=None,
-                        help="library schema directory (default: library-chart/schema)")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 when a chart's schema is out of date")
+    parser.add_argument(
+        "--library",
+        type=Path,
+        default=None,
+        help="library schema directory (default: library-chart/schema)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when a chart's schema is out of date",
+    )
     return parser.parse_args(argv)
 
 
@@ -183,8 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stale = [o for o in outcomes if not o.up_to_date]
     for outcome in stale:
         if args.check:
-            print(f"schemabuild: {outcome.chart.name}: {outcome.target} is out of date; "
-                  f"run python -m chartmatrix.schemabuild {outcome.chart}", file=sys.stderr)
+            print(
+                f"schemabuild: {outcome.chart.name}: {outcome.target} is out of date; "
+                f"run python -m chartmatrix.schemabuild {outcome.chart}",
+                file=sys.stderr,
+            )
         else:
             print(f"schemabuild: wrote {outcome.target}")
     return 1 if (args.check and stale) else 0
