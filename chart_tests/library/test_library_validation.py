@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import HelmError, template
 
 ErrorFn = Callable[..., str]
 
@@ -320,3 +322,11 @@ def test_schema_rejects(errors: dict[str, str], index: int, fragments: list[str]
     err = errors[f"schema/{index}"]
     for fragment in fragments:
         assert fragment in err, err
+
+
+@pytest.mark.parametrize("case_id", ["replicas-negative", "local-too-few-nodes", "argument-typo"])
+def test_helm3_reports_the_same_message(helm3: Path, lib_chart: Path, case_id: str) -> None:
+    values, message = next((v, m) for c, v, m in CASES if c == case_id)
+    with pytest.raises(HelmError) as failure:
+        template(helm3, lib_chart, values, extra=["--skip-schema-validation"])
+    assert message in failure.value.stderr
