@@ -23,7 +23,7 @@ import pytest
 
 from .dns import DnsServer
 from .echo import Backends, echo_client, start_backends
-from .procs import Processes, loopback_block
+from .procs import Processes, loopback_block, wait_until
 from .rendered import files_of, named, render
 
 CALLS = 300
@@ -78,8 +78,20 @@ def _setup(procs: Processes, tmp_path: Path, max_age: int) -> Iterator[Setup]:
         dns.stop()
 
 
+def _warm_up(setup: Setup, chan: grpc.Channel, backends: int) -> None:
+    """round_robin sends calls only to connected pods: wait until all have answered."""
+    seen: set[str] = set()
+
+    def all_answered() -> bool:
+        seen.add(setup.client.echo(chan, "warm-up").instance)
+        return len(seen) == backends
+
+    wait_until(all_answered, 10, f"all {backends} pods connected", step=0.01)
+
+
 def test_rendered_service_config_spreads_one_channel_over_all_pods(setup: Setup) -> None:
     with setup.channel(setup.service_config) as chan:
+        _warm_up(setup, chan, 3)
         seen, failed = setup.client.distribution(chan, CALLS)
     print(f"client-side round_robin: {dict(sorted(seen.items()))}")
     assert failed == 0
@@ -102,6 +114,7 @@ def _scale_out(setup: Setup, wait: float) -> tuple[str, float | None]:
     setup.dns.records[setup.fqdn] = [setup.backends.addresses[n] for n in names[:-1]]
     seen: Counter[str] = Counter()
     with setup.channel(setup.service_config) as chan:
+        _warm_up(setup, chan, 2)
         for i in range(60):
             seen[setup.client.echo(chan, f"before {i}").instance] += 1
         assert newcomer not in seen, "the pod not yet in DNS must get no calls"
