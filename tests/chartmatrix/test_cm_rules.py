@@ -345,3 +345,15 @@ def test_local_persistent_volumes() -> None:
     }
     got = findings(sc, pv("a"), claim)["persistence/local-volumes"]
     assert "which the chart does not render" in got[0]
+
+
+def test_malformed_objects_do_not_crash_rules() -> None:
+    weird = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "w"},
+        "spec": {"template": {"spec": {"volumes": ["not-a-map"], "containers": "x"}}},
+    }
+    got = run_rules(RuleContext(parse(yaml.safe_dump(weird))))
+    crashed = [f for f in got if "could not check this render" in f.message]
+    assert crashed and all(f.severity.value == "error" for f in crashed)

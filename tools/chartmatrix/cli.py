@@ -262,6 +262,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except Exception as exc:
+        if os.environ.get("CHARTMATRIX_DEBUG"):
+            raise
+        print(
+            f"chartmatrix: internal error: {type(exc).__name__}: {exc} "
+            "(set CHARTMATRIX_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

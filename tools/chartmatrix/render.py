@@ -26,6 +26,8 @@ from pyhelm3 import errors as helm_errors
 from chartmatrix.errors import ChartmatrixError
 
 DEFAULT_HELM = "helm"
+GO_TUNING = {"GOGC": "off", "GOMEMLIMIT": "1GiB"}
+ADDED_ENV: set[str] = set()  # tuning keys chartmatrix put into the environment
 # pyhelm3 logs every failed command as a warning; a failed render is a finding here.
 logging.getLogger("pyhelm3").setLevel(logging.CRITICAL)
 
@@ -117,8 +119,10 @@ class Renderer:
         self._command = Command(executable=self.helm)
         # helm is a short-lived Go process: collecting garbage only near a memory limit
         # saves a third of its CPU time. Explicit settings in the environment win.
-        os.environ.setdefault("GOGC", "off")
-        os.environ.setdefault("GOMEMLIMIT", "1GiB")
+        for key, value in GO_TUNING.items():
+            if key not in os.environ:
+                os.environ[key] = value
+                ADDED_ENV.add(key)
 
     async def _render(self, request: RenderRequest, gate: asyncio.Semaphore) -> RenderResult:
         async with gate:

@@ -133,6 +133,7 @@ class Runner:
     def run(self, specs: list[MatrixSpec], only: Selector | None = None) -> RunResult:
         """Run every case of ``specs`` (or those ``only`` selects)."""
         started = time.perf_counter()
+        self.timings = dict.fromkeys(STAGES, 0.0)
         with tempfile.TemporaryDirectory(prefix="chartmatrix-") as tmp:
             infos = [load_chart(s.chart_dir) for s in specs]
             staged = [

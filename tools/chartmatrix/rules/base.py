@@ -68,7 +68,20 @@ def rule(
 def run_rules(ctx: RuleContext, check: str = "rules") -> list[Finding]:
     findings = []
     for r in RULES.values():
-        for v in r.check(ctx):
+        try:
+            violations = list(r.check(ctx))
+        except Exception as exc:  # a malformed object must not stop the run
+            findings.append(
+                Finding(
+                    check=check,
+                    rule=r.id,
+                    severity=Severity.ERROR,
+                    message=f"rule could not check this render ({type(exc).__name__}: {exc}); "
+                    "the manifests are probably malformed (see the schema findings)",
+                )
+            )
+            continue
+        for v in violations:
             findings.append(
                 Finding(
                     check=check if not r.id.startswith("upgrade/") else "golden",
