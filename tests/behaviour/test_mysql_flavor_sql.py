@@ -112,5 +112,9 @@ def test_mysql_replica_clones_then_replicates_with_auto_position(tmp_path: Path)
 
 
 def test_mysql_replica_with_replication_configured_is_left_alone(tmp_path: Path) -> None:
+    """A restarted replica keeps its data and replication; only super_read_only, a runtime
+    setting the restart dropped, is set again."""
     sql = _sql(_run(tmp_path, 2, configured=True))
     assert "CLONE INSTANCE" not in sql and "CHANGE REPLICATION SOURCE" not in sql
+    assert "START REPLICA" not in sql
+    assert "SET GLOBAL super_read_only = ON" in sql

@@ -112,7 +112,11 @@ configure_replica() {
     local io sqlt
     io=$(replica_field 'Slave_IO_Running|Replica_IO_Running')
     sqlt=$(replica_field 'Slave_SQL_Running|Replica_SQL_Running')
-    if [ "$io" != Yes ] || [ "$sqlt" != Yes ]; then
+    if [ "$MYSQL_FLAVOR" = mysql ] && [ "$(sql_local "SELECT @@GLOBAL.super_read_only")" != 1 ]; then
+      sql_local "SET GLOBAL super_read_only = ON" # a runtime setting: lost when the server restarts
+    fi
+    # "Connecting" (the primary is away) is left to the server's own retries
+    if [ "$io" = No ] || [ "$sqlt" = No ]; then
       if [ "$MYSQL_FLAVOR" = mysql ]; then sql_local "START REPLICA"; else sql_local "START SLAVE"; fi
       log "replica (server-id $SERVER_ID): replication from $configured restarted on existing data"
     else
