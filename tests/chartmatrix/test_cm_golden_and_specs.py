@@ -78,7 +78,8 @@ def test_ci_values_files_are_cases(kv_chart: Path) -> None:
         ({"release": "Bad_Name"}, "release: 'Bad_Name' does not match"),
         ({"include": [{"name": "x"}, {"name": "x"}]}, "case id 'x' is used twice"),
         ({"kubernetes": {"versions": ["1.99"]}}, "kubernetes.versions: Kubernetes 1.99"),
-        ({"values": ["nope.yaml"]}, "values: values file nope.yaml not found"),
+        ({"files": ["nope.yaml"]}, "files: values file nope.yaml not found"),
+        ({"values": ["a.yaml"]}, "values: ['a.yaml'] is not of type 'object'"),
         ({"expectFailure": [{"name": "x", "message": "("}]}, "expectFailure[0].message: bad regex"),
     ],
 )

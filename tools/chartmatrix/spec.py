@@ -208,7 +208,8 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
     namespace = data.get("namespace", "default")
     base = merge_all(
         [
-            *_files(base_dir, data.get("values"), file, "values"),
+            *_files(base_dir, data.get("files"), file, "files"),
+            data.get("values") or {},
             _set_values(data.get("set"), file, "set"),
         ]
     )
