@@ -112,7 +112,7 @@ class Cluster:
         )
 
     def delete_pod(self, namespace: str, name: str) -> None:
-        self.kube.core.delete_namespaced_pod(name, namespace)
+        self.kube.delete(f"/api/v1/namespaces/{namespace}/pods/{name}")
 
 
 def pytest_configure(config: pytest.Config) -> None:

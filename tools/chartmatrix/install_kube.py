@@ -1,7 +1,7 @@
 """Kubernetes reads and writes for ``chartmatrix install``: namespaces, readiness,
 leftovers and the diagnostics printed when a case fails.
 
-Objects are handled as plain dicts (the API's JSON), through the official client.
+Objects are plain dicts (the API's JSON); see :mod:`chartmatrix.cluster.api`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from chartmatrix.cluster.api import Api
 from chartmatrix.errors import ChartmatrixError
 
 PSA_LABELS = {
@@ -56,46 +57,27 @@ class Kube:
     """A connection to one cluster (kubeconfig file + context)."""
 
     def __init__(self, kubeconfig: Path | None, context: str | None) -> None:
-        from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
         self.kubeconfig = kubeconfig
         self.context = context
         try:
-            self.api_client = config.new_client_from_config(
-                config_file=str(kubeconfig) if kubeconfig else None, context=context
-            )
-        except (ConfigException, OSError, TypeError) as exc:
+            self.api = Api.from_kubeconfig(kubeconfig, context)
+        except (ConfigException, OSError, TypeError, ValueError) as exc:
             where = kubeconfig or "kubeconfig"
             raise ChartmatrixError(
                 where, f"cannot use context {context or '(current)'}: {exc}"
             ) from None
-        self.core = client.CoreV1Api(self.api_client)
 
     def get(self, path: str, query: dict[str, str] | None = None) -> Any:
-        """GET an API path; 404 gives None."""
-        from kubernetes.client.rest import ApiException
-
-        try:
-            data = self.api_client.call_api(
-                path,
-                "GET",
-                query_params=list((query or {}).items()),
-                header_params={"Accept": "application/json"},
-                response_type="object",
-                auth_settings=["BearerToken"],
-                _return_http_data_only=True,
-                _preload_content=True,
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return data
+        """GET an API path; 404 gives None, other errors raise ApiError."""
+        return self.api.must_get(path, query)
 
     def items(self, path: str, query: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        data = self.get(path, query)
-        return list((data or {}).get("items") or [])
+        return self.api.items(path, query)
+
+    def delete(self, path: str) -> bool:
+        return self.api.delete(path)
 
     # --- namespaces ------------------------------------------------------------
     def create_namespace(self, name: str, labels: dict[str, str]) -> None:
@@ -104,16 +86,10 @@ class Kube:
             "kind": "Namespace",
             "metadata": {"name": name, "labels": labels},
         }
-        self.core.create_namespace(body)
+        self.api.create("/api/v1/namespaces", body, exist_ok=False)
 
     def delete_namespace(self, name: str, wait: float = 0.0) -> bool:
-        from kubernetes.client.rest import ApiException
-
-        try:
-            self.core.delete_namespace(name)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        self.api.delete(f"/api/v1/namespaces/{name}")
         if not wait:
             return True
         return wait_for(lambda: self.get(f"/api/v1/namespaces/{name}") is None, wait)

@@ -78,7 +78,7 @@ class ControlPlane:
         return f"https://127.0.0.1:{ports.apiserver}"
 
     def api(self, ports: Ports, timeout: float = 5.0) -> Api:
-        return Api(self.server(ports), self.layout.pki, "admin", timeout)
+        return Api.for_pki(self.server(ports), self.layout.pki, "admin", timeout)
 
     def component_kubeconfig(self, stem: str) -> Path:
         return self.layout.run / f"{stem}.kubeconfig"

@@ -16,6 +16,7 @@ import argparse
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 PROVISIONER = "destate.local/local-path"
@@ -99,12 +100,9 @@ def released_to_delete(volume: dict[str, Any]) -> bool:
 
 
 def run(kubeconfig: str, interval: float) -> None:  # pragma: no cover - needs a cluster
-    from kubernetes import client, config
-    from kubernetes.client.rest import ApiException
+    from chartmatrix.cluster.api import Api, ApiError
 
-    api_client = config.new_client_from_config(config_file=kubeconfig)
-    core = client.CoreV1Api(api_client)
-    storage = client.StorageV1Api(api_client)
+    api = Api.from_kubeconfig(Path(kubeconfig), None)
     stopping = False
 
     def stop(*_: object) -> None:
@@ -115,39 +113,23 @@ def run(kubeconfig: str, interval: float) -> None:  # pragma: no cover - needs a
     signal.signal(signal.SIGINT, stop)
     while not stopping:
         try:
-            reclaim = "Delete"
-            try:
-                cls = storage.read_storage_class(STORAGE_CLASS)
-                reclaim = cls.reclaim_policy or "Delete"
-            except ApiException:
-                pass
-            claims = api_client.sanitize_for_serialization(
-                core.list_persistent_volume_claim_for_all_namespaces().items
-            )
-            for claim in claims:
-                if (claim.get("status") or {}).get("phase") != "Pending":
-                    continue
-                volume = volume_for(claim, reclaim)
+            cls = api.get(f"/apis/storage.k8s.io/v1/storageclasses/{STORAGE_CLASS}") or {}
+            reclaim = cls.get("reclaimPolicy") or "Delete"
+            for claim in api.items("/api/v1/persistentvolumeclaims"):
+                volume = None
+                if (claim.get("status") or {}).get("phase") == "Pending":
+                    volume = volume_for(claim, reclaim)
                 if volume is None:
                     continue
-                try:
-                    core.create_persistent_volume(volume)
+                if api.create("/api/v1/persistentvolumes", volume) != 409:
                     where = f"{claim['metadata']['namespace']}/{claim['metadata']['name']}"
                     print(f"provisioned {volume['metadata']['name']} for {where}", flush=True)
-                except ApiException as exc:
-                    if exc.status != 409:
-                        print(f"create volume failed: {exc.reason}", flush=True)
-            volumes = api_client.sanitize_for_serialization(core.list_persistent_volume().items)
-            for volume in volumes:
-                if released_to_delete(volume):
-                    try:
-                        core.delete_persistent_volume(volume["metadata"]["name"])
-                        print(f"deleted {volume['metadata']['name']}", flush=True)
-                    except ApiException as exc:
-                        if exc.status != 404:
-                            print(f"delete volume failed: {exc.reason}", flush=True)
-        except Exception as exc:  # keep serving through API server restarts
-            print(f"provisioner: {type(exc).__name__}: {exc}", flush=True)
+            for volume in api.items("/api/v1/persistentvolumes"):
+                name = volume["metadata"]["name"]
+                if released_to_delete(volume) and api.delete(f"/api/v1/persistentvolumes/{name}"):
+                    print(f"deleted {name}", flush=True)
+        except (ApiError, OSError, KeyError) as exc:  # keep serving through API restarts
+            print(f"provisioner: {exc}", flush=True)
         time.sleep(interval)
 
 
