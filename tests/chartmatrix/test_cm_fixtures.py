@@ -41,3 +41,13 @@ def test_render_failure_carries_helm_message(render_chart: ChartRenderer, demo_c
         render_chart(demo_chart, {"boom": True})
     with pytest.raises(AssertionError, match="it rendered"):
         render_chart.error(demo_chart, {"boom": False})
+
+
+def test_go_tuning_applies_to_helm_only(
+    render_chart: ChartRenderer, created_chart: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    monkeypatch.delenv("GOGC", raising=False)
+    render_chart(created_chart)
+    assert "GOGC" not in os.environ, "the GC tuning must not leak into other processes"
