@@ -108,8 +108,18 @@ def test_proc_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
 def test_proc_ignores_a_reused_pid(tmp_path: Path) -> None:
     proc = Proc("other", tmp_path, tmp_path)
     proc.pid_file.write_text(f"{os.getpid()} /no/such/program\n")
-    assert proc.pid() is None
-    assert proc.exited_early()
+    assert proc.pid() is None  # not our program: never signalled
+    assert not proc.exited_early()  # ...but that pid is alive
+
+
+def test_proc_notices_an_early_exit(tmp_path: Path) -> None:
+    proc = Proc("quitter", tmp_path / "run", tmp_path / "logs")
+    proc.start(["/bin/sh", "-c", "echo bad flag >&2; exit 3"])
+    deadline = time.monotonic() + 10
+    while not proc.exited_early() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.exited_early() and not proc.alive()
+    assert "bad flag" in proc.log_file.read_text()
 
 
 def test_ports_are_distinct_and_round_trip(tmp_path: Path) -> None:

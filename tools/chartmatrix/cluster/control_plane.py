@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from chartmatrix.cluster import kwok
 from chartmatrix.cluster.api import Api
 from chartmatrix.cluster.kubeconfig import write_kubeconfig
@@ -37,6 +39,7 @@ COMPONENTS = (
 )
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.1/16"
+CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
@@ -120,11 +123,18 @@ class ControlPlane:
             self._write_kubeconfigs(ports)
             self._start_controllers(ports)
             self._register(api, nodes)
+            crds = self._install_crds(api)
             self._wait(
                 lambda: len(ready_nodes(api.get("/api/v1/nodes"))) >= nodes,
                 deadline,
                 f"{nodes} Ready kwok nodes",
                 ["kwok", "kube-controller-manager"],
+            )
+            self._wait(
+                lambda: all(established(api.get(f"{CRD_PATH}/{name}")) for name in crds),
+                deadline,
+                "the CRDs to be established",
+                ["kube-apiserver"],
             )
             self._wait(
                 lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default"),
@@ -281,6 +291,17 @@ class ControlPlane:
             api.create("/api/v1/nodes", node)
         api.create("/apis/storage.k8s.io/v1/storageclasses", storage_class())
 
+    def _install_crds(self, api: Api) -> list[str]:
+        """Create the CRDs found in the layout's CRD directory; return their names."""
+        names = []
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        for file in sorted(self.layout.crd_dir.glob("*.yaml")):
+            for doc in yaml.load_all(file.read_text(), Loader=loader):
+                if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                    api.create(CRD_PATH, doc)
+                    names.append(doc["metadata"]["name"])
+        return names
+
     # --- down ------------------------------------------------------------------
     def down(self, purge: bool = False, quiet: bool = False) -> list[str]:
         """Stop every component (reverse order); return the names that were running."""
@@ -307,6 +328,11 @@ def ready_nodes(node_list: Any) -> list[str]:
         if ready and not blocked:
             names.append(node["metadata"]["name"])
     return sorted(names)
+
+
+def established(crd: Any) -> bool:
+    conditions = (crd or {}).get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
 
 def http_ok(url: str) -> bool:

@@ -40,6 +40,11 @@ class Layout:
     root: Path
     bin_dir: Path
 
+    @property
+    def crd_dir(self) -> Path:
+        """CRDs every cluster gets (the Gateway API's), linked by tools/bootstrap-cluster."""
+        return self.bin_dir.parent / "etc" / "gateway-api"
+
     @classmethod
     def default(cls) -> Layout:
         base = repo_root()

@@ -73,8 +73,21 @@ class Proc:
         return child.pid
 
     def exited_early(self) -> bool:
-        """True when the pid file exists but its process is gone."""
-        return self.pid_file.exists() and not self.alive()
+        """True when the pid file exists but its process is gone (or a zombie).
+
+        Only the pid's liveness counts here, not the program marker: right after
+        ``exec`` the kernel may briefly show an empty command line.
+        """
+        try:
+            pid = int(self.pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return False
+        _reap(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return True
+        return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
     def stop(self, grace: float = 10.0) -> bool:
         """Stop the process group; True if something was running."""
