@@ -17,7 +17,7 @@ from chartmatrix.errors import ChartmatrixError
 
 def _up(args: argparse.Namespace) -> int:
     plane = ControlPlane()
-    plane.up(nodes=args.nodes, timeout=args.timeout)
+    plane.up(nodes=args.nodes, timeout=args.timeout, gateway_api=args.gateway_api)
     print(f"export KUBECONFIG={plane.layout.kubeconfig}")
     return 0
 
@@ -41,6 +41,12 @@ def add_cluster_parser(subparsers: argparse._SubParsersAction) -> None:  # type:
     up = sub.add_parser("up", help="start it and write .tools/cluster/kubeconfig")
     up.add_argument("--nodes", type=int, default=3, help="kwok nodes to register (default 3)")
     up.add_argument("--timeout", type=float, default=180.0, help="seconds to wait (default 180)")
+    up.add_argument(
+        "--gateway-api",
+        choices=("experimental", "standard", "none"),
+        default="experimental",
+        help="Gateway API CRD channel to install (default experimental, a superset of standard)",
+    )
     up.set_defaults(func=_up)
     down = sub.add_parser("down", help="stop every component")
     down.add_argument(

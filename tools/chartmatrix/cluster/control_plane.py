@@ -39,6 +39,7 @@ COMPONENTS = (
 )
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.1/16"
+GATEWAY_CHANNELS = ("experimental", "standard", "none")
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 
@@ -101,11 +102,28 @@ class ControlPlane:
         return Status(running, server, version, ready)
 
     # --- up --------------------------------------------------------------------
-    def up(self, nodes: int = 3, timeout: float = 180.0) -> float:
-        """Start everything (fresh etcd data); return the seconds it took."""
+    def up(
+        self, nodes: int = 3, timeout: float = 180.0, gateway_api: str = "experimental"
+    ) -> float:
+        """Start everything (fresh etcd data); return the seconds it took.
+
+        ``gateway_api``: which Gateway API CRD channel to install: ``experimental``
+        (a superset: charts using experimental fields such as sessionPersistence
+        install), ``standard`` (what most clusters have) or ``none``.
+        """
         if nodes < 1:
             raise ChartmatrixError(None, f"--nodes must be >= 1 (got {nodes})")
+        if gateway_api not in GATEWAY_CHANNELS:
+            raise ChartmatrixError(
+                None,
+                f"--gateway-api must be one of {', '.join(GATEWAY_CHANNELS)} (got {gateway_api})",
+            )
         self.layout.require_binaries()
+        crd_dir = self.layout.crd_dir(gateway_api)
+        if gateway_api != "none" and not any(crd_dir.glob("*.yaml")):
+            raise ChartmatrixError(
+                crd_dir, "Gateway API CRDs missing (run tools/bootstrap --cluster)"
+            )
         started = time.monotonic()
         current = self.status()
         if current.up and len(current.ready_nodes) >= nodes:
@@ -123,7 +141,7 @@ class ControlPlane:
             self._write_kubeconfigs(ports)
             self._start_controllers(ports)
             self._register(api, nodes)
-            crds = self._install_crds(api)
+            crds = self._install_crds(api, crd_dir) if gateway_api != "none" else []
             self._wait(
                 lambda: len(ready_nodes(api.get("/api/v1/nodes"))) >= nodes,
                 deadline,
@@ -291,11 +309,11 @@ class ControlPlane:
             api.create("/api/v1/nodes", node)
         api.create("/apis/storage.k8s.io/v1/storageclasses", storage_class())
 
-    def _install_crds(self, api: Api) -> list[str]:
-        """Create the CRDs found in the layout's CRD directory; return their names."""
+    def _install_crds(self, api: Api, crd_dir: Path) -> list[str]:
+        """Create the CRDs found in ``crd_dir``; return their names."""
         names = []
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        for file in sorted(self.layout.crd_dir.glob("*.yaml")):
+        for file in sorted(crd_dir.glob("*.yaml")):
             for doc in yaml.load_all(file.read_text(), Loader=loader):
                 if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
                     api.create(CRD_PATH, doc)

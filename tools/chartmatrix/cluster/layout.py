@@ -40,10 +40,9 @@ class Layout:
     root: Path
     bin_dir: Path
 
-    @property
-    def crd_dir(self) -> Path:
-        """CRDs every cluster gets (the Gateway API's), linked by tools/bootstrap-cluster."""
-        return self.bin_dir.parent / "etc" / "gateway-api"
+    def crd_dir(self, channel: str) -> Path:
+        """Gateway API CRDs of one channel, linked by tools/bootstrap-cluster."""
+        return self.bin_dir.parent / "etc" / "gateway-api" / channel
 
     @classmethod
     def default(cls) -> Layout:
