@@ -70,6 +70,11 @@ class Proc:
             )
         # the marker (the program path) tells our process from a later one reusing the pid
         self.pid_file.write_text(f"{child.pid} {argv[0]}\n")
+        # right after exec the kernel may still show an empty command line: wait
+        # until it names the program (or the process is gone) so pid() is reliable
+        deadline = time.monotonic() + 2.0
+        while self.pid() is None and not self.exited_early() and time.monotonic() < deadline:
+            time.sleep(0.01)
         return child.pid
 
     def exited_early(self) -> bool:
