@@ -151,3 +151,10 @@ def test_schema_and_docs_delegate_their_arguments(monkeypatch: pytest.MonkeyPatc
         ("chartmatrix.schemabuild", ["--check", "charts/mysql"]),
         ("chartmatrix.valuesdoc", ["--check"]),
     ]
+
+
+def test_case_filter(created_chart: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, str(created_chart), "--axis", "replicaCount=1,2,3", "--case", "*:2")
+    assert code == 0 and "OK 1 cases" in out and "replicaCount:2" in out
+    code, _, err = run(capsys, str(created_chart), "--case", "nothing*")
+    assert code == 2 and "--case: no case id matches nothing*" in err

@@ -12,8 +12,9 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,6 +30,9 @@ from chartmatrix.spec import (
     load_spec,
 )
 from chartmatrix.values import parse_axis
+
+if TYPE_CHECKING:
+    from chartmatrix.runner import Selector
 
 DELEGATED = {
     "schema": ("chartmatrix.schemabuild", "build consumer values.schema.json from the library"),
@@ -121,10 +125,17 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--jobs", "-j", type=int, help="concurrent helm processes (default: cores)")
     p.add_argument(
+        "--case",
+        action="append",
+        metavar="GLOB",
+        help="run only the cases whose id matches (repeatable), e.g. 'flavor:*'",
+    )
+    p.add_argument(
         "--crd",
         action="append",
         metavar="FILE",
-        help="CRD YAML whose openAPIV3Schema validates its custom resources",
+        help="CRD YAML (a path or go://MODULE@VERSION/PATH) whose openAPIV3Schema "
+        "validates its custom resources",
     )
 
 
@@ -149,6 +160,16 @@ def _progress(console: Console, enabled: bool):  # type: ignore[no-untyped-def]
     return progress, update
 
 
+def _case_filter(patterns: list[str] | None, specs: list[MatrixSpec]) -> Selector | None:
+    """``--case GLOB`` as a runner selector; a pattern that matches nothing is an error."""
+    if not patterns:
+        return None
+    chosen = [c.id for s in specs for c in s.cases if any(fnmatchcase(c.id, p) for p in patterns)]
+    if not chosen:
+        raise ChartmatrixError("--case", f"no case id matches {', '.join(patterns)}")
+    return lambda _spec, case: any(fnmatchcase(case.id, p) for p in patterns)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from chartmatrix.report.console import print_report
     from chartmatrix.runner import Options, Runner
@@ -166,11 +187,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     show = not args.no_progress and console.is_terminal
     progress, update = _progress(console, show)
     runner = Runner(options, update)
+    only = _case_filter(args.case, specs)
     if progress is not None:
         with progress:
-            result = runner.run(specs)
+            result = runner.run(specs, only)
     else:
-        result = runner.run(specs)
+        result = runner.run(specs, only)
     print_report(result, console)
     if args.junit:
         from chartmatrix.report.junit import write_junit
@@ -190,6 +212,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from chartmatrix.bench import run_bench
 
+    if args.case:
+        raise ChartmatrixError("--case", "bench times whole specs; drop --case")
     return run_bench(
         resolve_specs(args), helm=args.helm, jobs=args.jobs, baseline_cases=args.baseline_cases
     )
