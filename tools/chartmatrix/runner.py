@@ -19,7 +19,7 @@ from chartmatrix.charts import ChartInfo, kube_version_allowed, load_chart, stag
 from chartmatrix.findings import Finding, Severity
 from chartmatrix.manifests import Manifest, ManifestParseError, parse
 from chartmatrix.render import Renderer, RenderRequest, RenderResult
-from chartmatrix.rules import RuleContext, run_rules
+from chartmatrix.rules import RULES, RuleContext, run_rules
 from chartmatrix.spec import Case, MatrixSpec
 from chartmatrix.validate import SchemaValidator
 
@@ -45,6 +45,7 @@ class CaseResult:
     golden: goldens.GoldenResult | None = None
     manifests: int = 0
     ran: set[str] = field(default_factory=set)
+    notes: dict[str, str] = field(default_factory=dict)  # what each check looked at
 
     def status(self, check: str, strict: bool = False) -> str:
         """pass | warn | fail | skip for one grid cell."""
@@ -251,6 +252,15 @@ class Runner:
             return out
         manifests = parsed[per_version[top]]
         out.manifests = len(manifests)
+        renders = len(set(per_version.values()))
+        out.notes["render"] = (
+            f"{len(manifests)} objects; {renders} helm render(s) for Kubernetes "
+            f"{', '.join(per_version)}"
+        )
+        out.notes["schema"] = (
+            f"{len(manifests)} objects against the strict schemas of Kubernetes "
+            f"{', '.join(per_version)}"
+        )
         t0 = time.perf_counter()
         out.ran.add("schema")
         for version, r in per_version.items():
@@ -285,7 +295,10 @@ class Runner:
             golden=previous,
         )
         out.ran.add("rules")
-        out.findings.extend(f for f in run_rules(ctx) if not case.suppressed(f.rule, f.resource))
+        raw = run_rules(ctx)
+        kept = [f for f in raw if not case.suppressed(f.rule, f.resource)]
+        out.findings.extend(kept)
+        out.notes["rules"] = f"{len(RULES)} rules; {len(raw) - len(kept)} finding(s) suppressed"
         t3 = time.perf_counter()
         self.timings["rules"] += t3 - t2
         if golden_file is not None and normalized is not None:
@@ -294,6 +307,7 @@ class Runner:
                 golden_file, text, update=self.options.update_golden, ci=self.options.ci
             )
             out.golden = res
+            out.notes["golden"] = f"{res.file.name}: {res.status}"
             if res.status == "changed":
                 out.findings.append(
                     Finding(

@@ -32,7 +32,7 @@ button.active{outline:3px solid #0969da;outline-offset:-3px}
 pre{background:#f6f8fa;padding:8px;overflow:auto;font-size:12px}
 .add{color:#116329}.del{color:#a40e26}.hunk{color:#8250df}
 li.error{color:#a40e26}li.warning{color:#7d4e00}
-code{font-size:12px}
+code{font-size:12px}.note{color:#57606a}
 """
 
 _JS = """
@@ -66,6 +66,8 @@ def _diff(text: str) -> str:
 
 def _detail(chart: str, case: str, check: str, status: str, info: dict) -> str:
     parts = [f"<h3>{escape(chart)} · <code>{escape(case)}</code> · {check}: {status}</h3>"]
+    if info.get("note"):
+        parts.append(f"<p class='note'>{escape(info['note'])}</p>")
     if info["findings"]:
         items = []
         for f in info["findings"]:

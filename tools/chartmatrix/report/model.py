@@ -12,7 +12,7 @@ def case_details(case: CaseResult, check: str) -> dict[str, Any]:
     diff = ""
     if check == "golden" and case.golden is not None:
         diff = case.golden.diff
-    return {"findings": findings, "diff": diff}
+    return {"findings": findings, "diff": diff, "note": case.notes.get(check, "")}
 
 
 def to_dict(run: RunResult) -> dict[str, Any]:
