@@ -99,3 +99,15 @@ def test_crd_files_and_go_references(tmp_path: Path) -> None:
         resolve_crd("go://example.com/mod/file.yaml", tmp_path, "spec.yaml")
     with pytest.raises(ChartmatrixError, match=r"crds: file nope\.yaml not found"):
         resolve_crd("nope.yaml", tmp_path, "spec.yaml")
+
+
+def test_crds_chosen_per_call_later_files_win(tmp_path: Path) -> None:
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(CRD)
+    loose = tmp_path / "loose.yaml"
+    loose.write_text(CRD.replace("required: [size]", "x-kubernetes-preserve-unknown-fields: true"))
+    widget = one("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {typo: 1}\n")
+    v = SchemaValidator()
+    assert v.validate(widget, "1.36")[0].rule == "schema/unknown-kind"
+    assert {f.path for f in v.validate(widget, "1.36", [strict])} == {"spec"}
+    assert v.validate(widget, "1.36", [strict, loose]) == []

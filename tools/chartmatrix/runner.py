@@ -141,8 +141,6 @@ class Runner:
                 stage(s.chart_dir, Path(tmp) / f"{i}" / s.chart_dir.name)
                 for i, s in enumerate(specs)
             ]
-            for s in specs:
-                self.validator.add_crds(s.crds)
             plan: list[tuple[int, Case, dict[str, int]]] = []
             requests: list[RenderRequest] = []
             index: dict[str, int] = {}
@@ -267,7 +265,7 @@ class Runner:
             for m in parsed[r]:
                 out.findings.extend(
                     f
-                    for f in self.validator.validate(m, version)
+                    for f in self.validator.validate(m, version, case.crds)
                     if not case.suppressed(f.rule, f.resource)
                 )
         t1 = time.perf_counter()

@@ -66,6 +66,7 @@ class Case:
     api_versions: tuple[str, ...]
     origin: str
     expect_failure: str | None = None
+    crds: tuple[Path, ...] = ()
     suppress: tuple[Suppression, ...] = ()
     description: str = ""
 
@@ -263,6 +264,15 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
                 )
             )
     _check_unique(cases, file)
+    crds = [
+        (
+            _crd_path(base_dir, c if isinstance(c, str) else c["file"], file),
+            "*" if isinstance(c, str) else c.get("cases", "*"),
+        )
+        for c in data.get("crds") or []
+    ]
+    for case in cases:
+        case.crds = tuple(path for path, glob in crds if fnmatch.fnmatchcase(case.id, glob))
     golden = data.get("golden", "golden")
     external = {k: frozenset(v) for k, v in (data.get("external") or {}).items()}
     masks = tuple(
@@ -275,7 +285,7 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
         spec_file=file,
         cases=cases,
         golden_dir=(base_dir / golden) if golden else None,
-        crds=tuple(_crd_path(base_dir, c, file) for c in data.get("crds") or []),
+        crds=tuple(path for path, _ in crds),
         external=external,
         checksum_convention=data.get("checksumConvention", "auto"),
         masks=masks,

@@ -15,7 +15,7 @@ import copy
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -204,16 +204,19 @@ class SchemaValidator:
 
     def __init__(self, crd_files: Iterable[Path] = ()) -> None:
         self._versions: dict[str, _VersionSchemas] = {}
-        self._crd_schemas = load_crds(crd_files)
-        self._crd_validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
+        self._global_crds = tuple(Path(f) for f in crd_files)
+        self._crd_files: dict[Path, dict[tuple[str, str], dict[str, Any]]] = {}
+        self._crd_validators: dict[tuple[Path, str, str], jsonschema.protocols.Validator] = {}
         # (schema closure digest, document) -> [(path, message)]: identical documents in
         # many cases and versions are validated once
         self._verdicts: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for file in self._global_crds:
+            self._crds_of(file)
 
-    def add_crds(self, files: Iterable[Path]) -> None:
-        for key, schema in load_crds(files).items():
-            self._crd_schemas[key] = schema
-            self._crd_validators.pop(key, None)
+    def _crds_of(self, file: Path) -> dict[tuple[str, str], dict[str, Any]]:
+        if file not in self._crd_files:
+            self._crd_files[file] = load_crds([file])
+        return self._crd_files[file]
 
     def _schemas(self, version: str) -> _VersionSchemas:
         resolved = schema_version(version)
@@ -221,16 +224,25 @@ class SchemaValidator:
             self._versions[resolved] = _VersionSchemas(resolved)
         return self._versions[resolved]
 
-    def _crd_validator(self, api: str, kind: str) -> jsonschema.protocols.Validator | None:
-        key = (api, kind)
-        if key not in self._crd_schemas:
-            return None
-        if key not in self._crd_validators:
-            self._crd_validators[key] = jsonschema.Draft7Validator(self._crd_schemas[key])
-        return self._crd_validators[key]
+    def _crd_validator(
+        self, api: str, kind: str, crds: Sequence[Path]
+    ) -> tuple[jsonschema.protocols.Validator, str] | None:
+        """The last of ``--crd`` files then ``crds`` that defines (api, kind)."""
+        for file in reversed((*self._global_crds, *crds)):
+            schema = self._crds_of(file).get((api, kind))
+            if schema is None:
+                continue
+            key = (file, api, kind)
+            if key not in self._crd_validators:
+                self._crd_validators[key] = jsonschema.Draft7Validator(schema)
+            return self._crd_validators[key], f"crd:{file}:{api}/{kind}"
+        return None
 
-    def validate(self, manifest: Manifest, version: str) -> list[Finding]:
-        """Every schema error of ``manifest`` for Kubernetes ``version``."""
+    def validate(
+        self, manifest: Manifest, version: str, crds: Sequence[Path] = ()
+    ) -> list[Finding]:
+        """Every schema error of ``manifest`` for Kubernetes ``version`` (``crds``: CRD
+        files for this case, after the global ones)."""
         api, kind = manifest.api_version, manifest.kind
         resource = manifest.ref
         if not api or not kind:
@@ -249,10 +261,10 @@ class SchemaValidator:
         if builtin is not None:
             validator, digest = builtin
         else:
-            crd = self._crd_validator(api, kind)
+            crd = self._crd_validator(api, kind, crds)
             if crd is None:
                 return [self._unknown(schemas, api, kind, resource, version)]
-            validator, digest = crd, f"crd:{api}/{kind}"
+            validator, digest = crd
         key = (digest, json.dumps(manifest.obj, sort_keys=True, default=str))
         verdict = self._verdicts.get(key)
         if verdict is None:
