@@ -158,3 +158,14 @@ def test_case_filter(created_chart: Path, capsys: pytest.CaptureFixture[str]) ->
     assert code == 0 and "OK 1 cases" in out and "replicaCount:2" in out
     code, _, err = run(capsys, str(created_chart), "--case", "nothing*")
     assert code == 2 and "--case: no case id matches nothing*" in err
+
+
+def test_a_failing_helm_binary_is_reported(
+    created_chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = tmp_path / "helm"
+    fake.write_text("#!/bin/sh\nexit 3\n")
+    fake.chmod(0o755)
+    code, out, _ = run(capsys, str(created_chart), "--helm", str(fake))
+    assert code == 1
+    assert f"{fake} exited with status 3 and no message" in out

@@ -142,7 +142,9 @@ class Renderer:
             try:
                 out = await self._command.run(request.args(), request.stdin())
             except helm_errors.Error as exc:
-                message = clean_error(exc.stderr.decode(errors="replace"))
+                message = clean_error(exc.stderr.decode(errors="replace")) or (
+                    f"{self.helm} exited with status {exc.returncode} and no message"
+                )
                 return RenderResult(False, "", message, time.perf_counter() - started)
             except OSError as exc:
                 raise ChartmatrixError(self.helm, f"cannot run helm ({exc})") from None
