@@ -1,7 +1,8 @@
 """Fixtures for the state drills: one local control plane per test session.
 
-The cluster lives in ``.tools/cluster-pytest`` (its own ports, so a developer's
-``chartmatrix cluster up`` is left alone) and is stopped when the session ends.
+The cluster lives in a temporary directory of the session (its own ports, so a
+developer's ``chartmatrix cluster up`` and other sessions are left alone) and is
+stopped when the session ends.
 Every test that uses it is skipped, with the reason, when the binaries are not built.
 """
 
@@ -127,8 +128,11 @@ def _find_helm() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
-    layout = Layout(root=ROOT / ".tools" / "cluster-pytest", bin_dir=ROOT / ".tools" / "bin")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    # a state directory of this session's own: parallel sessions (two developers'
+    # `make test` in one checkout) each get their own cluster on their own ports
+    state = tmp_path_factory.mktemp("cluster")
+    layout = Layout(root=state, bin_dir=ROOT / ".tools" / "bin")
     missing = layout.missing_binaries()
     if missing:
         pytest.skip(

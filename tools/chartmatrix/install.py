@@ -261,8 +261,8 @@ class Installer:
         unexpected: list[str] = []
         deadline = time.monotonic() + 60
         while True:
-            unexpected, retained = self.kube.leftovers(ns, release)
-            if not unexpected or time.monotonic() > deadline:
+            unexpected, retained, settling = self.kube.leftovers(ns, release)
+            if not unexpected or not settling or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         result.retained = retained

@@ -119,8 +119,10 @@ class Kube:
         return pending
 
     # --- leftovers and diagnostics ---------------------------------------------
-    def leftovers(self, namespace: str, release: str) -> tuple[list[str], list[str]]:
-        """(unexpected objects, retained objects) after the release was uninstalled."""
+    def leftovers(self, namespace: str, release: str) -> tuple[list[str], list[str], bool]:
+        """(unexpected objects, retained objects, settling) after the release was
+        uninstalled; ``settling``: some unexpected object is still being deleted or
+        waits for the garbage collector (a pod, or an object with owners)."""
         found: list[tuple[str, dict[str, Any]]] = []
         for kind, path in LEFTOVER_KINDS:
             found += [(kind, obj) for obj in self.items(path.format(ns=namespace))]
@@ -129,13 +131,19 @@ class Kube:
             found += [(kind, obj) for obj in self.items(path, selector)]
         unexpected: list[str] = []
         retained: list[str] = []
+        settling = False
         for kind, obj in found:
             verdict = classify_leftover(kind, obj, namespace)
             if verdict is None:
                 continue
             keep, text = verdict
             (retained if keep else unexpected).append(text)
-        return unexpected, retained
+            meta = obj["metadata"]
+            if not keep and (
+                kind == "Pod" or meta.get("deletionTimestamp") or meta.get("ownerReferences")
+            ):
+                settling = True
+        return unexpected, retained, settling
 
     def events(self, namespace: str, limit: int = 40) -> list[str]:
         events = self.items(f"/api/v1/namespaces/{namespace}/events")
