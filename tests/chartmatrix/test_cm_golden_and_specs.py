@@ -81,6 +81,7 @@ def test_ci_values_files_are_cases(kv_chart: Path) -> None:
         ({"files": ["nope.yaml"]}, "files: values file nope.yaml not found"),
         ({"values": ["a.yaml"]}, "values: ['a.yaml'] is not of type 'object'"),
         ({"expectFailure": [{"name": "x", "message": "("}]}, "expectFailure[0].message: bad regex"),
+        ({"expectFailure": [], "expect_failure": []}, "are the same key; use one"),
     ],
 )
 def test_bad_specs_name_file_and_key(

@@ -196,6 +196,8 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
     """Read and validate ``file``, then expand it; every problem names the file and key."""
     file = Path(file)
     data = load_yaml_file(file)
+    if "expectFailure" in data and "expect_failure" in data:
+        raise ChartmatrixError(file, "expectFailure and expect_failure are the same key; use one")
     _check_schema(data, file)
     base_dir = file.parent
     chart_dir = (base_dir / data["chart"]) if "chart" in data else default_chart_dir(base_dir)
@@ -243,12 +245,13 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
         if "message" in item:
             raise ChartmatrixError(file, f"include[{i}].message: only expectFailure cases fail")
         cases.append(make(item, f"include[{i}]", f"{file.name} include"))
-    for i, item in enumerate(data.get("expectFailure") or []):
+    failing_key = "expect_failure" if "expect_failure" in data else "expectFailure"
+    for i, item in enumerate(data.get(failing_key) or []):
         try:
             re.compile(item["message"])
         except re.error as exc:
-            raise ChartmatrixError(file, f"expectFailure[{i}].message: bad regex ({exc})") from None
-        cases.append(make(item, f"expectFailure[{i}]", f"{file.name} expectFailure"))
+            raise ChartmatrixError(file, f"{failing_key}[{i}].message: bad regex ({exc})") from None
+        cases.append(make(item, f"{failing_key}[{i}]", f"{file.name} {failing_key}"))
     if data.get("ciValues", True):
         for ci_file in sorted((chart_dir / "ci").glob("*-values.yaml")):
             cases.append(
@@ -314,7 +317,7 @@ def _axis_cases(
             if value not in axes[key]:
                 raise ChartmatrixError(file, f"exclude[{i}].{key}: {value!r} is not on the axis")
     if not axes:
-        if data.get("include") or data.get("expectFailure"):
+        if data.get("include") or data.get("expectFailure") or data.get("expect_failure"):
             return []
         return [Case("default", base, release, namespace, versions, api_versions, file.name)]
     keys = list(axes)
