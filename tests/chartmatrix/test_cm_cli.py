@@ -169,3 +169,9 @@ def test_a_failing_helm_binary_is_reported(
     code, out, _ = run(capsys, str(created_chart), "--helm", str(fake))
     assert code == 1
     assert f"{fake} exited with status 3 and no message" in out
+
+
+def test_list_prints_case_ids(created_chart: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, str(created_chart), "--axis", "replicaCount=1,2", "--list")
+    assert code == 0
+    assert out.splitlines() == ["demo\treplicaCount:1", "demo\treplicaCount:2"]

@@ -176,6 +176,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=False, highlight=False)
     specs = resolve_specs(args)
+    if args.list:
+        for spec in specs:
+            for case in spec.cases:
+                must_fail = "  (must fail)" if case.expect_failure else ""
+                print(f"{spec.name}\t{case.id}{must_fail}")
+        return 0
     options = Options(
         helm=args.helm,
         jobs=args.jobs,
@@ -243,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="FILE", help="write a JSON report")
     run.add_argument("--html", metavar="FILE", help="write a self-contained HTML grid")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--list", action="store_true", help="print the case ids and exit")
     run.set_defaults(func=cmd_run)
     bench = sub.add_parser("bench", help="time the pipeline per stage against a naive baseline")
     _add_run_options(bench)
