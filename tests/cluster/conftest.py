@@ -158,11 +158,9 @@ def charts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+def namespace(cluster: Cluster) -> Iterator[str]:
     """A fresh namespace enforcing Pod Security ``restricted``; deleted afterwards."""
-    name = f"drill-{request.node.name.lower()}"[:50].replace("_", "-").replace("[", "-")
-    name = "".join(c for c in name if c.isalnum() or c == "-").strip("-")
-    name = f"{name}-{time.time_ns() % 10**6}"
+    name = f"drill-{time.time_ns() % 10**9}"
     cluster.kube.create_namespace(name, PSA_LABELS)
     yield name
     cluster.kube.delete_namespace(name)

@@ -137,7 +137,8 @@ class ControlPlane:
         shutil.rmtree(self.layout.etcd_data, ignore_errors=True)
         try:
             self._start_etcd(ports, deadline)
-            api = self._start_apiserver(ports, deadline)
+            self._start_apiserver(ports, deadline)
+            api = self.api(ports, timeout=30.0)  # big CRDs take a while on a busy machine
             self._write_kubeconfigs(ports)
             self._start_controllers(ports)
             self._register(api, nodes)
@@ -225,7 +226,7 @@ class ControlPlane:
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--authorization-mode=RBAC",
                 "--enable-admission-plugins=PodSecurity,DefaultStorageClass,ServiceAccount",
-                "--allow-privileged=false",
+                "--allow-privileged=true",  # as on real clusters: Pod Security decides
                 "--profiling=false",
                 "--enable-priority-and-fairness=false",
                 "--event-ttl=30m",
