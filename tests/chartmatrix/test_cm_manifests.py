@@ -67,3 +67,8 @@ def test_bad_render_is_a_clear_error() -> None:
         parse("---\n- 1\n")
     with pytest.raises(ValueError, match="invalid path"):
         query({}, "a[")
+
+
+def test_documents_without_source_continue_the_previous_template() -> None:
+    helm3 = "---\n# Source: c/templates/two.yaml\nkind: A\n---\nkind: B\n"
+    assert [m.source for m in parse(helm3)] == ["c/templates/two.yaml"] * 2

@@ -101,11 +101,15 @@ def _load_chunk(chunk: str, source: str) -> list[Any]:
 def parse(text: str) -> list[Manifest]:
     """Split a multi-document render into manifests, skipping empty documents."""
     out: list[Manifest] = []
+    source = ""
     for chunk in _DOC_SPLIT.split(text):
         if not chunk.strip():
             continue
+        # Helm 3 prints "# Source:" once per template file, Helm 4 once per document: a
+        # document without one continues the template before it.
         source_match = _SOURCE.search(chunk)
-        source = source_match.group(1).strip() if source_match else ""
+        if source_match:
+            source = source_match.group(1).strip()
         docs = _load_chunk(chunk, source)
         for doc in docs:
             if doc is None:
