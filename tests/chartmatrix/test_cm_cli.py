@@ -175,3 +175,22 @@ def test_list_prints_case_ids(created_chart: Path, capsys: pytest.CaptureFixture
     code, out, _ = run(capsys, str(created_chart), "--axis", "replicaCount=1,2", "--list")
     assert code == 0
     assert out.splitlines() == ["demo\treplicaCount:1", "demo\treplicaCount:2"]
+
+
+def test_charts_reading_kube_version_render_once_per_version(
+    demo_chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (demo_chart / "templates" / "minor.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\n"
+        'data: {minor: "{{ .Capabilities.KubeVersion.Minor }}"}\n'
+    )
+    report = tmp_path / "r.json"
+    argv = ["--kube-version", "1.30", "--kube-version", "1.36", "--json", str(report)]
+    code, _, _ = run(capsys, str(demo_chart), *argv)
+    assert code == 0
+    note = json.loads(report.read_text())["charts"][0]["cases"][0]["checks"]["render"]["note"]
+    assert "2 helm render(s) for Kubernetes 1.30, 1.36" in note
+    (demo_chart / "templates" / "minor.yaml").unlink()
+    code, _, _ = run(capsys, str(demo_chart), *argv)
+    note = json.loads(report.read_text())["charts"][0]["cases"][0]["checks"]["render"]["note"]
+    assert "1 helm render(s) for Kubernetes 1.30, 1.36" in note

@@ -51,3 +51,23 @@ def test_go_tuning_applies_to_helm_only(
     monkeypatch.delenv("GOGC", raising=False)
     render_chart(created_chart)
     assert "GOGC" not in os.environ, "the GC tuning must not leak into other processes"
+
+
+CAPS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: caps}
+data:
+  minor: "{{ .Capabilities.KubeVersion.Minor }}"
+  has-example: "{{ .Capabilities.APIVersions.Has "example.com/v1" }}"
+"""
+
+
+def test_capabilities_flags_reach_the_templates(
+    render_chart: ChartRenderer, demo_chart: Path
+) -> None:
+    (demo_chart / "templates" / "caps.yaml").write_text(CAPS)
+    plain = render_chart(demo_chart, kube_version="1.30.0")
+    assert plain.get("ConfigMap", "caps")["data"] == {"minor": "30", "has-example": "false"}
+    caps = render_chart(demo_chart, kube_version="1.33.2", api_versions=["example.com/v1"])
+    assert caps.get("ConfigMap", "caps")["data"] == {"minor": "33", "has-example": "true"}
