@@ -233,7 +233,9 @@ def test_replica_added_after_data_exists_catches_up(cluster: Cluster) -> None:
     print(f"replica 3 caught up ({expected} rows) {catch_up:.2f}s after its pod started")
     assert server.value("SELECT @@server_id") == "103"
     assert server.value("SELECT @@read_only") == "1"
-    assert (server.datadir / "destate-clone.done").is_file()
+    copied = (server.datadir / "destate-clone.done").read_text()
+    assert f"source={primary.host}:{primary.port}" in copied
+    print(f"replica 3's copy from the primary: {copied.split()}")
     _replicating(server)
     note = f"after-join-{uuid.uuid4().hex[:8]}"
     _write(cluster, note)
