@@ -20,6 +20,7 @@ instance starts again at 1. With `redis` any instance continues the visitor's se
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -139,8 +140,12 @@ def make_handler(store: SessionStore, instance: str, greeting: str) -> type[Base
             if self.path != "/":
                 self._send(404, b"not found\n", "text/plain")
                 return
-            jar = cookies.SimpleCookie(self.headers.get("Cookie", ""))
-            sid = jar[COOKIE].value if COOKIE in jar else secrets.token_urlsafe(16)
+            jar: cookies.SimpleCookie = cookies.SimpleCookie()
+            with contextlib.suppress(cookies.CookieError):  # malformed: a new visitor
+                jar.load(self.headers.get("Cookie", ""))
+            sid = jar[COOKIE].value if COOKIE in jar else ""
+            if not sid or len(sid) > 64:
+                sid = secrets.token_urlsafe(16)
             count = store.increment(sid)
             body = {"count": count, "instance": instance, "greeting": greeting}
             body["backend"] = store.name

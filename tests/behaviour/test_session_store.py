@@ -198,3 +198,6 @@ def test_memory_sessions_are_lost_when_the_instance_changes(
     counts = [visitor.visit(base)["count"] for base in (a, b, a, b)]
     assert {answer["backend"] for answer in visitor.answers} == {"memory"}
     assert counts == [1, 1, 2, 2], "each instance counted its own session: the counter is lost"
+    stranger = Visitor(cookie='sid="unterminated; x')  # a malformed cookie is a new visitor
+    assert stranger.visit(a)["count"] == 1
+    assert stranger.cookie.startswith("sid=") and "unterminated" not in stranger.cookie
