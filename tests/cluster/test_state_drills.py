@@ -264,3 +264,23 @@ def test_local_cluster_runs_the_pinned_version(cluster) -> None:
     assert status.up and len(status.ready_nodes) >= 3
     assert status.version == pinned["KUBERNETES_VERSION"]  # the ldflags made /version real
     print(f"cluster up took {cluster.up_seconds:.1f}s")
+
+
+@pytest.mark.parametrize("policy", ["Retain", "Delete"])
+def test_uninstall_keeps_or_deletes_claims_per_when_deleted(
+    cluster, charts, namespace, wait_until, policy: str
+) -> None:
+    values = _merge(
+        MYSQL,
+        {"workload": {"replicas": 2}, "persistence": {"retention": {"whenDeleted": policy}}},
+    )
+    cluster.install(charts["mysql"], "db", namespace, values)
+    before = {n: c["metadata"]["uid"] for n, c in cluster.claims(namespace).items()}
+    assert len(before) == 2
+    cluster.helm_run("uninstall", "db", "--namespace", namespace, "--wait")
+    wait_until(lambda: not cluster.pods(namespace), 60, "the pods to go")
+    if policy == "Retain":
+        after = {n: c["metadata"]["uid"] for n, c in cluster.claims(namespace).items()}
+        assert after == before, "whenDeleted=Retain must keep every claim"
+    else:
+        wait_until(lambda: not cluster.claims(namespace), 60, "the claims to be deleted")

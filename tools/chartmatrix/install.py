@@ -5,8 +5,8 @@ Per chart and per ``ci/*-values.yaml`` (or the chart defaults when there is none
 1. a fresh namespace labelled to enforce Pod Security ``restricted``;
 2. ``helm install --wait`` (through pyhelm3), then wait until every StatefulSet
    *and* Deployment is ready (ct only waits for Deployments);
-3. with ``--upgrade``: the first install is the chart at a git ref, then
-   ``helm upgrade`` to the working tree and wait again;
+3. with ``--upgrade``: the first install is the chart at a git ref (waited for
+   and tested), then ``helm upgrade`` to the working tree and wait again;
 4. ``helm test``;
 5. ``helm uninstall --wait``, then check nothing is left in the namespace or
    cluster-wide but retained PVCs (and objects kept by ``helm.sh/resource-policy``);
@@ -173,6 +173,7 @@ class Installer:
                         lambda: self._install(release, old, case.old_values(), ns),
                     )
                     self._step(result, "ready (old)", lambda: self._ready(ns))
+                    self._step(result, "test (old)", lambda: self._test(release, ns))
                     new = stage(case.chart_dir, Path(tmp) / "new")
                     self._step(
                         result, "upgrade", lambda: self._install(release, new, case.values(), ns)
