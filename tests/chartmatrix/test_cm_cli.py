@@ -194,3 +194,11 @@ def test_charts_reading_kube_version_render_once_per_version(
     code, _, _ = run(capsys, str(demo_chart), *argv)
     note = json.loads(report.read_text())["charts"][0]["cases"][0]["checks"]["render"]["note"]
     assert "1 helm render(s) for Kubernetes 1.30, 1.36" in note
+
+
+def test_library_chart_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lib = tmp_path / "lib"
+    (lib / "templates").mkdir(parents=True)
+    (lib / "Chart.yaml").write_text("apiVersion: v2\nname: lib\nversion: 0.1.0\ntype: library\n")
+    code, _, err = run(capsys, str(lib))
+    assert code == 2 and "a library chart renders nothing by itself" in err

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from chartmatrix.charts import load_chart
 from chartmatrix.crdsource import resolve_crd
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.spec import (
@@ -86,6 +87,12 @@ def resolve_specs(args: argparse.Namespace) -> list[MatrixSpec]:
             raise ChartmatrixError(path, "chart not found")
         if not (path / "Chart.yaml").is_file():
             raise ChartmatrixError(path, "not a Helm chart (no Chart.yaml) and no matrix.yaml")
+        if load_chart(path).chart_type == "library":
+            raise ChartmatrixError(
+                path,
+                "a library chart renders nothing by itself; run the spec of a chart that "
+                "uses it (e.g. chart_tests/library)",
+            )
         spec_file = None if adhoc else find_spec(path)
         if spec_file is not None:
             specs.append(load_spec(spec_file, kube_versions=versions))
