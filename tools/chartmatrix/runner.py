@@ -141,38 +141,7 @@ class Runner:
                 stage(s.chart_dir, Path(tmp) / f"{i}" / s.chart_dir.name)
                 for i, s in enumerate(specs)
             ]
-            plan: list[tuple[int, Case, dict[str, int]]] = []
-            requests: list[RenderRequest] = []
-            index: dict[str, int] = {}
-            for i, (s, info) in enumerate(zip(specs, infos, strict=True)):
-                for case in s.cases:
-                    if only is not None and not only(s, case):
-                        continue
-                    per_version: dict[str, int] = {}
-                    allowed = _allowed_versions(info, case.kube_versions)
-                    # one render serves every version unless the templates read
-                    # .Capabilities.KubeVersion (or Chart.yaml's kubeVersion is unclear)
-                    per_kube = info.reads_kube_version or None in allowed.values()
-                    usable = [v for v in case.kube_versions if allowed[v] is not False]
-                    top = _highest(tuple(usable)) if usable else _highest(case.kube_versions)
-                    for version in case.kube_versions:
-                        if allowed[version] is False:
-                            per_version[version] = -1
-                            continue
-                        req = RenderRequest(
-                            chart_dir=staged[i],
-                            values=case.values,
-                            release=case.release,
-                            namespace=case.namespace,
-                            kube_version=version if per_kube else top,
-                            api_versions=case.api_versions,
-                        )
-                        key = _request_key(req)
-                        if key not in index:
-                            index[key] = len(requests)
-                            requests.append(req)
-                        per_version[version] = index[key]
-                    plan.append((i, case, per_version))
+            plan, requests = self._plan(specs, infos, staged, only)
             done = 0
 
             def rendered(_: int, __: RenderResult) -> None:
@@ -193,6 +162,49 @@ class Runner:
         return RunResult(
             charts, dict(self.timings), time.perf_counter() - started, self.options.strict
         )
+
+    def _plan(
+        self,
+        specs: list[MatrixSpec],
+        infos: list[ChartInfo],
+        staged: list[Path],
+        only: Selector | None,
+    ) -> tuple[list[tuple[int, Case, dict[str, int]]], list[RenderRequest]]:
+        """The renders to run (deduplicated) and, per case, which render serves each
+        Kubernetes version (-1: Chart.yaml's kubeVersion excludes that version)."""
+        plan: list[tuple[int, Case, dict[str, int]]] = []
+        requests: list[RenderRequest] = []
+        index: dict[str, int] = {}
+        for i, (s, info) in enumerate(zip(specs, infos, strict=True)):
+            for case in s.cases:
+                if only is not None and not only(s, case):
+                    continue
+                per_version: dict[str, int] = {}
+                allowed = _allowed_versions(info, case.kube_versions)
+                # one render serves every version unless the templates read
+                # .Capabilities.KubeVersion (or Chart.yaml's kubeVersion is unclear)
+                per_kube = info.reads_kube_version or None in allowed.values()
+                usable = [v for v in case.kube_versions if allowed[v] is not False]
+                top = _highest(tuple(usable)) if usable else _highest(case.kube_versions)
+                for version in case.kube_versions:
+                    if allowed[version] is False:
+                        per_version[version] = -1
+                        continue
+                    req = RenderRequest(
+                        chart_dir=staged[i],
+                        values=case.values,
+                        release=case.release,
+                        namespace=case.namespace,
+                        kube_version=version if per_kube else top,
+                        api_versions=case.api_versions,
+                    )
+                    key = _request_key(req)
+                    if key not in index:
+                        index[key] = len(requests)
+                        requests.append(req)
+                    per_version[version] = index[key]
+                plan.append((i, case, per_version))
+        return plan, requests
 
     def _case(
         self,
