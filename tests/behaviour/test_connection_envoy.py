@@ -9,6 +9,8 @@ runs the rendered envoy.yaml with only its addresses and its resolver patched in
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from types import ModuleType
 import pytest
 
 from .dns import DnsServer
-from .echo import echo_client, start_backends
+from .echo import ECHO, echo_client, start_backends
 from .envoy import Envoy
 from .procs import Proc, Processes, loopback_block, wait_until
 from .rendered import files_of, find, named, render
@@ -124,3 +126,18 @@ def test_calls_keep_succeeding_after_a_backend_stops(setup: Setup) -> None:
     assert failed == 0
     assert victim not in seen
     assert set(seen) == set(setup.backends) - {victim}
+
+
+def test_client_script_shows_the_spread_through_envoy(setup: Setup) -> None:
+    """examples/grpc-echo/client.py as documented in its README."""
+    script = str(ECHO / "client.py")
+    done = subprocess.run(
+        [sys.executable, script, setup.envoy.target, "--calls", "30", "--check-health"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "health SERVING"
+    assert sorted(lines[1:]) == [f"{name} 10" for name in sorted(setup.backends)]
