@@ -143,13 +143,16 @@ def test_golden_lifecycle_and_upgrade_safety(
     assert "topology/headless-service" in out  # "other" is not rendered
     code, out = cli(capsys, "--update-golden", str(kv_chart))
     assert "golden/changed" not in out
+    assert code == 1 and "upgrade/immutable-field" in out  # shown when the change is accepted
+    code, out = cli(capsys, str(kv_chart))
+    assert "upgrade/immutable-field" not in out  # the golden render now has the new name
     (kv_chart / "values.yaml").write_text(
         (kv_chart / "values.yaml").read_text().replace("serviceName: other", 'serviceName: ""')
     )
 
     (golden / "stale.yaml").write_text("---\n")
     code, out = cli(capsys, "--update-golden", str(kv_chart))
-    assert code == 0, out
+    assert code == 1 and "spec.serviceName changed from 'other'" in out  # changing it back
     code, out = cli(capsys, str(kv_chart))
     assert code == 0 and not (golden / "stale.yaml").exists()
     (golden / "stale.yaml").write_text("---\n")
