@@ -60,7 +60,7 @@ def _apply_mask(obj: Any, path: str) -> None:
     steps = _tokens(path)
     parents = [obj]
     for kind, step in steps[:-1]:
-        nxt = []
+        nxt: list[Any] = []
         for parent in parents:
             if kind == "key" and step == "*" and isinstance(parent, dict):
                 nxt.extend(parent.values())
@@ -89,7 +89,7 @@ def _sort_key(m: Manifest) -> tuple[str, str, str, str]:
 
 def normalize(manifests: Iterable[Manifest], masks: Iterable[Mask] = ()) -> list[Manifest]:
     """Masked deep copies in a stable order."""
-    out = []
+    out: list[Manifest] = []
     masks = list(masks)
     for m in sorted(manifests, key=_sort_key):
         obj = copy.deepcopy(m.obj)

@@ -16,10 +16,8 @@ from typing import Any
 
 import yaml
 
-try:  # the C loader is several times faster on large renders
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[attr-defined]
-except AttributeError:  # pragma: no cover - pure-python PyYAML
-    _Loader = yaml.SafeLoader
+# the C loader is several times faster on large renders
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _DOC_SPLIT = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
 _SOURCE = re.compile(r"^# Source: (.+)$", re.MULTILINE)

@@ -166,6 +166,12 @@ class _Batch:
 _BATCHES_KEY = pytest.StashKey[dict[str, _Batch]]()
 
 
+def _spec_of(item: pytest.Item) -> MatrixSpec:
+    parent = item.parent
+    assert isinstance(parent, MatrixFile)
+    return parent.spec
+
+
 def _batch(item: pytest.Item) -> _Batch:
     batches = item.config.stash.setdefault(_BATCHES_KEY, {})
     return batches.setdefault(str(item.path), _Batch())
@@ -179,7 +185,7 @@ class MatrixCase(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
-        spec: MatrixSpec = self.parent.spec  # type: ignore[attr-defined]
+        spec = _spec_of(self)
         result = _batch(self).get(self, spec)
         found = [c for c in result.cases if c.case.id == self.case.id]
         if not found:
@@ -209,7 +215,7 @@ class GoldenFiles(pytest.Item):
     """Golden files that belong to no case (missing ones fail their case)."""
 
     def runtest(self) -> None:
-        spec: MatrixSpec = self.parent.spec  # type: ignore[attr-defined]
+        spec = _spec_of(self)
         if spec.golden_dir is None:
             return
         expected = [c.golden_name for c in spec.cases if c.expect_failure is None]

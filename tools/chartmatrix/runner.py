@@ -242,13 +242,13 @@ class Runner:
             return out
         failed = [(v, results[r]) for v, r in per_version.items() if not results[r].ok]
         if failed:
-            for version, res in failed:
+            for version, failure in failed:
                 out.findings.append(
                     Finding(
                         "render",
                         "render/failed",
                         Severity.ERROR,
-                        res.error,
+                        failure.error,
                         kube_version=version if info.reads_kube_version else "",
                     )
                 )
@@ -315,12 +315,12 @@ class Runner:
         self.timings["rules"] += t3 - t2
         if golden_file is not None and normalized is not None:
             out.ran.add("golden")
-            res = goldens.compare(
+            verdict = goldens.compare(
                 golden_file, text, update=self.options.update_golden, ci=self.options.ci
             )
-            out.golden = res
-            out.notes["golden"] = f"{res.file.name}: {res.status}"
-            if res.status == "changed":
+            out.golden = verdict
+            out.notes["golden"] = f"{verdict.file.name}: {verdict.status}"
+            if verdict.status == "changed":
                 out.findings.append(
                     Finding(
                         "golden",
@@ -330,7 +330,7 @@ class Runner:
                         "after review)",
                     )
                 )
-            elif res.status == "missing":
+            elif verdict.status == "missing":
                 out.findings.append(
                     Finding(
                         "golden",
@@ -339,7 +339,7 @@ class Runner:
                         f"{golden_file} is missing (CI mode; run --update-golden and commit)",
                     )
                 )
-            elif res.status == "written":
+            elif verdict.status == "written":
                 out.findings.append(
                     Finding(
                         "golden",

@@ -51,7 +51,7 @@ def local_volumes(ctx: RuleContext) -> Iterator[Violation]:
         spec = sts.obj.get("spec") or {}
         replicas = spec.get("replicas", 1)
         for i, vct in enumerate(spec.get("volumeClaimTemplates") or []):
-            cls = (vct.get("spec") or {}).get("storageClassName")
+            cls = str((vct.get("spec") or {}).get("storageClassName") or "")
             short = isinstance(replicas, int) and by_class.get(cls, 0) < replicas
             if cls in local_classes and short:
                 yield Violation(
@@ -61,7 +61,7 @@ def local_volumes(ctx: RuleContext) -> Iterator[Violation]:
                     f"spec.volumeClaimTemplates[{i}]",
                 )
     for pvc in ctx.of_kind("PersistentVolumeClaim"):
-        cls = (pvc.obj.get("spec") or {}).get("storageClassName")
+        cls = str((pvc.obj.get("spec") or {}).get("storageClassName") or "")
         if not cls or by_class.get(cls):
             continue
         if cls in local_classes:
