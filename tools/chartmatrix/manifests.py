@@ -75,7 +75,8 @@ class Manifest:
 
 
 _CHUNKS: dict[str, list[Any]] = {}
-_CHUNK_CACHE_LIMIT = 20000
+_CHUNK_CACHE_BYTES = 32 * 1024 * 1024  # of document text; parsing past it is uncached
+_cached_bytes = 0
 
 
 def _load_chunk(chunk: str, source: str) -> list[Any]:
@@ -91,8 +92,10 @@ def _load_chunk(chunk: str, source: str) -> list[Any]:
             where = f" in {source}" if source else ""
             first = str(exc).splitlines()[0]
             raise ManifestParseError(f"rendered output is not valid YAML{where}: {first}") from None
-        if len(_CHUNKS) < _CHUNK_CACHE_LIMIT:
+        global _cached_bytes
+        if _cached_bytes + len(chunk) <= _CHUNK_CACHE_BYTES:
             _CHUNKS[chunk] = docs
+            _cached_bytes += len(chunk)
     return docs
 
 
