@@ -190,3 +190,25 @@ def test_checksum_convention_detects_stale_hash(
     code, out = cli(capsys, str(write_spec(kv_chart, spec)))
     assert code == 1
     assert "config/checksum-value" in out and "is not the hash of the data of a ConfigMap" in out
+
+
+def test_mode_coverage(kv_chart: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (kv_chart / "values.schema.json").write_text(
+        '{"type": "object", "properties": {"tier": {"enum": ["a", "b", "c"]}}}'
+    )
+    (kv_chart / "values.yaml").write_text((kv_chart / "values.yaml").read_text() + "tier: a\n")
+    spec = {
+        "golden": False,
+        "axes": {"tier": ["a", "b"]},
+        "coverage": [
+            "tier",
+            {"path": "pdb", "values": [True, False]},
+            {"path": "absent", "values": [1, 2], "default": 1},
+        ],
+        "expectFailure": [{"name": "x", "set": {"tier": "c", "replicas": -1}, "message": "."}],
+    }
+    code, out = cli(capsys, str(write_spec(kv_chart, spec)))
+    assert code == 1
+    assert "coverage/modes: tier: no case renders 'c' (of 'a', 'b', 'c')" in out
+    assert "pdb: no case renders False" in out
+    assert "absent: no case renders 2 (of 1, 2)" in out

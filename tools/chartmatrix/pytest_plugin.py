@@ -51,6 +51,8 @@ from typing import Any
 
 import pytest
 
+from chartmatrix.charts import load_chart
+from chartmatrix.coverage import check_coverage
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.findings import Severity
 from chartmatrix.fixtures import ChartRenderer
@@ -130,6 +132,8 @@ class MatrixFile(pytest.File):
             yield MatrixCase.from_parent(self, name=case.id, case=case)
         if self.spec.golden_dir is not None:
             yield GoldenFiles.from_parent(self, name="golden-files")
+        if self.spec.coverage:
+            yield ModeCoverage.from_parent(self, name="mode-coverage")
 
 
 class _Batch:
@@ -234,3 +238,24 @@ class GoldenFiles(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"{self.parent.name}::golden-files"  # type: ignore[union-attr]
+
+
+class ModeCoverage(pytest.Item):
+    """Every value of the spec's ``coverage`` paths is rendered by some case."""
+
+    def runtest(self) -> None:
+        spec = _spec_of(self)
+        try:
+            findings = check_coverage(spec, load_chart(spec.chart_dir).defaults)
+        except ChartmatrixError as exc:
+            raise MatrixCaseFailed(exc.line()) from None
+        if findings:
+            raise MatrixCaseFailed("\n".join(f.line() for f in findings))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, MatrixCaseFailed):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.path.parent.name}::mode-coverage"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from chartmatrix import golden as goldens
 from chartmatrix.charts import ChartInfo, kube_version_allowed, load_chart, stage
+from chartmatrix.coverage import check_coverage
 from chartmatrix.findings import Finding, Severity
 from chartmatrix.manifests import Manifest, ManifestParseError, parse
 from chartmatrix.render import Renderer, RenderRequest, RenderResult
@@ -157,8 +158,10 @@ class Runner:
                 outcome = self._case(specs[i], infos[i], case, per_version, results)
                 charts[i].cases.append(outcome)
                 self.progress("check", n + 1, len(plan))
-            for chart in charts:
+            for chart, info in zip(charts, infos, strict=True):
                 self._orphans(chart, prune=only is None)
+                if only is None:
+                    chart.findings.extend(check_coverage(chart.spec, info.defaults))
         return RunResult(
             charts, dict(self.timings), time.perf_counter() - started, self.options.strict
         )

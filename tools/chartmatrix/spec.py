@@ -54,6 +54,22 @@ class Mask:
     name: str = "*"
 
 
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """A value path whose every allowed value must appear in some case."""
+
+    path: str
+    values: tuple[Any, ...] = ()  # empty: the schema's enum
+    default: Any = _UNSET  # the value used when the key is unset
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not _UNSET
+
+
 @dataclass
 class Case:
     """One render of one chart with one set of values."""
@@ -91,6 +107,7 @@ class MatrixSpec:
     external: dict[str, frozenset[str]] = field(default_factory=dict)
     checksum_convention: str = "auto"
     masks: tuple[Mask, ...] = ()
+    coverage: tuple[Coverage, ...] = ()
 
 
 @cache
@@ -292,6 +309,12 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
         external=external,
         checksum_convention=data.get("checksumConvention", "auto"),
         masks=masks,
+        coverage=tuple(
+            Coverage(c)
+            if isinstance(c, str)
+            else Coverage(c["path"], tuple(c.get("values") or ()), c.get("default", _UNSET))
+            for c in data.get("coverage") or []
+        ),
     )
 
 

@@ -40,10 +40,10 @@ def write_junit(run: RunResult, file: Path) -> None:
             if warnings:
                 ET.SubElement(tc, "system-out").text = "\n".join(f.line() for f in warnings)
         if chart.findings:
-            tc = ET.SubElement(suite, "testcase", classname=chart.spec.name, name="golden-files")
+            tc = ET.SubElement(suite, "testcase", classname=chart.spec.name, name="chart-checks")
             bad = [f for f in chart.findings if f.severity is Severity.ERROR or run.strict]
             if bad:
-                ET.SubElement(tc, "failure", message="golden files").text = "\n".join(
+                ET.SubElement(tc, "failure", message="golden files / coverage").text = "\n".join(
                     f.line() for f in bad
                 )
     ET.ElementTree(suites).write(file, encoding="utf-8", xml_declaration=True)
