@@ -455,3 +455,30 @@ def test_leftover_verdicts() -> None:
         False,
         "PersistentVolume/pv-1 (still terminating)",
     )
+
+
+def test_up_reports_a_component_that_exits_and_cleans_up(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in (
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kwok",
+        "kubectl",
+    ):
+        script = bin_dir / name
+        script.write_text(
+            "#!/bin/sh\necho 'listen tcp: bind: address already in use' >&2\nexit 1\n"
+        )
+        script.chmod(0o755)
+    messages: list[str] = []
+    plane = ControlPlane(Layout(tmp_path / "state", bin_dir), say=messages.append)
+    with pytest.raises(ChartmatrixError) as err:
+        plane.up(gateway_api="none", timeout=30)
+    assert "etcd exited while waiting for etcd" in err.value.line()
+    assert "address already in use" in err.value.line()
+    assert any("retrying on fresh ports" in m for m in messages)  # one retry, then the error
+    assert not list((tmp_path / "state" / "run").glob("*.pid"))
+    assert not plane.status().up

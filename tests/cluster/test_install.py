@@ -83,7 +83,7 @@ data: {a: b}
 
 def test_restricted_namespace_rejects_a_privileged_pod(cluster, tmp_path: Path) -> None:
     chart = _chart(tmp_path, "priv", {"deploy.yaml": PRIVILEGED})
-    result = Installer(cluster.kube, cluster.helm, timeout=15).run(Case(chart, "priv", None))
+    result = Installer(cluster.kube, cluster.helm, timeout=8).run(Case(chart, "priv", None))
     assert not result.ok
     assert result.failure is not None and result.failure.name in ("install", "ready")
     report = result.report()

@@ -44,6 +44,10 @@ CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
+class ComponentExited(ChartmatrixError):
+    """A component stopped while ``up`` waited for it (see its log)."""
+
+
 @dataclass(frozen=True)
 class Status:
     running: dict[str, bool]
@@ -132,41 +136,54 @@ class ControlPlane:
         self.down(quiet=True)
         deadline = started + timeout
         ensure_pki(self.layout.pki)
-        ports = Ports.pick()
-        ports.save(self.layout.state_file)
-        shutil.rmtree(self.layout.etcd_data, ignore_errors=True)
-        try:
-            self._start_etcd(ports, deadline)
-            self._start_apiserver(ports, deadline)
-            api = self.api(ports, timeout=30.0)  # big CRDs take a while on a busy machine
-            self._write_kubeconfigs(ports)
-            self._start_controllers(ports)
-            self._register(api, nodes)
-            crds = self._install_crds(api, crd_dir) if gateway_api != "none" else []
-            self._wait(
-                lambda: len(ready_nodes(api.get("/api/v1/nodes"))) >= nodes,
-                deadline,
-                f"{nodes} Ready kwok nodes",
-                ["kwok", "kube-controller-manager"],
-            )
-            self._wait(
-                lambda: all(established(api.get(f"{CRD_PATH}/{name}")) for name in crds),
-                deadline,
-                "the CRDs to be established",
-                ["kube-apiserver"],
-            )
-            self._wait(
-                lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default"),
-                deadline,
-                "the default ServiceAccount",
-                ["kube-controller-manager"],
-            )
-        except BaseException:
-            self.down(quiet=True)
-            raise
+        for attempt in (1, 2):
+            try:
+                ports = self._start_all(nodes, crd_dir if gateway_api != "none" else None, deadline)
+                break
+            except ComponentExited as exc:
+                self.down(quiet=True)
+                # a port picked as free can be taken by another program before the
+                # component binds it: try once more on fresh ports
+                if attempt == 2 or time.monotonic() > deadline:
+                    raise ChartmatrixError(exc.where, exc.problem) from None
+                self.say(f"retrying on fresh ports ({exc.problem[:120]})")
+            except BaseException:
+                self.down(quiet=True)
+                raise
         took = time.monotonic() - started
         self.say(f"up in {took:.1f}s: {self.server(ports)}; KUBECONFIG={self.layout.kubeconfig}")
         return took
+
+    def _start_all(self, nodes: int, crd_dir: Path | None, deadline: float) -> Ports:
+        ports = Ports.pick()
+        ports.save(self.layout.state_file)
+        shutil.rmtree(self.layout.etcd_data, ignore_errors=True)
+        self._start_etcd(ports, deadline)
+        self._start_apiserver(ports, deadline)
+        api = self.api(ports, timeout=30.0)  # big CRDs take a while on a busy machine
+        self._write_kubeconfigs(ports)
+        self._start_controllers(ports)
+        self._register(api, nodes)
+        crds = self._install_crds(api, crd_dir) if crd_dir is not None else []
+        self._wait(
+            lambda: len(ready_nodes(api.get("/api/v1/nodes"))) >= nodes,
+            deadline,
+            f"{nodes} Ready kwok nodes",
+            ["kwok", "kube-controller-manager"],
+        )
+        self._wait(
+            lambda: all(established(api.get(f"{CRD_PATH}/{name}")) for name in crds),
+            deadline,
+            "the CRDs to be established",
+            ["kube-apiserver"],
+        )
+        self._wait(
+            lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default"),
+            deadline,
+            "the default ServiceAccount",
+            ["kube-controller-manager"],
+        )
+        return ports
 
     def _bin(self, name: str) -> str:
         return str(self.layout.binary(name))
@@ -177,7 +194,7 @@ class ControlPlane:
                 return
             for name in watch:
                 if self.proc(name).exited_early():
-                    raise ChartmatrixError(
+                    raise ComponentExited(
                         self.proc(name).log_file,
                         f"{name} exited while waiting for {what}: {tail(self.proc(name).log_file)}",
                     )
@@ -363,7 +380,10 @@ def http_ok(url: str) -> bool:
 
 
 def tail(path: Path, lines: int = 5) -> str:
+    """The last lines a component wrote in its latest run (after the last ``---`` line)."""
     try:
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+        text = path.read_text(errors="replace")
     except OSError:
         return "(no log)"
+    latest = text.rsplit("\n--- ", 1)[-1].splitlines()[1:] if "--- " in text else text.splitlines()
+    return " | ".join(line for line in latest[-lines:] if line.strip()) or "(no output)"
