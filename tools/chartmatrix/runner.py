@@ -356,6 +356,8 @@ class Runner:
 
     def _expect_failure(self, out: CaseResult, case: Case, result: RenderResult) -> None:
         pattern = case.expect_failure or ""
+        if not result.ok:
+            out.notes["render"] = f"failed as expected (/{pattern}/): {result.error}"
         if result.ok:
             out.findings.append(
                 Finding(

@@ -27,7 +27,10 @@ td.cell button{width:100%;min-width:64px;border:0;padding:6px 10px;font:inherit;
 .pass button{background:#dcf5e3}.warn button{background:#fff3c4}
 .fail button{background:#fde0e0}.skip button{background:#f6f8fa;color:#8c959f}
 button.active{outline:3px solid #0969da;outline-offset:-3px}
-#panel{margin-top:16px;border:1px solid #d0d7de;border-radius:6px;padding:12px;min-height:40px}
+.layout{display:flex;gap:24px;align-items:flex-start}
+.grid{flex:0 0 auto}
+#panel{position:sticky;top:12px;flex:1 1 0;min-width:320px;max-height:94vh;overflow:auto;
+border:1px solid #d0d7de;border-radius:6px;padding:12px;min-height:40px;margin-top:16px}
 .detail{display:none}
 pre{background:#f6f8fa;padding:8px;overflow:auto;font-size:12px}
 .add{color:#116329}.del{color:#a40e26}.hunk{color:#8250df}
@@ -124,8 +127,9 @@ def render_html(run: RunResult) -> str:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<title>chartmatrix report</title>"
         f"<style>{_CSS}</style></head><body><h1>chartmatrix report</h1>"
+        + '<div class="layout"><div class="grid">'
         + "".join(body)
-        + '<div id="panel"><p>Click a cell to see its errors or diff.</p></div>'
+        + '</div><div id="panel"><p>Click a cell to see its errors or diff.</p></div></div>'
         + "".join(details)
         + f"<script>{_JS}</script></body></html>\n"
     )
