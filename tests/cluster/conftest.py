@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 from chartmatrix.charts import stage
-from chartmatrix.cluster.control_plane import ControlPlane
+from chartmatrix.cluster.control_plane import COMPONENTS, ControlPlane
 from chartmatrix.cluster.layout import CONTEXT, Layout, repo_root
+from chartmatrix.cluster.procs import group_alive
 from chartmatrix.install_kube import PSA_LABELS, Kube, wait_for
 
 ROOT = repo_root()
@@ -144,10 +145,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         pytest.skip("helm not found: run tools/bootstrap")
     plane = ControlPlane(layout, say=lambda _msg: None)
     took = plane.up(nodes=3)
+    pids = {name: plane.proc(name).pid() for name in COMPONENTS}
     try:
         yield Cluster(plane, Kube(layout.kubeconfig, CONTEXT), helm, took)
     finally:
-        plane.down(quiet=True)
+        stopped = plane.down(quiet=True)
+    # `down` must leave nothing running: every component's whole process group is gone
+    assert sorted(stopped) == sorted(COMPONENTS)
+    alive = [name for name, pid in pids.items() if pid is None or group_alive(pid)]
+    assert not alive, f"still running after down: {alive}"
+    assert not list(layout.run.glob("*.pid"))
 
 
 @pytest.fixture(scope="session")

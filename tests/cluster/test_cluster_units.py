@@ -18,7 +18,7 @@ from chartmatrix.cluster.control_plane import ControlPlane, ready_nodes
 from chartmatrix.cluster.kubeconfig import kubeconfig_text
 from chartmatrix.cluster.layout import Layout, Ports
 from chartmatrix.cluster.pki import ensure_pki
-from chartmatrix.cluster.procs import Proc, _group_alive
+from chartmatrix.cluster.procs import Proc, group_alive
 from chartmatrix.cluster.provisioner import (
     PROVISIONER,
     SELECTED_NODE,
@@ -100,7 +100,7 @@ def test_proc_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
     assert proc.alive() and proc.pid() == pid
     time.sleep(0.2)
     assert proc.stop(grace=5)
-    assert not _group_alive(pid)
+    assert not group_alive(pid)
     assert not proc.pid_file.exists()
     assert not proc.stop()  # nothing left to stop
 

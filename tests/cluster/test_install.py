@@ -137,3 +137,55 @@ def test_cli_without_a_cluster_is_one_clear_line(tmp_path: Path, monkeypatch) ->
     assert done.stderr.strip().splitlines() == [
         "chartmatrix: no cluster: run `chartmatrix cluster up`, or pass --kube-context/--kubeconfig"
     ]
+
+
+STATEFULSET = """\
+apiVersion: v1
+kind: Service
+metadata: {name: {{ .Release.Name }}-hl}
+spec:
+  clusterIP: None
+  selector: {app: store}
+  ports: [{name: tcp, port: 7000}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: {{ .Release.Name }}}
+spec:
+  serviceName: {{ .Release.Name }}-hl
+  replicas: 1
+  selector: {matchLabels: {app: store}}
+  template:
+    metadata: {labels: {app: store}}
+    spec:
+      securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
+      containers:
+        - name: app
+          image: busybox:1.37
+          securityContext:
+            allowPrivilegeEscalation: false
+            capabilities: {drop: [ALL]}
+          volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec:
+        accessModes: [ReadWriteOnce]
+        resources: {requests: {storage: {{ .Values.size }}}}
+"""
+
+
+def test_upgrade_catches_an_immutable_statefulset_change(installer: Installer, tmp_path) -> None:
+    old = _chart(tmp_path / "old", "store", {"sts.yaml": STATEFULSET})
+    new = _chart(tmp_path / "new", "store", {"sts.yaml": STATEFULSET})
+    (old / "values.yaml").write_text("size: 1Gi\n")
+    (new / "values.yaml").write_text("size: 2Gi\n")  # volumeClaimTemplates are immutable
+    result = installer.run(Case(new, "store", None, old_chart_dir=old))
+    names = [(s.name, s.ok) for s in result.steps]
+    assert names[:4] == [
+        ("namespace", True),
+        ("install (old)", True),
+        ("ready (old)", True),
+        ("test (old)", True),
+    ]
+    assert result.failure is not None and result.failure.name == "upgrade"
+    assert "Forbidden" in result.failure.detail and "StatefulSet" in result.failure.detail

@@ -102,12 +102,12 @@ class Proc:
             return False
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _group_alive(pid):
+        while time.monotonic() < deadline and group_alive(pid):
             _reap(pid)
             time.sleep(0.1)
-        if _group_alive(pid):
+        if group_alive(pid):
             _signal_group(pid, signal.SIGKILL)
-            while _group_alive(pid):
+            while group_alive(pid):
                 _reap(pid)
                 time.sleep(0.05)
         _reap(pid)
@@ -126,7 +126,7 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     """Any non-zombie process left in process group ``pgid``."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
