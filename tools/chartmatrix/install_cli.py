@@ -126,6 +126,7 @@ def cmd_install(args: argparse.Namespace) -> int:
             result.note = note
             results.append(result)
             _print_result(result)
+    _summary(results)
     if args.junit:
         write_junit(Path(args.junit), results)
     failed = [r for r in results if not r.ok]
@@ -146,6 +147,25 @@ def _print_result(result: CaseResult) -> None:
         print(f"     retained: {kept}")
     if not result.ok:
         print(result.report())
+
+
+def _summary(results: list[CaseResult]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="chartmatrix install")
+    for column in ("case", "result", "seconds", "failed step", "retained"):
+        table.add_column(column)
+    for r in results:
+        failed = r.failure
+        table.add_row(
+            r.case.case_id,
+            "[green]pass[/green]" if r.ok else "[red]FAIL[/red]",
+            f"{r.seconds:.1f}",
+            failed.name if failed else "",
+            str(len(r.retained)) if r.retained else "",
+        )
+    Console(stderr=True).print(table)
 
 
 def write_junit(path: Path, results: list[CaseResult]) -> None:
