@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,14 @@ def test_capabilities_flags_reach_the_templates(
     assert plain.get("ConfigMap", "caps")["data"] == {"minor": "30", "has-example": "false"}
     caps = render_chart(demo_chart, kube_version="1.33.2", api_versions=["example.com/v1"])
     assert caps.get("ConfigMap", "caps")["data"] == {"minor": "33", "has-example": "true"}
+
+
+def test_schema_errors_fixture(
+    render_chart: ChartRenderer, demo_chart: Path, schema_errors: Callable[..., list[str]]
+) -> None:
+    assert schema_errors(render_chart(demo_chart), "1.30") == []
+    (demo_chart / "templates" / "bad.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad}\ndata: {a: 1}\n"
+    )
+    [error] = schema_errors(render_chart(demo_chart), "1.30")
+    assert "ConfigMap/bad data.a: 1 is not of type 'string'" in error

@@ -8,6 +8,7 @@ Dependencies from chart repositories must already be present in ``charts/``.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -215,3 +216,21 @@ def kube_version_allowed(constraint: str, version: str) -> bool | None:
         if all(results):
             any_alternative = True
     return any_alternative
+
+
+def fingerprint(chart_dir: Path) -> str:
+    """Changes whenever a file of the chart or of its ``file://`` dependencies changes."""
+    digest = hashlib.sha256()
+    pending, seen = [Path(chart_dir).resolve()], set()
+    while pending:
+        root = pending.pop()
+        if root in seen or not root.is_dir():
+            continue
+        seen.add(root)
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                st = path.stat()
+                digest.update(f"{path}:{st.st_mtime_ns}:{st.st_size}\n".encode())
+        if (root / "Chart.yaml").is_file():
+            pending.extend(_file_dependencies(root))
+    return digest.hexdigest()

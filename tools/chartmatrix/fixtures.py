@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from chartmatrix.charts import load_chart, stage
+from chartmatrix.charts import fingerprint, load_chart, stage
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.manifests import Rendered
 from chartmatrix.render import Renderer, RenderRequest
@@ -35,7 +35,7 @@ class ChartRenderer:
         self._workdir = Path(workdir or tempfile.mkdtemp(prefix="chartmatrix-"))
         self._helm = helm
         self._renderer: Renderer | None = None
-        self._staged: dict[Path, Path] = {}
+        self._staged: dict[tuple[Path, str], Path] = {}
         self._lock = threading.Lock()
 
     @property
@@ -58,14 +58,16 @@ class ChartRenderer:
         )
 
     def staged(self, chart: str | Path) -> Path:
+        """The staged copy of ``chart``, staged again whenever one of its files changes."""
         source = self.resolve(chart)
+        key = (source, fingerprint(source))
         with self._lock:
-            if source not in self._staged:
+            if key not in self._staged:
                 load_chart(source)
                 target = self._workdir / f"{len(self._staged)}" / source.name
                 target.parent.mkdir(parents=True)
-                self._staged[source] = stage(source, target)
-            return self._staged[source]
+                self._staged[key] = stage(source, target)
+            return self._staged[key]
 
     def request(
         self,

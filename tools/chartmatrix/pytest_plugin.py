@@ -28,7 +28,8 @@ Fixtures for hand-written chart tests
         assert "workload.replicas must be >= 0" in msg
 
 A failed render raises ``chartmatrix.fixtures.RenderFailed`` (an AssertionError) with
-helm's message. ``manifest_query(obj, path)`` is the path query as a fixture.
+helm's message. ``manifest_query(obj, path)`` is the path query as a fixture;
+``schema_errors(out, kube_version="1.30")`` lists strict schema errors (``[]`` = valid).
 Charts are staged once per session (``file://`` dependencies vendored fresh).
 
 Matrix cases
@@ -45,7 +46,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,10 @@ from chartmatrix.errors import ChartmatrixError
 from chartmatrix.findings import Severity
 from chartmatrix.fixtures import ChartRenderer
 from chartmatrix.golden import orphans
-from chartmatrix.manifests import query
+from chartmatrix.manifests import Rendered, query
 from chartmatrix.runner import Options, Runner, RunResult
 from chartmatrix.spec import SPEC_FILE, Case, MatrixSpec, load_spec
+from chartmatrix.validate import SchemaValidator
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +71,25 @@ def render_chart(
     """Render a chart with values; see the module docstring."""
     root = Path(str(request.config.rootpath))
     return ChartRenderer(root, tmp_path_factory.mktemp("chartmatrix-stage"))
+
+
+@pytest.fixture(scope="session")
+def schema_errors() -> Callable[..., list[str]]:
+    """``schema_errors(rendered, kube_version="1.36", crds=())`` -> one line per strict
+    schema error of every object (empty when all are valid); validators are shared by
+    the whole session."""
+    validator = SchemaValidator()
+
+    def check(
+        rendered: Rendered, kube_version: str = "1.36", crds: Sequence[Path] = ()
+    ) -> list[str]:
+        return [
+            f.line()
+            for m in rendered
+            for f in validator.validate(m, kube_version, [Path(c) for c in crds])
+        ]
+
+    return check
 
 
 @pytest.fixture(scope="session")
