@@ -202,6 +202,9 @@ def test_headless_slices_name_every_pod_and_primary_is_pod0(cluster, charts, nam
     endpoints = [e for s in cluster.endpoint_slices(namespace, headless) for e in s["endpoints"]]
     by_pod = {e["targetRef"]["name"]: e for e in endpoints}
     assert sorted(by_pod) == sorted(pods)
+    for ordinal in range(3):  # the ordinal the start scripts read (downward API label)
+        labels = pods[f"{name}-{ordinal}"]["metadata"]["labels"]
+        assert labels["apps.kubernetes.io/pod-index"] == str(ordinal)
     for pod_name, endpoint in by_pod.items():
         assert endpoint.get("hostname") == pod_name
         assert endpoint["addresses"] == [pods[pod_name]["status"]["podIP"]]
