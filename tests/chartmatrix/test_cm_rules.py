@@ -357,3 +357,14 @@ def test_malformed_objects_do_not_crash_rules() -> None:
     got = run_rules(RuleContext(parse(yaml.safe_dump(weird))))
     crashed = [f for f in got if "could not check this render" in f.message]
     assert crashed and all(f.severity.value == "error" for f in crashed)
+
+
+def test_pdb_that_blocks_every_eviction_is_a_warning() -> None:
+    headless = svc("db-headless", {"app": "db"}, clusterIP="None")
+    strict = yaml.safe_load(yaml.safe_dump(PDB))
+    strict["spec"] = {"minAvailable": 3, "selector": {"matchLabels": {"app": "db"}}}
+    got = run_rules(
+        RuleContext(parse("".join("---\n" + yaml.safe_dump(o) for o in (sts(), headless, strict))))
+    )
+    [f] = [f for f in got if f.rule == "topology/pdb"]
+    assert f.severity.value == "warning" and "node drains hang" in f.message

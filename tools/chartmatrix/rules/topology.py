@@ -76,3 +76,19 @@ def pdb_covers(ctx: RuleContext) -> Iterator[Violation]:
                 "may evict several members at once",
                 pod.owner.ref,
             )
+        for p in selected:
+            spec = p.obj.get("spec") or {}
+            max_unavailable, min_available = spec.get("maxUnavailable"), spec.get("minAvailable")
+            blocks = (
+                max_unavailable in (0, "0%")
+                or min_available == "100%"
+                or (isinstance(min_available, int) and min_available >= replicas)
+            )
+            if blocks:
+                yield Violation(
+                    f"{p.ref} allows no voluntary disruption of the {replicas} replicas "
+                    f"(maxUnavailable {max_unavailable}, minAvailable {min_available}): "
+                    "node drains hang",
+                    pod.owner.ref,
+                    severity=Severity.WARNING,
+                )
