@@ -56,6 +56,7 @@ metadata:
   name: {{ .Release.Name }}-kv-headless
 spec:
   clusterIP: None
+  publishNotReadyAddresses: true
   selector: {app: kv}
   ports: [{name: kv, port: 7000}]
 """,

@@ -60,8 +60,11 @@ def test_every_rule_has_id_severity_summary() -> None:
 
 
 def test_clean_statefulset_has_no_state_findings() -> None:
-    got = findings(sts(), svc("db-headless", {"app": "db"}, clusterIP="None"), PDB)
+    headless = svc("db-headless", {"app": "db"}, clusterIP="None", publishNotReadyAddresses=True)
+    got = findings(sts(), headless, PDB)
     assert set(got) <= {"hardening/pod-security"}
+    late = findings(sts(), svc("db-headless", {"app": "db"}, clusterIP="None"), PDB)
+    assert "publishNotReadyAddresses" in late["topology/headless-service"][0]
 
 
 def test_headless_service_rule() -> None:

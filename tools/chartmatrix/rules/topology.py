@@ -44,6 +44,15 @@ def headless_service(ctx: RuleContext) -> Iterator[Violation]:
                 sts.ref,
                 "spec.serviceName",
             )
+        if spec.get("clusterIP") == "None" and spec.get("publishNotReadyAddresses") is not True:
+            yield Violation(
+                f"headless Service {name!r} does not set publishNotReadyAddresses: true: pods "
+                "cannot resolve their peers (NAME-N.SERVICE) until they are Ready, which "
+                "stalls a cluster that bootstraps through those names",
+                sts.ref,
+                "spec.serviceName",
+                Severity.WARNING,
+            )
         if not map_selector_matches(spec.get("selector") or {}, pod):
             yield Violation(
                 f"headless Service {name!r} selector {spec.get('selector')} does not match "
