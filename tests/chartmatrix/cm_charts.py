@@ -31,6 +31,11 @@ spec:
         checksum/config: {{ .Values.config | toJson | sha256sum }}
     spec:
       securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      topologySpreadConstraints:
+        - maxSkew: 1
+          topologyKey: kubernetes.io/hostname
+          whenUnsatisfiable: ScheduleAnyway
+          labelSelector: {matchLabels: {app: kv}}
       containers:
         - name: kv
           image: {{ .Values.image }}

@@ -62,7 +62,7 @@ def test_every_rule_has_id_severity_summary() -> None:
 def test_clean_statefulset_has_no_state_findings() -> None:
     headless = svc("db-headless", {"app": "db"}, clusterIP="None", publishNotReadyAddresses=True)
     got = findings(sts(), headless, PDB)
-    assert set(got) <= {"hardening/pod-security"}
+    assert set(got) <= {"hardening/pod-security", "topology/spread"}
     late = findings(sts(), svc("db-headless", {"app": "db"}, clusterIP="None"), PDB)
     assert "publishNotReadyAddresses" in late["topology/headless-service"][0]
 
@@ -371,3 +371,20 @@ def test_pdb_that_blocks_every_eviction_is_a_warning() -> None:
     )
     [f] = [f for f in got if f.rule == "topology/pdb"]
     assert f.severity.value == "warning" and "node drains hang" in f.message
+
+
+def test_spread_warning_for_replicated_statefulsets() -> None:
+    headless = svc("db-headless", {"app": "db"}, clusterIP="None", publishNotReadyAddresses=True)
+    assert (
+        "several members may share one node" in findings(sts(), headless, PDB)["topology/spread"][0]
+    )
+    spread = sts()
+    spread["spec"]["template"]["spec"]["topologySpreadConstraints"] = [
+        {
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app": "db"}},
+        }
+    ]
+    assert "topology/spread" not in findings(spread, headless, PDB)

@@ -101,3 +101,24 @@ def pdb_covers(ctx: RuleContext) -> Iterator[Violation]:
                     pod.owner.ref,
                     severity=Severity.WARNING,
                 )
+
+
+@rule(
+    "topology/spread",
+    Severity.WARNING,
+    "a replicated StatefulSet spreads its pods (pod anti-affinity or topology spread constraints)",
+)
+def spread(ctx: RuleContext) -> Iterator[Violation]:
+    for pod in pod_templates(ctx.of_kind("StatefulSet")):
+        replicas = (pod.owner.obj.get("spec") or {}).get("replicas", 1)
+        if not isinstance(replicas, int) or replicas < 2:
+            continue
+        anti = ((pod.spec.get("affinity") or {}).get("podAntiAffinity")) or {}
+        if not anti and not pod.spec.get("topologySpreadConstraints"):
+            yield Violation(
+                f"{replicas} replicas with neither podAntiAffinity nor "
+                "topologySpreadConstraints: several members may share one node and fail "
+                "together",
+                pod.owner.ref,
+                f"{pod.prefix}spec.affinity",
+            )
