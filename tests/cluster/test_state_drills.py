@@ -188,7 +188,24 @@ def test_config_change_rolls_pods_and_unchanged_upgrade_does_not(
 
 
 # --- topology -----------------------------------------------------------------------
-def test_headless_slices_name_every_pod_and_primary_is_pod0(cluster, charts, namespace) -> None:
+def _endpoints(cluster, namespace: str, service: str, count: int, wait_until) -> list[dict]:
+    """The Service's endpoints once there are ``count`` of them with addresses
+    (the EndpointSlice controller follows pod changes asynchronously)."""
+    found: list[dict] = []
+
+    def enough() -> bool:
+        nonlocal found
+        slices = cluster.endpoint_slices(namespace, service)
+        found = [e for s in slices for e in s.get("endpoints") or [] if e.get("addresses")]
+        return len(found) >= count
+
+    wait_until(enough, 30, f"{count} endpoints of Service {service}")
+    return found
+
+
+def test_headless_slices_name_every_pod_and_primary_is_pod0(
+    cluster, charts, namespace, wait_until
+) -> None:
     cluster.install(charts["mysql"], "db", namespace, MYSQL)
     sts = cluster.statefulset(namespace, "db")
     name, headless = sts["metadata"]["name"], sts["spec"]["serviceName"]
@@ -199,7 +216,7 @@ def test_headless_slices_name_every_pod_and_primary_is_pod0(cluster, charts, nam
     }
     assert sorted(pods) == [f"{name}-{i}" for i in range(3)]
 
-    endpoints = [e for s in cluster.endpoint_slices(namespace, headless) for e in s["endpoints"]]
+    endpoints = _endpoints(cluster, namespace, headless, 3, wait_until)
     by_pod = {e["targetRef"]["name"]: e for e in endpoints}
     assert sorted(by_pod) == sorted(pods)
     for ordinal in range(3):  # the ordinal the start scripts read (downward API label)
@@ -215,11 +232,7 @@ def test_headless_slices_name_every_pod_and_primary_is_pod0(cluster, charts, nam
         if (s["spec"].get("selector") or {}).get("apps.kubernetes.io/pod-index") == "0"
     ]
     assert len(primary) == 1, "no Service selects pod index 0"
-    primary_eps = [
-        e
-        for s in cluster.endpoint_slices(namespace, primary[0]["metadata"]["name"])
-        for e in s["endpoints"]
-    ]
+    primary_eps = _endpoints(cluster, namespace, primary[0]["metadata"]["name"], 1, wait_until)
     assert [e["targetRef"]["name"] for e in primary_eps] == [f"{name}-0"]
 
 
@@ -243,7 +256,9 @@ def test_sticky_session_service_affinity(cluster, charts, namespace) -> None:
     assert svc["spec"]["clusterIP"] not in ("", "None")
 
 
-def test_grpc_services_carry_the_port_and_headless_backends(cluster, charts, namespace) -> None:
+def test_grpc_services_carry_the_port_and_headless_backends(
+    cluster, charts, namespace, wait_until
+) -> None:
     values = {"connection": {"mode": "client", "port": 50061}, "workload": {"replicas": 3}}
     cluster.install(charts["grpc"], "rpc", namespace, values)
     services = cluster.services(namespace, "rpc")
@@ -252,9 +267,12 @@ def test_grpc_services_carry_the_port_and_headless_backends(cluster, charts, nam
     for svc in services:
         assert any(p["port"] == 50061 for p in svc["spec"]["ports"]), svc["metadata"]["name"]
         assert svc["spec"].get("sessionAffinity", "None") == "None"
-    slices = cluster.endpoint_slices(namespace, headless[0]["metadata"]["name"])
-    addresses = {a for s in slices for e in s["endpoints"] for a in e["addresses"]}
-    assert len(addresses) == 3, "headless Service must list every backend pod"
+    endpoints = _endpoints(cluster, namespace, headless[0]["metadata"]["name"], 3, wait_until)
+    addresses = {a for e in endpoints for a in e["addresses"]}
+    pod_ips = {
+        p["status"]["podIP"] for p in cluster.pods(namespace, "app.kubernetes.io/instance=rpc")
+    }
+    assert addresses == pod_ips and len(addresses) == 3, "the headless Service lists every pod"
 
 
 def test_local_cluster_runs_the_pinned_version(cluster) -> None:
