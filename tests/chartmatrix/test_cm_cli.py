@@ -66,16 +66,21 @@ def test_schema_errors_are_reported_with_paths(
         (["--helm", "/no/helm", "."], "/no/helm: helm executable not found"),
         (["--kube-version", "1.99", "."], "Kubernetes 1.99 has no bundled schemas"),
         (["--bogus"], "usage: unrecognized arguments: --bogus"),
+        (["-f", "broken.yaml", "."], "broken.yaml: invalid YAML at line 2"),
+        (["-f", "list.yaml", "."], "list.yaml: top level must be a mapping (got list)"),
+        (["-f", "missing.yaml", "."], "missing.yaml: file not found"),
     ],
 )
 def test_tool_errors_are_one_line_exit_2(
-    created_chart: Path,
+    demo_chart: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     argv: list[str],
     expected: str,
 ) -> None:
-    monkeypatch.chdir(created_chart)
+    monkeypatch.chdir(demo_chart)
+    (demo_chart / "broken.yaml").write_text("a: [1\n")
+    (demo_chart / "list.yaml").write_text("- 1\n")
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("chartmatrix: "), err
