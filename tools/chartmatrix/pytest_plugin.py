@@ -30,13 +30,14 @@ Fixtures for hand-written chart tests
 A failed render raises ``chartmatrix.fixtures.RenderFailed`` (an AssertionError) with
 helm's message. ``manifest_query(obj, path)`` is the path query as a fixture;
 ``schema_errors(out, kube_version="1.30")`` lists strict schema errors (``[]`` = valid).
-Charts are staged once per session (``file://`` dependencies vendored fresh).
+Charts are staged once per session, and again when one of their files changes
+(``file://`` dependencies vendored fresh).
 
 Matrix cases
 ------------
 Every ``chart_tests/<chart>/matrix.yaml`` is collected: each case is its own test item
 (``matrix.yaml::<case id>``), so ``-k 'replicas:3'`` selects cases; ``golden-files``
-checks for orphaned golden files. The selected cases of a spec render together
+checks for orphaned golden files and ``mode-coverage`` the spec's ``coverage:`` list. The selected cases of a spec render together
 (concurrently) on the first item. Options: ``--update-golden``, ``--chartmatrix-strict``
 (warnings fail), ``--chartmatrix-helm NAME|PATH``; ``CI`` set = CI golden mode.
 Warning findings are reported as ``ChartmatrixWarning``.
