@@ -142,3 +142,18 @@ def test_existing_claim_for_deployment(render: RenderFn) -> None:
     assert volume(pod_spec(deploy), "data")["persistentVolumeClaim"] == {"claimName": "shared-data"}
     assert out.all("PersistentVolumeClaim") == []
     assert deploy["spec"]["strategy"] == {"type": "RollingUpdate"}  # RWX: rolling is safe
+
+
+def test_local_volume_names_stay_distinct_in_a_long_namespace(render: RenderFn) -> None:
+    # PV and StorageClass names are cluster-scoped DNS subdomains (up to 253
+    # characters): cutting them at 63 would drop the per-ordinal suffix and make
+    # every volume of a long namespace collide.
+    long_ns = "n" * 63
+    out = render(
+        {"persistence": {"local": {"enabled": True, "nodes": ["a", "b", "c"]}}},
+        extra=["--namespace", long_ns],
+    )
+    names = [pv["metadata"]["name"] for pv in out.all("PersistentVolume")]
+    assert names == [f"{long_ns}-data-{FULL}-{n}" for n in range(3)]
+    (sc,) = out.all("StorageClass")
+    assert sc["metadata"]["name"] == f"{long_ns}-{FULL}-local"

@@ -167,13 +167,14 @@ spec:
 {{- end -}}
 
 {{/*
-destate.persistence.localStorageClassName — NAMESPACE-FULLNAME-local (cluster-scoped,
+destate.persistence.localStorageClassName — NAMESPACE-FULLNAME-local (cluster-scoped, a
+DNS subdomain of up to 253 characters,
 so the namespace is part of the name).
 Keys: ctx, component.
 */}}
 {{- define "destate.persistence.localStorageClassName" -}}
 {{- include "destate.args.check" (list . "destate.persistence.localStorageClassName" list) -}}
-{{- printf "%s-%s-local" .ctx.Release.Namespace (include "destate.names.fullname" (pick . "ctx" "values" "component")) | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s-local" .ctx.Release.Namespace (include "destate.names.fullname" (pick . "ctx" "values" "component")) | trunc 253 | trimSuffix "-" -}}
 {{- end -}}
 
 {{/*
@@ -218,7 +219,7 @@ reclaimPolicy: {{ $p.local.reclaimPolicy }}
 apiVersion: v1
 kind: PersistentVolume
 metadata:
-  name: {{ printf "%s-%s" $.ctx.Release.Namespace $claim | trunc 63 | trimSuffix "-" }}
+  name: {{ printf "%s-%s" $.ctx.Release.Namespace $claim | trunc 253 | trimSuffix "-" }}
   labels:
     {{- include "destate.labels.standard" $sub | nindent 4 }}
 spec:
