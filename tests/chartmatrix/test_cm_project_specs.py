@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,18 @@ def test_every_mode_of_every_area_is_a_case(specs: dict[str, MatrixSpec]) -> Non
     mysql = specs["mysql"]
     assert {"mysql", "mariadb"} <= modes(mysql, "flavor")
     assert {True} <= modes(mysql, "persistence.local.enabled")
+
+
+def test_gateway_api_crds_match_the_pinned_version() -> None:
+    env = ROOT / "tools" / "versions.env"
+    if not env.is_file() or not SPECS:
+        pytest.skip("no tools/versions.env or specs in this checkout")
+    pinned = dict(line.split("=", 1) for line in env.read_text().splitlines() if "=" in line).get(
+        "GATEWAY_API_VERSION"
+    )
+    if not pinned:
+        pytest.skip("GATEWAY_API_VERSION is not pinned")
+    refs = [
+        ref for spec in SPECS for ref in re.findall(r"gateway-api@(v[0-9.]+)", spec.read_text())
+    ]
+    assert refs and set(refs) == {pinned.strip()}

@@ -1,7 +1,7 @@
 """Where CRD files come from: a path, or a file inside a pinned Go module.
 
 ``go://<module>@<version>/<path in module>`` (e.g.
-``go://sigs.k8s.io/gateway-api@v1.4.1/config/crd/standard/gateway.networking.k8s.io_grpcroutes.yaml``)
+``go://sigs.k8s.io/gateway-api@v1.6.3/config/crd/standard/gateway.networking.k8s.io_grpcroutes.yaml``)
 names a file of a Go module: the module cache is used when it holds that version,
 otherwise ``go mod download`` fetches it through the Go module proxy. The CRD text
 stays upstream's; nothing is copied into the project.
