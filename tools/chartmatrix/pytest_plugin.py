@@ -38,8 +38,9 @@ Matrix cases
 Every ``chart_tests/<chart>/matrix.yaml`` is collected: each case is its own test item
 (``matrix.yaml::<case id>``), so ``-k 'replicas:3'`` selects cases; ``golden-files``
 checks for orphaned golden files and ``mode-coverage`` the spec's ``coverage:`` list.
-The selected cases of a spec render together (concurrently) on the first item. Options: ``--update-golden``, ``--chartmatrix-strict``
-(warnings fail), ``--chartmatrix-helm NAME|PATH``; ``CI`` set = CI golden mode.
+The selected cases of a spec render together (concurrently) on the first item.
+Options: ``--update-golden``, ``--chartmatrix-strict`` (warnings fail),
+``--chartmatrix-helm NAME|PATH``; ``CI`` set = CI golden mode.
 Warning findings are reported as ``ChartmatrixWarning``.
 """
 
