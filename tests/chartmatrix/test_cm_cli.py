@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -24,9 +25,12 @@ def test_helm_create_chart_passes_with_warnings_only(
     assert "replicaCount:1" in out and "replicaCount:3" in out
     assert "hardening/pod-security" in out and "hardening/image-tag" in out
     assert "OK 2 cases" in out
+    # one result line per chart: warnings are counted but do not fail it
+    line = re.search(r"^\S+: OK, 2 cases, 0 failed, (\d+) warnings$", out, re.MULTILINE)
+    assert line and int(line.group(1)) > 0, out
     code, out, _ = run(capsys, str(created_chart), "--strict")
     assert code == 1
-    assert "FAILED" in out
+    assert re.search(r"^\S+: FAILED, 1 cases, 1 failed, \d+ warnings$", out, re.MULTILINE), out
 
 
 def test_template_failure_and_bad_yaml_fail_the_case(

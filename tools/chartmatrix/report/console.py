@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chartmatrix.findings import Severity
-from chartmatrix.runner import CHECKS, RunResult
+from chartmatrix.runner import CHECKS, ChartResult, RunResult
 
 _STYLE = {
     "pass": ("✓", "green"),
@@ -38,6 +38,19 @@ def _diff_text(diff: str) -> Text:
             style = "magenta"
         out.append(line + "\n", style=style)
     return out
+
+
+def _chart_line(chart: ChartResult, strict: bool) -> Text:
+    """One result line per chart, for logs that only keep the end of the output."""
+    failed = sum(1 for c in chart.cases if c.failed(strict))
+    warnings = sum(
+        1 for c in chart.cases for f in c.findings if f.severity is Severity.WARNING
+    ) + sum(1 for f in chart.findings if f.severity is Severity.WARNING)
+    bad = chart.failed(strict)
+    line = Text(f"{chart.spec.name}: ", style="bold")
+    line.append("FAILED" if bad else "OK", style="bold red" if bad else "green")
+    line.append(f", {len(chart.cases)} cases, {failed} failed, {warnings} warnings")
+    return line
 
 
 def print_report(run: RunResult, console: Console) -> None:
@@ -75,6 +88,8 @@ def print_report(run: RunResult, console: Console) -> None:
             if case.golden is not None and case.golden.diff and case.golden.status == "changed":
                 console.print(Text(f"  golden diff for {case.case.id}:", style="bold"))
                 console.print(_diff_text(case.golden.diff), soft_wrap=True)
+    for chart in run.charts:
+        console.print(_chart_line(chart, run.strict), soft_wrap=True)
     failed = sum(1 for c in run.cases if c.failed(run.strict))
     ms = {k: v * 1000 / max(1, len(run.cases)) for k, v in run.timings.items()}
     stages = ", ".join(f"{k} {v:.0f}" for k, v in ms.items())
