@@ -1,21 +1,32 @@
 """Find a chart on disk, read its metadata, and stage it for rendering.
 
-Staging copies the chart into a private directory and vendors every ``file://``
-dependency from its source directory (recursively), so renders never use a stale
-``charts/*.tgz`` and concurrent runs never race on a shared ``helm dependency build``.
-Dependencies from chart repositories must already be present in ``charts/``.
+Dependencies follow Helm's own rules. What is vendored in ``charts/`` (a directory or a
+packaged ``.tgz``, recognised by the name in its Chart.yaml, as Helm does) is used as is;
+a ``file://`` dependency whose source directory exists is packaged afresh from it, as
+``helm dependency build`` does before every render of a chart under development; a
+``file://`` path is only needed where nothing is vendored (pulled and packaged charts
+carry paths that point nowhere). Staging copies the chart into a private directory, so
+concurrent runs never race on a shared ``helm dependency build``.
+:func:`dependency_problems` checks vendored versions against Chart.yaml's constraints the
+way ``helm dependency update`` does.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import shutil
+import tarfile
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from chartmatrix.errors import ChartmatrixError
+from chartmatrix.semver import SemverError, satisfies
 from chartmatrix.yamlfile import load_yaml_file
 
 _KUBE_VERSION = re.compile(r"KubeVersion")
@@ -35,13 +46,22 @@ class ChartInfo:
     kube_version_constraint: str = ""
 
 
+@dataclass(frozen=True)
+class Vendored:
+    """A subchart present in ``charts/``: a directory or a packaged ``.tgz``."""
+
+    path: Path
+    name: str
+    version: str
+
+
 def load_chart(path: Path) -> ChartInfo:
     """Read ``Chart.yaml`` and ``values.yaml``; raise one clear error when it is not a chart."""
     path = Path(path)
     if not path.exists():
         raise ChartmatrixError(path, "chart directory not found")
     if not path.is_dir():
-        raise ChartmatrixError(path, "not a chart directory (packaged charts are not supported)")
+        raise ChartmatrixError(path, "not a chart directory (unpack a packaged chart first)")
     meta_file = path / "Chart.yaml"
     if not meta_file.is_file():
         raise ChartmatrixError(path, "not a Helm chart (no Chart.yaml)")
@@ -63,41 +83,49 @@ def load_chart(path: Path) -> ChartInfo:
     )
 
 
-def _template_files(chart_dir: Path) -> list[Path]:
-    files = [p for p in (chart_dir / "templates").rglob("*") if p.is_file()]
+def _template_texts(chart_dir: Path, seen: set[Path] | None = None) -> list[str]:
+    """Every template of the chart and of every subchart in ``charts/`` (dirs and tgz)."""
+    seen = set() if seen is None else seen
+    chart_dir = chart_dir.resolve()
+    if chart_dir in seen:
+        return []
+    seen.add(chart_dir)
+    texts: list[str] = []
+    templates = chart_dir / "templates"
+    for file in templates.rglob("*") if templates.is_dir() else ():
+        if file.is_file():
+            try:
+                texts.append(file.read_text(encoding="utf-8", errors="replace"))
+            except OSError as exc:
+                raise ChartmatrixError(file, f"cannot read template ({exc.strerror})") from None
     for dep in _file_dependencies(chart_dir):
-        files.extend(_template_files(dep))
-    charts_dir = chart_dir / "charts"
-    if charts_dir.is_dir():
-        for sub in charts_dir.iterdir():
-            if sub.is_dir():
-                files.extend(_template_files(sub))
-    return files
+        if (dep / "Chart.yaml").is_file():
+            texts.extend(_template_texts(dep, seen))
+    for sub in vendored(chart_dir):
+        if sub.path.is_dir():
+            texts.extend(_template_texts(sub.path, seen))
+        else:
+            texts.extend(_tgz_templates(sub.path))
+    return texts
+
+
+def _tgz_templates(tgz: Path) -> list[str]:
+    out = []
+    try:
+        with tarfile.open(tgz) as archive:
+            for member in archive.getmembers():
+                if member.isfile() and "/templates/" in member.name:
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        out.append(handle.read().decode("utf-8", errors="replace"))
+    except (OSError, tarfile.TarError) as exc:
+        raise ChartmatrixError(tgz, f"not a readable chart archive ({exc})") from None
+    return out
 
 
 def _reads_kube_version(chart_dir: Path) -> bool:
-    """True when any template (own or dependency) reads ``.Capabilities.KubeVersion``.
-
-    Packaged dependencies (``charts/*.tgz``) cannot be scanned cheaply, so their presence
-    counts as "reads it": the render then happens once per Kubernetes version.
-    """
-    charts_dir = chart_dir / "charts"
-    if charts_dir.is_dir() and any(charts_dir.glob("*.tgz")):
-        declared = {
-            str(d.get("name"))
-            for d in _dependencies(chart_dir)
-            if str(d.get("repository") or "").startswith("file://")
-        }
-        for tgz in charts_dir.glob("*.tgz"):
-            if not any(tgz.name.startswith(f"{name}-") for name in declared):
-                return True
-    for file in _template_files(chart_dir):
-        try:
-            if _KUBE_VERSION.search(file.read_text(encoding="utf-8", errors="replace")):
-                return True
-        except OSError:
-            continue
-    return False
+    """True when any template (own or of a subchart) reads ``.Capabilities.KubeVersion``."""
+    return any(_KUBE_VERSION.search(text) for text in _template_texts(chart_dir))
 
 
 def _dependencies(chart_dir: Path) -> list[dict[str, Any]]:
@@ -117,31 +145,102 @@ def _file_dependencies(chart_dir: Path) -> list[Path]:
     return out
 
 
-def stage(chart_dir: Path, into: Path) -> Path:
-    """Copy ``chart_dir`` to ``into`` with its ``file://`` dependencies vendored; return it."""
+def _meta_of_tgz(tgz: Path) -> dict[str, Any]:
+    """Chart.yaml of a packaged chart (``<name>/Chart.yaml`` at the archive's top)."""
+    try:
+        with tarfile.open(tgz) as archive:
+            for member in archive.getmembers():
+                parts = member.name.split("/")
+                if len(parts) == 2 and parts[1] == "Chart.yaml" and member.isfile():
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        meta = yaml.safe_load(io.TextIOWrapper(handle, encoding="utf-8"))
+                        return meta if isinstance(meta, dict) else {}
+    except (OSError, tarfile.TarError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ChartmatrixError(tgz, f"not a readable chart archive ({exc})") from None
+    raise ChartmatrixError(tgz, "not a chart archive (no <name>/Chart.yaml inside)")
+
+
+@cache
+def _vendored_cached(charts_dir: Path, stamp: tuple[tuple[str, int], ...]) -> tuple[Vendored, ...]:
+    out = []
+    for entry in sorted(charts_dir.iterdir()):
+        if entry.is_dir() and (entry / "Chart.yaml").is_file():
+            meta = load_yaml_file(entry / "Chart.yaml")
+        elif entry.is_file() and entry.name.endswith(".tgz"):
+            meta = _meta_of_tgz(entry)
+        else:
+            continue
+        out.append(Vendored(entry, str(meta.get("name") or ""), str(meta.get("version") or "")))
+    return tuple(out)
+
+
+def vendored(chart_dir: Path) -> tuple[Vendored, ...]:
+    """The subcharts Helm loads from ``charts/``, by the name in their Chart.yaml."""
+    charts_dir = Path(chart_dir) / "charts"
+    if not charts_dir.is_dir():
+        return ()
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(charts_dir.iterdir()))
+    return _vendored_cached(charts_dir.resolve(), stamp)
+
+
+def _copy_tree(source: Path, into: Path) -> None:
+    """Copy a chart as Helm reads it (symlinks followed); a broken link is one clear error."""
+    for path in source.rglob("*"):
+        if path.is_symlink() and not path.exists():
+            raise ChartmatrixError(path, f"dangling symlink (points to {path.readlink()})")
+    try:
+        shutil.copytree(source, into, ignore=shutil.ignore_patterns(".git", "__pycache__"))
+    except shutil.Error as exc:
+        first = exc.args[0][0] if exc.args and exc.args[0] else ("", "", str(exc))
+        raise ChartmatrixError(first[0] or source, f"cannot copy the chart ({first[2]})") from None
+    except OSError as exc:
+        where = exc.filename or source
+        raise ChartmatrixError(where, f"cannot copy the chart ({exc.strerror})") from None
+
+
+def stage(chart_dir: Path, into: Path, _chain: tuple[Path, ...] = ()) -> Path:
+    """Copy ``chart_dir`` to ``into`` with its dependencies in ``charts/``; return it."""
     chart_dir = Path(chart_dir).resolve()
-    shutil.copytree(chart_dir, into, ignore=shutil.ignore_patterns(".git", "__pycache__"))
+    chain = (*_chain, chart_dir)
+    _copy_tree(chart_dir, into)
     charts_dir = into / "charts"
     for dep in _dependencies(chart_dir):
         repo = str(dep.get("repository") or "")
         name = str(dep.get("name") or "")
         if not name:
             raise ChartmatrixError(chart_dir / "Chart.yaml", "a dependency has no name")
+        present = [v for v in vendored(into) if v.name == name]
         if repo.startswith("file://"):
-            source = (chart_dir / repo.removeprefix("file://")).resolve()
-            if not (source / "Chart.yaml").is_file():
-                raise ChartmatrixError(
-                    chart_dir / "Chart.yaml",
-                    f"dependency {name}: {repo} is not a chart directory",
-                )
-            charts_dir.mkdir(exist_ok=True)
-            for old in charts_dir.glob(f"{name}-*.tgz"):
-                old.unlink()
-            target = charts_dir / source.name
-            if target.exists():
-                shutil.rmtree(target)
-            stage(source, target)
-        elif not _present(charts_dir, name):
+            link = chart_dir / repo.removeprefix("file://")
+            source = link.resolve()
+            if (source / "Chart.yaml").is_file():
+                if source in chain:
+                    cycle = " -> ".join(p.name for p in (*chain, source))
+                    raise ChartmatrixError(
+                        chart_dir / "Chart.yaml",
+                        f"dependency {name}: {repo} makes a dependency cycle ({cycle})",
+                    )
+                for old in present:  # `helm dependency build` replaces it too
+                    if old.path.is_dir():
+                        shutil.rmtree(old.path)
+                    else:
+                        old.path.unlink()
+                charts_dir.mkdir(exist_ok=True)
+                stage(source, charts_dir / source.name, chain)
+                continue
+            if present:
+                continue
+            what = (
+                f"a dangling symlink ({link} -> {link.readlink()})"
+                if link.is_symlink() and not link.exists()
+                else f"not a chart directory ({source})"
+            )
+            raise ChartmatrixError(
+                chart_dir / "Chart.yaml",
+                f"dependency {name}: {repo} is {what}, and charts/ has no {name} either",
+            )
+        if not present:
             raise ChartmatrixError(
                 chart_dir / "Chart.yaml",
                 f"dependency {name} ({repo or 'no repository'}) is missing from charts/; "
@@ -153,69 +252,64 @@ def stage(chart_dir: Path, into: Path) -> Path:
     return into
 
 
-def _present(charts_dir: Path, name: str) -> bool:
-    if not charts_dir.is_dir():
-        return False
-    return any(charts_dir.glob(f"{name}-*.tgz")) or (charts_dir / name / "Chart.yaml").is_file()
+def dependency_problems(chart_dir: Path) -> list[str]:
+    """Dependencies (of a staged chart, recursively) whose version breaks the constraint.
+
+    ``helm dependency update`` refuses such a chart; ``helm template`` renders the wrong
+    version without a word, which is what this reports.
+    """
+    chart_dir = Path(chart_dir)
+    problems: list[str] = []
+    subs = vendored(chart_dir)
+    for dep in _dependencies(chart_dir):
+        name = str(dep.get("name") or "")
+        wanted = str(dep.get("version") or "").strip()
+        if not wanted:
+            continue
+        for sub in (s for s in subs if s.name == name):
+            try:
+                ok = satisfies(sub.version, wanted)
+            except SemverError as exc:
+                problems.append(f"{chart_dir.name}: dependency {name}: {exc}")
+                continue
+            if not ok:
+                problems.append(
+                    f"{chart_dir.name}: dependency {name} asks version {wanted!r}, but "
+                    f"charts/{sub.path.name} is {sub.version} (`helm dependency update` "
+                    "would refuse it; Helm renders it anyway)"
+                )
+    for sub in subs:
+        if sub.path.is_dir():
+            problems.extend(dependency_problems(sub.path))
+    return problems
 
 
-_CONSTRAINT = re.compile(
-    r"^\s*(>=|<=|!=|>|<|=|\^|~)?\s*v?(\d+)(?:\.(\d+|x|\*))?(?:\.(\d+|x|\*))?(?:-[0-9A-Za-z.-]+)?\s*$"
-)
-
-
-def _version_tuple(version: str) -> tuple[int, int, int]:
-    parts = [*(int(p) for p in re.findall(r"\d+", version)[:3]), 0, 0, 0]
-    return parts[0], parts[1], parts[2]
-
-
-def _term_allows(term: str, version: tuple[int, int, int]) -> bool | None:
-    match = _CONSTRAINT.match(term)
-    if not match:
-        return None
-    op, major, minor, patch = match.groups()
-    wildcard = minor in (None, "x", "*") or patch in ("x", "*")
-    if wildcard and op in (None, "="):  # 1.30 / 1.30.x: that minor
-        return version[0] == int(major) and (minor in (None, "x", "*") or version[1] == int(minor))
-    bound = (
-        int(major),
-        int(minor) if minor and minor.isdigit() else 0,
-        int(patch) if patch and patch.isdigit() else 0,
-    )
-    if op in (None, "="):
-        return version == bound
-    if op == "^":
-        return version >= bound and version[0] == bound[0]
-    if op == "~":
-        return version >= bound and version[:2] == bound[:2]
-    return {
-        ">=": version >= bound,
-        "<=": version <= bound,
-        ">": version > bound,
-        "<": version < bound,
-        "!=": version != bound,
-    }[op]
+def unpack_chart(archive: Path, into: Path) -> Path:
+    """Extract a packaged chart (``helm package`` output) into ``into``; return its root."""
+    try:
+        with tarfile.open(archive) as tar:
+            tops = {m.name.split("/")[0] for m in tar.getmembers() if m.name.strip("/")}
+            tar.extractall(into, filter="data")
+    except (OSError, tarfile.TarError) as exc:
+        raise ChartmatrixError(archive, f"not a readable chart archive ({exc})") from None
+    charts = [into / t for t in sorted(tops) if (into / t / "Chart.yaml").is_file()]
+    if len(charts) != 1:
+        raise ChartmatrixError(archive, "not a chart archive (want one <name>/Chart.yaml)")
+    return charts[0]
 
 
 def kube_version_allowed(constraint: str, version: str) -> bool | None:
     """Does Kubernetes ``version`` satisfy a Chart.yaml ``kubeVersion`` constraint?
 
-    Understands the usual forms (comparisons, ``^``, ``~``, ``x`` wildcards, terms joined
-    by spaces or commas, alternatives joined by ``||``); None when it cannot tell.
+    Helm's own rules (see :mod:`chartmatrix.semver`); None when the constraint is not
+    one Helm understands either.
     """
     if not constraint.strip():
         return True
-    wanted = _version_tuple(version)
-    any_alternative = False
-    for alternative in constraint.split("||"):
-        alternative = re.sub(r"([<>=!^~]+)\s+", r"\1", alternative)
-        terms = [t for t in re.split(r"[,\s]+(?=[<>=!^~]|v?\d)", alternative.strip()) if t]
-        results = [_term_allows(t, wanted) for t in terms]
-        if any(r is None for r in results):
-            return None
-        if all(results):
-            any_alternative = True
-    return any_alternative
+    try:
+        return satisfies(version, constraint)
+    except SemverError:
+        return None
 
 
 def fingerprint(chart_dir: Path) -> str:

@@ -165,7 +165,7 @@ def _summary(results: list[CaseResult]) -> None:
             failed.name if failed else "",
             str(len(r.retained)) if r.retained else "",
         )
-    Console(stderr=True).print(table)
+    Console(stderr=True, markup=False, emoji=False).print(table)
 
 
 def write_junit(path: Path, results: list[CaseResult]) -> None:

@@ -61,6 +61,7 @@ class RenderRequest:
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()
     include_crds: bool = True
+    helm_args: tuple[str, ...] = ()  # passed through: --set, --set-string, ...
 
     def args(self) -> list[str]:
         argv = [
@@ -78,7 +79,7 @@ class RenderRequest:
             argv += ["--kube-version", self.kube_version]
         for api in self.api_versions:
             argv += ["--api-versions", api]
-        return argv
+        return argv + list(self.helm_args)
 
     def stdin(self) -> bytes:
         return json.dumps(self.values, default=str).encode()

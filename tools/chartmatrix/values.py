@@ -103,15 +103,53 @@ def from_path(path: str, value: Any) -> Values:
 
 
 def parse_scalar(text: str) -> Any:
-    """Parse a command-line axis value as a YAML scalar (``3`` -> 3, ``true`` -> True)."""
+    """Parse one command-line axis value as YAML (``3`` -> 3, ``[a, b]`` -> a list)."""
     try:
         return yaml.safe_load(text) if text != "" else ""
     except yaml.YAMLError:
         return text
 
 
+_OPEN, _CLOSE = "[{", "]}"
+
+
+def _quote_may_open(current: list[str]) -> bool:
+    """A YAML quote starts a scalar only at its beginning (``it's`` is plain text)."""
+    before = "".join(current).rstrip()
+    return not before or before[-1] in "[{,:"
+
+
+def split_values(raw: str) -> list[str]:
+    """Split at top-level commas: commas inside ``[]``, ``{}`` or quotes never split."""
+    items: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
+    for char in raw:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'" and _quote_may_open(current):
+            quote = char
+        elif char in _OPEN:
+            depth += 1
+        elif char in _CLOSE:
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            items.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    if quote or depth:
+        raise ValueError(f"unbalanced quote or bracket in {raw!r}")
+    items.append("".join(current))
+    return items
+
+
 def parse_axis(arg: str) -> tuple[str, list[Any]]:
-    """``"workload.replicas=1,3"`` -> ``("workload.replicas", [1, 3])``."""
+    """``"workload.replicas=1,3"`` -> ``("workload.replicas", [1, 3])``.
+
+    Each value is one YAML value: ``"tolerations=[],[{key: a, operator: Exists}]"`` is
+    two values, an empty list and a list of one toleration.
+    """
     if "=" not in arg:
         raise ValueError(f"axis {arg!r} must look like key=v1,v2")
     key, _, raw = arg.partition("=")
@@ -119,4 +157,4 @@ def parse_axis(arg: str) -> tuple[str, list[Any]]:
     if not key:
         raise ValueError(f"axis {arg!r} has an empty key")
     split_path(key)
-    return key, [parse_scalar(item.strip()) for item in raw.split(",")]
+    return key, [parse_scalar(item.strip()) for item in split_values(raw)]

@@ -55,9 +55,10 @@ def _chart_line(chart: ChartResult, strict: bool) -> Text:
 
 def print_report(run: RunResult, console: Console) -> None:
     for chart in run.charts:
-        table = Table(title=f"{chart.spec.name}  ({chart.spec.chart_dir})", title_justify="left")
-        table.title_style = "bold"
-        table.add_column("case")
+        # user text goes in as Text: never read as markup ("[x]") or emoji (":key:")
+        title = Text(f"{chart.spec.name}  ({chart.spec.chart_dir})", style="bold")
+        table = Table(title=title, title_justify="left")
+        table.add_column("case", overflow="fold")  # long ids wrap, never cut to look alike
         for check in CHECKS:
             table.add_column(check, justify="center")
         table.add_column("objects", justify="right")
@@ -67,7 +68,7 @@ def print_report(run: RunResult, console: Console) -> None:
                 symbol, style = _STYLE[case.status(check, run.strict)]
                 cells.append(Text(symbol, style=style))
             label = case.case.id + (" (must fail)" if case.case.expect_failure else "")
-            table.add_row(label, *cells, str(case.manifests))
+            table.add_row(Text(label), *cells, str(case.manifests))
         console.print(table)
         grouped: dict[str, list[str]] = defaultdict(list)
         severities: dict[str, Severity] = {}

@@ -1,0 +1,163 @@
+"""What users type: axes, versions, helm flags, specs and ci files, `init`.
+
+Every bad input is one line naming the flag or file (exit 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from chartmatrix.cli import axes_from_args, main
+from chartmatrix.errors import ChartmatrixError
+from chartmatrix.spec import load_spec
+from cm_charts import write_tree
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["run", "--no-progress", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_axis_values_are_whole_yaml_values() -> None:
+    axes = axes_from_args(["tolerations=[],[{key: a, operator: Exists}]", "replicas=1,3"])
+    assert axes["tolerations"] == [[], [{"key": "a", "operator": "Exists"}]]
+    assert axes["replicas"] == [1, 3]
+
+
+def test_axis_repeated_adds_values() -> None:
+    axes = axes_from_args(["tolerations=[]", "tolerations=[{key: a, operator: Exists}]"])
+    assert axes == {"tolerations": [[], [{"key": "a", "operator": "Exists"}]]}
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--kube-version", "abc"], "--kube-version: 'abc' is not a Kubernetes version"),
+        (["--kube-version", "1.2"], "--kube-version: Kubernetes 1.2 has no bundled schemas"),
+        (["--axis", "a=[1"], "--axis: unbalanced"),
+        (["--set", "novalue"], "--set: 'novalue' is not KEY=VAL"),
+        (["--bogus"], "(see chartmatrix run --help)"),
+    ],
+)
+def test_bad_flags_are_one_line(
+    created_chart: Path, capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    code, out, err = run(capsys, str(created_chart), *argv)
+    assert code == 2, out + err
+    assert err.count("\n") == 1 and expected in err, err
+    assert "internal error" not in err and "chartmatrix chartmatrix" not in err
+
+
+def test_kube_versions_comma_separated(
+    created_chart: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    report = tmp_path / "r.json"
+    code, out, err = run(
+        capsys, str(created_chart), "--kube-version", "1.31,1.33", "--json", str(report)
+    )
+    assert code == 0, out + err
+    assert "1.31, 1.33" in json.dumps(json.loads(report.read_text()))
+
+
+def test_set_and_skip_schema_validation_reach_helm(
+    created_chart: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    chart = tmp_path / "demo"
+    import shutil
+
+    shutil.copytree(created_chart, chart)
+    (chart / "values.schema.json").write_text(
+        '{"type": "object", "properties": {"replicaCount": {"type": "integer", "maximum": 3}}}'
+    )
+    code, out, _ = run(capsys, str(chart), "--set", "replicaCount=7")
+    assert code == 1 and "maximum" in out
+    code, out, _ = run(
+        capsys, str(chart), "--set", "replicaCount=7", "--skip-schema-validation", "--list"
+    )
+    assert code == 0
+    code, out, err = run(capsys, str(chart), "--set", "replicaCount=7", "--skip-schema-validation")
+    assert code == 0, out + err
+
+
+def test_case_ids_are_printed_verbatim(
+    created_chart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rich must not read `:key:` as an emoji nor `[b]` as markup."""
+    code, out, err = run(capsys, str(created_chart), "--axis", "podAnnotations={a: ':key:'}")
+    assert code == 0, out + err
+    assert "🔑" not in out
+    assert ":key:" in out or "_key_" in out
+
+
+def _chart_with_ci(tmp_path: Path) -> Path:
+    return write_tree(
+        tmp_path / "chart",
+        {
+            "Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+            "values.yaml": "name: x\nsize: 1\nlabels: {}\n",
+            "ci/big-values.yaml": "size: 9\n",
+            "templates/cm.yaml": (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.name }}\n"
+                "data: {size: {{ .Values.size | quote }}}\n"
+            ),
+        },
+    )
+
+
+def test_spec_base_values_reach_ci_cases(tmp_path: Path) -> None:
+    chart = _chart_with_ci(tmp_path)
+    spec_file = tmp_path / "spec" / "matrix.yaml"
+    write_tree(spec_file.parent, {"matrix.yaml": f"chart: {chart}\nvalues: {{name: base}}\n"})
+    spec = load_spec(spec_file)
+    ci = next(c for c in spec.cases if c.id == "ci/big")
+    assert ci.values == {"name": "base", "size": 9}
+
+
+def test_zero_config_runs_defaults_and_ci_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = _chart_with_ci(tmp_path)
+    assert main(["run", "--list", str(chart)]) == 0
+    out = capsys.readouterr().out
+    assert "chart\tdefault" in out and "chart\tci/big" in out
+
+
+def test_axis_on_a_path_the_chart_does_not_have_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = _chart_with_ci(tmp_path)
+    code, out, _ = run(capsys, str(chart), "--axis", "sise=1,2", "--axis", "labels.a=x")
+    assert code == 0
+    assert "spec/unknown-value" in out and "sise:" in out
+    assert "labels.a:" not in out  # an empty map takes any key
+
+
+def test_bad_mask_path_is_a_spec_error(tmp_path: Path) -> None:
+    chart = _chart_with_ci(tmp_path)
+    spec_file = (
+        write_tree(tmp_path / "spec", {"matrix.yaml": f'chart: {chart}\nmask: [{{path: "[[["}}]\n'})
+        / "matrix.yaml"
+    )
+    with pytest.raises(ChartmatrixError, match=r"mask\[0\]\.path: invalid path"):
+        load_spec(spec_file)
+
+
+def test_init_proposes_axes_and_counts_cases(
+    tmp_path: Path, created_chart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_file = tmp_path / "t" / "matrix.yaml"
+    assert main(["init", str(created_chart), "-o", str(out_file)]) == 0
+    printed = capsys.readouterr().out
+    text = out_file.read_text()
+    # helm create's chart: ingress/autoscaling/serviceAccount switches and a replica count
+    assert '"ingress.enabled": [false, true]' in text
+    assert '"replicaCount": [1, 3]' in text
+    spec = load_spec(out_file)
+    assert f"{len(spec.cases)} cases" in printed
+    assert main(["init", str(created_chart), "-o", str(out_file)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    code, out, err = run(capsys, str(out_file))
+    assert code in (0, 1) and "internal error" not in err, out + err

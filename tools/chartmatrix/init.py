@@ -1,0 +1,157 @@
+"""``chartmatrix init CHART``: a starter matrix.yaml proposed from the chart itself.
+
+Axes come from what the chart says it can vary: ``enabled`` switches and replica counts
+in values.yaml, booleans and enums in values.schema.json. Axes multiply, so only the
+most telling ones (switches first, then replica counts, enums, other booleans) are
+kept while the product stays under ``--max-cases``; the rest are listed as comments.
+The chart's ``ci/*-values.yaml`` files are cases too. The file written is loaded back
+to count its cases, so the count printed is the one ``chartmatrix run`` will use.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chartmatrix.charts import load_chart
+from chartmatrix.errors import ChartmatrixError
+from chartmatrix.spec import SPEC_FILE, load_spec
+
+REPLICA_KEYS = ("replicas", "replicaCount")
+_PRIORITY = {"switch": 0, "replicas": 1, "enum": 2, "boolean": 3}
+MAX_DEPTH = 5
+
+
+@dataclass(frozen=True)
+class Candidate:
+    path: str
+    values: tuple[Any, ...]
+    why: str  # switch | replicas | enum | boolean
+
+    @property
+    def depth(self) -> int:
+        return self.path.count(".")
+
+
+def _key(parent: str, key: str) -> str:
+    escaped = str(key).replace(".", "\\.")
+    return f"{parent}.{escaped}" if parent else escaped
+
+
+def _from_values(node: Any, parent: str = "", depth: int = 0) -> Iterator[Candidate]:
+    if not isinstance(node, dict) or depth > MAX_DEPTH:
+        return
+    for key, value in node.items():
+        path = _key(parent, str(key))
+        if key == "global":
+            continue
+        if key == "enabled" and isinstance(value, bool) and parent:
+            yield Candidate(path, (value, not value), "switch")
+        elif key in REPLICA_KEYS and isinstance(value, int) and not isinstance(value, bool):
+            yield Candidate(path, tuple(sorted({1, max(value, 3)})), "replicas")
+        elif isinstance(value, dict):
+            yield from _from_values(value, path, depth + 1)
+
+
+def _from_schema(node: Any, defaults: Any, parent: str = "", depth: int = 0) -> Iterator[Candidate]:
+    if not isinstance(node, dict) or depth > MAX_DEPTH:
+        return
+    for key, prop in (node.get("properties") or {}).items():
+        if key == "global" or not isinstance(prop, dict):
+            continue
+        path = _key(parent, str(key))
+        default = defaults.get(key) if isinstance(defaults, dict) else None
+        enum = prop.get("enum")
+        if isinstance(enum, list) and 1 < len(enum) <= 6:
+            ordered = [default, *(e for e in enum if e != default)] if default in enum else enum
+            yield Candidate(path, tuple(ordered), "enum")
+        elif prop.get("type") == "boolean":
+            first = default if isinstance(default, bool) else False
+            yield Candidate(path, (first, not first), "switch" if key == "enabled" else "boolean")
+        else:
+            yield from _from_schema(prop, default, path, depth + 1)
+
+
+def candidates(chart_dir: Path) -> list[Candidate]:
+    """Proposed axes, most telling first, one per value path."""
+    info = load_chart(chart_dir)
+    found: dict[str, Candidate] = {}
+    schema_file = chart_dir / "values.schema.json"
+    if schema_file.is_file():
+        try:
+            schema = json.loads(schema_file.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as exc:
+            raise ChartmatrixError(schema_file, f"not readable JSON ({exc})") from None
+        for c in _from_schema(schema, info.defaults):
+            found.setdefault(c.path, c)
+    for c in _from_values(info.defaults):
+        found.setdefault(c.path, c)
+    return sorted(found.values(), key=lambda c: (_PRIORITY[c.why], c.depth, c.path))
+
+
+def choose(options: list[Candidate], max_cases: int) -> tuple[list[Candidate], list[Candidate]]:
+    """Keep axes in order while the product of their sizes stays within ``max_cases``."""
+    kept: list[Candidate] = []
+    rest: list[Candidate] = []
+    for c in options:
+        if math.prod(len(k.values) for k in [*kept, c]) <= max_cases:
+            kept.append(c)
+        else:
+            rest.append(c)
+    return kept, rest
+
+
+def _flow(values: tuple[Any, ...]) -> str:
+    return yaml.safe_dump(list(values), default_flow_style=True, width=10_000).strip()
+
+
+def render_spec(
+    chart_dir: Path, out_file: Path, kept: list[Candidate], rest: list[Candidate]
+) -> str:
+    chart_rel = os.path.relpath(chart_dir.resolve(), out_file.parent.resolve())
+    lines = [
+        f"# chartmatrix spec for chart {load_chart(chart_dir).name}, proposed by "
+        "`chartmatrix init`: review the axes,",
+        "# then run `chartmatrix run --update-golden` and review the golden files.",
+        f"chart: {json.dumps(chart_rel)}",
+    ]
+    if kept:
+        lines.append("axes:")
+        lines += [f"  {json.dumps(c.path)}: {_flow(c.values)}  # {c.why}" for c in kept]
+    if rest:
+        lines.append("# more candidate axes (each multiplies the case count):")
+        lines += [f"#   {json.dumps(c.path)}: {_flow(c.values)}  # {c.why}" for c in rest]
+    return "\n".join(lines) + "\n"
+
+
+def default_output(chart_name: str) -> Path:
+    return Path("chart_tests") / chart_name / SPEC_FILE
+
+
+def init(chart_dir: Path, out_file: Path | None, *, force: bool, max_cases: int) -> int:
+    chart_dir = Path(chart_dir)
+    info = load_chart(chart_dir)
+    if info.chart_type == "library":
+        raise ChartmatrixError(chart_dir, "a library chart renders nothing; init a chart using it")
+    out_file = out_file or default_output(info.name)
+    if out_file.exists() and not force:
+        raise ChartmatrixError(out_file, "exists; pass --force to overwrite it")
+    kept, rest = choose(candidates(chart_dir), max_cases)
+    text = render_spec(chart_dir, out_file, kept, rest)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(text, encoding="utf-8")
+    spec = load_spec(out_file)
+    ci = sum(1 for c in spec.cases if c.id.startswith("ci/"))
+    axes = " x ".join(f"{c.path} ({len(c.values)})" for c in kept) or "no axes"
+    print(
+        f"wrote {out_file}: {len(spec.cases)} cases ({axes}; {ci} ci/ file(s)); "
+        f"{len(rest)} more candidate axes listed as comments"
+    )
+    return 0
