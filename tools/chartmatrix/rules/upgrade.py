@@ -7,6 +7,7 @@ catches that before any cluster sees it. It needs a golden render to compare wit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,8 +48,26 @@ def _pvc_spec(spec: Any) -> Any:
 
 
 def _show(value: Any) -> str:
-    text = "<unset>" if value is _ABSENT else repr(value)
+    if value is _ABSENT or value is None:
+        return "<unset>"
+    text = json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def first_difference(was: Any, now: Any, path: str = "") -> tuple[str, Any, Any]:
+    """The first place two values differ: (sub-path, old, new), so a long message shows
+    the change itself rather than a common prefix cut short."""
+    if isinstance(was, dict) and isinstance(now, dict):
+        for key in sorted(set(was) | set(now), key=str):
+            if was.get(key, _ABSENT) != now.get(key, _ABSENT):
+                return first_difference(
+                    was.get(key, _ABSENT), now.get(key, _ABSENT), f"{path}.{key}"
+                )
+    if isinstance(was, list) and isinstance(now, list) and len(was) == len(now):
+        for i, (a, b) in enumerate(zip(was, now, strict=True)):
+            if a != b:
+                return first_difference(a, b, f"{path}[{i}]")
+    return path, was, now
 
 
 def _key(m: Manifest) -> tuple[str, str, str]:
@@ -74,9 +93,10 @@ def immutable_fields(ctx: RuleContext) -> Iterator[Violation]:
             if m.kind == "PersistentVolumeClaim":
                 was, now = _pvc_spec(was), _pvc_spec(now)
             if was != now:
+                where, old_part, new_part = first_difference(was, now)
                 yield Violation(
-                    f"{path} changed from {_show(was)} to {_show(now)}: immutable, "
-                    "`helm upgrade` would fail (Forbidden / field is immutable)",
+                    f"{path} changed ({path}{where}: {_show(old_part)} -> {_show(new_part)}): "
+                    "immutable, `helm upgrade` would fail (Forbidden / field is immutable)",
                     m.ref,
                     path,
                 )
