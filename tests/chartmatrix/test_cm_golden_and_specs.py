@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -82,12 +83,33 @@ def test_ci_values_files_are_cases(kv_chart: Path) -> None:
         ({"values": ["a.yaml"]}, "values: ['a.yaml'] is not of type 'object'"),
         ({"expectFailure": [{"name": "x", "message": "("}]}, "expectFailure[0].message: bad regex"),
         ({"expectFailure": [], "expect_failure": []}, "are the same key; use one"),
+        ({"golden": "."}, "golden: '.' is not a directory below"),
+        ({"golden": ""}, "golden: '' is not a directory below"),
+        ({"golden": "../x"}, "golden: '../x' is not a directory below"),
+        ({"golden": "golden/../../kv"}, "golden: 'golden/../../kv' is not a directory below"),
+        (
+            {"chart": "chart", "golden": "chart/templates/golden"},
+            "golden: 'chart/templates/golden' is part of what helm renders of the chart",
+        ),
+        ({"chart": "chart", "golden": "chart"}, "golden: 'chart' is part of what helm renders"),
+        (
+            {"suppress": ["hardening/pod-securty"]},
+            "suppress[0]: 'hardening/pod-securty' matches no rule or finding id "
+            "(did you mean hardening/pod-security?)",
+        ),
+        (
+            {"include": [{"name": "a", "suppress": ["topology/*", {"rule": "nope/*"}]}]},
+            "include[0].suppress[1].rule: 'nope/*' matches no rule or finding id",
+        ),
+        ({"golden": False, "mask": [{"path": "data.x"}]}, "mask: masks apply to golden files"),
     ],
 )
 def test_bad_specs_name_file_and_key(
     kv_chart: Path, spec: dict, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec_file = write_spec(kv_chart, spec) / "matrix.yaml"
+    if spec.get("chart") == "chart":
+        shutil.copytree(kv_chart, spec_file.parent / "chart")
     with pytest.raises(ChartmatrixError) as info:
         load_spec(spec_file)
     assert str(spec_file) in info.value.line()
@@ -150,14 +172,18 @@ def test_golden_lifecycle_and_upgrade_safety(
         (kv_chart / "values.yaml").read_text().replace("serviceName: other", 'serviceName: ""')
     )
 
-    (golden / "stale.yaml").write_text("---\n")
+    stale = (golden / "tiny-config.yaml").read_text()  # a golden file of no case
+    (golden / "stale.yaml").write_text(stale)
+    (golden / "notes.yaml").write_text("written: by hand\n")  # not a golden file
     code, out = cli(capsys, "--update-golden", str(kv_chart))
-    assert code == 1 and "spec.serviceName changed from 'other'" in out  # changing it back
+    assert code == 1 and '"other" -> "db-kv-headless"' in out  # changing it back
+    assert "golden/unknown-file" in out and "notes.yaml is not a golden file" in out
     code, out = cli(capsys, str(kv_chart))
     assert code == 0 and not (golden / "stale.yaml").exists()
-    (golden / "stale.yaml").write_text("---\n")
+    assert (golden / "notes.yaml").read_text() == "written: by hand\n"
+    (golden / "stale.yaml").write_text(stale)
     code, out = cli(capsys, "--ci", str(kv_chart))
-    assert code == 1 and "golden/orphaned" in out
+    assert code == 1 and "golden/orphaned" in out and "stale.yaml belongs to no case" in out
 
 
 def test_expect_failure_mismatch_and_suppression(
@@ -212,3 +238,19 @@ def test_mode_coverage(kv_chart: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "coverage/modes: tier: no case renders 'c' (of 'a', 'b', 'c')" in out
     assert "pdb: no case renders False" in out
     assert "absent: no case renders 2 (of 1, 2)" in out
+
+
+def test_every_finding_id_can_be_suppressed() -> None:
+    """``suppress:`` accepts the ids of rules and of every other finding the tool makes."""
+    import re
+
+    import chartmatrix
+    from chartmatrix.spec import finding_ids
+
+    made = set()
+    for source in Path(chartmatrix.__file__).parent.rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        pattern = r'Finding\(\s*(?:check=)?"\w+",\s*(?:rule=)?"([\w-]+/[\w-]+)"'
+        made.update(re.findall(pattern, text))
+    assert "golden/nondeterministic" in made and "schema/no-kind" in made
+    assert made <= finding_ids(), made - finding_ids()

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chartmatrix.golden import MASK, compare, dump, normalize, orphans
+import yaml
+from chartmatrix.golden import (
+    MASK,
+    Normalizer,
+    compare,
+    crd_refs,
+    dump,
+    foreign,
+    is_golden,
+    normalize,
+    orphans,
+    resolve_crds,
+    variations,
+)
 from chartmatrix.manifests import parse
 from chartmatrix.spec import Mask
 
@@ -52,5 +65,166 @@ def test_dump_is_readable_and_compare_diffs(tmp_path: Path) -> None:
     assert changed.status == "changed"
     assert "-    echo — ok" in changed.diff and "+    echo — okay" in changed.diff
     assert compare(file, text.replace("ok", "okay"), update=True, ci=True).status == "updated"
-    (file.parent / "stale.yaml").write_text("---\n")
+    (file.parent / "stale.yaml").write_text(dump([], "c", "stale"))
     assert orphans(file.parent, ["default.yaml"]) == [file.parent / "stale.yaml"]
+
+
+# -- renders that differ from themselves --------------------------------------------------
+
+RANDOM = """---
+# Source: r/templates/secret.yaml
+apiVersion: v1
+kind: Secret
+metadata: {name: db}
+data: {mysql-root-password: {pw}, user: YWRtaW4=}
+---
+# Source: r/templates/sts.yaml
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  template:
+    metadata:
+      annotations: {checksum/secret: {sum}}
+    spec:
+      containers:
+        - name: app
+          env:
+            - {name: TOKEN, value: {token}}
+            - {name: MODE, value: fixed}
+"""
+
+
+def _render(pw: str, token: str) -> str:
+    return RANDOM.replace("{pw}", pw).replace("{sum}", f"sum-{pw}").replace("{token}", token)
+
+
+def test_variations_name_paths_and_masks_that_settle_them() -> None:
+    first, second = parse(_render("cmFuZDE=", "t1")), parse(_render("cmFuZDI=", "t2"))
+    found = variations(normalize(first), normalize(second))
+    assert [(v.resource, v.path) for v in found] == [
+        ("Secret/db", 'data["mysql-root-password"]'),
+        ("StatefulSet/db", 'spec.template.metadata.annotations["checksum/secret"]'),
+        ("StatefulSet/db", "spec.template.spec.containers[name=app].env[name=TOKEN].value"),
+    ]
+    assert found[0].mask_entry() == (
+        "{kind: Secret, name: db, path: 'data[\"mysql-root-password\"]'}"
+    )
+    # the suggested entries, read back as a spec would, make both renders the same
+    masks = [Mask(**yaml.safe_load(v.mask_entry())) for v in found]
+    assert variations(normalize(first, masks), normalize(second, masks)) == []
+    assert variations(normalize(first), normalize(first)) == []
+
+
+def test_an_object_in_one_render_only_is_a_variation() -> None:
+    first = parse(
+        _render("a", "t") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x-1}\n"
+    )
+    second = parse(
+        _render("a", "t") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x-2}\n"
+    )
+    found = variations(normalize(first), normalize(second))
+    assert [(v.resource, v.path) for v in found] == [("ConfigMap/x-1", ""), ("ConfigMap/x-2", "")]
+
+
+def test_normalizer_counts_mask_hits() -> None:
+    normalizer = Normalizer(
+        [
+            Mask(path="data.password", kind="Secret"),
+            Mask(path="data.nope", kind="Secret"),
+            Mask(path="data.password", kind="ConfigMap"),
+        ]
+    )
+    normalizer.normalize(parse(RENDER))
+    normalizer.normalize(parse(RENDER), count=False)
+    assert normalizer.hits == [1, 0, 0]
+    assert [i for i, _ in normalizer.unused()] == [1, 2]
+
+
+# -- CRDs: once per spec ---------------------------------------------------------------------
+
+BIG_CRD = """---
+# Source: c/crds/widgets.yaml
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com, labels: {helm.sh/chart: c-1.0.0}}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties: {PROPS}
+"""
+
+
+def _crd(n: int, extra: str = "") -> str:
+    props = "{" + ", ".join(f"f{i}{extra}: {{type: string}}" for i in range(n)) + "}"
+    return BIG_CRD.replace("{PROPS}", props)
+
+
+def test_crds_are_referenced_not_copied_and_normalized_once() -> None:
+    text = RENDER + _crd(500)
+    normalizer = Normalizer()
+    first = normalizer.normalize(parse(text))
+    second = normalizer.normalize(parse(text))
+    crd_1 = next(m for m in first if m.kind == "CustomResourceDefinition")
+    crd_2 = next(m for m in second if m.kind == "CustomResourceDefinition")
+    assert crd_1.obj is crd_2.obj, "an identical CRD is copied and masked once"
+    assert crd_1.obj["metadata"]["labels"]["helm.sh/chart"] == MASK
+    render = normalizer.render(first, "c", "default")
+    case_file = render.text()
+    assert (
+        "---\n# Source: c/crds/widgets.yaml\n"
+        "# CRD widgets.example.com: see crds/widgets.example.com.yaml\n" in case_file
+    )
+    assert "openAPIV3Schema" not in case_file and len(case_file) < 1000
+    assert [m.kind for m in parse(case_file)] == ["ConfigMap", "Secret"]
+    assert crd_refs(case_file) == ["crds/widgets.example.com.yaml"]
+    (crd,) = render.crds
+    crd_file = crd.file_text("c")
+    assert crd_file.startswith("# chartmatrix golden render: chart c, CRD widgets.example.com.\n")
+    assert [m.name for m in parse(crd_file)] == ["widgets.example.com"]
+    assert normalizer.render(second, "c", "other").crds == [crd]
+
+
+def test_crd_contents_that_differ_between_cases_get_their_own_files(tmp_path: Path) -> None:
+    normalizer = Normalizer()
+    a = normalizer.render(normalizer.normalize(parse(_crd(3))), "c", "a")
+    b = normalizer.render(normalizer.normalize(parse(_crd(3, "x"))), "c", "b")
+    refs, files = resolve_crds([a, b, a], tmp_path)
+    (crd_a,), (crd_b,) = a.crds, b.crds
+    assert refs[crd_a.digest] == "crds/widgets.example.com.yaml"
+    assert refs[crd_b.digest] == f"crds/widgets.example.com.{crd_b.digest[:12]}.yaml"
+    assert set(files) == set(refs.values())
+    # the content already in crds/<name>.yaml keeps that name
+    (tmp_path / "crds").mkdir()
+    (tmp_path / "crds" / "widgets.example.com.yaml").write_text(crd_b.file_text("c"))
+    refs, _ = resolve_crds([a, b], tmp_path)
+    assert refs[crd_b.digest] == "crds/widgets.example.com.yaml"
+    assert refs[crd_a.digest].endswith(f".{crd_a.digest[:12]}.yaml")
+
+
+def test_only_files_with_the_golden_header_are_orphans(tmp_path: Path) -> None:
+    golden = tmp_path / "golden"
+    (golden / "crds").mkdir(parents=True)
+    normalizer = Normalizer()
+    render = normalizer.render(normalizer.normalize(parse(RENDER + _crd(2))), "c", "default")
+    (golden / "default.yaml").write_text(render.text())
+    (golden / "crds" / "widgets.example.com.yaml").write_text(render.crds[0].file_text("c"))
+    (golden / "crds" / "gone.example.com.yaml").write_text(render.crds[0].file_text("c"))
+    (golden / "stale.yaml").write_text(dump([], "c", "stale"))
+    (golden / "values.yaml").write_text("replicas: 3\n")
+    (golden / "Chart.yaml").write_text("apiVersion: v2\nname: x\nversion: 1.0.0\n")
+    (golden / "notes.md").write_text("# notes\n")
+    assert is_golden(golden / "stale.yaml") and not is_golden(golden / "values.yaml")
+    assert orphans(golden, ["default.yaml"]) == [
+        golden / "crds" / "gone.example.com.yaml",
+        golden / "stale.yaml",
+    ]
+    assert foreign(golden) == [golden / "Chart.yaml", golden / "values.yaml"]

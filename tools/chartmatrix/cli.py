@@ -8,9 +8,13 @@ Exit codes: 0 everything holds, 1 a check failed, 2 a usage or configuration err
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import os
+import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -26,7 +30,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from chartmatrix.charts import load_chart
+from chartmatrix.charts import load_chart, unpack_chart
 from chartmatrix.crdsource import resolve_crd
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.spec import (
@@ -50,7 +54,55 @@ DELEGATED = {
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise ChartmatrixError(None, f"usage: {message} (see chartmatrix {self.prog} --help)")
+        # self.prog is "chartmatrix" or "chartmatrix run": it already names the program
+        raise ChartmatrixError(None, f"usage: {message} (see {self.prog} --help)")
+
+
+_KUBE_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
+
+
+def kube_versions(raw: list[str] | None) -> tuple[str, ...]:
+    """``--kube-version`` values (repeatable, or comma-separated) as ``X.Y`` strings."""
+    out: list[str] = []
+    for item in raw or ():
+        for text in (t.strip() for t in item.split(",")):
+            match = _KUBE_VERSION.match(text)
+            if not match:
+                raise ChartmatrixError(
+                    "--kube-version", f"{text!r} is not a Kubernetes version (want X.Y, e.g. 1.33)"
+                )
+            version = f"{int(match.group(1))}.{int(match.group(2))}"
+            from chartmatrix.validate import schema_version  # heavy: only when asked
+
+            try:
+                schema_version(version)
+            except ChartmatrixError as exc:
+                raise ChartmatrixError("--kube-version", exc.problem) from None
+            if version not in out:
+                out.append(version)
+    return tuple(out)
+
+
+def axes_from_args(raw: list[str] | None) -> dict[str, list[Any]]:
+    """``--axis KEY=V1,V2`` flags; a key given twice gets the values of both."""
+    axes: dict[str, list[Any]] = {}
+    for item in raw or []:
+        try:
+            key, values = parse_axis(item)
+        except ValueError as exc:
+            raise ChartmatrixError("--axis", str(exc)) from None
+        axes.setdefault(key, []).extend(v for v in values if v not in axes.get(key, []))
+    return axes
+
+
+def _chart_path(raw: str) -> Path:
+    """A chart argument; a packaged chart (``.tgz``) is unpacked for this run."""
+    path = Path(raw)
+    if path.is_file() and path.name.endswith((".tgz", ".tar.gz")):
+        into = Path(tempfile.mkdtemp(prefix="chartmatrix-chart-"))
+        atexit.register(shutil.rmtree, into, True)
+        return unpack_chart(path, into)
+    return path
 
 
 def _repo_root() -> Path:
@@ -63,14 +115,8 @@ def _repo_root() -> Path:
 
 def resolve_specs(args: argparse.Namespace) -> list[MatrixSpec]:
     """CHART arguments (chart dirs, spec files or spec dirs) → specs."""
-    versions = tuple(str(v).removeprefix("v") for v in args.kube_version or ())
-    axes: dict[str, list[Any]] = {}
-    for raw in args.axis or []:
-        try:
-            key, values = parse_axis(raw)
-        except ValueError as exc:
-            raise ChartmatrixError("--axis", str(exc)) from None
-        axes[key] = values
+    versions = kube_versions(args.kube_version)
+    axes = axes_from_args(args.axis)
     values = [Path(v) for v in args.values or []]
     adhoc = bool(axes or values)
     if not args.charts:
@@ -83,7 +129,7 @@ def resolve_specs(args: argparse.Namespace) -> list[MatrixSpec]:
         return [load_spec(f, kube_versions=versions) for f in files]
     specs = []
     for raw in args.charts:
-        path = Path(raw)
+        path = _chart_path(raw)
         if path.is_file() and path.suffix in (".yaml", ".yml"):
             specs.append(load_spec(path, kube_versions=versions))
             continue
@@ -126,13 +172,33 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "--axis",
         action="append",
         metavar="KEY=V1,V2",
-        help="dotted value path and its values, parsed as YAML scalars (no spec)",
+        help="dotted value path and its values (no spec); each value is one YAML value, and "
+        "commas inside [], {} or quotes do not split: 'tolerations=[],[{key: a}]' is two "
+        "values; repeat --axis with the same KEY to add values one at a time",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VAL",
+        help="passed to helm template for every case (helm's --set syntax)",
+    )
+    p.add_argument(
+        "--set-string",
+        action="append",
+        metavar="KEY=VAL",
+        help="passed to helm template for every case (helm's --set-string syntax)",
+    )
+    p.add_argument(
+        "--skip-schema-validation",
+        action="store_true",
+        help="passed to helm template: do not validate values against values.schema.json",
     )
     p.add_argument(
         "--kube-version",
         action="append",
         metavar="X.Y",
-        help="Kubernetes version(s) to render and validate for (overrides specs)",
+        help="Kubernetes version(s) to render and validate for (overrides specs); "
+        "repeatable or comma-separated: 1.31,1.33",
     )
     p.add_argument(
         "--helm", metavar="NAME|PATH", help="helm executable: helm (v4, default), helm3, or a path"
@@ -188,7 +254,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from chartmatrix.report.console import print_report
     from chartmatrix.runner import Options, Runner
 
-    console = Console(stderr=False, highlight=False)
+    console = Console(stderr=False, highlight=False, emoji=False)
     specs = resolve_specs(args)
     if args.list:
         for spec in specs:
@@ -203,6 +269,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         ci=args.ci or bool(os.environ.get("CI")),
         strict=args.strict,
         crds=tuple(resolve_crd(c, Path.cwd(), "--crd") for c in args.crd or ()),
+        helm_args=helm_args(args),
     )
     show = not args.no_progress and console.is_terminal
     progress, update = _progress(console, show)
@@ -229,6 +296,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if result.failed() else 0
 
 
+def helm_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """The helm flags passed through to every render."""
+    out: list[str] = []
+    for flag in ("set", "set_string"):
+        for item in getattr(args, flag, None) or ():
+            if "=" not in item:
+                raise ChartmatrixError(f"--{flag.replace('_', '-')}", f"{item!r} is not KEY=VAL")
+            out += [f"--{flag.replace('_', '-')}", item]
+    if getattr(args, "skip_schema_validation", False):
+        out.append("--skip-schema-validation")
+    return tuple(out)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from chartmatrix.bench import run_bench
 
@@ -239,11 +319,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from chartmatrix.init import init
+
+    if args.max_cases < 1:
+        raise ChartmatrixError("--max-cases", f"must be >= 1 (got {args.max_cases})")
+    output = Path(args.output) if args.output else None
+    return init(_chart_path(args.chart), output, force=args.force, max_cases=args.max_cases)
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
+    from chartmatrix.projectconfig import load_project_config
     from chartmatrix.rules import RULES
 
+    config = load_project_config()
     for r in RULES.values():
-        print(f"{r.id:30} {r.severity.value:8} {r.summary}")
+        level = config.effective(r.id, r.severity)
+        print(f"{r.id:30} {level:8} {r.summary}")
+    if config.file is not None:
+        print(f"(severities as set in {config.file})")
     return 0
 
 
@@ -275,6 +369,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="time the naive baseline on N cases only (default: all)",
     )
     bench.set_defaults(func=cmd_bench)
+    init = sub.add_parser("init", help="write a starter matrix.yaml proposed from a chart")
+    init.add_argument("chart", metavar="CHART", help="chart directory or packaged .tgz")
+    init.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="where to write the spec (default: chart_tests/<chart name>/matrix.yaml)",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite an existing spec")
+    init.add_argument(
+        "--max-cases",
+        type=int,
+        default=32,
+        metavar="N",
+        help="keep proposed axes while their product stays within N (default 32)",
+    )
+    init.set_defaults(func=cmd_init)
     rules = sub.add_parser("rules", help="list the state rules (ids are suppression keys)")
     rules.set_defaults(func=cmd_rules)
     for name, (_, text) in DELEGATED.items():
@@ -297,7 +408,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ModuleNotFoundError:
                 raise ChartmatrixError(None, f"{argv[0]}: {module_name} is not installed") from None
             return int(module.main(argv[1:]) or 0)
-        args = build_parser().parse_args(argv)
+        args, extra = build_parser().parse_known_args(argv)
+        if extra:
+            raise ChartmatrixError(
+                None,
+                f"usage: unrecognized arguments: {' '.join(extra)} "
+                f"(see chartmatrix {args.command} --help)",
+            )
         return int(args.func(args))
     except ChartmatrixError as exc:
         print(exc.line(), file=sys.stderr)

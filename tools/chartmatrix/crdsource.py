@@ -4,7 +4,9 @@
 ``go://sigs.k8s.io/gateway-api@v1.6.3/config/crd/standard/gateway.networking.k8s.io_grpcroutes.yaml``)
 names a file of a Go module: the module cache is used when it holds that version,
 otherwise ``go mod download`` fetches it through the Go module proxy. The CRD text
-stays upstream's; nothing is copied into the project.
+stays upstream's; nothing is copied into the project. The module path and version are
+checked first (:mod:`chartmatrix.gomodule`) and reach ``go`` after ``--`` only, and the
+file must lie inside the module.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from functools import cache
 from pathlib import Path
 
 from chartmatrix.errors import ChartmatrixError
+from chartmatrix.gomodule import major_mismatch, module_path_error, version_error
 
 GO_PREFIX = "go://"
 _REF = re.compile(r"^go://(?P<module>[^@]+)@(?P<version>v[^/]+)/(?P<path>.+)$")
@@ -50,7 +53,8 @@ def _module_dir(module: str, version: str, where: str) -> Path:
         )
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.run(
-            [go, "mod", "download", "-json", f"{module}@{version}"],
+            # `--` ends go's options: the argument can never be read as a flag
+            [go, "mod", "download", "-json", "--", f"{module}@{version}"],
             cwd=tmp,
             capture_output=True,
             text=True,
@@ -73,7 +77,21 @@ def resolve_crd(ref: str, base: Path, where: str | Path) -> Path:
         match = _REF.match(ref)
         if not match:
             raise ChartmatrixError(where, f"crds: {ref} must look like go://MODULE@VERSION/PATH")
-        path = _module_dir(match["module"], match["version"], str(where)) / match["path"]
+        module, version, inner = match["module"], match["version"], match["path"]
+        problem = module_path_error(module)
+        if problem:
+            raise ChartmatrixError(where, f"crds: {ref}: module path {module!r}: {problem}")
+        problem = version_error(version) or major_mismatch(module, version)
+        if problem:
+            raise ChartmatrixError(where, f"crds: {ref}: version {version!r}: {problem}")
+        if inner.startswith("/") or ".." in inner.split("/"):
+            raise ChartmatrixError(
+                where, f"crds: {ref}: the file path must stay inside the module (no '..')"
+            )
+        root = _module_dir(module, version, str(where))
+        path = (root / inner).resolve()
+        if not path.is_relative_to(root.resolve()):
+            raise ChartmatrixError(where, f"crds: {ref}: the file path leaves the module")
     else:
         path = (base / ref).resolve()
     if not path.is_file():

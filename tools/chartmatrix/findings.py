@@ -5,6 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Ids of the findings that do not come from a rule (rules are in chartmatrix.rules.RULES);
+# together they are what a spec's ``suppress:`` entries may name.
+NON_RULE_IDS = frozenset(
+    {
+        "render/failed",
+        "render/kube-version",
+        "render/parse",
+        "expect/message",
+        "expect/rendered",
+        "schema/invalid",
+        "schema/no-kind",
+        "schema/unknown-kind",
+        "schema/api-not-served",
+        "golden/changed",
+        "golden/missing",
+        "golden/new",
+        "golden/orphaned",
+        "golden/unreadable",
+        "golden/nondeterministic",
+        "golden/unknown-file",
+        "golden/unused-mask",
+        "coverage/modes",
+        "chart/dependency-version",
+        "spec/unknown-value",
+    }
+)
+
 
 class Severity(StrEnum):
     ERROR = "error"

@@ -4,15 +4,29 @@ Normalization makes the file stable and reviewable: documents sorted by kind, na
 and name; keys sorted; each document preceded by its ``# Source:`` template; volatile
 fields replaced by ``<masked>`` — the ``helm.sh/chart`` label (it changes with every chart
 version bump) everywhere it appears, plus any ``mask:`` entries of the spec.
+
+CustomResourceDefinitions are large and usually the same in every case: each distinct CRD
+is kept once per spec, in ``crds/<name>.yaml`` of the golden directory, and a case file
+names it with a comment-only document (``# CRD <name>: see crds/<name>.yaml``). When cases
+render different contents for one CRD name, the other contents are kept in
+``crds/<name>.<digest>.yaml``.
+
+Every file chartmatrix writes starts with :data:`MARK`; only such files are ever reported
+as orphans or deleted.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 import difflib
 import fnmatch
-from collections.abc import Iterable
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +37,22 @@ from chartmatrix.spec import Mask
 
 MASK = "<masked>"
 VOLATILE_LABELS = ("helm.sh/chart",)
+MARK = "# chartmatrix golden render: "
 HEADER = (
-    "# chartmatrix golden render: chart {chart}, case {case}.\n"
+    MARK + "chart {chart}, case {case}.\n"
     "# Reviewed output. Regenerate with `chartmatrix run --update-golden`.\n"
 )
+CRD_HEADER = (
+    MARK + "chart {chart}, CRD {name}.\n"
+    "# Reviewed output, shared by the case files that name it. "
+    "Regenerate with `chartmatrix run --update-golden`.\n"
+)
+CRD_KIND = "CustomResourceDefinition"
+CRD_DIR = "crds"
+_STUB = re.compile(r"^# CRD (?P<name>\S+): see (?P<ref>\S+)$", re.MULTILINE)
+_UNSAFE_FILE = re.compile(r"[^A-Za-z0-9._-]+")
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CACHE_BYTES = 64 * 1024 * 1024  # of normalized documents kept per spec
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
@@ -56,8 +82,14 @@ def _mask_labels(node: Any) -> None:
             _mask_labels(item)
 
 
-def _apply_mask(obj: Any, path: str) -> None:
-    steps = _tokens(path)
+@cache
+def _steps(path: str) -> tuple[tuple[str, Any], ...]:
+    return tuple(_tokens(path))
+
+
+def _apply_mask(obj: Any, path: str) -> int:
+    """Replace what ``path`` names in ``obj`` with MASK; the number of places replaced."""
+    steps = _steps(path)
     parents = [obj]
     for kind, step in steps[:-1]:
         nxt: list[Any] = []
@@ -74,47 +106,308 @@ def _apply_mask(obj: Any, path: str) -> None:
                 )
         parents = nxt
     kind, last = steps[-1]
+    hits = 0
     for parent in parents:
         if kind == "key" and isinstance(parent, dict):
             for key in list(parent) if last == "*" else [last]:
                 if key in parent:
                     parent[key] = MASK
+                    hits += 1
         elif kind == "index" and isinstance(parent, list) and -len(parent) <= last < len(parent):
             parent[last] = MASK
+            hits += 1
+    return hits
 
 
 def _sort_key(m: Manifest) -> tuple[str, str, str, str]:
     return (m.kind, m.namespace, m.name, m.api_version)
 
 
+def _normalize_one(m: Manifest, masks: Sequence[Mask]) -> tuple[dict[str, Any], tuple[int, ...]]:
+    obj = copy.deepcopy(m.obj)
+    _mask_labels(obj)
+    hits = tuple(
+        _apply_mask(obj, mask.path)
+        if fnmatch.fnmatchcase(m.kind, mask.kind) and fnmatch.fnmatchcase(m.name, mask.name)
+        else 0
+        for mask in masks
+    )
+    return obj, hits
+
+
 def normalize(manifests: Iterable[Manifest], masks: Iterable[Mask] = ()) -> list[Manifest]:
     """Masked deep copies in a stable order."""
-    out: list[Manifest] = []
-    masks = list(masks)
-    for m in sorted(manifests, key=_sort_key):
-        obj = copy.deepcopy(m.obj)
-        _mask_labels(obj)
-        for mask in masks:
-            if fnmatch.fnmatchcase(m.kind, mask.kind) and fnmatch.fnmatchcase(m.name, mask.name):
-                _apply_mask(obj, mask.path)
-        out.append(Manifest(obj, m.source, len(out)))
-    return out
+    return Normalizer(masks).normalize(manifests)
+
+
+def _dump_obj(obj: Any) -> str:
+    return yaml.dump(
+        obj,
+        Dumper=_Dumper,
+        sort_keys=True,
+        default_flow_style=False,
+        width=1000,
+        allow_unicode=True,
+    )
+
+
+def _document(m: Manifest) -> str:
+    source = f"# Source: {m.source}\n" if m.source else ""
+    return f"---\n{source}{_dump_obj(m.obj)}"
+
+
+@dataclass(frozen=True)
+class CrdDoc:
+    """One CustomResourceDefinition of a render, kept in its own golden file."""
+
+    name: str
+    source: str
+    text: str  # the normalized document, as in a case file
+    digest: str
+
+    @property
+    def file_stem(self) -> str:
+        return _UNSAFE_FILE.sub("_", self.name).strip("._") or "unnamed"
+
+    def stub(self, ref: str) -> str:
+        source = f"# Source: {self.source}\n" if self.source else ""
+        return f"---\n{source}# CRD {self.name}: see {ref}\n"
+
+    def file_text(self, chart: str) -> str:
+        return CRD_HEADER.format(chart=chart, name=self.name) + self.text
+
+
+@dataclass(frozen=True)
+class Render:
+    """One case's golden file in pieces: document texts, and CRDs kept elsewhere."""
+
+    chart: str
+    case: str
+    parts: tuple[str | CrdDoc, ...]
+
+    @property
+    def crds(self) -> list[CrdDoc]:
+        return [p for p in self.parts if isinstance(p, CrdDoc)]
+
+    def key(self) -> tuple[str, ...]:
+        """Equal for equal renders (CRDs compared by digest)."""
+        return tuple(p.digest if isinstance(p, CrdDoc) else p for p in self.parts)
+
+    def text(self, refs: Mapping[str, str] | None = None) -> str:
+        """The case file; ``refs`` maps a CRD digest to its file (default crds/<name>.yaml)."""
+        out = [HEADER.format(chart=self.chart, case=self.case)]
+        for part in self.parts:
+            if isinstance(part, CrdDoc):
+                ref = (refs or {}).get(part.digest) or f"{CRD_DIR}/{part.file_stem}.yaml"
+                out.append(part.stub(ref))
+            else:
+                out.append(part)
+        return "".join(out)
+
+
+class Normalizer:
+    """Normalizes the renders of one spec and counts what each mask matched.
+
+    Identical documents of different cases are the same parsed objects (see
+    :func:`chartmatrix.manifests.parse`), so each is copied, masked and dumped once: a big
+    CRD costs nothing after the first case. Normalized objects are shared between cases and
+    must not be modified.
+    """
+
+    def __init__(self, masks: Iterable[Mask] = ()) -> None:
+        self.masks = tuple(masks)
+        self.hits = [0] * len(self.masks)
+        # (id(parsed object), source) -> (parsed object, normalized object, mask hits); the
+        # parsed object is kept so that its id cannot be reused while it is a key
+        self._objects: dict[tuple[int, str], tuple[Any, dict[str, Any], tuple[int, ...]]] = {}
+        self._cached: set[int] = set()  # ids of the normalized objects in _objects
+        self._texts: dict[int, str] = {}  # id of such an object -> its document
+        self._bytes = 0  # of cached documents
+
+    def normalize(self, manifests: Iterable[Manifest], *, count: bool = True) -> list[Manifest]:
+        """Masked copies in a stable order; ``count``: add to :attr:`hits`."""
+        out: list[Manifest] = []
+        for m in sorted(manifests, key=_sort_key):
+            key = (id(m.obj), m.source)
+            cached = self._objects.get(key)
+            if cached is None or cached[0] is not m.obj:
+                obj, hits = _normalize_one(m, self.masks)
+                if self._bytes < _CACHE_BYTES:
+                    self._objects[key] = (m.obj, obj, hits)
+                    self._cached.add(id(obj))
+            else:
+                _, obj, hits = cached
+            if count:
+                for i, n in enumerate(hits):
+                    self.hits[i] += n
+            out.append(Manifest(obj, m.source, len(out)))
+        return out
+
+    def _text(self, m: Manifest) -> str:
+        text = self._texts.get(id(m.obj))
+        if text is None:
+            text = _document(m)
+            if id(m.obj) in self._cached:
+                self._texts[id(m.obj)] = text
+                self._bytes += len(text)
+        return text
+
+    def render(self, normalized: Iterable[Manifest], chart: str, case: str) -> Render:
+        """The golden file pieces of normalized manifests (from :meth:`normalize`)."""
+        parts: list[str | CrdDoc] = []
+        for m in normalized:
+            text = self._text(m)
+            if m.kind == CRD_KIND and m.api_version.startswith("apiextensions.k8s.io/"):
+                digest = hashlib.sha256(text.encode()).hexdigest()
+                parts.append(CrdDoc(m.name, m.source, text, digest))
+            else:
+                parts.append(text)
+        return Render(chart, case, tuple(parts))
+
+    def unused(self) -> list[tuple[int, Mask]]:
+        """Masks that matched nothing in what :meth:`normalize` counted."""
+        return [(i, mask) for i, mask in enumerate(self.masks) if not self.hits[i]]
 
 
 def dump(manifests: Iterable[Manifest], chart: str, case: str) -> str:
-    parts = [HEADER.format(chart=chart, case=case)]
-    for m in manifests:
-        body = yaml.dump(
-            m.obj,
-            Dumper=_Dumper,
-            sort_keys=True,
-            default_flow_style=False,
-            width=1000,
-            allow_unicode=True,
-        )
-        source = f"# Source: {m.source}\n" if m.source else ""
-        parts.append(f"---\n{source}{body}")
-    return "".join(parts)
+    """The case file of normalized manifests (CRDs as references to crds/<name>.yaml)."""
+    return Normalizer().render(manifests, chart, case).text()
+
+
+def is_golden(path: Path) -> bool:
+    """Whether ``path`` is a file chartmatrix wrote (it starts with the golden header)."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(MARK)) == MARK.encode()
+    except OSError:
+        return False
+
+
+def crd_refs(text: str) -> list[str]:
+    """The CRD files a case file names (``crds/<file>``)."""
+    return [m.group("ref") for m in _STUB.finditer(text)]
+
+
+def without_refs(text: str) -> str:
+    """A case file with its CRD references reduced to the CRD names."""
+    return _STUB.sub(r"# CRD \g<name>", text)
+
+
+def resolve_crds(
+    renders: Sequence[Render], golden_dir: Path
+) -> tuple[dict[str, str], dict[str, CrdDoc]]:
+    """File names for the CRDs of one spec's renders (in case order).
+
+    ``crds/<name>.yaml`` holds the content already there when some case still renders it,
+    else the content of the first case; other contents of the same CRD name go to
+    ``crds/<name>.<digest>.yaml``. Returns digest -> ref and ref -> CRD.
+    """
+    variants: dict[str, dict[str, CrdDoc]] = {}
+    for render in renders:
+        for crd in render.crds:
+            variants.setdefault(crd.file_stem, {}).setdefault(crd.digest, crd)
+    refs: dict[str, str] = {}
+    files: dict[str, CrdDoc] = {}
+    for stem, by_digest in variants.items():
+        plain = f"{CRD_DIR}/{stem}.yaml"
+        canonical = next(iter(by_digest))
+        if len(by_digest) > 1:
+            on_disk = golden_dir / plain
+            if on_disk.is_file():
+                text = on_disk.read_text(encoding="utf-8")
+                for digest, crd in by_digest.items():
+                    if text.endswith(crd.text) and is_golden(on_disk):
+                        canonical = digest
+                        break
+        for digest, crd in by_digest.items():
+            ref = plain if digest == canonical else f"{CRD_DIR}/{stem}.{digest[:12]}.yaml"
+            refs[digest] = ref
+            files[ref] = crd
+    return refs, files
+
+
+# -- renders that differ between two runs of the same values ------------------------------
+
+
+def _key_step(key: Any, first: bool) -> str:
+    text = str(key)
+    if _PLAIN_KEY.fullmatch(text):
+        return text if first else f".{text}"
+    if '"' not in text:
+        return f'["{text}"]'
+    if "'" not in text:
+        return f"['{text}']"
+    return "*" if first else ".*"
+
+
+def _names(items: list[Any]) -> list[str] | None:
+    names = [i.get("name") for i in items if isinstance(i, dict)]
+    if len(names) != len(items) or not all(isinstance(n, str) and n for n in names):
+        return None
+    if len(set(names)) != len(names) or any("]" in n for n in names):
+        return None
+    return names
+
+
+def _differences(a: Any, b: Any, path: str, out: list[str]) -> None:
+    if a == b:
+        return
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b), key=str):
+            step = path + _key_step(key, not path)
+            if key in a and key in b:
+                _differences(a[key], b[key], step, out)
+            else:
+                out.append(step)
+        return
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and path:
+        names = _names(a)
+        named = names is not None and names == _names(b)
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            step = f"[name={x['name']}]" if named else f"[{i}]"
+            _differences(x, y, path + step, out)
+        return
+    out.append(path)
+
+
+@dataclass(frozen=True)
+class Variation:
+    """What differs between two renders of the same request."""
+
+    kind: str
+    name: str
+    path: str  # "" when the object itself is in one render only
+
+    @property
+    def resource(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    def mask_entry(self) -> str:
+        """The ``mask:`` list item that hides this variation (YAML flow style)."""
+        entry = {"kind": self.kind, "name": self.name, "path": self.path}
+        return yaml.safe_dump(entry, default_flow_style=True, width=10**6, sort_keys=False).strip()
+
+
+def variations(first: Iterable[Manifest], second: Iterable[Manifest]) -> list[Variation]:
+    """Paths (manifest query syntax) whose values differ between two normalized renders."""
+
+    def index(ms: Iterable[Manifest]) -> dict[tuple[str, str, str, str], Manifest]:
+        return {_sort_key(m): m for m in ms}
+
+    a, b = index(first), index(second)
+    out: list[Variation] = []
+    for key in sorted(set(a) | set(b)):
+        kind, _, name, _ = key
+        if key not in a or key not in b:
+            out.append(Variation(kind, name, ""))
+            continue
+        paths: list[str] = []
+        _differences(a[key].obj, b[key].obj, "", paths)
+        out.extend(Variation(kind, name, p) for p in paths if p)
+    return out
+
+
+# -- files ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -124,6 +417,119 @@ class GoldenResult:
     status: str
     file: Path
     diff: str = ""
+
+
+_RANK = {"same": 0, "written": 1, "updated": 2, "missing": 3, "changed": 4}
+
+
+def combine(
+    case: GoldenResult, others: Iterable[GoldenResult], diffs: Iterable[str]
+) -> GoldenResult:
+    """A case's result with those of the CRD files it names: the worst status, all diffs."""
+    status = max([case.status, *(o.status for o in others)], key=_RANK.__getitem__)
+    diff = "".join([case.diff, *diffs])
+    return GoldenResult(status, case.file, diff)
+
+
+def _unique_common(
+    a: Sequence[str], b: Sequence[str], alo: int, ahi: int, blo: int, bhi: int
+) -> list[tuple[int, int]]:
+    """The longest increasing run of lines unique in both ranges (patience diff's anchors)."""
+    count_a = Counter(a[alo:ahi])
+    count_b = Counter(b[blo:bhi])
+    where_b = {b[j]: j for j in range(blo, bhi) if count_b[b[j]] == 1}
+    pairs = [(i, where_b[a[i]]) for i in range(alo, ahi) if count_a[a[i]] == 1 and a[i] in where_b]
+    tails: list[int] = []  # pair index ending the best run of each length
+    tail_js: list[int] = []
+    back = [-1] * len(pairs)
+    for k, (_, j) in enumerate(pairs):
+        x = bisect.bisect_left(tail_js, j)
+        if x == len(tail_js):
+            tail_js.append(j)
+            tails.append(k)
+        else:
+            tail_js[x] = j
+            tails[x] = k
+        back[k] = tails[x - 1] if x else -1
+    out = []
+    k = tails[-1] if tails else -1
+    while k >= 0:
+        out.append(pairs[k])
+        k = back[k]
+    return out[::-1]
+
+
+def _matching_blocks(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int, int]]:
+    """Equal runs of lines, patience style: near-linear where difflib's matcher is quadratic
+    (a changed CRD of thousands of lines)."""
+    blocks: list[tuple[int, int, int]] = []
+    stack = [(0, len(a), 0, len(b))]
+    while stack:
+        alo, ahi, blo, bhi = stack.pop()
+        n = 0
+        while alo + n < ahi and blo + n < bhi and a[alo + n] == b[blo + n]:
+            n += 1
+        if n:
+            blocks.append((alo, blo, n))
+            alo, blo = alo + n, blo + n
+        n = 0
+        while alo < ahi - n and blo < bhi - n and a[ahi - 1 - n] == b[bhi - 1 - n]:
+            n += 1
+        if n:
+            blocks.append((ahi - n, bhi - n, n))
+            ahi, bhi = ahi - n, bhi - n
+        if alo == ahi or blo == bhi:
+            continue
+        anchors = _unique_common(a, b, alo, ahi, blo, bhi)
+        if anchors:
+            i0, j0 = alo, blo
+            for i, j in anchors:
+                stack.append((i0, i, j0, j))
+                blocks.append((i, j, 1))
+                i0, j0 = i + 1, j + 1
+            stack.append((i0, ahi, j0, bhi))
+        elif (ahi - alo) * (bhi - blo) <= 250_000:
+            small = difflib.SequenceMatcher(None, a[alo:ahi], b[blo:bhi], autojunk=False)
+            blocks.extend((alo + m.a, blo + m.b, m.size) for m in small.get_matching_blocks())
+    merged: list[tuple[int, int, int]] = []
+    for i, j, n in sorted(x for x in blocks if x[2]):
+        if merged and merged[-1][0] + merged[-1][2] == i and merged[-1][1] + merged[-1][2] == j:
+            merged[-1] = (merged[-1][0], merged[-1][1], merged[-1][2] + n)
+        else:
+            merged.append((i, j, n))
+    return [*merged, (len(a), len(b), 0)]
+
+
+class _Matcher(difflib.SequenceMatcher):  # type: ignore[type-arg]
+    def get_matching_blocks(self) -> list[difflib.Match]:
+        if self.matching_blocks is None:
+            self.matching_blocks = [difflib.Match(*m) for m in _matching_blocks(self.a, self.b)]
+        return self.matching_blocks  # type: ignore[return-value]
+
+
+def _range(start: int, stop: int) -> str:
+    length = stop - start
+    if length == 1:
+        return f"{start + 1}"
+    return f"{start + 1 if length else start},{length}"
+
+
+def unified_diff(old: str, new: str, fromfile: str, tofile: str) -> str:
+    """``difflib.unified_diff`` of two texts, fast on large files."""
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    out: list[str] = []
+    for group in _Matcher(None, a, b, autojunk=False).get_grouped_opcodes(3):
+        if not out:
+            out += [f"--- {fromfile}\n", f"+++ {tofile}\n"]
+        first, last = group[0], group[-1]
+        out.append(f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@\n")
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out += [" " + line for line in a[i1:i2]]
+                continue
+            out += ["-" + line for line in a[i1:i2]]
+            out += ["+" + line for line in b[j1:j2]]
+    return "".join(out)
 
 
 def compare(file: Path, text: str, *, update: bool, ci: bool) -> GoldenResult:
@@ -137,23 +543,38 @@ def compare(file: Path, text: str, *, update: bool, ci: bool) -> GoldenResult:
     old = file.read_text(encoding="utf-8")
     if old == text:
         return GoldenResult("same", file)
-    diff = "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True),
-            text.splitlines(keepends=True),
-            fromfile=f"{file} (golden)",
-            tofile=f"{file} (rendered)",
-        )
-    )
+    diff = unified_diff(old, text, f"{file} (golden)", f"{file} (rendered)")
     if update:
         file.write_text(text, encoding="utf-8")
         return GoldenResult("updated", file, diff)
     return GoldenResult("changed", file, diff)
 
 
+def _yaml_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
 def orphans(golden_dir: Path, expected: Iterable[str]) -> list[Path]:
-    """Golden files that no case produces."""
+    """Golden files that no case produces: case files not in ``expected``, and CRD files
+    that no expected case file names. Only files with the golden header count."""
     if not golden_dir.is_dir():
         return []
     wanted = set(expected)
-    return sorted(p for p in golden_dir.glob("*.yaml") if p.name not in wanted)
+    out = [p for p in _yaml_files(golden_dir) if p.name not in wanted and is_golden(p)]
+    crd_files = [p for p in _yaml_files(golden_dir / CRD_DIR) if is_golden(p)]
+    if crd_files:
+        named: set[str] = set()
+        for name in wanted:
+            case_file = golden_dir / name
+            if case_file.is_file():
+                named.update(crd_refs(case_file.read_text(encoding="utf-8")))
+        out += [p for p in crd_files if f"{CRD_DIR}/{p.name}" not in named]
+    return sorted(out)
+
+
+def foreign(golden_dir: Path) -> list[Path]:
+    """YAML files in the golden directory that chartmatrix did not write (left alone)."""
+    files = [*_yaml_files(golden_dir), *_yaml_files(golden_dir / CRD_DIR)]
+    return [p for p in files if not is_golden(p)]

@@ -14,10 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-# the C loader is several times faster on large renders
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from chartmatrix import k8syaml
 
 _DOC_SPLIT = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
 _SOURCE = re.compile(r"^# Source: (.+)$", re.MULTILINE)
@@ -87,11 +84,19 @@ def _load_chunk(chunk: str, source: str) -> list[Any]:
     docs = _CHUNKS.get(chunk)
     if docs is None:
         try:
-            docs = list(yaml.load_all(chunk, Loader=_Loader))
-        except yaml.YAMLError as exc:
+            # as helm and the API server read it (sigs.k8s.io/yaml), not as PyYAML would
+            docs = k8syaml.load_all(chunk)
+        except k8syaml.YamlError as exc:
             where = f" in {source}" if source else ""
-            first = str(exc).splitlines()[0]
-            raise ManifestParseError(f"rendered output is not valid YAML{where}: {first}") from None
+            at = ""
+            if exc.line is not None:
+                # count lines from the template's first rendered line, below "# Source:"
+                found = _SOURCE.search(chunk)
+                skip = chunk.count("\n", 0, found.end()) + 1 if found else 0
+                at = f"line {exc.line - skip if exc.line > skip else exc.line}: "
+            raise ManifestParseError(
+                f"rendered output is not valid YAML{where}: {at}{exc.problem}"
+            ) from None
         global _cached_bytes
         if _cached_bytes + len(chunk) <= _CHUNK_CACHE_BYTES:
             _CHUNKS[chunk] = docs

@@ -95,10 +95,22 @@ class RenderResult:
     seconds: float
 
 
+def project_root() -> Path | None:
+    """The checkout chartmatrix runs from: the repository root holding ``pyproject.toml``
+    next to ``tools/chartmatrix`` (this package). None for an installed copy."""
+    package = Path(__file__).resolve().parent
+    root = package.parent.parent
+    if package.parent.name == "tools" and (root / "pyproject.toml").is_file():
+        return root
+    return None
+
+
 def find_helm(name_or_path: str | None = None) -> str:
     """Resolve ``helm`` (v4, default), ``helm3`` or an explicit path to an executable.
 
-    Looks on ``PATH`` first, then in ``.tools/bin`` of the enclosing checkout.
+    Looks on ``PATH`` first, then in ``.tools/bin`` of chartmatrix's own checkout
+    (:func:`project_root`) only: never in the working directory or its parents, where
+    anyone who can write a directory above it could plant a ``helm``.
     """
     name = name_or_path or os.environ.get("CHARTMATRIX_HELM") or DEFAULT_HELM
     if os.sep in name:
@@ -109,8 +121,9 @@ def find_helm(name_or_path: str | None = None) -> str:
     found = shutil.which(name)
     if found:
         return found
-    for parent in [Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents]:
-        candidate = parent / ".tools" / "bin" / name
+    root = project_root()
+    if root is not None:
+        candidate = root / ".tools" / "bin" / name
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     raise ChartmatrixError(name, "helm executable not found on PATH (use --helm NAME|PATH)")

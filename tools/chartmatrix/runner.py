@@ -15,14 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chartmatrix import golden as goldens
-from chartmatrix.charts import ChartInfo, kube_version_allowed, load_chart, stage
+from chartmatrix.charts import (
+    ChartInfo,
+    dependency_problems,
+    kube_version_allowed,
+    load_chart,
+    stage,
+)
 from chartmatrix.coverage import check_coverage
 from chartmatrix.findings import Finding, Severity
+from chartmatrix.goldenstage import GoldenStage, check_update
 from chartmatrix.manifests import Manifest, ManifestParseError, parse
+from chartmatrix.projectconfig import load_project_config
 from chartmatrix.render import Renderer, RenderRequest, RenderResult
 from chartmatrix.rules import RULES, RuleContext, run_rules
 from chartmatrix.spec import Case, MatrixSpec
 from chartmatrix.validate import SchemaValidator
+from chartmatrix.valuepaths import unknown_value_paths
 
 CHECKS = ("render", "schema", "rules", "golden")
 STAGES = ("render", "validate", "rules", "golden")
@@ -36,6 +45,7 @@ class Options:
     ci: bool = False
     strict: bool = False
     crds: tuple[Path, ...] = ()
+    helm_args: tuple[str, ...] = ()  # passed to every helm template
 
 
 @dataclass
@@ -103,6 +113,7 @@ def _request_key(req: RenderRequest) -> str:
             req.namespace,
             req.kube_version,
             req.api_versions,
+            req.helm_args,
             req.values,
         ],
         sort_keys=True,
@@ -124,6 +135,19 @@ def _convention(spec: MatrixSpec, info: ChartInfo) -> str:
     return "destate" if info.name == "destate" or "destate" in info.dependencies else "presence"
 
 
+def _chart_findings(spec: MatrixSpec, staged_dir: Path) -> list[Finding]:
+    """What is wrong with the chart or the spec as a whole, before any case."""
+    out = [
+        Finding("render", "chart/dependency-version", Severity.ERROR, problem)
+        for problem in dependency_problems(staged_dir)
+    ]
+    out.extend(
+        Finding("render", "spec/unknown-value", Severity.WARNING, message)
+        for message in unknown_value_paths(spec, staged_dir)
+    )
+    return [f for f in out if not any(s.matches(f.rule, "*", "") for s in spec.suppress)]
+
+
 class Runner:
     def __init__(self, options: Options, progress: Progress | None = None) -> None:
         self.options = options
@@ -131,11 +155,21 @@ class Runner:
         self.renderer = Renderer(options.helm, options.jobs)
         self.validator = SchemaValidator(options.crds)
         self.timings = dict.fromkeys(STAGES, 0.0)
+        self.severities = load_project_config().severities()  # chartmatrix.yaml / pyproject
 
     def run(self, specs: list[MatrixSpec], only: Selector | None = None) -> RunResult:
         """Run every case of ``specs`` (or those ``only`` selects)."""
         started = time.perf_counter()
         self.timings = dict.fromkeys(STAGES, 0.0)
+        check_update(specs, self.options.update_golden)
+        self._golden = GoldenStage(
+            specs,
+            update=self.options.update_golden,
+            ci=self.options.ci,
+            renderer=self.renderer,
+            timings=self.timings,
+            progress=self.progress,
+        )
         with tempfile.TemporaryDirectory(prefix="chartmatrix-") as tmp:
             infos = [load_chart(s.chart_dir) for s in specs]
             staged = [
@@ -154,12 +188,15 @@ class Runner:
             results = self.renderer.render_many(requests, rendered)
             self.timings["render"] += time.perf_counter() - t0
             charts = [ChartResult(s) for s in specs]
+            for chart, staged_dir in zip(charts, staged, strict=True):
+                chart.findings.extend(_chart_findings(chart.spec, staged_dir))
             for n, (i, case, per_version) in enumerate(plan):
                 outcome = self._case(specs[i], infos[i], case, per_version, results)
                 charts[i].cases.append(outcome)
                 self.progress("check", n + 1, len(plan))
+            self._golden.finish(requests)
             for chart, info in zip(charts, infos, strict=True):
-                self._orphans(chart, prune=only is None)
+                self._golden.chart(chart, prune=only is None)
                 if only is None:
                     chart.findings.extend(check_coverage(chart.spec, info.defaults))
         return RunResult(
@@ -200,6 +237,7 @@ class Runner:
                         namespace=case.namespace,
                         kube_version=version if per_kube else top,
                         api_versions=case.api_versions,
+                        helm_args=self.options.helm_args,
                     )
                     key = _request_key(req)
                     if key not in index:
@@ -285,73 +323,27 @@ class Runner:
                 )
         t1 = time.perf_counter()
         self.timings["validate"] += t1 - t0
-        normalized = goldens.normalize(manifests, spec.masks) if spec.golden_dir else None
-        golden_file = spec.golden_dir / case.golden_name if spec.golden_dir else None
-        text = goldens.dump(normalized, spec.name, case.id) if normalized is not None else ""
-        previous = None
         # also when updating: accepting a render that changes an immutable field is exactly
         # when the upgrade hazard must be seen (suppress upgrade/immutable-field to accept it)
-        if golden_file is not None and golden_file.is_file():
-            old_text = golden_file.read_text(encoding="utf-8")
-            try:
-                # an unchanged render cannot change an immutable field: skip parsing it
-                previous = parse(old_text) if old_text != text else None
-            except ManifestParseError as exc:
-                out.findings.append(
-                    Finding("golden", "golden/unreadable", Severity.ERROR, f"{golden_file}: {exc}")
-                )
+        draft = self._golden.prepare(spec, case, manifests)
+        out.findings.extend(draft.findings)
         t2 = time.perf_counter()
         self.timings["golden"] += t2 - t1
         ctx = RuleContext(
-            manifests=normalized if normalized is not None else manifests,
+            manifests=draft.normalized if draft.normalized is not None else manifests,
             namespace=case.namespace,
             external=spec.external,
             checksum_convention=_convention(spec, info),
-            golden=previous,
+            golden=draft.previous,
         )
         out.ran.add("rules")
-        raw = run_rules(ctx)
+        raw = run_rules(ctx, severities=self.severities)
         kept = [f for f in raw if not case.suppressed(f.rule, f.resource)]
         out.findings.extend(kept)
         out.notes["rules"] = f"{len(RULES)} rules; {len(raw) - len(kept)} finding(s) suppressed"
         t3 = time.perf_counter()
         self.timings["rules"] += t3 - t2
-        if golden_file is not None and normalized is not None:
-            out.ran.add("golden")
-            verdict = goldens.compare(
-                golden_file, text, update=self.options.update_golden, ci=self.options.ci
-            )
-            out.golden = verdict
-            out.notes["golden"] = f"{verdict.file.name}: {verdict.status}"
-            if verdict.status == "changed":
-                out.findings.append(
-                    Finding(
-                        "golden",
-                        "golden/changed",
-                        Severity.ERROR,
-                        f"render differs from {golden_file} (rerun with --update-golden "
-                        "after review)",
-                    )
-                )
-            elif verdict.status == "missing":
-                out.findings.append(
-                    Finding(
-                        "golden",
-                        "golden/missing",
-                        Severity.ERROR,
-                        f"{golden_file} is missing (CI mode; run --update-golden and commit)",
-                    )
-                )
-            elif verdict.status == "written":
-                out.findings.append(
-                    Finding(
-                        "golden",
-                        "golden/new",
-                        Severity.WARNING,
-                        f"wrote new golden file {golden_file}: review and commit it",
-                    )
-                )
-            self.timings["golden"] += time.perf_counter() - t3
+        self._golden.add(out, spec, draft, per_version[top])  # compared in finish()
         return out
 
     def _expect_failure(self, out: CaseResult, case: Case, result: RenderResult) -> None:
@@ -375,25 +367,5 @@ class Runner:
                     Severity.ERROR,
                     f"render failed as expected, but the message does not match "
                     f"/{pattern}/: {result.error}",
-                )
-            )
-
-    def _orphans(self, chart: ChartResult, *, prune: bool) -> None:
-        spec = chart.spec
-        if spec.golden_dir is None:
-            return
-        expected = [c.golden_name for c in spec.cases if c.expect_failure is None]
-        for path in goldens.orphans(spec.golden_dir, expected):
-            if self.options.update_golden:
-                if prune:
-                    path.unlink()
-                continue
-            severity = Severity.ERROR if self.options.ci else Severity.WARNING
-            chart.findings.append(
-                Finding(
-                    "golden",
-                    "golden/orphaned",
-                    severity,
-                    f"{path} belongs to no case (delete it, or run --update-golden)",
                 )
             )

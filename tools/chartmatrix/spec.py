@@ -9,6 +9,7 @@ files are ``ci/<file stem>``. Golden files are named after the id with ``:`` →
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import itertools
 import json
@@ -22,7 +23,8 @@ import jsonschema
 
 from chartmatrix.crdsource import resolve_crd
 from chartmatrix.errors import ChartmatrixError
-from chartmatrix.findings import json_path
+from chartmatrix.findings import NON_RULE_IDS, json_path
+from chartmatrix.manifests import _tokens
 from chartmatrix.validate import bundled_versions, schema_version
 from chartmatrix.values import Values, from_path, merge, merge_all, split_path
 from chartmatrix.yamlfile import load_yaml_file
@@ -108,6 +110,8 @@ class MatrixSpec:
     checksum_convention: str = "auto"
     masks: tuple[Mask, ...] = ()
     coverage: tuple[Coverage, ...] = ()
+    suppress: tuple[Suppression, ...] = ()  # the spec-wide entries
+    value_paths: tuple[str, ...] = ()  # axis and `set` paths, checked against the chart
 
 
 @cache
@@ -163,9 +167,29 @@ def _set_values(data: dict[str, Any] | None, file: Path, where: str) -> Values:
     return out
 
 
-def _suppressions(items: list[Any] | None) -> tuple[Suppression, ...]:
+def finding_ids() -> frozenset[str]:
+    """Every id a finding can have: the rules' and the other checks'."""
+    from chartmatrix.rules import RULES
+
+    return frozenset(RULES) | NON_RULE_IDS
+
+
+def _check_rule(rule: str, file: Path, where: str) -> None:
+    known = finding_ids()
+    if any(fnmatch.fnmatchcase(k, rule) for k in known):
+        return
+    close = difflib.get_close_matches(rule, sorted(known), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise ChartmatrixError(
+        file, f"{where}: {rule!r} matches no rule or finding id{hint}; see `chartmatrix rules`"
+    )
+
+
+def _suppressions(items: list[Any] | None, file: Path, where: str) -> tuple[Suppression, ...]:
     out = []
-    for item in items or []:
+    for i, item in enumerate(items or []):
+        rule = item if isinstance(item, str) else item["rule"]
+        _check_rule(rule, file, f"{where}[{i}]" + ("" if isinstance(item, str) else ".rule"))
         if isinstance(item, str):
             out.append(Suppression(rule=item))
         else:
@@ -233,7 +257,7 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
             _set_values(data.get("set"), file, "set"),
         ]
     )
-    global_suppress = _suppressions(data.get("suppress"))
+    global_suppress = _suppressions(data.get("suppress"), file, "suppress")
 
     def make(item: dict[str, Any], where: str, origin: str) -> Case:
         layers = [
@@ -252,7 +276,8 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
             api_versions=tuple(item.get("apiVersions") or api_versions),
             origin=origin,
             expect_failure=item.get("message"),
-            suppress=global_suppress + _suppressions(item.get("suppress")),
+            suppress=global_suppress
+            + _suppressions(item.get("suppress"), file, f"{where}.suppress"),
             description=item.get("description", ""),
         )
 
@@ -270,19 +295,9 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
             raise ChartmatrixError(file, f"{failing_key}[{i}].message: bad regex ({exc})") from None
         cases.append(make(item, f"{failing_key}[{i}]", f"{file.name} {failing_key}"))
     if data.get("ciValues", True):
-        for ci_file in sorted((chart_dir / "ci").glob("*-values.yaml")):
-            cases.append(
-                Case(
-                    id="ci/" + ci_file.name.removesuffix("-values.yaml"),
-                    values=load_yaml_file(ci_file),
-                    release=release,
-                    namespace=namespace,
-                    kube_versions=versions,
-                    api_versions=api_versions,
-                    origin=str(ci_file),
-                    suppress=global_suppress,
-                )
-            )
+        cases.extend(
+            ci_cases(chart_dir, base, release, namespace, versions, api_versions, global_suppress)
+        )
     _check_unique(cases, file)
     crds = [
         (
@@ -299,16 +314,23 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
         Mask(path=m["path"], kind=m.get("kind", "*"), name=m.get("name", "*"))
         for m in data.get("mask") or []
     )
+    for i, mask in enumerate(masks):
+        try:
+            _tokens(mask.path)
+        except ValueError as exc:
+            raise ChartmatrixError(file, f"mask[{i}].path: {exc}") from None
     return MatrixSpec(
         name=data.get("name") or base_dir.name,
         chart_dir=chart_dir.resolve(),
         spec_file=file,
         cases=cases,
-        golden_dir=(base_dir / golden) if golden else None,
+        golden_dir=_golden_dir(base_dir, golden, file, chart_dir, masks),
         crds=tuple(path for path, _ in crds),
         external=external,
         checksum_convention=data.get("checksumConvention", "auto"),
         masks=masks,
+        suppress=global_suppress,
+        value_paths=(*(data.get("axes") or {}), *(data.get("set") or {})),
         coverage=tuple(
             Coverage(c)
             if isinstance(c, str)
@@ -316,6 +338,58 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
             for c in data.get("coverage") or []
         ),
     )
+
+
+def ci_cases(
+    chart_dir: Path,
+    base: Values,
+    release: str,
+    namespace: str,
+    versions: tuple[str, ...],
+    api_versions: tuple[str, ...],
+    suppress: tuple[Suppression, ...] = (),
+) -> list[Case]:
+    """One case per ``ci/*-values.yaml`` of the chart (chart-testing's convention),
+    layered over the spec's base values like every other case."""
+    return [
+        Case(
+            id="ci/" + ci_file.name.removesuffix("-values.yaml"),
+            values=merge(base, load_yaml_file(ci_file)),
+            release=release,
+            namespace=namespace,
+            kube_versions=versions,
+            api_versions=api_versions,
+            origin=str(ci_file),
+            suppress=suppress,
+        )
+        for ci_file in sorted((chart_dir / "ci").glob("*-values.yaml"))
+    ]
+
+
+def _golden_dir(
+    base: Path, golden: str | bool, file: Path, chart_dir: Path, masks: tuple[Mask, ...]
+) -> Path | None:
+    """The golden directory: strictly below the spec's (golden files are written and pruned
+    there), and not where helm reads the chart's templates, CRDs or subcharts."""
+    if golden is False:
+        if masks:
+            raise ChartmatrixError(file, "mask: masks apply to golden files, and golden is false")
+        return None
+    name = "golden" if golden is True else golden
+    path = base / name
+    resolved, root, chart = path.resolve(), base.resolve(), chart_dir.resolve()
+    if root not in resolved.parents:
+        raise ChartmatrixError(
+            file,
+            f"golden: {name!r} is not a directory below {root} (chartmatrix writes and prunes "
+            "golden files there); use a subdirectory such as golden",
+        )
+    helm_reads = [chart / d for d in ("templates", "crds", "charts")]
+    if resolved == chart or any(d == resolved or d in resolved.parents for d in helm_reads):
+        raise ChartmatrixError(
+            file, f"golden: {name!r} is part of what helm renders of the chart {chart}"
+        )
+    return path
 
 
 def _crd_path(base: Path, name: str, file: Path) -> Path:
@@ -379,14 +453,22 @@ def adhoc_spec(
     release: str = "test",
     namespace: str = "default",
 ) -> MatrixSpec:
-    """A spec from the command line (no golden files)."""
+    """A spec from the command line (no golden files): the chart's defaults (or the
+    ``--axis`` combinations) plus its ``ci/*-values.yaml`` files, unless values or axes
+    were given."""
     base = merge_all([load_yaml_file(Path(f)) for f in values_files])
     versions = kube_versions or (bundled_versions()[-1],)
     fake = Path(chart_dir) / "<command line>"
     data = {"axes": axes} if axes else {}
     cases = _axis_cases(data, fake, base, release, namespace, versions, ())
+    if not axes and not values_files:
+        cases.extend(ci_cases(Path(chart_dir), base, release, namespace, versions, ()))
     return MatrixSpec(
-        name=Path(chart_dir).name, chart_dir=Path(chart_dir).resolve(), spec_file=None, cases=cases
+        name=Path(chart_dir).name,
+        chart_dir=Path(chart_dir).resolve(),
+        spec_file=None,
+        cases=cases,
+        value_paths=tuple(axes),
     )
 
 

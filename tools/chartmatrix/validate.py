@@ -22,9 +22,9 @@ from typing import Any
 
 import jsonschema
 import kubernetes_validate
-import yaml
 from referencing import Registry, Resource
 
+from chartmatrix import k8syaml
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.findings import Finding, Severity, json_path
 from chartmatrix.manifests import Manifest
@@ -176,11 +176,11 @@ def load_crds(files: Iterable[Path]) -> dict[tuple[str, str], dict[str, Any]]:
     for file in files:
         try:
             text = Path(file).read_text(encoding="utf-8")
-            docs = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+            docs = k8syaml.load_all(text)  # as the API server reads it (`- =` in enums)
         except FileNotFoundError:
             raise ChartmatrixError(file, "CRD file not found") from None
-        except yaml.YAMLError as exc:
-            raise ChartmatrixError(file, f"invalid YAML: {str(exc).splitlines()[0]}") from None
+        except k8syaml.YamlError as exc:
+            raise ChartmatrixError(file, f"invalid YAML: {exc}") from None
         found = 0
         for doc in docs:
             if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":

@@ -5,21 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from chartmatrix import k8syaml
 from chartmatrix.errors import ChartmatrixError
 
 
-def _describe(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    if mark is not None:
-        return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    return f"invalid YAML: {problem}"
+def _describe(exc: k8syaml.YamlError) -> str:
+    return f"invalid YAML at {exc}" if exc.line is not None else f"invalid YAML: {exc}"
 
 
 def load_yaml_file(path: Path, *, expect_mapping: bool = True) -> Any:
-    """Read one YAML document. An empty file is an empty mapping."""
+    """Read one YAML document as helm reads values files (sigs.k8s.io/yaml: ``yes`` is
+    true, ``1e3`` a number, dates stay strings). An empty file is an empty mapping.
+
+    Bad YAML, values JSON cannot hold (``.inf``) and alias bombs are one-line errors.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -29,8 +28,8 @@ def load_yaml_file(path: Path, *, expect_mapping: bool = True) -> Any:
     except UnicodeDecodeError:
         raise ChartmatrixError(path, "file is not UTF-8 text") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = k8syaml.load(text)
+    except k8syaml.YamlError as exc:
         raise ChartmatrixError(path, _describe(exc)) from None
     if data is None:
         data = {}

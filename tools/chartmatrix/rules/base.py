@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from chartmatrix.findings import Finding, Severity
@@ -65,9 +65,22 @@ def rule(
     return register
 
 
-def run_rules(ctx: RuleContext, check: str = "rules") -> list[Finding]:
+def run_rules(
+    ctx: RuleContext,
+    check: str = "rules",
+    severities: Mapping[str, Severity | None] | None = None,
+) -> list[Finding]:
+    """Run every rule over one render.
+
+    ``severities`` (from the project config, :mod:`chartmatrix.projectconfig`) overrides
+    rules by id: ``None`` turns a rule off, a severity applies to every finding of the
+    rule. A warning whose message does not say how to silence it gets the suppress hint.
+    """
+    severities = severities or {}
     findings = []
     for r in RULES.values():
+        if r.id in severities and severities[r.id] is None:
+            continue
         try:
             violations = list(r.check(ctx))
         except Exception as exc:  # a malformed object must not stop the run
@@ -82,12 +95,16 @@ def run_rules(ctx: RuleContext, check: str = "rules") -> list[Finding]:
             )
             continue
         for v in violations:
+            severity = severities.get(r.id) or v.severity or r.severity
+            message = v.message
+            if severity is Severity.WARNING and "suppress" not in message:
+                message = f"{message} (suppress {r.id} to accept)"
             findings.append(
                 Finding(
                     check=check if not r.id.startswith("upgrade/") else "golden",
                     rule=r.id,
-                    severity=v.severity or r.severity,
-                    message=v.message,
+                    severity=severity,
+                    message=message,
                     resource=v.resource,
                     path=v.path,
                 )

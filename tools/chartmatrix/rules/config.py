@@ -6,20 +6,36 @@ object's ``.data`` map (keys sorted, no spaces, ``<``, ``>``, ``&``, U+2028 and 
 escaped as ``\\uXXXX``, other characters kept as UTF-8). For a Secret, ``.data`` holds the
 base64 values as rendered. :func:`canonical_hash` computes it.
 
-Charts that do not use the library ("presence" convention) only need some
-``checksum/*`` annotation, and its absence is a warning.
+``config/checksum-annotation`` wants every ConfigMap/Secret of the chart that a rolling
+workload uses covered per object: by a checksum annotation whose value is its hash or
+whose key names it (``checksum/config`` covers ConfigMaps, not a Secret), by a config
+reloader (stakater Reloader annotations, a reloader sidecar), or by not changing in place
+(immutable, content-named, ``helm.sh/resource-policy: keep``); :mod:`chartmatrix.rules.rollout`
+documents the heuristic. An uncovered object is an error under the destate convention, a
+warning for other charts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from chartmatrix.findings import Severity
 from chartmatrix.rules.base import RuleContext, Violation, rule
-from chartmatrix.rules.pods import is_hook, pod_templates, references
+from chartmatrix.rules.pods import PodTemplate, is_hook, pod_templates, references
+from chartmatrix.rules.rollout import (
+    Checksum,
+    Target,
+    checksum_covers,
+    checksums,
+    reloader_covers,
+    unchanging,
+    words,
+)
 
 _GO_ESCAPES = {
     "<": "\\u003c",
@@ -42,35 +58,92 @@ def canonical_hash(data: dict[str, Any] | None) -> str:
     return hashlib.sha256(go_to_json(data or {}).encode()).hexdigest()
 
 
-def _used(ctx: RuleContext) -> Iterator[tuple[Any, str, str, Any]]:
-    """(pod, kind, name, object) for each rendered ConfigMap/Secret a non-hook pod uses."""
+ROLLING = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"}
+CHECKSUM_RULE = "config/checksum-annotation"
+
+
+def _hashes(obj: dict[str, Any]) -> frozenset[str]:
+    out = {canonical_hash(obj.get("data"))}
+    if isinstance(obj.get("stringData"), dict):
+        out.add(canonical_hash(obj["stringData"]))
+    return frozenset(out)
+
+
+def _volume_of(pod: PodTemplate, path: str) -> str | None:
+    """The name of the volume a reference path (``...spec.volumes[3]...``) points into."""
+    match = re.match(re.escape(f"{pod.prefix}spec.volumes[") + r"(\d+)\]", path)
+    if match is None:
+        return None
+    volume = (pod.spec.get("volumes") or [])[int(match.group(1))]
+    return str(volume.get("name")) if isinstance(volume, dict) else None
+
+
+def _used(ctx: RuleContext) -> Iterator[tuple[PodTemplate, list[Target], set[str]]]:
+    """Per rolling, non-hook pod template: the rendered ConfigMaps/Secrets it mounts or
+    reads through env, and the names of every object it references."""
     for pod in pod_templates(ctx.manifests):
-        if is_hook(pod.owner):
+        if is_hook(pod.owner) or pod.owner.kind not in ROLLING:
             continue
-        seen = set()
-        for ref in references(pod):
+        refs = references(pod)
+        targets: dict[tuple[str, str], Target] = {}
+        for ref in refs:
             if not ref.mounted or ref.kind not in ("ConfigMap", "Secret"):
                 continue
-            target = ctx.find(ref.kind, ref.name)
-            if target is None or (ref.kind, ref.name) in seen:
+            found = ctx.find(ref.kind, ref.name)
+            if found is None:
                 continue
-            seen.add((ref.kind, ref.name))
-            yield pod, ref.kind, ref.name, target
+            volume = _volume_of(pod, ref.path)
+            known = targets.get((ref.kind, ref.name))
+            if known is not None and (known.volume is None or volume is not None):
+                continue  # env use (no volume) wins: a sidecar cannot reload it
+            targets[(ref.kind, ref.name)] = Target(
+                ref.kind, ref.name, found.obj, _hashes(found.obj), volume
+            )
+        if targets:
+            yield pod, list(targets.values()), {r.name for r in refs}
+
+
+def _names_specific(c: Checksum, name_words: list[set[str]]) -> bool:
+    return any(c.specific <= w for w in name_words)
+
+
+def _suggest(kind: str, name: str, present: list[Checksum]) -> str:
+    key = "checksum/config" if kind == "ConfigMap" else "checksum/secret"
+    if any(c.key == key for c in present):
+        key = f"checksum/{name}"
+    return key
 
 
 @rule(
-    "config/checksum-annotation",
+    CHECKSUM_RULE,
     Severity.ERROR,
-    "pods using a ConfigMap/Secret rendered by the chart carry a checksum/* annotation "
-    "(warning for charts outside the destate convention)",
+    "a ConfigMap/Secret of the chart that a Deployment/StatefulSet/DaemonSet uses is covered "
+    "by a checksum annotation naming or hashing it, or by a config reloader (warning for "
+    "charts outside the destate convention)",
 )
 def checksum_present(ctx: RuleContext) -> Iterator[Violation]:
     severity = Severity.ERROR if ctx.checksum_convention == "destate" else Severity.WARNING
-    for pod, kind, name, _ in _used(ctx):
-        if not any(k.startswith("checksum/") for k in pod.annotations):
+    for pod, targets, names in _used(ctx):
+        present = checksums(pod.annotations)
+        name_words = [words(n) for n in names]
+        names_specific = partial(_names_specific, name_words=name_words)
+        for target in targets:
+            if reloader_covers(pod, target) or unchanging(target):
+                continue
+            if any(checksum_covers(c, target, names_specific) for c in present):
+                continue
+            have = (
+                f"none of its checksum annotations ({', '.join(c.key for c in present)}) "
+                "names or hashes it"
+                if present
+                else "it has no checksum/* pod annotation"
+            )
             yield Violation(
-                f"uses {kind} {name!r} from this chart but has no checksum/* pod annotation: "
-                "config changes will not roll the pods",
+                f"uses {target.kind} {target.name!r} from this chart but {have}: changes to "
+                "it will not roll the pods; add "
+                f"{_suggest(target.kind, target.name, present)}: <sha256 of it>, "
+                f'a reloader (reloader.stakater.com/auto: "true"), or suppress {CHECKSUM_RULE} '
+                "if the app reloads it itself",
                 pod.owner.ref,
                 f"{pod.prefix}metadata.annotations",
                 severity,

@@ -148,11 +148,13 @@ def references(pod: PodTemplate) -> list[Reference]:
         vp = f"{p}spec.volumes[{i}]"
         if cm := vol.get("configMap"):
             out.append(
-                Reference("ConfigMap", cm.get("name", ""), vp, bool(cm.get("optional")), True)
+                Reference("ConfigMap", cm.get("name", ""), vp, cm.get("optional") is True, True)
             )
         if sec := vol.get("secret"):
             out.append(
-                Reference("Secret", sec.get("secretName", ""), vp, bool(sec.get("optional")), True)
+                Reference(
+                    "Secret", sec.get("secretName", ""), vp, sec.get("optional") is True, True
+                )
             )
         if pvc := vol.get("persistentVolumeClaim"):
             out.append(
@@ -162,33 +164,33 @@ def references(pod: PodTemplate) -> list[Reference]:
             sp = f"{vp}.projected.sources[{j}]"
             if cm := src.get("configMap"):
                 out.append(
-                    Reference("ConfigMap", cm.get("name", ""), sp, bool(cm.get("optional")), True)
+                    Reference("ConfigMap", cm.get("name", ""), sp, cm.get("optional") is True, True)
                 )
             if sec := src.get("secret"):
                 out.append(
-                    Reference("Secret", sec.get("name", ""), sp, bool(sec.get("optional")), True)
+                    Reference("Secret", sec.get("name", ""), sp, sec.get("optional") is True, True)
                 )
     for cpath, container in pod.containers():
         for i, src in enumerate(container.get("envFrom") or []):
             ep = f"{cpath}.envFrom[{i}]"
             if cm := src.get("configMapRef"):
                 out.append(
-                    Reference("ConfigMap", cm.get("name", ""), ep, bool(cm.get("optional")), True)
+                    Reference("ConfigMap", cm.get("name", ""), ep, cm.get("optional") is True, True)
                 )
             if sec := src.get("secretRef"):
                 out.append(
-                    Reference("Secret", sec.get("name", ""), ep, bool(sec.get("optional")), True)
+                    Reference("Secret", sec.get("name", ""), ep, sec.get("optional") is True, True)
                 )
         for i, env in enumerate(container.get("env") or []):
             source = env.get("valueFrom") or {}
             ep = f"{cpath}.env[{i}].valueFrom"
             if cm := source.get("configMapKeyRef"):
                 out.append(
-                    Reference("ConfigMap", cm.get("name", ""), ep, bool(cm.get("optional")), True)
+                    Reference("ConfigMap", cm.get("name", ""), ep, cm.get("optional") is True, True)
                 )
             if sec := source.get("secretKeyRef"):
                 out.append(
-                    Reference("Secret", sec.get("name", ""), ep, bool(sec.get("optional")), True)
+                    Reference("Secret", sec.get("name", ""), ep, sec.get("optional") is True, True)
                 )
     for i, ref in enumerate(pod.spec.get("imagePullSecrets") or []):
         out.append(

@@ -1,0 +1,252 @@
+"""Golden files on charts like the public ones: random output, shared CRDs, and a golden
+directory that is only ever pruned of files chartmatrix wrote (CLI, real helm)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from chartmatrix import render
+from chartmatrix.cli import main
+from cm_charts import write_tree
+
+RANDOM_CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: rnd\nversion: 0.1.0\n",
+    "values.yaml": 'auth: {password: ""}\n',
+    # bitnami's pattern: a generated password unless one is given (lookup finds nothing
+    # in `helm template`), and a checksum of the Secret on another object
+    "templates/secret.yaml": """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .Release.Name }}-rnd
+data:
+  mysql-root-password: {{ .Values.auth.password | default (randAlphaNum 16) | b64enc | quote }}
+  user: {{ "admin" | b64enc | quote }}
+""",
+    "templates/cm.yaml": """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-rnd
+  annotations:
+    checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . | sha256sum }}
+data: {a: b}
+""",
+}
+
+
+def spec_for(chart: Path, spec: dict) -> Path:
+    spec_dir = chart.parent.parent / "chart_tests" / chart.name
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    (spec_dir / "matrix.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    return spec_dir
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(["run", "--no-progress", *argv])
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many ``helm template`` calls each render batch made."""
+    calls: list[int] = []
+    original = render.Renderer.render_many
+
+    def counting(self, requests, on_done=None):  # type: ignore[no-untyped-def]
+        calls.append(len(requests))
+        return original(self, requests, on_done)
+
+    monkeypatch.setattr(render.Renderer, "render_many", counting)
+    return calls
+
+
+def test_random_output_is_reported_with_the_masks_that_settle_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    renders: list[int],
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    chart = write_tree(tmp_path / "charts" / "rnd", RANDOM_CHART)
+    spec_dir = spec_for(chart, {"axes": {"auth.password": ["", "s3cret"]}})
+    golden = spec_dir / "golden"
+    code, out = cli(capsys, str(spec_dir))
+    assert code == 1, out
+    assert "golden/changed" not in out
+    assert (
+        'error golden/nondeterministic: Secret/test-rnd data["mysql-root-password"]: differs '
+        "between two renders of the same values" in out
+    )
+    assert "mask: [{kind: Secret, name: test-rnd, path: 'data[\"mysql-root-password\"]'}]" in out
+    assert 'ConfigMap/test-rnd metadata.annotations["checksum/secret"]' in out
+    assert renders == [2, 2], "both cases are new: each is rendered a second time"
+    # the random case is not written (it would never settle); the fixed one is
+    assert sorted(p.name for p in golden.iterdir()) == ["password=s3cret.yaml"]
+
+    # the masks the findings propose, pasted into the spec, settle it
+    entries = re.findall(r"add to matrix\.yaml: mask: \[(\{.*?\})\]", out)
+    masks = [yaml.safe_load(e) for e in dict.fromkeys(entries)]
+    assert len(masks) == 2
+    spec_for(chart, {"axes": {"auth.password": ["", "s3cret"]}, "mask": masks})
+    renders.clear()
+    code, out = cli(capsys, "--update-golden", str(spec_dir))
+    assert code == 0, out
+    assert "nondeterministic" not in out
+    assert "mysql-root-password: <masked>" in (golden / "password=empty.yaml").read_text()
+    assert "mysql-root-password: <masked>" in (golden / "password=s3cret.yaml").read_text()
+    renders.clear()
+    code, out = cli(capsys, "--ci", "--strict", str(spec_dir))
+    assert code == 0, out
+    assert renders == [2], "golden files that match are not rendered again"
+    (golden / "password=empty.yaml").unlink()
+    renders.clear()
+    code, out = cli(capsys, str(spec_dir))
+    assert code == 0 and "golden/new" in out, out
+    assert renders == [2, 1], "only the new golden file is rendered twice"
+
+
+def test_unused_mask_is_an_error_naming_the_entry(
+    kv_chart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    masks = [
+        {"kind": "ConfigMap", "path": "data.*"},
+        {"kind": "Secret", "name": "*-auth", "path": "data.password"},
+        {"kind": "StatefulSet", "path": "spec.template.metadata.annotations.nope"},
+    ]
+    spec_dir = spec_for(kv_chart, {"mask": masks, "axes": {"replicas": [1, 3]}})
+    code, out = cli(capsys, str(spec_dir))
+    assert code == 1, out
+    assert (
+        f"error golden/unused-mask: {spec_dir / 'matrix.yaml'}: mask[1] (path data.password, "
+        "kind Secret, name *-auth) matches nothing in any case; fix or remove it" in out
+    )
+    assert "mask[2] (path spec.template.metadata.annotations.nope" in out
+    assert "mask[0]" not in out
+    # a run of some cases cannot tell
+    code, out = cli(capsys, str(spec_dir), "--case", "replicas:1")
+    assert code == 0 and "unused-mask" not in out
+
+
+def test_suppress_typo_is_a_spec_error(kv_chart: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec_dir = spec_for(kv_chart, {"suppress": ["hardening/*", "hardening/pod-securty"]})
+    code, out = cli(capsys, str(spec_dir))
+    assert code == 2
+    assert out == (
+        f"chartmatrix: {spec_dir / 'matrix.yaml'}: suppress[1]: 'hardening/pod-securty' "
+        "matches no rule or finding id (did you mean hardening/pod-security?); "
+        "see `chartmatrix rules`\n"
+    )
+    for ok in ("golden/*", "schema/unknown-kind", "upgrade/immutable-field", "topology/pdb"):
+        spec_for(kv_chart, {"suppress": [ok], "golden": False})
+        assert cli(capsys, str(spec_dir))[0] == 0
+
+
+@pytest.mark.parametrize("golden", [".", "../x", "../../charts/kv"])
+def test_golden_outside_the_spec_directory_is_refused(
+    kv_chart: Path, golden: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec_dir = spec_for(kv_chart, {"golden": golden, "files": ["base-values.yaml"]})
+    (spec_dir / "base-values.yaml").write_text("replicas: 3\n")
+    before = {p: p.read_bytes() for p in kv_chart.parent.parent.rglob("*") if p.is_file()}
+    code, out = cli(capsys, "--update-golden", str(spec_dir))
+    assert code == 2
+    assert out.startswith(f"chartmatrix: {spec_dir / 'matrix.yaml'}: golden: {golden!r} is not")
+    after = {p: p.read_bytes() for p in kv_chart.parent.parent.rglob("*") if p.is_file()}
+    assert after == before, "nothing written, nothing deleted"
+
+
+def test_update_golden_without_a_spec_is_an_error(
+    demo_chart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = cli(capsys, "--update-golden", str(demo_chart))
+    assert code == 2
+    assert out == (
+        f"chartmatrix: {demo_chart}: --update-golden: this chart has no matrix spec, so it has "
+        f"no golden files; create one with `chartmatrix init {demo_chart}` and run that\n"
+    )
+
+
+def _big_crd(fields: int, description: str = "a field") -> str:
+    props = "\n".join(
+        f"                f{i}: {{type: string, description: {description} {i}}}"
+        for i in range(fields)
+    )
+    return f"""\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {{kind: Widget, listKind: WidgetList, plural: widgets, singular: widget}}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+{props}
+"""
+
+
+def test_a_crd_is_kept_once_per_chart(
+    kv_chart: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    (kv_chart / "crds").mkdir()
+    (kv_chart / "crds" / "widgets.yaml").write_text(_big_crd(3000))
+    spec_dir = spec_for(kv_chart, {"axes": {"replicas": [1, 2, 3]}})
+    golden = spec_dir / "golden"
+    code, out = cli(capsys, str(spec_dir))
+    assert code == 0, out
+    assert sorted(p.relative_to(golden).as_posix() for p in golden.rglob("*.yaml")) == [
+        "crds/widgets.example.com.yaml",
+        "replicas=1.yaml",
+        "replicas=2.yaml",
+        "replicas=3.yaml",
+    ]
+    crd_file = golden / "crds" / "widgets.example.com.yaml"
+    assert crd_file.read_text().startswith(
+        "# chartmatrix golden render: chart kv, CRD widgets.example.com.\n"
+    )
+    assert crd_file.stat().st_size > 100_000
+    case_file = (golden / "replicas=2.yaml").read_text()
+    assert (
+        "---\n# Source: kv/crds/widgets.yaml\n"
+        "# CRD widgets.example.com: see crds/widgets.example.com.yaml\n" in case_file
+    )
+    assert len(case_file) < 5000
+    assert out.count("wrote new golden file") == 4  # three cases, one CRD
+    code, out = cli(capsys, "--ci", "--strict", str(spec_dir))
+    assert code == 0, out
+
+    # a changed CRD is one diff, and fails every case that renders it
+    (kv_chart / "crds" / "widgets.yaml").write_text(_big_crd(3000, "the field"))
+    code, out = cli(capsys, "--ci", str(spec_dir))
+    assert code == 1
+    assert f"golden/changed: render differs from {crd_file} (CRD widgets.example.com" in out
+    assert "(replicas:1 and 2 more)" in out
+    assert len(re.findall(r"^-\s+description: a field 0$", out, re.MULTILINE)) == 1, out
+    code, out = cli(capsys, "--update-golden", str(spec_dir))
+    assert code == 0, out
+    assert "the field 7" in crd_file.read_text()
+
+    # a CRD the chart no longer has is an orphan, deleted by --update-golden
+    (kv_chart / "crds" / "widgets.yaml").unlink()
+    code, out = cli(capsys, "--ci", str(spec_dir))
+    assert code == 1 and "golden/changed" in out
+    code, out = cli(capsys, "--update-golden", str(spec_dir))
+    assert code == 0, out
+    assert not crd_file.exists()
+    assert "CRD" not in (golden / "replicas=2.yaml").read_text()

@@ -1,0 +1,321 @@
+"""The golden stage of a run: normalize each case, then compare (or write) its golden file.
+
+Files are compared once every case has rendered, so that a CRD shared by many cases is
+written once (see :mod:`chartmatrix.golden`) and so that the cases whose golden file would
+change are rendered a second time together: a render that differs from itself (random
+passwords, timestamps) would never settle, so it is reported with the ``mask:`` entries
+that fix it instead of a diff, and not written. Renders that match their golden file are
+not rendered again.
+
+Only files that carry the golden header are reported as orphans or deleted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chartmatrix import golden as goldens
+from chartmatrix.errors import ChartmatrixError
+from chartmatrix.findings import Finding, Severity
+from chartmatrix.manifests import Manifest, ManifestParseError, parse
+from chartmatrix.render import Renderer, RenderRequest
+from chartmatrix.spec import Case, MatrixSpec
+
+if TYPE_CHECKING:
+    from chartmatrix.runner import CaseResult, ChartResult
+
+
+def check_update(specs: list[MatrixSpec], update: bool) -> None:
+    """``--update-golden`` for a chart without a spec (no golden files) is an error, not a
+    silent no-op. (A spec with ``golden: false`` chose to have none.)"""
+    if not update:
+        return
+    for spec in specs:
+        if spec.spec_file is None:
+            raise ChartmatrixError(
+                spec.chart_dir,
+                "--update-golden: this chart has no matrix spec, so it has no golden files; "
+                f"create one with `chartmatrix init {spec.chart_dir}` and run that",
+            )
+
+
+@dataclass
+class Draft:
+    """One case's normalized render, before its golden file is compared."""
+
+    normalized: list[Manifest] | None = None  # None: the spec keeps no golden files
+    previous: list[Manifest] | None = None  # the golden render, when it differs
+    findings: list[Finding] = field(default_factory=list)
+    render: goldens.Render | None = None
+    old: str | None = None  # the golden file's text
+
+
+@dataclass
+class _Pending:
+    out: CaseResult
+    spec: MatrixSpec
+    case: Case
+    draft: Draft
+    request: int  # the render the golden file holds
+    text: str = ""
+    refs: list[str] = field(default_factory=list)  # CRD files it names
+    stale: bool = False  # its golden files would change
+    variations: list[goldens.Variation] | None = None  # the render differs from itself
+
+
+class GoldenStage:
+    """The golden files of one run (one instance per :meth:`Runner.run`)."""
+
+    def __init__(
+        self,
+        specs: list[MatrixSpec],
+        *,
+        update: bool,
+        ci: bool,
+        renderer: Renderer,
+        timings: dict[str, float],
+        progress: Callable[[str, int, int], None],
+    ) -> None:
+        self.update = update
+        self.ci = ci
+        self.renderer = renderer
+        self.timings = timings
+        self.progress = progress
+        self.normalizers = {
+            id(s): goldens.Normalizer(s.masks) for s in specs if s.golden_dir is not None
+        }
+        self.pending: list[_Pending] = []
+
+    def prepare(self, spec: MatrixSpec, case: Case, manifests: list[Manifest]) -> Draft:
+        """Normalize a render (masks applied) and read the golden render it replaces."""
+        normalizer = self.normalizers.get(id(spec))
+        if normalizer is None or spec.golden_dir is None:
+            return Draft()
+        normalized = normalizer.normalize(manifests)
+        render = normalizer.render(normalized, spec.name, case.id)
+        draft = Draft(normalized, render=render)
+        file = spec.golden_dir / case.golden_name
+        if file.is_file():
+            draft.old = file.read_text(encoding="utf-8")
+            # an unchanged render cannot change an immutable field: skip parsing it
+            if goldens.without_refs(draft.old) != goldens.without_refs(render.text()):
+                try:
+                    draft.previous = parse(draft.old)
+                except ManifestParseError as exc:
+                    draft.findings.append(
+                        Finding("golden", "golden/unreadable", Severity.ERROR, f"{file}: {exc}")
+                    )
+        return draft
+
+    def add(self, out: CaseResult, spec: MatrixSpec, draft: Draft, request: int) -> None:
+        """Compare the case's golden file in :meth:`finish`."""
+        if draft.render is not None:
+            out.ran.add("golden")
+            self.pending.append(_Pending(out, spec, out.case, draft, request))
+
+    # -- after every case ------------------------------------------------------------
+
+    def finish(self, requests: list[RenderRequest]) -> None:
+        """Resolve CRD files, render stale cases again, then compare or write."""
+        t0 = time.perf_counter()
+        groups: dict[int, list[_Pending]] = {}
+        for p in self.pending:
+            groups.setdefault(id(p.spec), []).append(p)
+        files: dict[int, dict[str, goldens.CrdDoc]] = {}
+        for key, group in groups.items():
+            spec = group[0].spec
+            assert spec.golden_dir is not None
+            refs, files[key] = goldens.resolve_crds(
+                [p.draft.render for p in group if p.draft.render], spec.golden_dir
+            )
+            on_disk: dict[str, str | None] = {}
+            for p in group:
+                assert p.draft.render is not None
+                p.text = p.draft.render.text(refs)
+                p.refs = sorted({refs[c.digest] for c in p.draft.render.crds})
+                p.stale = p.draft.old != p.text or any(
+                    self._disk(spec.golden_dir / ref, on_disk)
+                    != files[key][ref].file_text(spec.name)
+                    for ref in p.refs
+                )
+        self.timings["golden"] += time.perf_counter() - t0
+        self._render_again([p for p in self.pending if p.stale], requests)
+        t1 = time.perf_counter()
+        for key, group in groups.items():
+            self._compare(group, files[key])
+        self.timings["golden"] += time.perf_counter() - t1
+
+    @staticmethod
+    def _disk(path: Path, cache: dict[str, str | None]) -> str | None:
+        if str(path) not in cache:
+            cache[str(path)] = path.read_text(encoding="utf-8") if path.is_file() else None
+        return cache[str(path)]
+
+    def _render_again(self, stale: list[_Pending], requests: list[RenderRequest]) -> None:
+        needed = sorted({p.request for p in stale})
+        if not needed:
+            return
+        done = 0
+
+        def rendered(_: int, __: object) -> None:
+            nonlocal done
+            done += 1
+            self.progress("re-render", done, len(needed))
+
+        t0 = time.perf_counter()
+        again = dict(
+            zip(
+                needed,
+                self.renderer.render_many([requests[r] for r in needed], rendered),
+                strict=True,
+            )
+        )
+        t1 = time.perf_counter()
+        self.timings["render"] += t1 - t0
+        for p in stale:
+            result = again[p.request]
+            if not result.ok or p.draft.render is None or p.draft.normalized is None:
+                continue
+            try:
+                manifests = parse(result.text)
+            except ManifestParseError:
+                continue
+            normalizer = self.normalizers[id(p.spec)]
+            normalized = normalizer.normalize(manifests, count=False)
+            render = normalizer.render(normalized, p.spec.name, p.case.id)
+            if render.key() != p.draft.render.key():
+                p.variations = goldens.variations(p.draft.normalized, normalized)
+        self.timings["golden"] += time.perf_counter() - t1
+
+    def _compare(self, group: list[_Pending], crds: dict[str, goldens.CrdDoc]) -> None:
+        spec = group[0].spec
+        assert spec.golden_dir is not None
+        verdicts: dict[str, goldens.GoldenResult] = {}
+        for p in group:
+            file = spec.golden_dir / p.case.golden_name
+            if p.variations is not None:
+                self._unsettled(p, file)
+                continue
+            verdict = goldens.compare(file, p.text, update=self.update, ci=self.ci)
+            p.out.findings.extend(self._findings(verdict, ""))
+            shared: list[goldens.GoldenResult] = []
+            diffs: list[str] = []
+            for ref in p.refs:
+                first = ref not in verdicts
+                if first:
+                    text = crds[ref].file_text(spec.name)
+                    verdicts[ref] = goldens.compare(
+                        spec.golden_dir / ref, text, update=self.update, ci=self.ci
+                    )
+                crd = verdicts[ref]
+                shared.append(crd)
+                if first or crd.status in ("changed", "missing"):
+                    p.out.findings.extend(self._findings(crd, crds[ref].name))
+                if first and crd.diff:
+                    diffs.append(crd.diff)
+            p.out.golden = goldens.combine(verdict, shared, diffs)
+            note = f"{file.name}: {verdict.status}"
+            if shared:
+                states = sorted({v.status for v in shared})
+                note += f"; {len(shared)} CRD file(s): {', '.join(states)}"
+            p.out.notes["golden"] = note
+
+    @staticmethod
+    def _findings(verdict: goldens.GoldenResult, crd: str) -> list[Finding]:
+        file = verdict.file
+        shared = f" (CRD {crd}, shared by the cases that render it)" if crd else ""
+        if verdict.status == "changed":
+            message = (
+                f"render differs from {file}{shared} (rerun with --update-golden after review)"
+            )
+            return [Finding("golden", "golden/changed", Severity.ERROR, message)]
+        if verdict.status == "missing":
+            message = f"{file}{shared} is missing (CI mode; run --update-golden and commit)"
+            return [Finding("golden", "golden/missing", Severity.ERROR, message)]
+        if verdict.status == "written":
+            message = f"wrote new golden file {file}{shared}: review and commit it"
+            return [Finding("golden", "golden/new", Severity.WARNING, message)]
+        return []
+
+    def _unsettled(self, p: _Pending, file: Path) -> None:
+        assert p.variations is not None
+        spec_name = p.spec.spec_file.name if p.spec.spec_file else "the spec"
+        found = p.variations or [goldens.Variation("", "", "")]
+        for v in found:
+            if v.path:
+                message = (
+                    "differs between two renders of the same values (random or time-based "
+                    f"output), so {file.name} could never settle and is not written; "
+                    f"add to {spec_name}: mask: [{v.mask_entry()}]"
+                )
+            elif v.kind:
+                message = (
+                    "is rendered by only one of two renders of the same values: its name "
+                    f"varies, which no mask can hide; {file.name} is not written"
+                )
+            else:
+                message = (
+                    f"two renders of the same values differ, so {file.name} could never "
+                    "settle and is not written"
+                )
+            p.out.findings.append(
+                Finding(
+                    "golden",
+                    "golden/nondeterministic",
+                    Severity.ERROR,
+                    message,
+                    resource=v.resource if v.kind else "",
+                    path=v.path,
+                )
+            )
+        p.out.notes["golden"] = (
+            f"{file.name}: not written; the render differs from itself at {len(found)} place(s)"
+        )
+
+    def chart(self, chart: ChartResult, *, prune: bool) -> None:
+        """Chart-level findings: orphaned and foreign files, masks that match nothing."""
+        spec = chart.spec
+        if spec.golden_dir is None:
+            return
+        expected = [c.golden_name for c in spec.cases if c.expect_failure is None]
+        for path in goldens.orphans(spec.golden_dir, expected):
+            if self.update:
+                if prune:
+                    path.unlink()
+                continue
+            severity = Severity.ERROR if self.ci else Severity.WARNING
+            chart.findings.append(
+                Finding(
+                    "golden",
+                    "golden/orphaned",
+                    severity,
+                    f"{path} belongs to no case (delete it, or run --update-golden)",
+                )
+            )
+        for path in goldens.foreign(spec.golden_dir):
+            chart.findings.append(
+                Finding(
+                    "golden",
+                    "golden/unknown-file",
+                    Severity.WARNING,
+                    f"{path} is not a golden file (no chartmatrix header); left alone",
+                )
+            )
+        normalized = {p.case.id for p in self.pending if p.spec is spec}
+        if any(c.expect_failure is None and c.id not in normalized for c in spec.cases):
+            return  # not every case rendered: a mask may be for one that did not
+        where = spec.spec_file or spec.chart_dir
+        for i, mask in self.normalizers[id(spec)].unused():
+            chart.findings.append(
+                Finding(
+                    "golden",
+                    "golden/unused-mask",
+                    Severity.ERROR,
+                    f"{where}: mask[{i}] (path {mask.path}, kind {mask.kind}, name {mask.name}) "
+                    "matches nothing in any case; fix or remove it",
+                )
+            )
