@@ -30,7 +30,7 @@ from chartmatrix.projectconfig import load_project_config
 from chartmatrix.render import Renderer, RenderRequest, RenderResult
 from chartmatrix.rules import RULES, RuleContext, run_rules
 from chartmatrix.spec import Case, MatrixSpec
-from chartmatrix.validate import SchemaValidator
+from chartmatrix.validate import SchemaValidator, rendered_crds
 from chartmatrix.valuepaths import unknown_value_paths
 
 CHECKS = ("render", "schema", "rules", "golden")
@@ -315,10 +315,11 @@ class Runner:
         t0 = time.perf_counter()
         out.ran.add("schema")
         for version, r in per_version.items():
+            crds = rendered_crds(parsed[r])
             for m in parsed[r]:
                 out.findings.extend(
                     f
-                    for f in self.validator.validate(m, version, case.crds)
+                    for f in self.validator.validate(m, version, case.crds, crds)
                     if not case.suppressed(f.rule, f.resource)
                 )
         t1 = time.perf_counter()

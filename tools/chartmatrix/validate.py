@@ -170,6 +170,44 @@ def _crd_schema(schema: dict[str, Any], *, root: bool) -> dict[str, Any]:
     return out
 
 
+def _crd_versions(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> JSON schema for every version of one CRD object."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    spec = doc.get("spec") or {}
+    if not isinstance(spec, dict):
+        return out
+    group = spec.get("group")
+    kind = (spec.get("names") or {}).get("kind")
+    for version in spec.get("versions") or []:
+        if not isinstance(version, dict):
+            continue
+        schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or {}
+        if group and kind and version.get("name"):
+            out[(f"{group}/{version['name']}", kind)] = _crd_schema(schema, root=True)
+    return out
+
+
+RenderedCrds = dict[tuple[str, str], tuple[str, dict[str, Any]]]
+_RENDERED_CRDS: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+
+
+def rendered_crds(manifests: Iterable[Manifest]) -> RenderedCrds:
+    """The CRDs a render itself installs: (apiVersion, kind) -> (digest, JSON schema).
+
+    Each distinct CRD is converted once per process (charts render the same CRDs in
+    every case)."""
+    out: RenderedCrds = {}
+    for m in manifests:
+        if m.kind != "CustomResourceDefinition":
+            continue
+        digest = hashlib.sha256(json.dumps(m.obj, sort_keys=True, default=str).encode()).hexdigest()
+        if digest not in _RENDERED_CRDS:
+            _RENDERED_CRDS[digest] = _crd_versions(m.obj)
+        for key, schema in _RENDERED_CRDS[digest].items():
+            out[key] = (f"rendered:{digest}:{key[0]}/{key[1]}", schema)
+    return out
+
+
 def load_crds(files: Iterable[Path]) -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) -> JSON schema, from CRD YAML files (multi-document allowed)."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
@@ -185,15 +223,9 @@ def load_crds(files: Iterable[Path]) -> dict[tuple[str, str], dict[str, Any]]:
         for doc in docs:
             if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
                 continue
-            spec = doc.get("spec") or {}
-            group = spec.get("group")
-            kind = (spec.get("names") or {}).get("kind")
-            for version in spec.get("versions") or []:
-                schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or {}
-                if group and kind and version.get("name"):
-                    api = f"{group}/{version['name']}"
-                    out[(api, kind)] = _crd_schema(schema, root=True)
-                    found += 1
+            versions = _crd_versions(doc)
+            out.update(versions)
+            found += len(versions)
         if not found:
             raise ChartmatrixError(file, "no CustomResourceDefinition with a schema found")
     return out
@@ -207,6 +239,7 @@ class SchemaValidator:
         self._global_crds = tuple(Path(f) for f in crd_files)
         self._crd_files: dict[Path, dict[tuple[str, str], dict[str, Any]]] = {}
         self._crd_validators: dict[tuple[Path, str, str], jsonschema.protocols.Validator] = {}
+        self._rendered_validators: dict[str, jsonschema.protocols.Validator] = {}
         # (schema closure digest, document) -> [(path, message)]: identical documents in
         # many cases and versions are validated once
         self._verdicts: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -238,11 +271,27 @@ class SchemaValidator:
             return self._crd_validators[key], f"crd:{file}:{api}/{kind}"
         return None
 
+    def _rendered_validator(
+        self, api: str, kind: str, rendered: RenderedCrds | None
+    ) -> tuple[jsonschema.protocols.Validator, str] | None:
+        found = (rendered or {}).get((api, kind))
+        if found is None:
+            return None
+        digest, schema = found
+        if digest not in self._rendered_validators:
+            self._rendered_validators[digest] = jsonschema.Draft7Validator(schema)
+        return self._rendered_validators[digest], digest
+
     def validate(
-        self, manifest: Manifest, version: str, crds: Sequence[Path] = ()
+        self,
+        manifest: Manifest,
+        version: str,
+        crds: Sequence[Path] = (),
+        rendered: RenderedCrds | None = None,
     ) -> list[Finding]:
         """Every schema error of ``manifest`` for Kubernetes ``version`` (``crds``: CRD
-        files for this case, after the global ones)."""
+        files for this case, after the global ones; ``rendered``: the CRDs of the render
+        itself, used when no file defines the kind)."""
         api, kind = manifest.api_version, manifest.kind
         resource = manifest.ref
         if not api or not kind:
@@ -261,7 +310,9 @@ class SchemaValidator:
         if builtin is not None:
             validator, digest = builtin
         else:
-            crd = self._crd_validator(api, kind, crds)
+            crd = self._crd_validator(api, kind, crds) or self._rendered_validator(
+                api, kind, rendered
+            )
             if crd is None:
                 return [self._unknown(schemas, api, kind, resource, version)]
             validator, digest = crd
@@ -304,8 +355,9 @@ class SchemaValidator:
             "schema",
             "schema/unknown-kind",
             Severity.WARNING,
-            f"no schema for {api} {kind}: not a built-in kind; give its CRD (spec `crds:` or "
-            "--crd FILE) to validate it",
+            f"no schema for {api} {kind}: not a built-in kind and no CRD in the render; give "
+            "its CRD (spec `crds:` or --crd FILE) to validate it, or suppress "
+            "schema/unknown-kind",
             resource=resource,
             kube_version=version,
         )
