@@ -36,7 +36,7 @@ STAMPS = ["2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10", "2002-12-14"
 STAMPS += ["2001-12-14T21:59:43Z"]
 
 
-def _aliases_of_b(count: int) -> str:
+def aliases_of_b(count: int) -> str:
     return NESTED_ALIASES + "l: [" + ", ".join(["*b"] * count) + "]"
 
 
@@ -93,7 +93,7 @@ CASES: list[tuple[str, str, Any]] = [
         "a: &a [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nl: [" + ", ".join(["*a"] * 300) + "]",
         {"a": list(range(1, 11)), "l": [list(range(1, 11))] * 300},
     ),
-    ("aliases-121", _aliases_of_b(121), {"a": _A, "b": [_A] * 10, "l": [[_A] * 10] * 121}),
+    ("aliases-121", aliases_of_b(121), {"a": _A, "b": [_A] * 10, "l": [[_A] * 10] * 121}),
     ("long-key-1024", "k" * 1024 + ": 1", {"k" * 1024: 1}),
     ("long-string", "v: " + "x" * 300_000, {"v": "x" * 300_000}),
     ("binary", "v: !!binary aGVsbG8=\nw: !!binary |\n  aGVs\n  bG8=", {"v": "hello", "w": "hello"}),
@@ -116,14 +116,14 @@ CASES: list[tuple[str, str, Any]] = [
     ("plus", "v: [+12, +0, -0, +1.5, +, -]", {"v": [12, 0, 0, 1.5, "+", "-"]}),
     (
         "underscores",
-        "v: [1_000, 1__0, 1_000.5, _1, 1_, .5_0]",
-        {"v": [1000, 10, 1000.5, "_1", 1, ".5_0"]},
+        "v: [1_000, 1__0, 1_000.5, _1, 1_, .5_0, .5e1_0, .5__0, ._5, .5_]",
+        {"v": [1000, 10, 1000.5, "_1", 1, 0.5, 5_000_000_000, ".5__0", "._5", ".5_"]},
     ),
     ("binary-ints", "v: [0b101, 0B11, -0b101, 0b2]", {"v": [5, 3, -5, "0b2"]}),
     (
         "nulls",
-        'v: [~, null, Null, NULL, nULL, ""]\nk:\nt: !!null x',
-        {"v": [None, None, None, None, "nULL", ""], "k": None, "t": None},
+        'v: [~, null, Null, NULL, nULL, ""]\nk:\nt: !!null ""\nu: !!null ~',
+        {"v": [None, None, None, None, "nULL", ""], "k": None, "t": None, "u": None},
     ),
     (
         "big-ints",
@@ -142,8 +142,16 @@ CASES: list[tuple[str, str, Any]] = [
     ),
     (
         "collection-tags",
-        "s: !!set {a, b}\no: !!omap [{a: 1}, {b: 2}]\nc: !custom {x: 1}",
-        {"s": {"a": None, "b": None}, "o": [{"a": 1}, {"b": 2}], "c": {"x": 1}},
+        "s: !!set {a, b}\no: !!omap [{a: 1}, {b: 2}]\nc: !custom {x: 1}\nt: !!str {a: 1}"
+        "\ni: !!int [1]\nz: !!null {a: 1}",
+        {
+            "s": {"a": None, "b": None},
+            "o": [{"a": 1}, {"b": 2}],
+            "c": {"x": 1},
+            "t": {"a": 1},
+            "i": [1],
+            "z": {"a": 1},
+        },
     ),
     (
         "strings",
@@ -166,8 +174,9 @@ REFUSED: list[tuple[str, str, str]] = [
     ("self-alias", "a: &x [1, *x]", "anchor 'x' value contains itself"),
     ("undefined-alias", "a: *nope", "unknown anchor 'nope' referenced"),
     ("alias-bomb", BOMB, "line 4: document contains excessive aliasing"),
-    ("aliases-122", _aliases_of_b(122), "line 3: document contains excessive aliasing"),
+    ("aliases-122", aliases_of_b(122), "line 3: document contains excessive aliasing"),
     ("bad-int-tag", "a: !!int x", r"cannot decode !!str `x` as a !!int"),
+    ("bad-null-tag", "a: !!null x", r"cannot decode !!str `x` as a !!null"),
     ("bad-binary", "a: !!binary '@@'", "invalid base64"),
     ("long-key-1025", "k" * 1025 + ": 1", "mapping values are not allowed"),
     ("unclosed-flow", "a: [1", "did not find expected"),

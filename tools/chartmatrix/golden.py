@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from chartmatrix import k8syaml
 from chartmatrix.manifests import Manifest, _tokens
 from chartmatrix.spec import Mask
 
@@ -55,8 +56,8 @@ _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CACHE_BYTES = 64 * 1024 * 1024  # of normalized documents kept per spec
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    pass
+class _Dumper(k8syaml.Resolver, getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Quotes every string Kubernetes would not read back as that string (``y``, ``1e3``)."""
 
 
 def _str_presenter(dumper: Any, data: str) -> yaml.ScalarNode:

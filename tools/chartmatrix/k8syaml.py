@@ -15,8 +15,9 @@ What follows go-yaml v2 (``resolve.go``, ``decode.go``) and sigs.k8s.io/yaml (``
   ``0b101``, ``+12``, ``1_000``), then ``ParseUint``, then floats matching
   ``[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?`` (``1e3``, ``08``);
   ``.inf .nan`` and friends are floats; everything else (``=``, timestamps) is a string;
-- explicit tags: ``!!str !!int !!float !!bool !!null !!timestamp`` check the value,
-  ``!!binary`` is base64-decoded, any other tag (``!foo``, ``!!set``) is ignored;
+- explicit tags on scalars: ``!!str !!int !!float !!bool !!null !!timestamp`` check the
+  value, ``!!binary`` is base64-decoded, any other (``!foo``, ``! 12``) gives the string;
+  tags on maps and lists (``!!set``, ``!!omap``, ``!!null``) are ignored;
 - merge keys ``<<`` set the merged keys in document order (a later key wins, also over an
   earlier explicit key; in a list of maps the first map wins); duplicate keys: last wins;
 - keys become strings (``true``, ``1``, floats as Go's ``%g`` of a float32); a null,
@@ -81,7 +82,8 @@ _GO_INT = re.compile(
 )
 _INT_BASES = {"hex": (16, 16), "oct": (8, 22), "bin": (2, 64), "oct0": (8, 22), "dec": (10, 20)}
 _YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
-_DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?\Z")  # ParseFloat of what starts with "."
+# ParseFloat of what starts with ".": Go float literal syntax, "_" only between digits
+_DOT_FLOAT = re.compile(r"\.[0-9]+(_[0-9]+)*([eE][-+]?[0-9]+(_[0-9]+)*)?\Z")
 # go-yaml's allowedTimestampFormats, as Go's time.Parse reads them
 _TIMESTAMP = re.compile(
     r"(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})"
@@ -161,7 +163,7 @@ def resolve_plain(text: str, tag: str = "") -> tuple[str, Any]:
         return item
     if hint == ".":
         if _DOT_FLOAT.match(text):
-            value = _go_float(text)
+            value = _go_float(text.replace("_", ""))
             if value is not None:
                 return FLOAT, value
     elif hint in "DS":
@@ -182,8 +184,6 @@ def _scalar(value: str, tag: str | None, plain: bool, line: int) -> Any:
     """The Go value of one scalar (ints, floats, bools, None, str), as go-yaml decodes it."""
     if tag is None:
         return resolve_plain(value)[1] if plain else value
-    if tag == NULL:
-        return None
     if tag == BINARY:
         try:
             raw = base64.b64decode(value.replace("\n", "").replace("\r", ""), validate=True)
@@ -263,7 +263,7 @@ def _allowed_alias_ratio(decodes: int) -> float:
         return 0.99
     if decodes >= 4_000_000:
         return 0.10
-    return 0.99 - 0.89 * (decodes - 400_000) / 3_600_000
+    return 0.99 - 0.89 * ((decodes - 400_000) / 3_600_000)  # decode.go's float arithmetic
 
 
 _SCALAR, _MAPPING, _SEQUENCE = 0, 1, 2
@@ -273,7 +273,7 @@ _IN_PROGRESS = object()
 class _Frame:
     """An open mapping or sequence (or the document) while events stream in."""
 
-    __slots__ = ("anchor", "has_key", "key", "kind", "line", "merge", "null", "out", "size")
+    __slots__ = ("anchor", "has_key", "key", "kind", "line", "merge", "out", "size")
 
     def __init__(self, kind: int, out: Any, anchor: str | None, line: int, size: int) -> None:
         self.kind = kind
@@ -284,7 +284,6 @@ class _Frame:
         self.has_key = False
         self.key = ""
         self.merge = False  # mapping: the pending key is "<<"; sequence: it is a merge list
-        self.null = False
 
 
 class _Builder:
@@ -364,7 +363,6 @@ class _Builder:
             kind, {} if kind == _MAPPING else [], event.anchor, line, 0 if merge_list else 1
         )
         frame.merge = merge_list
-        frame.null = event.tag == NULL
         if event.anchor is not None:
             self.anchors[event.anchor] = _IN_PROGRESS
         self.stack.append(frame)
@@ -373,8 +371,6 @@ class _Builder:
         frame = self.stack.pop()
         kind, value, size = frame.kind, frame.out, frame.size
         merge_list = frame.merge and kind == _SEQUENCE
-        if frame.null:
-            kind, value = _SCALAR, None
         if frame.anchor is not None:
             self.anchors[frame.anchor] = (kind, value, size + merge_list)
         self.add(kind, value, size, frame.line, merge_list=merge_list)

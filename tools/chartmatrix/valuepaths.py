@@ -14,8 +14,7 @@ import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from chartmatrix import k8syaml
 from chartmatrix.charts import _dependencies, vendored
 from chartmatrix.values import merge, split_path
 
@@ -42,7 +41,7 @@ def _load(text: str | None, loader: Any) -> Any:
         return None
     try:
         return loader(text)
-    except (yaml.YAMLError, ValueError):
+    except ValueError:
         return None
 
 
@@ -55,7 +54,7 @@ def _chart_file(chart: Path, name: str) -> str | None:
 
 def chart_values(chart_dir: Path) -> dict[str, Any]:
     """values.yaml with each subchart's defaults under its name (or alias)."""
-    own = _load(_chart_file(chart_dir, "values.yaml"), yaml.safe_load)
+    own = _load(_chart_file(chart_dir, "values.yaml"), k8syaml.load)
     out: dict[str, Any] = own if isinstance(own, dict) else {}
     if not chart_dir.is_dir():
         return out
@@ -71,7 +70,7 @@ def chart_values(chart_dir: Path) -> dict[str, Any]:
 
 
 def _tgz_values(tgz: Path) -> dict[str, Any]:
-    values = _load(_read_member(tgz, "values.yaml"), yaml.safe_load)
+    values = _load(_read_member(tgz, "values.yaml"), k8syaml.load)
     return values if isinstance(values, dict) else {}
 
 

@@ -17,7 +17,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import yaml
+from chartmatrix import k8syaml
 
 Values = dict[str, Any]
 
@@ -104,9 +104,10 @@ def from_path(path: str, value: Any) -> Values:
 
 def parse_scalar(text: str) -> Any:
     """Parse one command-line axis value as YAML (``3`` -> 3, ``[a, b]`` -> a list)."""
+    # the same YAML semantics as values files (helm reads those with sigs.k8s.io/yaml)
     try:
-        return yaml.safe_load(text) if text != "" else ""
-    except yaml.YAMLError:
+        return k8syaml.load(text) if text != "" else ""
+    except k8syaml.YamlError:
         return text
 
 
