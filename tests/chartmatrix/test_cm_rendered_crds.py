@@ -58,3 +58,17 @@ def test_custom_resources_meet_their_rendered_crd(
         assert code == 0, out
     else:
         assert code == 1 and "schema/invalid" in out and "spec.size" in out, out
+
+
+def test_schema_messages_spell_values_as_yaml(tmp_path: Path) -> None:
+    """`null`, not Python's `None`, in what users read."""
+    from chartmatrix.manifests import parse
+    from chartmatrix.validate import SchemaValidator, bundled_versions
+
+    [hpa] = parse(
+        "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\n"
+        "spec:\n  maxReplicas: null\n  scaleTargetRef: {kind: Deployment, name: d}\n"
+    )
+    messages = [f.message for f in SchemaValidator().validate(hpa, bundled_versions()[-1])]
+    assert 'null is not of type "integer"' in messages, messages
+    assert not any("None" in m for m in messages)

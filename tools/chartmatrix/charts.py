@@ -13,11 +13,13 @@ way ``helm dependency update`` does.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import io
 import re
 import shutil
 import tarfile
+import tempfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -296,6 +298,23 @@ def unpack_chart(archive: Path, into: Path) -> Path:
     if len(charts) != 1:
         raise ChartmatrixError(archive, "not a chart archive (want one <name>/Chart.yaml)")
     return charts[0]
+
+
+_UNPACKED: dict[Path, Path] = {}
+
+
+def chart_dir_of(path: Path) -> Path:
+    """A chart directory for ``path``: itself, or a packaged chart (``.tgz``) unpacked
+    once per process into a temporary directory removed at exit."""
+    path = Path(path)
+    if not (path.is_file() and path.name.endswith((".tgz", ".tar.gz"))):
+        return path
+    key = path.resolve()
+    if key not in _UNPACKED:
+        into = Path(tempfile.mkdtemp(prefix="chartmatrix-chart-"))
+        atexit.register(shutil.rmtree, into, True)
+        _UNPACKED[key] = unpack_chart(path, into)
+    return _UNPACKED[key]
 
 
 def kube_version_allowed(constraint: str, version: str) -> bool | None:

@@ -8,13 +8,10 @@ Exit codes: 0 everything holds, 1 a check failed, 2 a usage or configuration err
 from __future__ import annotations
 
 import argparse
-import atexit
 import importlib
 import os
 import re
-import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -30,7 +27,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from chartmatrix.charts import load_chart, unpack_chart
+from chartmatrix.charts import chart_dir_of, load_chart
 from chartmatrix.crdsource import resolve_crd
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.spec import (
@@ -95,16 +92,6 @@ def axes_from_args(raw: list[str] | None) -> dict[str, list[Any]]:
     return axes
 
 
-def _chart_path(raw: str) -> Path:
-    """A chart argument; a packaged chart (``.tgz``) is unpacked for this run."""
-    path = Path(raw)
-    if path.is_file() and path.name.endswith((".tgz", ".tar.gz")):
-        into = Path(tempfile.mkdtemp(prefix="chartmatrix-chart-"))
-        atexit.register(shutil.rmtree, into, True)
-        return unpack_chart(path, into)
-    return path
-
-
 def _repo_root() -> Path:
     here = Path.cwd().resolve()
     for parent in [here, *here.parents]:
@@ -129,7 +116,7 @@ def resolve_specs(args: argparse.Namespace) -> list[MatrixSpec]:
         return [load_spec(f, kube_versions=versions) for f in files]
     specs = []
     for raw in args.charts:
-        path = _chart_path(raw)
+        path = chart_dir_of(Path(raw))
         if path.is_file() and path.suffix in (".yaml", ".yml"):
             specs.append(load_spec(path, kube_versions=versions))
             continue
@@ -325,7 +312,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.max_cases < 1:
         raise ChartmatrixError("--max-cases", f"must be >= 1 (got {args.max_cases})")
     output = Path(args.output) if args.output else None
-    return init(_chart_path(args.chart), output, force=args.force, max_cases=args.max_cases)
+    return init(Path(args.chart), output, force=args.force, max_cases=args.max_cases)
 
 
 def cmd_rules(args: argparse.Namespace) -> int:

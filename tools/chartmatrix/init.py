@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from chartmatrix.charts import load_chart
+from chartmatrix.charts import chart_dir_of, load_chart
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.spec import SPEC_FILE, load_spec
 
@@ -113,9 +113,9 @@ def _flow(values: tuple[Any, ...]) -> str:
 
 
 def render_spec(
-    chart_dir: Path, out_file: Path, kept: list[Candidate], rest: list[Candidate]
+    chart: Path, chart_dir: Path, out_file: Path, kept: list[Candidate], rest: list[Candidate]
 ) -> str:
-    chart_rel = os.path.relpath(chart_dir.resolve(), out_file.parent.resolve())
+    chart_rel = os.path.relpath(chart.resolve(), out_file.parent.resolve())
     lines = [
         f"# chartmatrix spec for chart {load_chart(chart_dir).name}, proposed by "
         "`chartmatrix init`: review the axes,",
@@ -135,8 +135,10 @@ def default_output(chart_name: str) -> Path:
     return Path("chart_tests") / chart_name / SPEC_FILE
 
 
-def init(chart_dir: Path, out_file: Path | None, *, force: bool, max_cases: int) -> int:
-    chart_dir = Path(chart_dir)
+def init(chart: Path, out_file: Path | None, *, force: bool, max_cases: int) -> int:
+    """Write a spec for ``chart`` (a directory or a packaged ``.tgz``, which the spec
+    then names as it is)."""
+    chart_dir = chart_dir_of(Path(chart))
     info = load_chart(chart_dir)
     if info.chart_type == "library":
         raise ChartmatrixError(chart_dir, "a library chart renders nothing; init a chart using it")
@@ -144,7 +146,7 @@ def init(chart_dir: Path, out_file: Path | None, *, force: bool, max_cases: int)
     if out_file.exists() and not force:
         raise ChartmatrixError(out_file, "exists; pass --force to overwrite it")
     kept, rest = choose(candidates(chart_dir), max_cases)
-    text = render_spec(chart_dir, out_file, kept, rest)
+    text = render_spec(Path(chart), chart_dir, out_file, kept, rest)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(text, encoding="utf-8")
     spec = load_spec(out_file)

@@ -21,6 +21,7 @@ from typing import Any
 
 import jsonschema
 
+from chartmatrix.charts import chart_dir_of
 from chartmatrix.crdsource import resolve_crd
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.findings import NON_RULE_IDS, json_path
@@ -242,6 +243,7 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
     _check_schema(data, file)
     base_dir = file.parent
     chart_dir = (base_dir / data["chart"]) if "chart" in data else default_chart_dir(base_dir)
+    chart_dir = chart_dir_of(chart_dir)  # a packaged chart is unpacked for the run
     if not (chart_dir / "Chart.yaml").is_file():
         raise ChartmatrixError(file, f"chart: {chart_dir} is not a chart directory")
     kube = data.get("kubernetes") or {}

@@ -70,6 +70,23 @@ def _api_file_part(api_version: str) -> str:
     return re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
 
 
+def _json(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """jsonschema's message, with values spelled as in the manifest (``null``, not
+    Python's ``None``)."""
+    if error.validator == "type":
+        return f"{_json(error.instance)} is not of type {_json(error.validator_value)}"
+    if error.validator == "enum":
+        return f"{_json(error.instance)} is not one of {_json(error.validator_value)}"
+    if error.validator == "const":
+        return f"{_json(error.instance)} was expected to be {_json(error.validator_value)}"
+    return error.message
+
+
 def _short(message: str) -> str:
     message = " ".join(message.split())
     return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
@@ -320,7 +337,7 @@ class SchemaValidator:
         verdict = self._verdicts.get(key)
         if verdict is None:
             verdict = sorted(
-                (json_path(e.absolute_path), _short(e.message))
+                (json_path(e.absolute_path), _short(_describe(e)))
                 for e in validator.iter_errors(manifest.obj)
             )
             self._verdicts[key] = verdict

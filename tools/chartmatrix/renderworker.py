@@ -1,0 +1,414 @@
+"""Render through chartmatrix's render worker: Helm's own template code, in-process.
+
+``chartmatrix-render-v4`` (``-v3`` for helm3) is built by ``tools/bootstrap`` from Helm's
+Go module at the pinned version (``tools/renderworker/``). It answers ``helm template``
+calls read as JSON lines on its stdin with exactly what ``helm template`` would print,
+loads each chart once and stays up for the whole run: a render costs Helm's template
+engine only, not a process start and a chart load. :class:`WorkerRenderer` runs one
+worker per job and has :class:`~chartmatrix.render.Renderer`'s interface; requests the
+worker does not handle (``--show-only``, remote charts, ...) go to ``helm template``.
+
+A worker is used only when it renders like the chosen helm: both render a probe chart
+printing ``.Capabilities`` (Helm version and commit, Go version, default Kubernetes
+version and API versions) and the outputs must be equal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from chartmatrix.errors import ChartmatrixError
+from chartmatrix.render import (
+    Renderer,
+    RenderRequest,
+    RenderResult,
+    clean_error,
+    find_helm,
+    project_root,
+)
+
+RENDERERS = ("worker", "helm")
+WORKER_NAME = "chartmatrix-render-v{major}"
+# a worker lives for the whole run: collect garbage as Go does by default, a little
+# less often (renders allocate a lot and keep little)
+WORKER_ENV = {"GOGC": "200"}
+# requests of one chart go to one worker in chunks of at most this many, so that each
+# worker loads a chart about once while the work still spreads over all workers
+CHUNK = 16
+
+_PROBE_CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: probe\nversion: 0.1.0\n",
+    "templates/probe.yaml": (
+        "# {{ .Capabilities.HelmVersion.Version }}\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: probe\n"
+        "data:\n  capabilities: {{ toJson .Capabilities | quote }}\n"
+    ),
+}
+
+
+def _executable(path: Path) -> str | None:
+    return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+
+
+def find_worker(helm: str, major: int) -> str | None:
+    """The worker for Helm ``major``: next to ``helm`` (as ``tools/bootstrap`` links
+    both into ``.tools/bin``), on ``PATH``, or in this checkout's ``.tools/bin``."""
+    name = WORKER_NAME.format(major=major)
+    explicit = os.environ.get("CHARTMATRIX_RENDER_WORKER")
+    if explicit:
+        return _executable(Path(explicit))
+    candidates = [Path(helm).parent / name, Path(os.path.realpath(helm)).parent / name]
+    root = project_root()
+    found = shutil.which(name)
+    if found:
+        candidates.append(Path(found))
+    if root is not None:
+        candidates.append(root / ".tools" / "bin" / name)
+    for candidate in candidates:
+        path = _executable(candidate)
+        if path:
+            return path
+    return None
+
+
+class WorkerError(Exception):
+    """The worker process failed (died, answered garbage)."""
+
+
+class _Worker:
+    """One worker process: a request line in, a response line out."""
+
+    def __init__(self, path: str) -> None:
+        env = dict(os.environ)
+        for key, value in WORKER_ENV.items():
+            env.setdefault(key, value)
+        self.proc = subprocess.Popen(
+            [path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        self._stdin: IO[bytes] = self.proc.stdin  # type: ignore[assignment]
+        self._stdout: IO[bytes] = self.proc.stdout  # type: ignore[assignment]
+
+    def send(self, payload: dict[str, Any]) -> None:
+        try:
+            self._stdin.write(json.dumps(payload).encode() + b"\n")
+            self._stdin.flush()
+        except OSError as exc:
+            raise WorkerError(f"worker stopped ({exc})") from None
+
+    def receive(self) -> dict[str, Any]:
+        line = self._stdout.readline()
+        if not line:
+            raise WorkerError(f"worker exited with status {self.proc.poll()}")
+        try:
+            answer = json.loads(line)
+        except ValueError as exc:
+            raise WorkerError(f"worker answered garbage ({exc})") from None
+        if not isinstance(answer, dict):
+            raise WorkerError("worker answered garbage")
+        return answer
+
+    def call(self, payload: dict[str, Any]) -> dict[str, Any]:
+        self.send(payload)
+        return self.receive()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stdin.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        with contextlib.suppress(OSError):
+            self._stdout.close()
+
+
+def _close_all(workers: list[_Worker]) -> None:
+    for worker in workers:
+        worker.close()
+    workers.clear()
+
+
+def _payload(request: RenderRequest, ident: int) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "args": request.args(),
+        "stdin": request.stdin().decode(),
+        "cwd": os.getcwd(),
+    }
+
+
+class _Probe:
+    """helm rendering the probe chart, in a temporary directory, while the worker starts."""
+
+    def __init__(self, helm: str) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="chartmatrix-probe-")
+        self.chart = Path(self._tmp.name) / "probe"
+        for name, text in _PROBE_CHART.items():
+            (self.chart / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.chart / name).write_text(text, encoding="utf-8")
+        self.request = RenderRequest(self.chart, {}, include_crds=False)
+        self.helm = helm
+        self._proc: subprocess.Popen[bytes] | None = None
+        key = _identity(helm)
+        if key not in _helm_probes:
+            self._proc = subprocess.Popen(
+                [helm, *self.request.args()],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        self._key = key
+
+    def result(self) -> tuple[str, str]:
+        """helm's render of the probe chart and the Helm version it names."""
+        if self._proc is not None:
+            out, err = self._proc.communicate(self.request.stdin())
+            if self._proc.returncode != 0:
+                raise ChartmatrixError(
+                    self.helm, f"helm template failed: {clean_error(err.decode())}"
+                )
+            text = out.decode()
+            version = text.split("# Source: probe/templates/probe.yaml\n# ", 1)[-1]
+            _helm_probes[self._key] = (text, version.split("\n", 1)[0].strip())
+            self._proc = None
+        return _helm_probes[self._key]
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+        self._tmp.cleanup()
+
+
+# helm executable (path, size, mtime) → its render of the probe chart and its version
+_helm_probes: dict[tuple[str, ...], tuple[str, str]] = {}
+
+
+def _identity(path: str) -> tuple[str, ...]:
+    real = os.path.realpath(path)
+    st = os.stat(real)
+    return (real, str(st.st_size), str(st.st_mtime_ns))
+
+
+def _major(version: str) -> int | None:
+    digits = version.lstrip("v").split(".", 1)[0]
+    return int(digits) if digits.isdigit() else None
+
+
+class WorkerRenderer:
+    """Renders with ``jobs`` render workers; the interface of :class:`Renderer`."""
+
+    def __init__(
+        self,
+        helm: str | None = None,
+        jobs: int | None = None,
+        *,
+        worker: str | None = None,
+        required: bool = True,
+    ) -> None:
+        """``worker``: the worker executable (default: found for helm's major version).
+        Raises ChartmatrixError when no worker renders like helm; with ``required=False``
+        that is reported by :attr:`usable` being False instead."""
+        self.helm = find_helm(helm)
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.reference = Renderer(self.helm, self.jobs)  # for what the worker hands back
+        self.fallbacks = 0  # requests rendered by helm instead
+        self._workers: list[_Worker] = []
+        self._finalizer = weakref.finalize(self, _close_all, self._workers)
+        self._version = ""
+        self.why_not = ""
+        self.worker = ""
+        probe = _Probe(self.helm)
+        try:
+            self._choose(worker, probe)
+        finally:
+            probe.close()
+        if self.why_not:
+            self.close()
+            if required:
+                raise ChartmatrixError("--renderer worker", self.why_not)
+
+    def _choose(self, worker: str | None, probe: _Probe) -> None:
+        """Start the worker for helm's major version and check that it renders the probe
+        chart as helm does (the major guessed from helm's name while helm runs)."""
+        guess = 3 if os.path.basename(self.helm) == "helm3" else 4
+        path = worker or find_worker(self.helm, guess)
+        first = _Worker(path) if path else None
+        try:
+            theirs, version = probe.result()
+            major = _major(version)
+            if worker is None and major != guess:
+                if first is not None:
+                    first.close()
+                path = find_worker(self.helm, major) if major else None
+                first = _Worker(path) if path else None
+            if first is None or path is None:
+                name = WORKER_NAME.format(major=major or "?")
+                self.why_not = (
+                    f"no {name} render worker for {self.helm} (tools/bootstrap builds it)"
+                )
+                return
+            self._workers.append(first)
+            self.worker = path
+            self._version = str(first.call({"id": 0, "op": "version"}).get("stdout", ""))
+            answer = first.call(_payload(probe.request, 0))
+        except WorkerError as exc:
+            self.why_not = f"{path} does not work: {exc}"
+            return
+        mine = answer.get("stdout") if answer.get("ok") else answer.get("stderr")
+        if mine != theirs:
+            self.why_not = (
+                f"{path} (Helm {self._version}) does not render like {self.helm} "
+                f"(Helm {version}): rebuild it with tools/bootstrap"
+            )
+
+    @property
+    def usable(self) -> bool:
+        return not self.why_not
+
+    def close(self) -> None:
+        """Stop the workers (they also stop when this process exits)."""
+        _close_all(self._workers)
+
+    # -- rendering -----------------------------------------------------------------
+
+    def _worker(self, slot: int) -> _Worker:
+        while len(self._workers) <= slot:
+            self._workers.append(_Worker(self.worker))
+        return self._workers[slot]
+
+    def _restart(self, slot: int) -> _Worker:
+        self._workers[slot].close()
+        self._workers[slot] = _Worker(self.worker)
+        return self._workers[slot]
+
+    def _chunks(self, requests: Sequence[RenderRequest]) -> list[list[int]]:
+        by_chart: dict[str, list[int]] = {}
+        for i, request in enumerate(requests):
+            by_chart.setdefault(str(request.chart_dir), []).append(i)
+        chunks: list[list[int]] = []
+        for indices in by_chart.values():
+            size = max(1, min(CHUNK, -(-len(indices) // self.jobs)))
+            chunks.extend(indices[i : i + size] for i in range(0, len(indices), size))
+        return chunks
+
+    def _serve(
+        self,
+        slot: int,
+        requests: Sequence[RenderRequest],
+        chunks: queue.Queue[list[int]],
+        done: queue.Queue[tuple[int, RenderResult | None]],
+    ) -> None:
+        """One worker's loop: take a chunk, render it, report each result (None: helm)."""
+        worker = self._worker(slot)
+        deaths = 0
+        while True:
+            try:
+                chunk = chunks.get_nowait()
+            except queue.Empty:
+                return
+            for index in chunk:
+                if deaths > 2:
+                    done.put((index, None))
+                    continue
+                started = time.perf_counter()
+                try:
+                    answer = worker.call(_payload(requests[index], index))
+                except WorkerError:
+                    deaths += 1
+                    done.put((index, None))
+                    worker = self._restart(slot)
+                    continue
+                seconds = time.perf_counter() - started
+                if answer.get("id") != index or answer.get("fallback"):
+                    done.put((index, None))
+                elif answer.get("ok"):
+                    done.put((index, RenderResult(True, answer.get("stdout", ""), "", seconds)))
+                else:
+                    message = clean_error(answer.get("stderr", "")) or (
+                        f"{self.helm} exited with status 1 and no message"
+                    )
+                    done.put((index, RenderResult(False, "", message, seconds)))
+
+    def render_many(
+        self,
+        requests: Sequence[RenderRequest],
+        on_done: Callable[[int, RenderResult], None] | None = None,
+    ) -> list[RenderResult]:
+        """Render every request; ``on_done`` is called in this thread as each finishes."""
+        if self.why_not:
+            raise ChartmatrixError("--renderer worker", self.why_not)
+        results: list[RenderResult | None] = [None] * len(requests)
+        chunks: queue.Queue[list[int]] = queue.Queue()
+        for chunk in self._chunks(requests):
+            chunks.put(chunk)
+        done: queue.Queue[tuple[int, RenderResult | None]] = queue.Queue()
+        slots = min(self.jobs, chunks.qsize())
+        for slot in range(slots):
+            self._worker(slot)  # started here: the threads only use them
+        threads = [
+            threading.Thread(target=self._serve, args=(slot, requests, chunks, done), daemon=True)
+            for slot in range(slots)
+        ]
+        for thread in threads:
+            thread.start()
+        handed_back: list[int] = []
+        for _ in range(len(requests)):
+            index, result = done.get()
+            if result is None:
+                handed_back.append(index)
+                continue
+            results[index] = result
+            if on_done is not None:
+                on_done(index, result)
+        for thread in threads:
+            thread.join()
+        if handed_back:
+            self.fallbacks += len(handed_back)
+
+            def reference_done(i: int, result: RenderResult) -> None:
+                if on_done is not None:
+                    on_done(handed_back[i], result)
+
+            again = self.reference.render_many([requests[i] for i in handed_back], reference_done)
+            for i, result in zip(handed_back, again, strict=True):
+                results[i] = result
+        assert all(r is not None for r in results)
+        return results  # type: ignore[return-value]
+
+    def render(self, request: RenderRequest) -> RenderResult:
+        return self.render_many([request])[0]
+
+    def version(self) -> str:
+        """Helm's version, as the worker reports it (equal to helm's: probed)."""
+        return self._version
+
+
+def make_renderer(
+    helm: str | None = None, jobs: int | None = None, renderer: str | None = None
+) -> Renderer | WorkerRenderer:
+    """``renderer``: "worker", "helm", or None for the worker when one renders exactly
+    like the chosen helm and ``helm template`` otherwise."""
+    if renderer not in (None, *RENDERERS):
+        raise ChartmatrixError("--renderer", f"unknown renderer {renderer!r} (worker or helm)")
+    if renderer == "helm":
+        return Renderer(helm, jobs)
+    chosen = WorkerRenderer(helm, jobs, required=renderer == "worker")
+    return chosen if chosen.usable else chosen.reference
