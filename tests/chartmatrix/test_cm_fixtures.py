@@ -82,4 +82,4 @@ def test_schema_errors_fixture(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad}\ndata: {a: 1}\n"
     )
     [error] = schema_errors(render_chart(demo_chart), "1.30")
-    assert 'ConfigMap/bad data.a: 1 is not of type "string"' in error
+    assert 'ConfigMap/bad data.a: 1 is not of type ["string", "null"]' in error
