@@ -16,6 +16,7 @@ from chartmatrix import schemabuild
 from chartmatrix.fixtures import ChartRenderer
 from chartmatrix.manifests import Rendered
 from chartmatrix.render import RenderResult
+from destate_charts import OPT_IN, OfflineChartRenderer
 
 REPO = Path(__file__).resolve().parents[1]
 CHARTS = ("mysql", "web-session", "grpc")
@@ -35,12 +36,186 @@ def tool(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def renderers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ChartRenderer]:
+def renderers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, OfflineChartRenderer]:
     return {
-        helm: ChartRenderer(REPO, tmp_path_factory.mktemp(f"stage-{helm}"), helm=tool(helm))
+        helm: OfflineChartRenderer(
+            ChartRenderer(REPO, tmp_path_factory.mktemp(f"stage-{helm}"), helm=tool(helm))
+        )
         for helm in HELMS
     }
 
+
+NL = "\n"
+# Hostile and mistaken values that would reach a shell script, SQL, a .cnf, envoy.yaml, an
+# nginx annotation or an unquoted YAML scalar (issue 11): (chart, value path, values).
+# Each must be refused before anything renders, with a message naming the value.
+HOSTILE_VALUES: list[tuple[str, str, dict[str, Any]]] = [
+    # mysql: names, paths and hosts that reach init-config.sh, the .cnf and the test pod
+    (
+        "mysql",
+        "topology.clusterDomain",
+        {"topology": {"clusterDomain": f"cluster.local{NL}skip-grant-tables"}},
+    ),
+    ("mysql", "topology.clusterDomain", {"topology": {"clusterDomain": "cluster.local; rm -rf /"}}),
+    ("mysql", "topology.clusterDomain", {"topology": {"clusterDomain": "$(id).local"}}),
+    ("mysql", "config.mountPath", {"config": {"mountPath": "/etc/mysql/$(id)"}}),
+    ("mysql", "config.mountPath", {"config": {"mountPath": '/etc/mysql/conf.d"; reboot; "'}}),
+    ("mysql", "config.mountPath", {"config": {"mountPath": "/etc/mysql/../../root"}}),
+    ("mysql", "persistence.mountPath", {"persistence": {"mountPath": "/var/lib/mysql`id`"}}),
+    ("mysql", "persistence.subPath", {"persistence": {"subPath": "../../etc"}}),
+    (
+        "mysql",
+        "persistence.local.path",
+        {
+            "persistence": {
+                "local": {"enabled": True, "path": f"/mnt/x{NL}y", "nodes": ["a", "b", "c"]}
+            }
+        },
+    ),
+    (
+        "mysql",
+        "persistence.local.nodes",
+        {"persistence": {"local": {"enabled": True, "nodes": ["a", "b", f"c{NL}- d"]}}},
+    ),
+    ("mysql", "persistence.storageClass", {"persistence": {"storageClass": "fast ssd"}}),
+    ("mysql", "fullnameOverride", {"fullnameOverride": "db;id"}),
+    ("mysql", "fullnameOverride", {"fullnameOverride": "Upper_Case"}),
+    ("mysql", "fullnameOverride", {"fullnameOverride": "a" * 64}),
+    ("mysql", "nameOverride", {"nameOverride": f"x{NL}y"}),
+    ("mysql", "auth.replicationUser", {"auth": {"replicationUser": "r'@'%'; DROP USER root; --"}}),
+    ("mysql", "auth.replicationUser", {"auth": {"replicationUser": "r" * 33}}),
+    ("mysql", "auth.existingSecret", {"auth": {"existingSecret": "../secret"}}),
+    ("mysql", "config.files", {"config": {"files": {"../../evil.cnf": "[mysqld]"}}}),
+    ("mysql", "config.files", {"config": {"files": {"a.cnf": {"content": "x", "tpl": "yes"}}}}),
+    ("mysql", "config.existingConfigMap", {"config": {"existingConfigMap": "x y"}}),
+    ("mysql", "image.tag", {"image": {"tag": f"8.4{NL}    command: [sh]"}}),
+    ("mysql", "image.repository", {"image": {"repository": "mysql --privileged"}}),
+    ("mysql", "image.digest", {"image": {"digest": "sha256:not-hex"}}),
+    ("mysql", "workload.serviceAccountName", {"workload": {"serviceAccountName": f"x{NL}y: z"}}),
+    (
+        "mysql",
+        "topology.antiAffinityTopologyKey",
+        {"topology": {"antiAffinityTopologyKey": f"kubernetes.io/hostname{NL}  x: y"}},
+    ),
+    # web-session: the embedded Redis, env names, cookie and ingress values
+    (
+        "web-session",
+        "session.store.redis.workload.replicas",
+        {"session": {"store": {"redis": {"workload": {"replicas": 3}}}}},
+    ),
+    (
+        "web-session",
+        "session.store.redis.auth.password",
+        {"session": {"store": {"redis": {"auth": {"password": "p@ss word!"}}}}},
+    ),
+    (
+        "web-session",
+        "session.store.redis.auth.password",
+        {"session": {"store": {"redis": {"auth": {"password": "short"}}}}},
+    ),
+    (
+        "web-session",
+        "session.store.redis.auth.existingSecret",
+        {"session": {"store": {"redis": {"auth": {"existingSecret": "Bad_Name"}}}}},
+    ),
+    (
+        "web-session",
+        "session.store.env.url",
+        {"session": {"store": {"env": {"url": "SESSION URL"}}}},
+    ),
+    (
+        "web-session",
+        "session.store.env.backend",
+        {"session": {"store": {"env": {"backend": f"X{NL}  value: y"}}}},
+    ),
+    ("web-session", "session.store.urlKey", {"session": {"store": {"urlKey": "url/../x"}}}),
+    (
+        "web-session",
+        "session.sticky.cookie.name",
+        {"session": {"sticky": {"cookie": {"name": "SID; Domain=evil"}}}},
+    ),
+    (
+        "web-session",
+        "session.sticky.cookie.path",
+        {"session": {"sticky": {"cookie": {"path": "/;proxy_pass http://x"}}}},
+    ),
+    (
+        "web-session",
+        "expose.ingress.path",
+        {"expose": {"ingress": {"path": f"/ {{{NL}return 200; }}"}}},
+    ),
+    (
+        "web-session",
+        "expose.ingress.host",
+        {"expose": {"ingress": {"host": f"a.example.com{NL}  - host: b"}}},
+    ),
+    (
+        "web-session",
+        "expose.gateway.hostnames",
+        {"expose": {"gateway": {"hostnames": ["*.EVIL COM"]}}},
+    ),
+    (
+        "web-session",
+        "config.mountPath",
+        {"config": {"writable": True, "mountPath": "/etc/app$(touch /tmp/p)"}},
+    ),
+    ("web-session", "config.secretMountPath", {"config": {"secretMountPath": f"/etc/secret{NL}"}}),
+    (
+        "web-session",
+        "topology.clusterDomain",
+        {"topology": {"clusterDomain": "cluster.local@evil:1/"}},
+    ),
+    ("web-session", "nameOverride", {"nameOverride": 'web"session'}),
+    # grpc: what reaches envoy.yaml and the server's env
+    (
+        "grpc",
+        "connection.envoy.connectTimeout",
+        {"connection": {"envoy": {"connectTimeout": f"1s{NL}    x: y"}}},
+    ),
+    (
+        "grpc",
+        "connection.envoy.dnsRefreshRate",
+        {"connection": {"envoy": {"dnsRefreshRate": "5m"}}},
+    ),
+    (
+        "grpc",
+        "connection.envoy.healthCheck.interval",
+        {"connection": {"envoy": {"healthCheck": {"interval": "1s}"}}}},
+    ),
+    (
+        "grpc",
+        "connection.envoy.upstream.host",
+        {"connection": {"envoy": {"upstream": {"host": f"x.svc{NL}  - endpoint"}}}},
+    ),
+    (
+        "grpc",
+        "connection.envoy.listenAddress",
+        {"connection": {"envoy": {"listenAddress": f"0.0.0.0{NL}  port_value: 1"}}},
+    ),
+    (
+        "grpc",
+        "connection.envoy.healthCheck.serviceName",
+        {"connection": {"envoy": {"healthCheck": {"serviceName": 'svc"x'}}}},
+    ),
+    (
+        "grpc",
+        "connection.envoy.image.tag",
+        {"connection": {"envoy": {"image": {"tag": f"v1{NL}x"}}}},
+    ),
+    (
+        "grpc",
+        "connection.client.env.maxConnectionAge",
+        {"connection": {"client": {"env": {"maxConnectionAge": "GRPC AGE"}}}},
+    ),
+    (
+        "grpc",
+        "connection.ingress.host",
+        {"connection": {"ingress": {"host": "echo.example.com/x"}}},
+    ),
+    ("grpc", "connection.ingress.path", {"connection": {"ingress": {"path": "/;"}}}),
+    ("grpc", "fullnameOverride", {"fullnameOverride": f"echo{NL}"}),
+    ("grpc", "config.mountPath", {"config": {"mountPath": "etc/grpc"}}),
+]
 
 # (chart, values, the path the message must name). Schema errors name a JSON pointer
 # (/workload/replicas); template errors the dotted path (workload.replicas). Both count.
@@ -86,6 +261,7 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
         {"connection": {"mode": "gateway", "gateway": {"force": True}}},
         "connection.gateway.parentRefs",
     ),
+    *[(chart, values, path) for chart, path, values in HOSTILE_VALUES],
 ]
 
 
@@ -94,7 +270,9 @@ def _names_path(message: str, path: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def bad_value_results(renderers: dict[str, ChartRenderer]) -> dict[tuple[str, int], RenderResult]:
+def bad_value_results(
+    renderers: dict[str, OfflineChartRenderer],
+) -> dict[tuple[str, int], RenderResult]:
     """Every bad-value case rendered once per helm, helm processes side by side."""
     results: dict[tuple[str, int], RenderResult] = {}
     for helm, renderer in renderers.items():
@@ -119,6 +297,69 @@ def test_bad_value_fails_naming_its_path(
     assert "Traceback" not in message
 
 
+def test_hostile_battery_is_big_enough() -> None:
+    assert len(HOSTILE_VALUES) >= 35
+    assert {chart for chart, _, _ in HOSTILE_VALUES} == set(CHARTS)
+
+
+# Offline (helm template: no cluster) a chart that would generate a password refuses,
+# naming the ways out; nothing else but the opt-in makes it render.
+FAIL_CLOSED: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "mysql",
+        {},
+        "destate: auth.rootPassword must be set, or auth.existingSecret name a Secret you manage",
+    ),
+    (
+        "mysql",
+        {"auth": {"rootPassword": "given-root"}},
+        "destate: auth.replicationPassword must be set, or auth.existingSecret name a Secret",
+    ),
+    (
+        "web-session",
+        {},
+        "destate: session.store.redis.auth.password must be set, or "
+        "session.store.redis.auth.existingSecret name a Secret you manage",
+    ),
+]
+NO_GENERATION: list[tuple[str, dict[str, Any]]] = [
+    ("mysql", {"auth": {"rootPassword": "given-root", "replicationPassword": "given-repl"}}),
+    ("mysql", {"auth": {"existingSecret": "db-credentials"}}),
+    ("web-session", {"session": {"store": {"redis": {"auth": {"password": "given-redis"}}}}}),
+    ("web-session", {"session": {"store": {"redis": {"auth": {"existingSecret": "redis-auth"}}}}}),
+    ("web-session", {"session": {"mode": "sticky"}}),
+    ("grpc", {}),
+]
+
+
+@pytest.mark.parametrize("helm", HELMS)
+@pytest.mark.parametrize(
+    ("chart", "values", "message"),
+    FAIL_CLOSED,
+    ids=[f"{c}:{i}" for i, (c, _, _) in enumerate(FAIL_CLOSED)],
+)
+def test_offline_render_that_would_generate_a_password_fails_closed(
+    renderers: dict[str, OfflineChartRenderer],
+    helm: str,
+    chart: str,
+    values: dict[str, Any],
+    message: str,
+) -> None:
+    error = renderers[helm].raw.error(chart, values)
+    assert message in error
+    for way_out in ("External Secrets Operator", f"{OPT_IN}=true", "Argo CD"):
+        assert way_out in error
+
+
+@pytest.mark.parametrize(
+    ("chart", "values"), NO_GENERATION, ids=[f"{c}:{i}" for i, (c, _) in enumerate(NO_GENERATION)]
+)
+def test_offline_render_without_generated_passwords_needs_no_opt_in(
+    renderers: dict[str, OfflineChartRenderer], chart: str, values: dict[str, Any]
+) -> None:
+    assert renderers["helm"].raw(chart, values).all
+
+
 def _ci_files(chart: str) -> list[Path]:
     return sorted((REPO / "charts" / chart / "ci").glob("*-values.yaml"))
 
@@ -134,7 +375,7 @@ def test_each_chart_has_three_ci_files() -> None:
 
 
 @pytest.fixture(scope="module")
-def ci_renders(renderers: dict[str, ChartRenderer]) -> dict[tuple[str, int], RenderResult]:
+def ci_renders(renderers: dict[str, OfflineChartRenderer]) -> dict[tuple[str, int], RenderResult]:
     """Defaults and every ci file of every chart, rendered once per helm."""
     results: dict[tuple[str, int], RenderResult] = {}
     for helm, renderer in renderers.items():
@@ -164,15 +405,15 @@ def test_renders_alike_under_helm_v4_and_v3(
 
 @pytest.mark.parametrize("chart", CHARTS)
 def test_helm_lint_strict_with_every_ci_file(
-    renderers: dict[str, ChartRenderer], chart: str
+    renderers: dict[str, OfflineChartRenderer], chart: str
 ) -> None:
     staged = renderers["helm"].staged(chart)  # a copy with the library vendored
     cases = [None, *_ci_files(chart)]
     runs = []
     for values in cases:  # the lint runs are independent: run them side by side
         args = [tool("helm"), "lint", "--strict", str(staged)]
-        if values:
-            args += ["-f", str(values)]
+        # lint renders offline: the defaults need the placeholder opt-in, ci files carry it
+        args += ["-f", str(values)] if values else ["--set", f"{OPT_IN}=true"]
         runs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
     for values, run in zip(cases, runs, strict=True):
         out, _ = run.communicate(timeout=120)
@@ -273,15 +514,14 @@ NOTES_MUST_SAY = {
 
 @pytest.mark.parametrize("chart", CHARTS)
 def test_notes_render_for_defaults_and_every_ci_file(
-    renderers: dict[str, ChartRenderer], chart: str
+    renderers: dict[str, OfflineChartRenderer], chart: str
 ) -> None:
     staged = renderers["helm"].staged(chart)
     cases = [None, *_ci_files(chart)]
     runs = []
     for values in cases:  # NOTES.txt only renders on install: a client-side dry run
         args = [tool("helm"), "install", "notes", str(staged), "--dry-run=client"]
-        if values:
-            args += ["-f", str(values)]
+        args += ["-f", str(values)] if values else ["--set", f"{OPT_IN}=true"]
         runs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
     for values, run in zip(cases, runs, strict=True):
         out = run.communicate(timeout=120)[0].decode()

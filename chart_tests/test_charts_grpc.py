@@ -112,17 +112,148 @@ def test_ingress_mode_is_grpc_with_tls(rendered: dict[str, Rendered]) -> None:
     assert backend == {"name": FULL, "port": {"number": 50051}}
 
 
-def test_ingress_grpcs_keeps_tls_to_the_pod(render_chart: ChartRenderer) -> None:
-    values = {
-        "connection": {
-            "mode": "ingress",
-            "ingress": {"backendProtocol": "GRPCS", "tls": {"secretName": "t"}},
-        }
+GRPCS = {
+    "connection": {
+        "mode": "ingress",
+        "ingress": {"backendProtocol": "GRPCS", "tls": {"secretName": "t"}},
+        "tls": {"existingSecret": "echo-server-tls"},
     }
-    ingress = render_chart(CHART, values).get("Ingress")
+}
+
+
+def test_ingress_grpcs_keeps_tls_to_the_pod(render_chart: ChartRenderer) -> None:
+    out = render_chart(CHART, GRPCS, release=RELEASE, namespace=NS)
+    ingress = out.get("Ingress")
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == (
         "GRPCS"
     )
+    # ... and the pods really serve TLS: the annotation is not the only thing that changed
+    for name in (FULL, f"{FULL}-headless"):
+        assert out.get("Service", name)["spec"]["ports"][0]["appProtocol"] == "https"
+    env = _env(_server(out))
+    assert (env["GRPC_TLS_CERT_FILE"], env["GRPC_TLS_KEY_FILE"]) == (
+        "/etc/grpc-tls/tls.crt",
+        "/etc/grpc-tls/tls.key",
+    )
+
+
+def test_grpcs_without_a_server_certificate_is_refused(render_chart: ChartRenderer) -> None:
+    values = {"connection": {**GRPCS["connection"], "tls": {"existingSecret": ""}}}
+    message = render_chart.error(CHART, values)
+    assert "destate: connection.tls.existingSecret must name the server's TLS Secret" in message
+    assert "connection.ingress.backendProtocol is GRPCS" in message
+
+
+@pytest.mark.parametrize(
+    ("connection", "message"),
+    [
+        (
+            {"mode": "ingress", "ingress": {"tls": {"secretName": "t"}}},
+            "connection.ingress.backendProtocol must be GRPCS when connection.tls.existingSecret "
+            'is set: the pods serve TLS only (got "GRPC")',
+        ),
+        (
+            {"mode": "gateway", "gateway": {"force": True, "parentRefs": [{"name": "gw"}]}},
+            "connection.tls.existingSecret must be empty with connection.mode=gateway",
+        ),
+        ({"tls": {"healthPort": 50051}}, "connection.tls.healthPort must differ from"),
+        ({"tls": {"existingSecret": "Bad_Name"}}, "/connection/tls/existingSecret"),
+    ],
+)
+def test_tls_mismatches_are_refused_by_name(
+    render_chart: ChartRenderer, connection: dict[str, Any], message: str
+) -> None:
+    values = {
+        "connection": {**connection, "tls": {"existingSecret": "s", **connection.get("tls", {})}}
+    }
+    assert message in render_chart.error(CHART, values)
+
+
+TLS_ENVOY = {"connection": {"mode": "envoy", "tls": {"existingSecret": "echo-server-tls"}}}
+
+
+def test_tls_server_gets_its_certificate_and_plaintext_health_probes(
+    render_chart: ChartRenderer,
+) -> None:
+    out = render_chart(CHART, TLS_ENVOY, release=RELEASE, namespace=NS)
+    pod = out.get("Deployment", FULL)["spec"]["template"]["spec"]
+    server = pod["containers"][0]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "grpc-tls"]
+    # the server gets its certificate and key, not the CA; readable through fsGroup only
+    assert volume["secret"] == {
+        "secretName": "echo-server-tls",
+        "defaultMode": 0o440,
+        "items": [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}],
+    }
+    mount = next(m for m in server["volumeMounts"] if m["name"] == "grpc-tls")
+    assert mount == {"name": "grpc-tls", "mountPath": "/etc/grpc-tls", "readOnly": True}
+    env = _env(server)
+    assert env["GRPC_TLS_CERT_FILE"] == f"{mount['mountPath']}/tls.crt"
+    assert env["GRPC_TLS_KEY_FILE"] == f"{mount['mountPath']}/tls.key"
+    # kubelet gRPC probes cannot use TLS: they ask the plaintext health-only port
+    assert env["GRPC_HEALTH_PORT"] == "50052"
+    assert {"name": "grpc-health", "containerPort": 50052, "protocol": "TCP"} in server["ports"]
+    assert server["readinessProbe"]["grpc"] == server["livenessProbe"]["grpc"] == {"port": 50052}
+    for name in (FULL, f"{FULL}-headless"):
+        assert out.get("Service", name)["spec"]["ports"][0]["appProtocol"] == "https"
+    # Envoy's own listener stays plaintext h2c
+    assert out.get("Service", f"{FULL}-envoy")["spec"]["ports"][0]["appProtocol"] == (
+        "kubernetes.io/h2c"
+    )
+
+
+def _envoy_tls(out: Rendered) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(Envoy's upstream TLS context, its container, its pod spec)."""
+    pod = out.get("Deployment", f"{FULL}-envoy")["spec"]["template"]["spec"]
+    config = yaml.safe_load(out.get("ConfigMap", f"{FULL}-envoy-envoy")["data"]["envoy.yaml"])
+    (cluster,) = config["static_resources"]["clusters"]
+    socket = cluster["transport_socket"]
+    assert socket["name"] == "envoy.transport_sockets.tls"
+    return socket["typed_config"], pod["containers"][0], pod
+
+
+def test_envoy_upstream_verifies_the_servers_with_the_secrets_ca(
+    render_chart: ChartRenderer, tmp_path: Path
+) -> None:
+    out = render_chart(CHART, TLS_ENVOY, release=RELEASE, namespace=NS)
+    tls, container, pod = _envoy_tls(out)
+    assert tls["@type"].endswith("UpstreamTlsContext")
+    assert tls["sni"] == HEADLESS_FQDN
+    common = tls["common_tls_context"]
+    assert common["alpn_protocols"] == ["h2"]
+    validation = common["validation_context"]
+    assert validation["match_typed_subject_alt_names"] == [
+        {"san_type": "DNS", "matcher": {"exact": HEADLESS_FQDN}}
+    ]
+    ca_path = Path(validation["trusted_ca"]["filename"])
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "envoy-upstream-ca")
+    assert ca_path.parent == Path(mount["mountPath"]) and mount["readOnly"] is True
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "envoy-upstream-ca"]
+    # Envoy sees the CA only, never the server's key
+    assert volume["secret"]["secretName"] == "echo-server-tls"
+    assert volume["secret"]["items"] == [{"key": "ca.crt", "path": ca_path.name}]
+    # a name set by hand wins for SNI and the check
+    tls_values = {"existingSecret": "echo-server-tls", "serverName": "echo.internal.example"}
+    named = {"connection": {"mode": "envoy", "tls": tls_values}}
+    tls, _, _ = _envoy_tls(render_chart(CHART, named, release=RELEASE, namespace=NS))
+    assert tls["sni"] == "echo.internal.example"
+    matcher = tls["common_tls_context"]["validation_context"]["match_typed_subject_alt_names"]
+    assert matcher == [{"san_type": "DNS", "matcher": {"exact": "echo.internal.example"}}]
+
+
+def test_helm_test_trusts_the_ca_when_it_calls_tls_servers_directly(
+    render_chart: ChartRenderer,
+) -> None:
+    values = {"connection": {"mode": "client", "tls": {"existingSecret": "echo-server-tls"}}}
+    pod = render_chart(CHART, values, release=RELEASE, namespace=NS).get("Pod", f"{FULL}-test")
+    (container,) = pod["spec"]["containers"]
+    env = _env(container)
+    assert env["SERVER_NAME"] == HEADLESS_FQDN
+    mount = container["volumeMounts"][0]
+    assert env["CA_FILE"] == f"{mount['mountPath']}/ca.crt"
+    (volume,) = pod["spec"]["volumes"]
+    assert volume["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+    assert '--ca "$CA_FILE" --server-name "$SERVER_NAME"' in container["command"][-1]
 
 
 def test_gateway_mode_is_a_grpcroute_v1(rendered: dict[str, Rendered]) -> None:
@@ -172,14 +303,41 @@ def envoy_binary() -> str:
     return found
 
 
-@pytest.mark.parametrize("lb_policy", ["ROUND_ROBIN", "LEAST_REQUEST"])
+def _throwaway_ca(directory: Path) -> Path:
+    """A self-signed CA certificate (openssl CLI), for Envoy to load as trusted_ca."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        pytest.fail("openssl not found (apt-get install openssl)")
+    key, cert = directory / "ca.key", directory / "ca.crt"
+    argv = [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    argv += ["-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=ca"]
+    subprocess.run(
+        argv,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    return cert
+
+
+@pytest.mark.parametrize(
+    ("lb_policy", "tls"), [("ROUND_ROBIN", False), ("LEAST_REQUEST", False), ("ROUND_ROBIN", True)]
+)
 def test_rendered_envoy_config_validates_without_deprecation(
-    render_chart: ChartRenderer, tmp_path: Path, lb_policy: str
+    render_chart: ChartRenderer, tmp_path: Path, lb_policy: str, tls: bool
 ) -> None:
-    values = {"connection": {"mode": "envoy", "envoy": {"lbPolicy": lb_policy}}}
+    values: dict[str, Any] = {"connection": {"mode": "envoy", "envoy": {"lbPolicy": lb_policy}}}
+    if tls:
+        values["connection"]["tls"] = {"existingSecret": "echo-server-tls"}
     out = render_chart(CHART, values, release=RELEASE, namespace=NS)
+    text = out.get("ConfigMap", f"{FULL}-envoy-envoy")["data"]["envoy.yaml"]
+    if tls:  # the CA file as the pod would have it mounted
+        text = text.replace(
+            "filename: /etc/envoy-tls/ca.crt", f"filename: {_throwaway_ca(tmp_path)}"
+        )
+        assert str(tmp_path) in text
     config = tmp_path / "envoy.yaml"
-    config.write_text(out.get("ConfigMap", f"{FULL}-envoy-envoy")["data"]["envoy.yaml"])
+    config.write_text(text)
     result = subprocess.run(
         [envoy_binary(), "--mode", "validate", "-c", str(config), "--log-level", "info"],
         capture_output=True,

@@ -106,6 +106,8 @@ def test_server_id_base_and_flavor_reach_every_script_container(mariadb: Rendere
         assert env["POD_ORDINAL"] == {
             "fieldRef": {"fieldPath": "metadata.labels['apps.kubernetes.io/pod-index']"}
         }, name
+        if init:  # init-config.sh needs no password (test_init_container_gets_no_password)
+            continue
         assert env["MYSQL_ROOT_PASSWORD"] == {
             "secretKeyRef": {"name": f"{FULL}-auth", "key": "root-password"}
         }, name
@@ -261,11 +263,12 @@ def test_pods_are_restricted(default: Rendered) -> None:
 def test_helm_test_checks_every_replica_by_name(default: Rendered) -> None:
     pod = default.get("Pod", f"{FULL}-test")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
-    script = pod["spec"]["containers"][0]["command"][-1]
-    assert f"{FULL}-primary" in script
+    env = _env(pod["spec"]["containers"][0])  # the hosts reach the script as env
+    assert env["PRIMARY_SERVICE"] == f"{FULL}-primary"
+    replicas = env["REPLICA_HOSTS"].split()
     for ordinal in (1, 2):
-        assert f"{FULL}-{ordinal}.{FULL}-headless.data.svc.cluster.local" in script
-    assert f"{FULL}-0.{FULL}-headless" not in script
+        assert f"{FULL}-{ordinal}.{FULL}-headless.data.svc.cluster.local" in replicas
+    assert not [host for host in replicas if host.startswith(f"{FULL}-0.")]
     # the test pod is not selected by the chart's Services
     selector = default.get("Service", f"{FULL}-read")["spec"]["selector"]
     labels = pod["metadata"]["labels"]
@@ -305,3 +308,26 @@ def test_secret_files_reach_the_init_container(render_chart: ChartRenderer) -> N
     assert volumes[mounts["/destate/config-src/secret"]]["secret"]["secretName"] == FULL
     assert base64.b64decode(out.get("Secret", FULL)["data"]["server-key.pem"]) == b"KEY"
     assert "checksum/secret" in sts["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_init_container_gets_no_password(default: Rendered) -> None:
+    """init-config.sh needs no server and no password: its container is given none."""
+    sts = default.get("StatefulSet", FULL)
+    init = _container(sts, "init-config", init=True)
+    assert not [name for name in _env(init) if "PASSWORD" in name]
+    assert "MYSQL_ROOT_PASSWORD" in _env(_container(sts, "mysql"))
+    assert "MYSQL_REPLICATION_PASSWORD" in _env(_container(sts, "replication"))
+
+
+def test_helm_test_script_gets_hosts_through_env(default: Rendered) -> None:
+    """Names reach the test pod's script as env, used as "$VAR", never as script text."""
+    pod = default.get("Pod", f"{FULL}-test")
+    (container,) = pod["spec"]["containers"]
+    env = _env(container)
+    assert env["PRIMARY_SERVICE"] == f"{FULL}-primary"
+    assert env["READ_SERVICE"] == f"{FULL}-read"
+    assert env["REPLICA_HOSTS"].split() == [
+        f"{FULL}-{n}.{FULL}-headless.data.svc.cluster.local" for n in (1, 2)
+    ]
+    script = container["command"][-1]
+    assert "cluster.local" not in script and f"{FULL}-" not in script

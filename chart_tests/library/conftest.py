@@ -21,6 +21,12 @@ TEST_CHART = Path(__file__).resolve().parent / "chart"
 TOOLS_BIN = REPO / ".tools" / "bin"
 RELEASE = "t"
 NAMESPACE = "ns"
+# Offline renders fail closed where the library would generate a password (README,
+# "Generated passwords"); the tests opt in to predictable placeholders, and turn it off
+# with {"global": {"destate": {"insecurePredictablePasswords": False}}}.
+OFFLINE_TEST_VALUES: dict[str, Any] = {
+    "global": {"destate": {"insecurePredictablePasswords": True}}
+}
 
 
 def tool(name: str, env_var: str) -> Path:
@@ -81,13 +87,18 @@ def template(
     for api in api_versions:
         args += ["--api-versions", api]
     args += list(extra)
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
-        yaml.safe_dump(values or {}, handle)
-        values_file = handle.name
+    files = []
+    # OFFLINE_TEST_VALUES first (a --set would win over any file): the test's own values
+    # may turn the opt-in off
+    for doc in (OFFLINE_TEST_VALUES, values or {}):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+            yaml.safe_dump(doc, handle)
+            files.append(handle.name)
     try:
-        return run_helm(helm, [*args, "--values", values_file])
+        return run_helm(helm, [*args, *(a for f in files for a in ("--values", f))])
     finally:
-        os.unlink(values_file)
+        for name in files:
+            os.unlink(name)
 
 
 def parse(text: str) -> list[dict[str, Any]]:

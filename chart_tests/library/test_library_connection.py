@@ -57,6 +57,8 @@ def test_grpc_ingress(render: RenderFn, protocol: str) -> None:
                     "annotations": {"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600"},
                     "tls": {"secretName": "grpc-tls"},
                 },
+                # GRPCS: TLS to the pods, which then serve it with their own certificate
+                "tls": {"existingSecret": "grpc-server-tls" if protocol == "GRPCS" else ""},
             }
         },
         extra=["--show-only", "templates/connection.yaml"],
@@ -189,7 +191,12 @@ def test_envoy_config_meaning(envoy_variants: dict[str, str]) -> None:
     opts = cluster["typed_extension_protocol_options"][
         "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
     ]
-    assert opts["explicit_http_config"] == {"http2_protocol_options": {}}
+    assert opts["explicit_http_config"] == {
+        "http2_protocol_options": {
+            "initial_stream_window_size": 65536,
+            "initial_connection_window_size": 1048576,
+        }
+    }
     endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
     assert endpoint["address"]["socket_address"] == {"address": HEADLESS_FQDN, "port_value": 50051}
     (check,) = cluster["health_checks"]
@@ -202,6 +209,154 @@ def test_envoy_config_meaning(envoy_variants: dict[str, str]) -> None:
         sidecar["static_resources"]["listeners"][0]["address"]["socket_address"]["address"]
         == "127.0.0.1"
     )
+
+
+def test_envoy_limits_by_default(envoy_variants: dict[str, str]) -> None:
+    """Every proxy has limits: connections, streams, windows, timeouts, circuit breakers."""
+    cfg = yaml.safe_load(envoy_variants["front"])
+    (monitor,) = cfg["overload_manager"]["resource_monitors"]
+    assert monitor["name"] == "envoy.resource_monitors.global_downstream_max_connections"
+    assert monitor["typed_config"]["max_active_downstream_connections"] == 10000
+    # the admin endpoint (127.0.0.1) is not starved by clients at the limit
+    assert cfg["admin"]["ignore_global_conn_limit"] is True
+    hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    hcm = hcm["typed_config"]
+    assert (
+        hcm["request_headers_timeout"],
+        hcm["request_timeout"],
+        hcm["stream_idle_timeout"],
+        hcm["common_http_protocol_options"]["idle_timeout"],
+    ) == ("10s", "0s", "300s", "3600s")
+    assert hcm["http2_protocol_options"] == {
+        "max_concurrent_streams": 100,
+        "initial_stream_window_size": 65536,
+        "initial_connection_window_size": 1048576,
+    }
+    (cluster,) = cfg["static_resources"]["clusters"]
+    assert cluster["circuit_breakers"] == {
+        "thresholds": [
+            {
+                "priority": "DEFAULT",
+                "max_connections": 1024,
+                "max_pending_requests": 1024,
+                "max_requests": 1024,
+                "max_retries": 3,
+            }
+        ]
+    }
+    assert cluster["outlier_detection"] == {
+        "consecutive_5xx": 5,
+        "interval": "10s",
+        "base_ejection_time": "30s",
+        "max_ejection_percent": 50,
+    }
+    assert "transport_socket" not in cluster  # plaintext h2c unless connection.tls is set
+
+
+LIMITS = {
+    "connection": {
+        "envoy": {
+            "downstream": {
+                "maxConnections": 3,
+                "http2": {
+                    "maxConcurrentStreams": 7,
+                    "initialStreamWindowSize": 70000,
+                    "initialConnectionWindowSize": 2000000,
+                },
+                "timeouts": {
+                    "requestHeaders": "2.5s",
+                    "request": "60s",
+                    "streamIdle": "0s",
+                    "idle": "120s",
+                },
+            },
+            "upstream": {
+                "circuitBreakers": {
+                    "maxConnections": 11,
+                    "maxPendingRequests": 12,
+                    "maxRequests": 4294967295,
+                    "maxRetries": 0,
+                },
+                "outlierDetection": {"enabled": False},
+            },
+        }
+    }
+}
+
+
+def test_envoy_limits_from_values(render: RenderFn, tmp_path: Path) -> None:
+    out = render(LIMITS, extra=["--show-only", "templates/helpers.yaml"])
+    text = helpers(out)["envoy.yaml"]
+    cfg = yaml.safe_load(text)
+    monitor = cfg["overload_manager"]["resource_monitors"][0]["typed_config"]
+    assert monitor["max_active_downstream_connections"] == 3
+    hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    hcm = hcm["typed_config"]
+    assert hcm["request_headers_timeout"] == "2.5s"
+    assert hcm["request_timeout"] == "60s"
+    assert hcm["stream_idle_timeout"] == "0s"
+    assert hcm["common_http_protocol_options"] == {"idle_timeout": "120s"}
+    assert hcm["http2_protocol_options"] == {
+        "max_concurrent_streams": 7,
+        "initial_stream_window_size": 70000,
+        "initial_connection_window_size": 2000000,
+    }
+    (cluster,) = cfg["static_resources"]["clusters"]
+    (threshold,) = cluster["circuit_breakers"]["thresholds"]
+    # the largest uint32 stays an integer (no 4.294967295e+09 in envoy.yaml)
+    assert threshold == {
+        "priority": "DEFAULT",
+        "max_connections": 11,
+        "max_pending_requests": 12,
+        "max_requests": 4294967295,
+        "max_retries": 0,
+    }
+    assert "outlier_detection" not in cluster
+    upstream_h2 = cluster["typed_extension_protocol_options"][
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+    ]["explicit_http_config"]["http2_protocol_options"]
+    assert upstream_h2 == {
+        "initial_stream_window_size": 70000,
+        "initial_connection_window_size": 2000000,
+    }
+    config = tmp_path / "envoy.yaml"
+    config.write_text(text)
+    proc = subprocess.run(
+        [str(envoy_binary()), "--mode", "validate", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "[warning]" not in proc.stdout + proc.stderr
+
+
+def test_envoy_sidecar_with_server_tls_gets_only_the_ca(render: RenderFn) -> None:
+    out = render({"connection": {"tls": {"existingSecret": "srv-tls"}}})
+    pod = out.get("Deployment", f"{FULL}-web")["spec"]["template"]["spec"]
+    envoy = container(pod, "envoy")
+    mount = next(m for m in envoy["volumeMounts"] if m["name"] == "envoy-upstream-ca")
+    volume = next(v for v in pod["volumes"] if v["name"] == "envoy-upstream-ca")
+    assert volume["secret"] == {
+        "secretName": "srv-tls",
+        "defaultMode": 0o444,
+        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+    }
+    cfg = yaml.safe_load(out.get("ConfigMap", f"{FULL}-web-envoy")["data"]["envoy.yaml"])
+    tls = cfg["static_resources"]["clusters"][0]["transport_socket"]["typed_config"]
+    validation = tls["common_tls_context"]["validation_context"]
+    assert validation["trusted_ca"]["filename"] == f"{mount['mountPath']}/ca.crt"
+    assert tls["sni"] == HEADLESS_FQDN
+    assert validation["match_typed_subject_alt_names"][0]["matcher"] == {"exact": HEADLESS_FQDN}
+    data = helpers(out)
+    assert data["app-protocol"] == "https"
+
+
+def test_app_protocol_plaintext_by_default(default_out: Render) -> None:
+    assert helpers(default_out)["app-protocol"] == "kubernetes.io/h2c"
+    assert helpers(default_out)["server-tls-volumes"] == ""
+    assert helpers(default_out)["server-tls-mounts"] == ""
 
 
 def test_envoy_checksum_matches_configmap(default_out: Render) -> None:

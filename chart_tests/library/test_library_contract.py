@@ -24,6 +24,7 @@ AREAS = {
     "topology",
     "session",
     "connection",
+    "network",
     "workload",
     "validate",
     "values",
@@ -120,6 +121,7 @@ def test_values_merge_semantics(default_out: Render) -> None:
         "topology",
         "session",
         "connection",
+        "network",
     }
     assert data["args-check"] == ""
 

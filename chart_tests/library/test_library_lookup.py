@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
-from conftest import LIBRARY, NAMESPACE, parse, run_helm
+from conftest import LIBRARY, NAMESPACE, HelmError, parse, run_helm
 from destate_libtest import go_json_sha256
 
 RELEASE_NAME = "t"
@@ -192,12 +192,22 @@ def vault_chart(helm: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return chart
 
 
+OPT_IN = "global.destate.insecurePredictablePasswords=true"
+
+
 def render(
-    helm_bin: Path, chart: Path, kubeconfig: Path | None, monkeypatch: pytest.MonkeyPatch
+    helm_bin: Path,
+    chart: Path,
+    kubeconfig: Path | None,
+    monkeypatch: pytest.MonkeyPatch,
+    opt_in: bool = False,
 ) -> tuple[dict[str, str], str]:
     """(decoded Secret data, checksum/secret) of one render; with a kubeconfig Helm
-    talks to the fake API server (lookup on), without it renders offline."""
+    talks to the fake API server (lookup on), without it renders offline. `opt_in` sets
+    the predictable-placeholder opt-in."""
     args: list[str | Path] = ["template", RELEASE_NAME, chart, "--namespace", NAMESPACE]
+    if opt_in:
+        args += ["--set", OPT_IN]
     if kubeconfig is not None:
         monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
         args += ["--dry-run=server", "--disable-openapi-validation"]
@@ -237,14 +247,41 @@ def test_reachable_cluster_without_secret_gets_random_passwords(
     handler, kubeconfig = api
     helm_bin = request.getfixturevalue(binary)
     monkeypatch.setattr(handler, "secrets", {})
+    # online, with or without the opt-in: random (the opt-in only affects offline renders)
     first, _ = render(helm_bin, vault_chart, kubeconfig, monkeypatch)
-    second, _ = render(helm_bin, vault_chart, kubeconfig, monkeypatch)
+    second, _ = render(helm_bin, vault_chart, kubeconfig, monkeypatch, opt_in=True)
     monkeypatch.delenv("KUBECONFIG")
-    offline, _ = render(helm_bin, vault_chart, None, monkeypatch)
-    again_offline, _ = render(helm_bin, vault_chart, None, monkeypatch)
+    offline, _ = render(helm_bin, vault_chart, None, monkeypatch, opt_in=True)
+    again_offline, _ = render(helm_bin, vault_chart, None, monkeypatch, opt_in=True)
     for key in ("admin-password", "replication-password"):
         assert re.fullmatch(r"[A-Za-z0-9]{24}", first[key])
+        assert re.fullmatch(r"[A-Za-z0-9]{24}", second[key])
         assert first[key] != second[key]  # random on a first install
         assert first[key] != offline[key]  # never the offline placeholder
-        assert offline[key] == again_offline[key]  # offline output stays deterministic
+        assert offline[key] == again_offline[key]  # the opted-in placeholder is stable
     assert first["admin-password"] != first["replication-password"]
+
+
+@pytest.mark.parametrize("binary", ["helm", "helm3"])
+def test_offline_render_fails_closed_where_online_generates(
+    request: pytest.FixtureRequest,
+    binary: str,
+    api: tuple[type[FakeApi], Path],
+    vault_chart: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same chart and values: online a random password, offline a refusal that names
+    the ways out; the only difference is whether Helm talks to an API server."""
+    handler, kubeconfig = api
+    helm_bin = request.getfixturevalue(binary)
+    monkeypatch.setattr(handler, "secrets", {})
+    online, _ = render(helm_bin, vault_chart, kubeconfig, monkeypatch)
+    assert re.fullmatch(r"[A-Za-z0-9]{24}", online["admin-password"])
+    monkeypatch.delenv("KUBECONFIG")
+    with pytest.raises(HelmError) as failure:
+        render(helm_bin, vault_chart, None, monkeypatch)
+    message = failure.value.stderr
+    assert "destate: config.secrets.admin-password must be set, or config.existingSecret" in (
+        message
+    )
+    assert "global.destate.insecurePredictablePasswords=true" in message

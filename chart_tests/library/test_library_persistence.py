@@ -118,6 +118,16 @@ def test_local_volumes_one_per_node_bound_to_each_pod(local: Render) -> None:
     assert len({pv["metadata"]["name"] for pv in pvs}) == 4
 
 
+def test_local_volumes_and_their_class_outlive_the_release(local: Render) -> None:
+    """`helm uninstall` keeps them: they stay bound to the retained claims and a reinstall
+    adopts them (tests/cluster/test_release_lifecycle.py shows it on an API server)."""
+    kept = [*local.all("StorageClass"), *local.all("PersistentVolume")]
+    assert len(kept) == 5
+    for obj in kept:
+        annotations = obj["metadata"].get("annotations") or {}
+        assert annotations.get("helm.sh/resource-policy") == "keep", obj["metadata"]["name"]
+
+
 def test_disabled_persistence_uses_emptydir(render: RenderFn) -> None:
     out = render({"persistence": {"enabled": False}})
     sts = out.get("StatefulSet", FULL)

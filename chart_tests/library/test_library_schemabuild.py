@@ -59,6 +59,7 @@ def test_every_area_schema_is_strict() -> None:
         "topology",
         "session",
         "connection",
+        "network",
     }
     for path in files:
         doc = json.loads(path.read_text())
@@ -151,3 +152,19 @@ def test_repository_charts_are_up_to_date(capsys: pytest.CaptureFixture[str]) ->
     charts = [TEST_CHART, *schemabuild.discover(REPO)]
     code = schemabuild.main(["--check", *map(str, charts)])
     assert code == 0, capsys.readouterr().err
+
+
+def test_embedded_redis_schema_mirrors_the_area_schemas() -> None:
+    """session.store.redis.{image,workload,persistence,topology} are copies of the area
+    schemas (patterns included), except that the embedded Redis has at most one pod."""
+    session = json.loads((SCHEMA_DIR / "session.json").read_text())
+    store = session["properties"]["session"]["properties"]["store"]["properties"]
+    redis = store["redis"]["properties"]
+    for area in ("image", "workload", "persistence", "topology"):
+        expected = json.loads((SCHEMA_DIR / f"{area}.json").read_text())["properties"][area]
+        actual = json.loads(json.dumps(redis[area]))
+        if area == "workload":
+            assert actual["properties"]["replicas"]["maximum"] == 1
+            actual["properties"]["replicas"] = expected["properties"]["replicas"]
+        assert actual == expected, f"session.store.redis.{area} differs from {area}.json"
+    assert set(redis["auth"]["properties"]) == {"existingSecret", "password"}

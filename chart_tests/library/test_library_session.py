@@ -5,11 +5,12 @@ templates, or an existing store Secret)."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import pytest
 import yaml
 from conftest import NAMESPACE, Render, RenderFn
-from destate_libtest import container, env_map, pod_spec, volume
+from destate_libtest import container, env_map, go_json_sha256, pod_spec, volume
 
 FULL = "t-libtest"
 REDIS = f"{FULL}-redis"
@@ -91,14 +92,32 @@ def test_embedded_redis_is_built_from_library_templates(store: Render) -> None:
     assert redis["image"] == "redis:7.4"
     assert sts["metadata"]["labels"]["app.kubernetes.io/version"] == "7.4"
     assert sts["metadata"]["labels"]["app.kubernetes.io/part-of"] == "libtest"
-    assert redis["command"][:2] == ["redis-server", "/etc/redis/redis.conf"]
+    # no password on the command line: redis.conf includes the file redis-auth writes
+    assert redis["command"] == ["redis-server", "/etc/redis/redis.conf"]
     assert {"name": "data", "mountPath": "/data"} in redis["volumeMounts"]
     conf = store.get("ConfigMap", volume(pod, "config")["configMap"]["name"])
     assert "appendonly yes" in conf["data"]["redis.conf"]
     assert "dir /data" in conf["data"]["redis.conf"]
-    assert env_map(redis)["REDIS_PASSWORD"] == {
-        "secretKeyRef": {"name": STORE_SECRET, "key": "password"}
+    assert conf["data"]["redis.conf"].endswith("\ninclude /destate/redis-auth/auth.conf")
+    env = env_map(redis)
+    assert env["REDISCLI_AUTH"] == {"secretKeyRef": {"name": STORE_SECRET, "key": "password"}}
+    assert "REDIS_PASSWORD" not in env
+    probe = redis["readinessProbe"]["exec"]["command"]
+    assert probe == ["sh", "-c", "redis-cli ping | grep -q PONG"]
+    (init,) = pod["initContainers"]
+    assert init["name"] == "redis-auth" and "env" not in init
+    assert {m["name"] for m in init["volumeMounts"]} == {"redis-password", "redis-auth"}
+    assert volume(pod, "redis-password")["secret"] == {
+        "secretName": STORE_SECRET,
+        "defaultMode": 0o440,
+        "items": [{"key": "password", "path": "password"}],
     }
+    assert volume(pod, "redis-auth")["emptyDir"] == {"medium": "Memory", "sizeLimit": "1Mi"}
+    assert init["securityContext"]["readOnlyRootFilesystem"] is True
+    # a new password rolls Redis (the init container writes it at start)
+    secret = store.get("Secret", STORE_SECRET)
+    checksum = sts["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
+    assert checksum == go_json_sha256(secret["data"])
     assert pod["securityContext"]["runAsUser"] == 999
     assert redis["securityContext"]["readOnlyRootFilesystem"] is True
     # the Redis pods are not selected by the chart's own Services
@@ -168,3 +187,67 @@ def test_embedded_redis_tuning(render: RenderFn) -> None:
         out.get("PodDisruptionBudget", REDIS)["spec"]["selector"]["matchLabels"]
         == (sts["spec"]["selector"]["matchLabels"])
     )
+
+
+def test_redis_password_from_values_or_an_existing_secret(render: RenderFn) -> None:
+    """The ways out of an offline render that would generate the Redis password (the
+    charts' tests render them without the placeholder opt-in)."""
+    chosen = render(
+        {
+            "session": {"mode": "store", "store": {"redis": {"auth": {"password": "a.b_c~d-e1"}}}},
+        },
+        extra=["--show-only", "templates/session.yaml"],
+    )
+    data = chosen.get("Secret", STORE_SECRET)["data"]
+    assert base64.b64decode(data["password"]).decode() == "a.b_c~d-e1"
+    existing = render(
+        {
+            "session": {
+                "mode": "store",
+                "store": {"redis": {"auth": {"existingSecret": "vault-redis"}}},
+            },
+        },
+        extra=["--show-only", "templates/session.yaml"],
+    )
+    assert STORE_SECRET not in existing.names("Secret")
+    pod = pod_spec(existing.get("StatefulSet", REDIS))
+    assert env_map(container(pod, "redis"))["REDISCLI_AUTH"] == {
+        "secretKeyRef": {"name": "vault-redis", "key": "password"}
+    }
+    assert volume(pod, "redis-password")["secret"]["secretName"] == "vault-redis"
+    assert "checksum/secret" not in existing.get("StatefulSet", REDIS)["spec"]["template"][
+        "metadata"
+    ].get("annotations", {})
+
+
+def test_redis_password_offline_fails_closed_naming_the_redis_values(
+    render_error: Callable[..., str],
+) -> None:
+    message = render_error(
+        {
+            "global": {"destate": {"insecurePredictablePasswords": False}},
+            "config": {"secrets": {"admin-password": "given"}},
+            "session": {"mode": "store"},
+        },
+        schema=True,
+    )
+    assert (
+        "destate: session.store.redis.auth.password must be set, or "
+        "session.store.redis.auth.existingSecret name a Secret" in message
+    )
+
+
+@pytest.mark.parametrize("schema", [True, False], ids=["schema", "template"])
+def test_embedded_redis_refuses_more_than_one_pod(
+    render_error: Callable[..., str], schema: bool
+) -> None:
+    values = {"session": {"mode": "store", "store": {"redis": {"workload": {"replicas": 3}}}}}
+    message = render_error(values, schema=schema)
+    if schema:
+        assert "/session/store/redis/workload/replicas" in message and "maximum" in message
+    else:
+        assert (
+            "destate: session.store.redis.workload.replicas must be 0 or 1: the embedded "
+            "Redis is one instance without replication" in message
+        )
+        assert "(got 3)" in message

@@ -18,6 +18,11 @@ from conftest import HelmError, template
 
 ErrorFn = Callable[..., str]
 
+PATH_RULE = (
+    "must be an absolute path of letters, digits and ._@+- "
+    "(no spaces, quotes, $, .. or control characters)"
+)
+DNS_RULE = "must be a DNS name (lower-case letters, digits, - and .)"
 LOCAL = {"enabled": True, "path": "/mnt/data", "nodes": ["n1", "n2", "n3"]}
 
 CASES: list[tuple[str, dict[str, Any], str]] = [
@@ -222,8 +227,206 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         {"connection": {"mode": "client", "client": {"maxConnectionAgeSeconds": 0}}},
         "destate: connection.client.maxConnectionAgeSeconds must be >= 1 (got 0)",
     ),
+    # connection: server TLS and GRPCS
+    (
+        "grpcs-without-server-cert",
+        {
+            "connection": {
+                "mode": "ingress",
+                "ingress": {"backendProtocol": "GRPCS", "tls": {"secretName": "t"}},
+            }
+        },
+        "destate: connection.tls.existingSecret must name the server's TLS Secret (tls.crt, "
+        "tls.key, ca.crt) when connection.ingress.backendProtocol is GRPCS: without it the "
+        'pods serve plaintext (h2c) (got "")',
+    ),
+    (
+        "tls-server-behind-grpc-ingress",
+        {
+            "connection": {
+                "mode": "ingress",
+                "ingress": {"tls": {"secretName": "t"}},
+                "tls": {"existingSecret": "srv"},
+            }
+        },
+        "destate: connection.ingress.backendProtocol must be GRPCS when "
+        'connection.tls.existingSecret is set: the pods serve TLS only (got "GRPC")',
+    ),
+    (
+        "tls-secret-name",
+        {"connection": {"tls": {"existingSecret": "srv\n  evil: 1"}}},
+        "destate: connection.tls.existingSecret must be a Secret name (lower-case DNS "
+        'subdomain) (got "srv\\n  evil: 1")',
+    ),
+    (
+        "tls-server-name",
+        {"connection": {"tls": {"existingSecret": "srv", "serverName": "a b"}}},
+        "destate: connection.tls.serverName must be a DNS name (lower-case letters, digits, - "
+        'and .) or empty (got "a b")',
+    ),
+    (
+        "tls-health-port-clash",
+        {"connection": {"tls": {"existingSecret": "srv", "healthPort": 50051}}},
+        "destate: connection.tls.healthPort must differ from connection.port (50051)",
+    ),
+    # connection: Envoy limits and timeouts (values that reach envoy.yaml verbatim)
+    (
+        "envoy-duration-injection",
+        {"connection": {"envoy": {"downstream": {"timeouts": {"idle": "1s\nadmin: {}"}}}}},
+        "destate: connection.envoy.downstream.timeouts.idle must be a duration in seconds "
+        'such as 10s or 0.25s (got "1s\\nadmin: {}")',
+    ),
+    (
+        "envoy-duration-unit",
+        {"connection": {"envoy": {"healthCheck": {"interval": "5m"}}}},
+        "destate: connection.envoy.healthCheck.interval must be a duration in seconds such as "
+        '10s or 0.25s (got "5m")',
+    ),
+    (
+        "envoy-connect-timeout-zero",
+        {"connection": {"envoy": {"connectTimeout": "0.0s"}}},
+        'destate: connection.envoy.connectTimeout must be a duration > 0s (got "0.0s")',
+    ),
+    (
+        "envoy-max-connections-zero",
+        {"connection": {"envoy": {"downstream": {"maxConnections": 0}}}},
+        "destate: connection.envoy.downstream.maxConnections must be an integer in "
+        "1..1000000 (got 0)",
+    ),
+    (
+        "envoy-window-too-small",
+        {"connection": {"envoy": {"downstream": {"http2": {"initialStreamWindowSize": 1024}}}}},
+        "destate: connection.envoy.downstream.http2.initialStreamWindowSize must be an integer "
+        "in 65535..2147483647 (got 1024)",
+    ),
+    (
+        "envoy-circuit-breaker-text",
+        {"connection": {"envoy": {"upstream": {"circuitBreakers": {"maxRequests": "many"}}}}},
+        "destate: connection.envoy.upstream.circuitBreakers.maxRequests must be an integer in "
+        '1..4294967295 (got "many")',
+    ),
+    (
+        "envoy-ejection-percent",
+        {"connection": {"envoy": {"upstream": {"outlierDetection": {"maxEjectionPercent": 150}}}}},
+        "destate: connection.envoy.upstream.outlierDetection.maxEjectionPercent must be an "
+        "integer in 0..100 (got 150)",
+    ),
     # image
     ("image-repository", {"image": {"repository": ""}}, "destate: image.repository must be set"),
+    # hostile values (issue 11): nothing that could reach a script, a .cnf, envoy.yaml or an
+    # unquoted YAML scalar gets past the templates, even without the schema
+    (
+        "hostile-cluster-domain",
+        {"topology": {"clusterDomain": "cluster.local\nskip-grant-tables"}},
+        f'destate: topology.clusterDomain {DNS_RULE} (got "cluster.local\\nskip-grant-tables")',
+    ),
+    (
+        "hostile-config-mount",
+        {"config": {"mountPath": "/etc/app/$(id)"}},
+        f'destate: config.mountPath {PATH_RULE} (got "/etc/app/$(id)")',
+    ),
+    (
+        "hostile-secret-mount",
+        {"config": {"secretMountPath": '/etc/s"; reboot'}},
+        f"destate: config.secretMountPath {PATH_RULE}",
+    ),
+    (
+        "hostile-data-mount",
+        {"persistence": {"mountPath": "/data/../etc"}},
+        f'destate: persistence.mountPath {PATH_RULE} (got "/data/../etc")',
+    ),
+    (
+        "hostile-sub-path",
+        {"persistence": {"subPath": "../etc"}},
+        "destate: persistence.subPath must be a relative path",
+    ),
+    (
+        "hostile-local-path",
+        {"persistence": {"local": {**LOCAL, "path": "/mnt/a b"}}},
+        f'destate: persistence.local.path {PATH_RULE} (got "/mnt/a b")',
+    ),
+    (
+        "hostile-fullname",
+        {"fullnameOverride": "t;id"},
+        "destate: fullnameOverride must be a DNS label: at most 63 lower-case letters, "
+        'digits and -, starting and ending with a letter or digit (got "t;id")',
+    ),
+    ("hostile-name", {"nameOverride": "x\ny"}, "destate: nameOverride must be a DNS label"),
+    (
+        "hostile-image-tag",
+        {"image": {"tag": "1.0\ncommand: [sh]"}},
+        "destate: image.tag must be an image tag",
+    ),
+    (
+        "hostile-service-account",
+        {"workload": {"serviceAccountName": "a b"}},
+        f'destate: workload.serviceAccountName {DNS_RULE} (got "a b")',
+    ),
+    (
+        "hostile-topology-key",
+        {"topology": {"antiAffinityTopologyKey": "kubernetes.io/hostname\n  x: y"}},
+        "destate: topology.antiAffinityTopologyKey must be a label key",
+    ),
+    (
+        "hostile-file-name",
+        {"config": {"files": {"../x.conf": "x"}}},
+        "destate: config.files must have file names of letters, digits and ._- (not . or ..) "
+        '(got "../x.conf")',
+    ),
+    (
+        "file-entry-keys",
+        {"config": {"files": {"app.conf": {"contents": "x"}}}},
+        "destate: config.files.app.conf must be a string or a map with the keys content and tpl "
+        "(got the key(s) contents)",
+    ),
+    (
+        "file-entry-tpl",
+        {"config": {"files": {"app.conf": {"content": "x", "tpl": "yes"}}}},
+        'destate: config.files.app.conf.tpl must be true or false (got "yes")',
+    ),
+    (
+        "hostile-env-name",
+        {"session": {"store": {"env": {"url": "X\n  value: y"}}}},
+        "destate: session.store.env.url must be an environment variable name",
+    ),
+    (
+        "hostile-cookie",
+        {"session": {"sticky": {"cookie": {"name": "a;b"}}}},
+        "destate: session.sticky.cookie.name must be a cookie name of letters, digits and _.- "
+        '(got "a;b")',
+    ),
+    (
+        "redis-three-pods",
+        {"session": {"mode": "store", "store": {"redis": {"workload": {"replicas": 3}}}}},
+        "destate: session.store.redis.workload.replicas must be 0 or 1: the embedded Redis is one "
+        "instance without replication",
+    ),
+    (
+        "redis-password-chars",
+        {"session": {"store": {"redis": {"auth": {"password": "a b c d e f"}}}}},
+        "destate: session.store.redis.auth.password must be 8..128 letters, digits and ._~-",
+    ),
+    (
+        "envoy-listen",
+        {"connection": {"envoy": {"listenAddress": "0.0.0.0\nx"}}},
+        "destate: connection.envoy.listenAddress must be an IP address",
+    ),
+    (
+        "envoy-upstream",
+        {"connection": {"envoy": {"upstream": {"host": "a b"}}}},
+        f'destate: connection.envoy.upstream.host {DNS_RULE} or empty (got "a b")',
+    ),
+    (
+        "client-env",
+        {"connection": {"client": {"env": {"maxConnectionAge": "1X"}}}},
+        "destate: connection.client.env.maxConnectionAge must be an environment variable name",
+    ),
+    (
+        "ingress-path",
+        {"connection": {"ingress": {"path": "/;x"}}},
+        "destate: connection.ingress.path must be a URL path of letters, digits and ._~/- "
+        'starting with / (got "/;x")',
+    ),
     # template misuse (arguments, not values)
     (
         "argument-typo",
@@ -305,6 +508,21 @@ SCHEMA_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         ["/session/sticky/timeoutSeconds", "maximum"],
     ),
     ("size-pattern", {"persistence": {"size": "8 GB"}}, ["/persistence/size"]),
+    (
+        "envoy-duration-pattern",
+        {"connection": {"envoy": {"downstream": {"timeouts": {"streamIdle": "5 minutes"}}}}},
+        ["/connection/envoy/downstream/timeouts/streamIdle", "does not match pattern"],
+    ),
+    (
+        "envoy-streams-minimum",
+        {"connection": {"envoy": {"downstream": {"http2": {"maxConcurrentStreams": 0}}}}},
+        ["/connection/envoy/downstream/http2/maxConcurrentStreams", "minimum"],
+    ),
+    (
+        "tls-unknown-key",
+        {"connection": {"tls": {"secretName": "srv"}}},
+        ["/connection/tls", "additional properties 'secretName' not allowed"],
+    ),
     (
         "redis-unknown",
         {"session": {"store": {"redis": {"workload": {"replics": 1}}}}},

@@ -16,15 +16,41 @@ Python: json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=Fal
 */}}
 
 {{/*
-destate.config.data — the ConfigMap data map (JSON): every config.files entry rendered
-with `tpl` against ctx. Keys: ctx, values, component.
+destate.config.content — internal: the text of one config.files / config.secrets entry.
+An entry is a string (taken literally: "{{ lookup ... }}" stays those characters) or a map
+{content: STRING, tpl: BOOL}; only tpl: true renders content with `tpl` against ctx, with
+the installer's rights (lookup, include): the per-entry opt-in of README "Templated
+config". Usage: include "destate.config.content" (list $ctx "config.files.app.conf" $entry)
+*/}}
+{{- define "destate.config.content" -}}
+{{- $ctx := index . 0 -}}{{- $path := index . 1 -}}{{- $entry := index . 2 -}}
+{{- if kindIs "map" $entry -}}
+{{- $unknown := without (keys $entry | sortAlpha) "content" "tpl" -}}
+{{- if $unknown -}}
+{{- include "destate.validate.fail" (list "" $path "be a string or a map with the keys content and tpl" (printf "the key(s) %s" (join ", " $unknown))) -}}
+{{- end -}}
+{{- if not (has (toString (get $entry "tpl" | default false)) (list "true" "false")) -}}
+{{- include "destate.validate.fail" (list "" (printf "%s.tpl" $path) "be true or false" (printf "%q" (toString $entry.tpl))) -}}
+{{- end -}}
+{{- $content := get $entry "content" | default "" | toString -}}
+{{- if eq (toString $entry.tpl) "true" -}}{{- tpl $content $ctx -}}{{- else -}}{{- $content -}}{{- end -}}
+{{- else if not (kindIs "invalid" $entry) -}}
+{{- $entry | toString -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+destate.config.data — the ConfigMap data map (JSON): every config.files entry, literal,
+or rendered with `tpl` when the entry opts in ({content: ..., tpl: true}; see
+destate.config.content). Keys: ctx, values, component.
 */}}
 {{- define "destate.config.data" -}}
 {{- include "destate.args.check" (list . "destate.config.data" list) -}}
 {{- $c := (fromJson (include "destate.values.get" .)).config -}}
+{{- $p := .path | default "" -}}
 {{- $data := dict -}}
-{{- range $name, $content := $c.files -}}
-{{- $_ := set $data $name (tpl ($content | toString) $.ctx) -}}
+{{- range $name, $entry := $c.files -}}
+{{- $_ := set $data $name (include "destate.config.content" (list $.ctx (printf "%sconfig.files.%s" $p $name) $entry)) -}}
 {{- end -}}
 {{- toJson $data -}}
 {{- end -}}
@@ -38,7 +64,7 @@ Usage: {{ include "destate.config.checksum" $dataMap }} — for a chart's own Co
 {{- end -}}
 
 {{/*
-destate.config.configMap — the ConfigMap holding config.files (rendered with tpl).
+destate.config.configMap — the ConfigMap holding config.files (literal; tpl per entry).
 Nothing when config.existingConfigMap is set or there are no files.
 config.immutable=true adds `immutable: true` (pods then roll through the checksum).
 Keys: ctx, values, component.
@@ -65,15 +91,27 @@ data:
 {{/*
 destate.config.password — one generated password, stable across upgrades:
 1. the live Secret SECRET (lookup) already holds KEY -> that value (upgrades keep it);
-2. else, when talking to a cluster (a lookup of the namespace's ConfigMaps answers) or
-   config.randomPasswords=true -> randAlphaNum LENGTH;
-3. else (offline `helm template`) -> a deterministic placeholder derived from
-   namespace/release/secret/key: NOT a secret, only so that offline output is stable.
+2. else, when Helm talks to a cluster -> randAlphaNum LENGTH (first install);
+3. else (an offline render: helm template, helm lint, --dry-run=client, Argo CD,
+   kustomize helmCharts) -> FAIL CLOSED, naming the ways out: the explicit password value
+   (`valuePath`), an existing Secret (`existingSecretPath`; e.g. from an external secret
+   operator). Offline, nothing can be read back, and anything derived from what the
+   manifests show is guessable;
+4. only with the loud opt-in global.destate.insecurePredictablePasswords=true (tests, CI,
+   golden files) does an offline render get a PREDICTABLE placeholder: sha256 of
+   namespace/release/secret/key. Never a secret.
+How "talks to a cluster" is told (see README "Generated passwords"): a namespaced LIST
+lookup. Helm's offline lookup returns an empty map for everything, so a GET cannot tell
+"offline" from "not found"; an API server answers a list with a List object (kind,
+apiVersion, items: possibly none, even for a namespace --create-namespace has not made
+yet), which is never empty.
 The value is cached on ctx for the render, so the Secret and checksum/secret agree.
-Keys: ctx, values, component, secretName (required), key (required).
+Keys: ctx, values, component, secretName (required), key (required), valuePath (the value
+that sets this password explicitly; default config.secrets.KEY), existingSecretPath (the
+value naming a Secret to use instead; default config.existingSecret).
 */}}
 {{- define "destate.config.password" -}}
-{{- include "destate.args.check" (list . "destate.config.password" (list "secretName" "key")) -}}
+{{- include "destate.args.check" (list . "destate.config.password" (list "secretName" "key" "valuePath" "existingSecretPath")) -}}
 {{- $c := (fromJson (include "destate.values.get" .)).config -}}
 {{- $ns := .ctx.Release.Namespace -}}
 {{- if not (hasKey .ctx "destatePasswords") -}}
@@ -86,19 +124,51 @@ Keys: ctx, values, component, secretName (required), key (required).
 {{- $len := int $c.passwordLength -}}
 {{- if and $live (hasKey ($live.data | default dict) .key) -}}
 {{- $_ := set $cache $id (index $live.data .key | b64dec) -}}
-{{- else if or $c.randomPasswords (lookup "v1" "ConfigMap" $ns "") -}}
+{{- else if include "destate.config.online" . -}}
 {{- $_ := set $cache $id (randAlphaNum $len) -}}
-{{- else -}}
+{{- else if include "destate.config.insecurePredictablePasswords" . -}}
 {{- $_ := set $cache $id (printf "destate/%s/%s/%s/%s" $ns .ctx.Release.Name .secretName .key | sha256sum | trunc $len) -}}
+{{- else -}}
+{{- $value := .valuePath | default (printf "%sconfig.secrets.%s" (.path | default "") .key) -}}
+{{- $existing := .existingSecretPath | default (printf "%sconfig.existingSecret" (.path | default "")) -}}
+{{- fail (printf "destate: %s must be set, or %s name a Secret you manage (kubectl, External Secrets Operator, Sealed Secrets, SOPS), when Helm renders without a cluster (helm template, helm lint, --dry-run=client, Argo CD, kustomize helmCharts): offline the password cannot be read back from the live Secret %s, and one generated now would be guessable or change on every render. Tests and CI only: global.destate.insecurePredictablePasswords=true renders PREDICTABLE placeholders (got \"\")" $value $existing .secretName) -}}
 {{- end -}}
 {{- end -}}
 {{- get $cache $id -}}
 {{- end -}}
 
 {{/*
+destate.config.online — internal: "true" when Helm talks to an API server (install,
+upgrade, template/install --dry-run=server), "" in offline renders. A namespaced list
+lookup is a List object online (never an empty map, even with no items) and an empty map
+offline. Needs `list configmaps` in the release namespace (any installer has it; without
+it the render fails rather than guessing). Cached on ctx. Keys: ctx.
+*/}}
+{{- define "destate.config.online" -}}
+{{- if not (hasKey .ctx "destateOnline") -}}
+{{- $_ := set .ctx "destateOnline" (ternary "true" "" (not (empty (lookup "v1" "ConfigMap" .ctx.Release.Namespace "")))) -}}
+{{- end -}}
+{{- get .ctx "destateOnline" -}}
+{{- end -}}
+
+{{/*
+destate.config.insecurePredictablePasswords — internal: "true" when the values opt in to
+predictable offline placeholder passwords (global.destate.insecurePredictablePasswords:
+true, a boolean; for tests, CI and golden files only). Keys: ctx.
+*/}}
+{{- define "destate.config.insecurePredictablePasswords" -}}
+{{- $g := .ctx.Values.global | default dict -}}
+{{- if kindIs "map" $g -}}
+{{- $d := get $g "destate" | default dict -}}
+{{- if and (kindIs "map" $d) (eq (toString (get $d "insecurePredictablePasswords")) "true") -}}true{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 destate.config.secretData — the Secret data map (JSON, base64 values) from
-config.secrets; an entry whose value is "" is a generated password
-(destate.config.password). Keys: ctx, values, component.
+config.secrets: literal, or tpl with {content: ..., tpl: true} (destate.config.content);
+an entry whose content is "" is a generated password (destate.config.password).
+Keys: ctx, values, component.
 */}}
 {{- define "destate.config.secretData" -}}
 {{- include "destate.args.check" (list . "destate.config.secretData" list) -}}
@@ -107,17 +177,18 @@ config.secrets; an entry whose value is "" is a generated password
 {{- $name := include "destate.names.secret" $sub -}}
 {{- $data := dict -}}
 {{- range $k, $val := $c.secrets -}}
-{{- if eq ($val | toString) "" -}}
+{{- $text := include "destate.config.content" (list $.ctx (printf "config.secrets.%s" $k) $val) -}}
+{{- if eq $text "" -}}
 {{- $_ := set $data $k (include "destate.config.password" (merge (dict "secretName" $name "key" $k) $sub) | b64enc) -}}
 {{- else -}}
-{{- $_ := set $data $k (tpl ($val | toString) $.ctx | b64enc) -}}
+{{- $_ := set $data $k ($text | b64enc) -}}
 {{- end -}}
 {{- end -}}
 {{- toJson $data -}}
 {{- end -}}
 
 {{/*
-destate.config.secret — the Secret from config.secrets (values rendered with tpl;
+destate.config.secret — the Secret from config.secrets (literal, tpl per entry;
 "" = generated, stable password). Nothing when config.existingSecret is set or there are
 no secrets. A Secret holding generated passwords carries helm.sh/resource-policy: keep.
 Keys: ctx, values, component.
@@ -131,7 +202,7 @@ Example: {{ include "destate.config.secret" (dict "ctx" $) }}
 {{- if and $c.secrets (not $c.existingSecret) -}}
 {{- $ann := dict -}}
 {{- range $k, $val := $c.secrets -}}
-{{- if eq ($val | toString) "" -}}
+{{- if eq (include "destate.config.content" (list $.ctx (printf "config.secrets.%s" $k) $val)) "" -}}
 {{- $_ := set $ann "helm.sh/resource-policy" "keep" -}}
 {{- end -}}
 {{- end }}
@@ -239,8 +310,9 @@ Keys: ctx, values, component.
 {{/*
 destate.config.initContainer — the writable overlay: an init container (main image,
 restricted securityContext) that copies every file of the ConfigMap into the emptyDir
-"config-rw" mounted at config.mountPath. Nothing unless config.writable and there is
-config. Keys: ctx, values, component.
+"config-rw" mounted at config.mountPath (given to its script as env CONFIG_DEST, never
+spliced into the script). Nothing unless config.writable and there is config.
+Keys: ctx, values, component.
 */}}
 {{- define "destate.config.initContainer" -}}
 {{- include "destate.args.check" (list . "destate.config.initContainer" list) -}}
@@ -249,16 +321,20 @@ config. Keys: ctx, values, component.
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- if and $c.writable (include "destate.config.hasConfig" $sub) -}}
 - name: config-copy
-  image: {{ include "destate.workload.image" (merge (dict "image" $v.image) $sub) }}
+  image: {{ include "destate.workload.image" (merge (dict "image" $v.image) $sub) | quote }}
   imagePullPolicy: {{ $v.image.pullPolicy }}
+  {{- /* values reach the script only through env, used as "$VAR": never as script text */}}
   command:
     - sh
     - -c
     - |
       set -eu
       for f in /destate/config-src/*; do
-        cp -L "$f" {{ $c.mountPath | quote }}/
+        cp -L "$f" "$CONFIG_DEST/"
       done
+  env:
+    - name: CONFIG_DEST
+      value: {{ $c.mountPath | quote }}
   securityContext:
     {{- toYaml $v.workload.securityContext | nindent 4 }}
   volumeMounts:

@@ -112,12 +112,20 @@ connection.envoy.upstream.host, else FULLNAME-headless.NAMESPACE.svc.CLUSTER_DOM
 {{/*
 destate.connection.envoyYaml — the Envoy bootstrap (envoy.yaml text) in Envoy 1.40
 field names (no deprecated fields; `envoy --mode validate` accepts it silently):
-admin on 127.0.0.1:adminPort; listener listenAddress:listenerPort → HTTP connection
-manager (codec AUTO: h2c prior knowledge or HTTP/1.1) → route `prefix: /` with
-`grpc: {}` match and `timeout: 0s` (streams are not cut) → cluster "upstream": a DNS
-cluster (cluster_type envoy.clusters.dns) on the headless Service, so every pod is
-an endpoint, lb_policy ROUND_ROBIN|LEAST_REQUEST, HTTP/2 upstream through
-typed_extension_protocol_options / explicit_http_config, gRPC health checks.
+admin on 127.0.0.1:adminPort (outside the connection limit); listener
+listenAddress:listenerPort → HTTP connection manager (codec AUTO: h2c prior knowledge or
+HTTP/1.1) → route `prefix: /` with `grpc: {}` match and `timeout: 0s` (streams are not
+cut) → cluster "upstream": a DNS cluster (cluster_type envoy.clusters.dns) on the
+headless Service, so every pod is an endpoint, lb_policy ROUND_ROBIN|LEAST_REQUEST,
+HTTP/2 upstream through typed_extension_protocol_options / explicit_http_config, gRPC
+health checks.
+Limits (connection.envoy.downstream / .upstream): the overload manager's
+global_downstream_max_connections (excess client connections are closed at accept),
+HCM timeouts (request headers, request, stream idle, connection idle), HTTP/2 stream and
+window limits, cluster circuit breakers, outlier detection.
+With connection.tls.existingSecret the upstream speaks TLS (UpstreamTlsContext: ALPN h2,
+SNI and a DNS SAN check for connection.tls.serverName, default the upstream host; CA
+from the Secret's ca.crt at /etc/envoy-tls, see destate.connection.envoyVolume).
 Keys: ctx, values, component, listenAddress (default connection.envoy.listenAddress),
 upstreamHost (default connection.envoy.upstream.host or the headless Service FQDN),
 upstreamPort (default connection.envoy.upstream.port or connection.port).
@@ -129,11 +137,23 @@ upstreamPort (default connection.envoy.upstream.port or connection.port).
 {{- $e := $con.envoy -}}
 {{- $host := .upstreamHost | default (include "destate.connection.upstreamHost" (pick . "ctx" "values" "component")) -}}
 {{- $port := int (.upstreamPort | default $e.upstream.port | default $con.port) -}}
+{{- $down := $e.downstream -}}
+{{- $h2 := $down.http2 -}}
+{{- $cb := $e.upstream.circuitBreakers -}}
+{{- $od := $e.upstream.outlierDetection -}}
 admin:
   address:
     socket_address:
       address: 127.0.0.1
       port_value: {{ int $e.adminPort }}
+  {{- /* localhost only; probes and metrics keep working when clients hit the limit */}}
+  ignore_global_conn_limit: true
+overload_manager:
+  resource_monitors:
+    - name: envoy.resource_monitors.global_downstream_max_connections
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig
+        max_active_downstream_connections: {{ int64 $down.maxConnections }}
 static_resources:
   listeners:
     - name: grpc
@@ -148,6 +168,15 @@ static_resources:
                 "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
                 stat_prefix: grpc
                 codec_type: AUTO
+                request_headers_timeout: {{ $down.timeouts.requestHeaders }}
+                request_timeout: {{ $down.timeouts.request }}
+                stream_idle_timeout: {{ $down.timeouts.streamIdle }}
+                common_http_protocol_options:
+                  idle_timeout: {{ $down.timeouts.idle }}
+                http2_protocol_options:
+                  max_concurrent_streams: {{ int64 $h2.maxConcurrentStreams }}
+                  initial_stream_window_size: {{ int64 $h2.initialStreamWindowSize }}
+                  initial_connection_window_size: {{ int64 $h2.initialConnectionWindowSize }}
                 route_config:
                   name: grpc
                   virtual_hosts:
@@ -174,11 +203,44 @@ static_resources:
           "@type": type.googleapis.com/envoy.extensions.clusters.dns.v3.DnsCluster
           dns_refresh_rate: {{ $e.dnsRefreshRate }}
           dns_lookup_family: V4_PREFERRED
+      circuit_breakers:
+        thresholds:
+          - priority: DEFAULT
+            max_connections: {{ int64 $cb.maxConnections }}
+            max_pending_requests: {{ int64 $cb.maxPendingRequests }}
+            max_requests: {{ int64 $cb.maxRequests }}
+            max_retries: {{ int64 $cb.maxRetries }}
+      {{- if $od.enabled }}
+      outlier_detection:
+        consecutive_5xx: {{ int64 $od.consecutive5xx }}
+        interval: {{ $od.interval }}
+        base_ejection_time: {{ $od.baseEjectionTime }}
+        max_ejection_percent: {{ int64 $od.maxEjectionPercent }}
+      {{- end }}
       typed_extension_protocol_options:
         envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
           "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
           explicit_http_config:
-            http2_protocol_options: {}
+            http2_protocol_options:
+              initial_stream_window_size: {{ int64 $h2.initialStreamWindowSize }}
+              initial_connection_window_size: {{ int64 $h2.initialConnectionWindowSize }}
+      {{- with $con.tls.existingSecret }}
+      {{- $name := $con.tls.serverName | default $host }}
+      transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+          sni: {{ $name | toJson }}
+          common_tls_context:
+            alpn_protocols: [h2]
+            validation_context:
+              trusted_ca:
+                filename: {{ include "destate.connection.envoyCaDir" dict }}/ca.crt
+              match_typed_subject_alt_names:
+                - san_type: DNS
+                  matcher:
+                    exact: {{ $name | toJson }}
+      {{- end }}
       load_assignment:
         cluster_name: upstream
         endpoints:
@@ -243,10 +305,18 @@ Keys: as destate.connection.envoyConfig.
 {{- end -}}
 
 {{/*
+destate.connection.envoyCaDir — internal: where Envoy finds the upstream CA (ca.crt).
+*/}}
+{{- define "destate.connection.envoyCaDir" -}}
+/etc/envoy-tls
+{{- end -}}
+
+{{/*
 destate.connection.envoySidecar — the Envoy container (list item) for a pod:
 image connection.envoy.image, `envoy -c /etc/envoy/envoy.yaml`, port "grpc-proxy"
 (connection.envoy.listenerPort), TCP readiness on it, restricted securityContext, the
-"envoy-config" volume at /etc/envoy. Pair with destate.connection.envoyVolume.
+"envoy-config" volume at /etc/envoy and, with connection.tls.existingSecret, the
+"envoy-upstream-ca" volume at /etc/envoy-tls. Pair with destate.connection.envoyVolume.
 Keys: ctx, values, component.
 Example: {{ include "destate.workload.deployment" (dict "ctx" $
            "containers" (fromYamlArray (include "destate.connection.envoySidecar" (dict "ctx" $)))
@@ -284,18 +354,84 @@ Example: {{ include "destate.workload.deployment" (dict "ctx" $
     - name: envoy-config
       mountPath: /etc/envoy
       readOnly: true
+    {{- if $v.connection.tls.existingSecret }}
+    - name: envoy-upstream-ca
+      mountPath: {{ include "destate.connection.envoyCaDir" dict }}
+      readOnly: true
+    {{- end }}
 {{- end -}}
 
 {{/*
-destate.connection.envoyVolume — the "envoy-config" pod volume (list item) for the
-sidecar: the ConfigMap destate.connection.envoyConfigName (or `configMap`).
+destate.connection.envoyVolume — the pod volumes (list) for the sidecar: "envoy-config",
+the ConfigMap destate.connection.envoyConfigName (or `configMap`); with
+connection.tls.existingSecret also "envoy-upstream-ca", only the Secret's ca.crt (Envoy
+never sees the server's key).
 Keys: ctx, values, component, configMap.
 */}}
 {{- define "destate.connection.envoyVolume" -}}
 {{- include "destate.args.check" (list . "destate.connection.envoyVolume" (list "configMap")) -}}
+{{- $tls := (fromJson (include "destate.values.get" .)).connection.tls -}}
 - name: envoy-config
   configMap:
     name: {{ .configMap | default (include "destate.connection.envoyConfigName" (pick . "ctx" "values" "component")) }}
+{{- with $tls.existingSecret }}
+- name: envoy-upstream-ca
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0444
+    items:
+      - key: ca.crt
+        path: ca.crt
+{{- end }}
+{{- end -}}
+
+{{/*
+destate.connection.appProtocol — the Service port's appProtocol for the gRPC server:
+"https" with connection.tls.existingSecret (TLS), else "kubernetes.io/h2c" (plaintext
+HTTP/2).
+Keys: ctx, values, component.
+*/}}
+{{- define "destate.connection.appProtocol" -}}
+{{- include "destate.args.check" (list . "destate.connection.appProtocol" list) -}}
+{{- ternary "https" "kubernetes.io/h2c" (not (empty (fromJson (include "destate.values.get" .)).connection.tls.existingSecret)) -}}
+{{- end -}}
+
+{{/*
+destate.connection.serverTlsVolumes — the server pod's volume (list) "grpc-tls": the
+Secret connection.tls.existingSecret, only tls.crt and tls.key, mode 0440 (readable
+through the pod's fsGroup). Nothing without connection.tls.existingSecret.
+Keys: ctx, values, component.
+*/}}
+{{- define "destate.connection.serverTlsVolumes" -}}
+{{- include "destate.args.check" (list . "destate.connection.serverTlsVolumes" list) -}}
+{{- include "destate.validate.connection" . -}}
+{{- with (fromJson (include "destate.values.get" .)).connection.tls.existingSecret }}
+- name: grpc-tls
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+    items:
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
+{{- end }}
+{{- end -}}
+
+{{/*
+destate.connection.serverTlsMounts — the server container's mount (list) of "grpc-tls"
+at connection.tls.mountPath (tls.crt, tls.key there), read-only. Nothing without
+connection.tls.existingSecret.
+Keys: ctx, values, component.
+*/}}
+{{- define "destate.connection.serverTlsMounts" -}}
+{{- include "destate.args.check" (list . "destate.connection.serverTlsMounts" list) -}}
+{{- $tls := (fromJson (include "destate.values.get" .)).connection.tls -}}
+{{- if $tls.existingSecret }}
+- name: grpc-tls
+  mountPath: {{ $tls.mountPath }}
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{/*

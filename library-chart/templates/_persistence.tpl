@@ -185,7 +185,13 @@ each with spec.local.path, a required nodeAffinity on kubernetes.io/hostname, th
 claim size as capacity, the reclaim policy, and a claimRef that pre-binds volume N to
 claim data-STATEFULSET-(ordinals.start+N) (Deployment: FULLNAME-data on the first node),
 so each pod always lands on its own node with its own data.
-Fails when fewer nodes than workload.replicas are listed.
+The StorageClass and the volumes carry helm.sh/resource-policy: keep: `helm uninstall`
+leaves them (and the claims, with retention whenDeleted=Retain) bound, and a reinstall
+adopts them, so the pods get the same volumes back. Without it the volumes stayed
+Terminating behind their retained claims and a reinstall waited on them in vain.
+Fails when fewer nodes than workload.replicas are listed, and online when one of these
+volumes is Released (its claim was deleted): the message gives the command that lets the
+re-created claim bind to it again.
 Keys: ctx, values, component, kind (StatefulSet (default) | Deployment).
 Example: {{ include "destate.persistence.localVolumes" (dict "ctx" $) }}
 */}}
@@ -199,29 +205,54 @@ Example: {{ include "destate.persistence.localVolumes" (dict "ctx" $) }}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $full := include "destate.names.fullname" $sub -}}
 {{- $sc := include "destate.persistence.localStorageClassName" $sub -}}
-{{- $start := int $v.topology.ordinals.start }}
+{{- $start := int $v.topology.ordinals.start -}}
+{{- $volumes := list -}}
+{{- range $i, $node := $p.local.nodes -}}
+{{- if or (eq $kind "StatefulSet") (eq $i 0) -}}
+{{- $claim := ternary (printf "data-%s-%d" $full (add $start $i)) (printf "%s-data" $full) (eq $kind "StatefulSet") -}}
+{{- $volumes = append $volumes (dict "node" $node "claim" $claim "used" (lt $i (int $v.workload.replicas)) "name" (printf "%s-%s" $.ctx.Release.Namespace $claim | trunc 253 | trimSuffix "-")) -}}
+{{- end -}}
+{{- end -}}
+{{- /* online: a kept volume whose claim was deleted is Released, its claimRef still holds
+the old claim's uid, and Kubernetes never binds it to the re-created claim: say how to
+get it back instead of leaving the pods Pending (only for the pods that run now: a volume
+left by scaling down with whenScaled=Delete matters when scaling up again) */ -}}
+{{- $released := list -}}
+{{- range $volumes -}}
+{{- $live := dict -}}
+{{- if .used -}}{{- $live = lookup "v1" "PersistentVolume" "" .name -}}{{- end -}}
+{{- if and $live (eq (dig "status" "phase" "" $live) "Released") (dig "spec" "claimRef" "uid" "" $live) -}}
+{{- $released = append $released .name -}}
+{{- end -}}
+{{- end -}}
+{{- if $released -}}
+{{- $fix := list -}}
+{{- range $released -}}
+{{- $fix = append $fix (printf "kubectl patch pv %s --type json -p '[{\"op\":\"remove\",\"path\":\"/spec/claimRef/uid\"}]'" .) -}}
+{{- end -}}
+{{- fail (printf "destate: persistence.local: PersistentVolume %s holds the data of a deleted claim (phase Released, its claimRef keeps the old claim's uid), so Kubernetes will not bind it to the re-created claim and the pod would wait forever. To get the same volume and its data back, clear the old uid and run helm again: %s. To start empty instead, delete the PersistentVolume and empty persistence.local.path (%s) on its node" (join ", " $released) (join "; " $fix) $p.local.path) -}}
+{{- end }}
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
   name: {{ $sc }}
   labels:
     {{- include "destate.labels.standard" $sub | nindent 4 }}
+  annotations:
+    helm.sh/resource-policy: keep
 provisioner: kubernetes.io/no-provisioner
 volumeBindingMode: WaitForFirstConsumer
 reclaimPolicy: {{ $p.local.reclaimPolicy }}
-{{- range $i, $node := $p.local.nodes }}
-{{- if or (eq $kind "StatefulSet") (eq $i 0) }}
-{{- $claim := printf "%s-data" $full }}
-{{- if eq $kind "StatefulSet" }}
-{{- $claim = printf "data-%s-%d" $full (add $start $i) }}
-{{- end }}
+{{- range $volumes }}
 ---
 apiVersion: v1
 kind: PersistentVolume
 metadata:
-  name: {{ printf "%s-%s" $.ctx.Release.Namespace $claim | trunc 253 | trimSuffix "-" }}
+  name: {{ .name }}
   labels:
     {{- include "destate.labels.standard" $sub | nindent 4 }}
+  annotations:
+    helm.sh/resource-policy: keep
 spec:
   capacity:
     storage: {{ $p.size | quote }}
@@ -234,7 +265,7 @@ spec:
     apiVersion: v1
     kind: PersistentVolumeClaim
     namespace: {{ $.ctx.Release.Namespace | quote }}
-    name: {{ $claim }}
+    name: {{ .claim }}
   local:
     path: {{ $p.local.path }}
   nodeAffinity:
@@ -244,8 +275,36 @@ spec:
             - key: kubernetes.io/hostname
               operator: In
               values:
-                - {{ $node | quote }}
+                - {{ .node | quote }}
 {{- end }}
-{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+destate.persistence.renameGuard — fails when this release already has a StatefulSet of the
+same chart and component under another name. A StatefulSet renamed on upgrade
+(fullnameOverride, nameOverride) is deleted and re-created by Helm: its pods get new,
+empty claims (data-NEW-N) while data-OLD-N are orphaned, which looks like an empty
+database. Online only: `lookup` lists the namespace's StatefulSets with the labels
+app.kubernetes.io/instance=RELEASE, the same app.kubernetes.io/component (or none) and a
+helm.sh/chart label of this chart; offline (helm template) lookup is empty and this is a
+no-op. Nothing to render; include it before the StatefulSet.
+Keys: ctx, values, component, path.
+*/}}
+{{- define "destate.persistence.renameGuard" -}}
+{{- include "destate.args.check" (list . "destate.persistence.renameGuard" list) -}}
+{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+{{- $name := include "destate.names.fullname" (pick . "ctx" "values" "component") -}}
+{{- $release := .ctx.Release.Name -}}
+{{- $component := .component | default "" -}}
+{{- $chart := printf "%s-" .ctx.Chart.Name -}}
+{{- $root := .ctx.Values -}}
+{{- $live := lookup "apps/v1" "StatefulSet" .ctx.Release.Namespace "" -}}
+{{- range $sts := (get ($live | default dict) "items") | default list -}}
+{{- $labels := $sts.metadata.labels | default dict -}}
+{{- $theirs := get $labels "app.kubernetes.io/component" | default "" -}}
+{{- if and $p.enabled (eq (get $labels "app.kubernetes.io/instance") $release) (eq $theirs $component) (hasPrefix $chart (get $labels "helm.sh/chart" | default "")) (ne $sts.metadata.name $name) (not $sts.metadata.deletionTimestamp) -}}
+{{- fail (printf "destate: fullnameOverride (got %q) and nameOverride (got %q) must keep the StatefulSet's name on upgrade: release %s already has StatefulSet %s in namespace %s, and the new name %s would start its pods on new, empty claims (data-%s-N) while data-%s-N stay behind unused. Set them back so the StatefulSet is named %s again, or delete StatefulSet %s first if an empty database is what you want (its claims are kept)" ($root.fullnameOverride | default "" | toString) ($root.nameOverride | default "" | toString) $release $sts.metadata.name $sts.metadata.namespace $name $name $sts.metadata.name $sts.metadata.name $sts.metadata.name) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}

@@ -79,13 +79,14 @@ sessionPersistence:
 
 {{/*
 destate.session.storeSecretName — the Secret that holds the store URL: the
-session.store.existingSecret, else FULLNAME-session-store (embedded Redis).
+session.store.existingSecret (external store), else the embedded Redis' Secret:
+session.store.redis.auth.existingSecret, else FULLNAME-session-store.
 Keys: ctx, values, component.
 */}}
 {{- define "destate.session.storeSecretName" -}}
 {{- include "destate.args.check" (list . "destate.session.storeSecretName" list) -}}
 {{- $s := (fromJson (include "destate.values.get" .)).session -}}
-{{- $s.store.existingSecret | default (printf "%s-session-store" (include "destate.names.fullname" (dict "ctx" .ctx))) -}}
+{{- $s.store.existingSecret | default $s.store.redis.auth.existingSecret | default (printf "%s-session-store" (include "destate.names.fullname" (dict "ctx" .ctx))) -}}
 {{- end -}}
 
 {{/*
@@ -131,11 +132,13 @@ redis.conf; fed to the library's own templates with component "redis".
   "config" (dict "mountPath" "/etc/redis" "files" (dict "redis.conf" (include "destate.session.redisConf" .)))
   "topology" (dict "antiAffinity" "none" "ports" (list (dict "name" "redis" "port" 6379)))
 -}}
-{{- include "destate.values.merge" (list $base $s.store.redis) -}}
+{{- include "destate.values.merge" (list $base (omit $s.store.redis "auth")) -}}
 {{- end -}}
 
 {{/*
-destate.session.redisConf — internal: the embedded Redis' redis.conf (AOF on /data).
+destate.session.redisConf — internal: the embedded Redis' redis.conf (AOF on /data). The
+password is not here (a ConfigMap) nor on a command line: the init container redis-auth
+writes `requirepass` into /destate/redis-auth/auth.conf (a memory emptyDir), included last.
 */}}
 {{- define "destate.session.redisConf" -}}
 port 6379
@@ -145,18 +148,42 @@ appendfsync everysec
 save 900 1
 save 300 10
 protected-mode yes
+include /destate/redis-auth/auth.conf
+{{- end -}}
+
+{{/*
+destate.session.redisAuthScript — internal: the redis-auth init container's script: reads
+the password from the store Secret's key `password` (mounted alone), refuses characters a
+quoted redis.conf string or the store URL cannot hold, and writes auth.conf (mode 0600).
+*/}}
+{{- define "destate.session.redisAuthScript" -}}
+set -eu
+umask 077
+pw=$(cat /destate/redis-password/password)
+case $pw in
+  '' | *[!A-Za-z0-9._~+=@%:,!-]*)
+    echo "redis-auth: key password of the session store Secret must be non-empty and hold only letters, digits and ._~+=@%:,!- (no quotes, spaces or backslashes)" >&2
+    exit 1
+    ;;
+esac
+printf 'requirepass "%s"\n' "$pw" >/destate/redis-auth/auth.conf
 {{- end -}}
 
 {{/*
 destate.session.redis — the embedded Redis session store, built from this library's own
-templates with component "redis": a Secret FULLNAME-session-store (keys `password`,
-generated and stable across upgrades, and `url` =
-redis://:PASSWORD@FULLNAME-redis.NAMESPACE.svc.CLUSTER_DOMAIN:6379/0), the redis.conf
+templates with component "redis": a Secret FULLNAME-session-store (keys `password` =
+session.store.redis.auth.password, else generated and stable across upgrades, and `url` =
+redis://:PASSWORD@FULLNAME-redis.NAMESPACE.svc.CLUSTER_DOMAIN:6379/0; not rendered when
+session.store.redis.auth.existingSecret names a Secret with those two keys), the redis.conf
 ConfigMap (destate.config.configMap), a headless and a ClusterIP Service
-(destate.topology.*), a PodDisruptionBudget when enabled, and a StatefulSet
+(destate.topology.*), a PodDisruptionBudget when enabled, a StatefulSet
 (destate.workload.statefulset: persistence via volumeClaimTemplates, restricted
-securityContext). Nothing unless session.mode=store with store.embedded and no
-store.existingSecret. Tune it with session.store.redis.{image,workload,persistence,topology}.
+securityContext, one pod at most; the password reaches redis-server through a config file
+written by the init container redis-auth, and redis-cli in the probe through REDISCLI_AUTH:
+never a command line) and, when network.policy.enabled, a NetworkPolicy admitting only the
+release's main pods (the app) on 6379 (destate.network.policy). Nothing unless
+session.mode=store with store.embedded and no store.existingSecret. Tune it with
+session.store.redis.{image,workload,persistence,topology}.
 Keys: ctx, values.
 Example: {{ include "destate.session.redis" (dict "ctx" $) }}
 */}}
@@ -167,19 +194,29 @@ Example: {{ include "destate.session.redis" (dict "ctx" $) }}
 {{- $v := fromJson (include "destate.values.get" .) -}}
 {{- $rv := fromJson (include "destate.session.redisValues" .) -}}
 {{- $r := dict "ctx" .ctx "values" $rv "component" "redis" "path" "session.store.redis." -}}
+{{- $rw := (fromJson (include "destate.values.get" $r)) -}}
+{{- $auth := $v.session.store.redis.auth -}}
 {{- $secret := include "destate.session.storeSecretName" (pick . "ctx" "values") -}}
-{{- $password := include "destate.config.password" (dict "ctx" .ctx "values" $v "secretName" $secret "key" "password") -}}
+{{- $podAnnotations := dict -}}
+{{- if not $auth.existingSecret -}}
+{{- $password := $auth.password -}}
+{{- if not $password -}}
+{{- $password = include "destate.config.password" (dict "ctx" .ctx "values" $v "secretName" $secret "key" "password" "valuePath" "session.store.redis.auth.password" "existingSecretPath" "session.store.redis.auth.existingSecret") -}}
+{{- end -}}
 {{- $host := printf "%s.%s.svc.%s" (include "destate.names.fullname" (pick $r "ctx" "component")) .ctx.Release.Namespace $v.topology.clusterDomain -}}
-{{- $url := printf "redis://:%s@%s:6379/0" $password $host }}
+{{- $data := dict "password" ($password | b64enc) "url" (printf "redis://:%s@%s:6379/0" $password $host | b64enc) -}}
+{{- /* a new password rolls Redis, whose init container writes it into auth.conf */ -}}
+{{- $_ := set $podAnnotations "checksum/secret" (include "destate.config.checksum" $data) }}
 apiVersion: v1
 kind: Secret
 metadata:
   {{- include "destate.labels.metadata" (dict "ctx" .ctx "component" "redis" "name" $secret "annotations" (dict "helm.sh/resource-policy" "keep")) | nindent 2 }}
 type: Opaque
 data:
-  password: {{ $password | b64enc | quote }}
-  url: {{ $url | b64enc | quote }}
+  password: {{ $data.password | quote }}
+  url: {{ $data.url | quote }}
 ---
+{{- end }}
 {{- include "destate.config.configMap" $r }}
 ---
 {{- include "destate.topology.headlessService" $r }}
@@ -190,13 +227,55 @@ data:
 {{- . }}
 {{- end }}
 ---
+{{- $authInit := dict
+  "name" "redis-auth"
+  "image" (include "destate.workload.image" (merge (dict "image" $rw.image) (pick $r "ctx" "values" "component" "path")))
+  "imagePullPolicy" ($rw.image.pullPolicy | default "IfNotPresent")
+  "command" (list "sh" "-c" (include "destate.session.redisAuthScript" .))
+  "securityContext" $rw.workload.securityContext
+  "volumeMounts" (list
+    (dict "name" "redis-password" "mountPath" "/destate/redis-password" "readOnly" true)
+    (dict "name" "redis-auth" "mountPath" "/destate/redis-auth")) }}
 {{- include "destate.workload.statefulset" (merge (dict "container" (dict
   "name" "redis"
-  "command" (list "redis-server" "/etc/redis/redis.conf" "--requirepass" "$(REDIS_PASSWORD)")
+  "command" (list "redis-server" "/etc/redis/redis.conf")
   "ports" (list (dict "name" "redis" "containerPort" 6379 "protocol" "TCP"))
-  "env" (list (dict "name" "REDIS_PASSWORD" "valueFrom" (dict "secretKeyRef" (dict "name" $secret "key" "password"))))
+  "env" (list (dict "name" "REDISCLI_AUTH" "valueFrom" (dict "secretKeyRef" (dict "name" $secret "key" "password"))))
+  "volumeMounts" (list (dict "name" "redis-auth" "mountPath" "/destate/redis-auth" "readOnly" true))
   "livenessProbe" (dict "tcpSocket" (dict "port" "redis") "initialDelaySeconds" 10 "periodSeconds" 10)
-  "readinessProbe" (dict "exec" (dict "command" (list "sh" "-c" "redis-cli -a \"$REDIS_PASSWORD\" --no-auth-warning ping | grep -q PONG")) "periodSeconds" 5)
-  )) $r) }}
+  "readinessProbe" (dict "exec" (dict "command" (list "sh" "-c" "redis-cli ping | grep -q PONG")) "periodSeconds" 5)
+  )
+  "initContainers" (list $authInit)
+  "volumes" (list
+    (dict "name" "redis-password" "secret" (dict "secretName" $secret "defaultMode" 288 "items" (list (dict "key" "password" "path" "password"))))
+    (dict "name" "redis-auth" "emptyDir" (dict "medium" "Memory" "sizeLimit" "1Mi")))
+  "podAnnotations" $podAnnotations) $r) }}
+{{- /* Redis only from the app's pods, whatever network.policy.allowExternal and clients say */}}
+{{- $netValues := merge (dict "network" (dict "policy" (pick $v.network.policy "enabled" "restrictEgress" "dns"))) $rv }}
+{{- with include "destate.network.policy" (dict "ctx" .ctx "values" $netValues "component" "redis" "ports" (list 6379) "external" false "clients" list "from" (fromYamlArray (include "destate.network.peer" (dict "ctx" .ctx)))) }}
+---
+{{- . }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+destate.session.storeEgress — the egress rule (a list with one item) that lets the app's
+pods reach the embedded Redis (its pods, port 6379), for destate.network.policy's
+`egress` key. Nothing unless the embedded Redis is rendered (an external store's address
+is not known here: allow it with network.policy.extraEgress).
+Keys: ctx, values, component.
+Example:
+  {{ include "destate.network.policy" (dict "ctx" $ "ports" (list 8080)
+       "egress" (fromYamlArray (include "destate.session.storeEgress" (dict "ctx" $)))) }}
+*/}}
+{{- define "destate.session.storeEgress" -}}
+{{- include "destate.args.check" (list . "destate.session.storeEgress" list) -}}
+{{- if include "destate.session.redisEnabled" . -}}
+- to:
+    {{- include "destate.network.peer" (dict "ctx" .ctx "component" "redis") | nindent 4 }}
+  ports:
+    - port: 6379
+      protocol: TCP
 {{- end -}}
 {{- end -}}

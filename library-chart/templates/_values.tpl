@@ -5,7 +5,8 @@ over them, and the argument guard every template calls first.
 Every destate template takes ONE dict argument:
   ctx        (required) the root context `$`
   values     (optional) the values tree to read (same shape as a chart's top level:
-             image, workload, persistence, config, topology, session, connection);
+             image, workload, persistence, config, topology, session, connection,
+             network);
              default `.ctx.Values`. The embedded Redis passes its own tree here.
   component  (optional) a name suffix ("redis", "envoy"): resource names become
              FULLNAME-COMPONENT and labels get app.kubernetes.io/component.
@@ -95,7 +96,6 @@ config:
   subPath: false
   writable: false
   immutable: false
-  randomPasswords: false
   passwordLength: 24
 topology:
   clusterDomain: cluster.local
@@ -131,6 +131,9 @@ session:
       url: SESSION_STORE_URL
       backend: SESSION_BACKEND
     redis:
+      auth:
+        existingSecret: ""
+        password: ""
       image:
         repository: redis
         tag: "7.4"
@@ -180,6 +183,28 @@ connection:
     upstream:
       host: ""
       port: 0
+      circuitBreakers:
+        maxConnections: 1024
+        maxPendingRequests: 1024
+        maxRequests: 1024
+        maxRetries: 3
+      outlierDetection:
+        enabled: true
+        consecutive5xx: 5
+        interval: 10s
+        baseEjectionTime: 30s
+        maxEjectionPercent: 50
+    downstream:
+      maxConnections: 10000
+      http2:
+        maxConcurrentStreams: 100
+        initialStreamWindowSize: 65536
+        initialConnectionWindowSize: 1048576
+      timeouts:
+        requestHeaders: 10s
+        request: 0s
+        streamIdle: 300s
+        idle: 3600s
     connectTimeout: 1s
     dnsRefreshRate: 5s
     healthCheck:
@@ -190,6 +215,11 @@ connection:
       healthyThreshold: 1
       serviceName: ""
     resources: {}
+  tls:
+    existingSecret: ""
+    serverName: ""
+    mountPath: /etc/grpc-tls
+    healthPort: 50052
   client:
     target: ""
     maxConnectionAgeSeconds: 30
@@ -197,6 +227,25 @@ connection:
     env:
       maxConnectionAge: GRPC_MAX_CONNECTION_AGE_MS
       maxConnectionAgeGrace: GRPC_MAX_CONNECTION_AGE_GRACE_MS
+network:
+  policy:
+    enabled: true
+    allowExternal: true
+    clients: []
+    edge:
+      - namespaceSelector:
+          matchLabels:
+            kubernetes.io/metadata.name: ingress-nginx
+    extraIngress: []
+    restrictEgress: false
+    dns:
+      - namespaceSelector:
+          matchLabels:
+            kubernetes.io/metadata.name: kube-system
+        podSelector:
+          matchLabels:
+            k8s-app: kube-dns
+    extraEgress: []
 {{- end -}}
 
 {{/*

@@ -207,7 +207,8 @@ destate.workload.statefulset — a whole apps/v1 StatefulSet: serviceName = the 
 Service (destate.topology.headlessService), replicas, podManagementPolicy, ordinals
 (when topology.ordinals.start != 0), persistentVolumeClaimRetentionPolicy,
 volumeClaimTemplates (persistence), updateStrategy (workload.updateStrategy, default
-RollingUpdate), the pod template above. Runs every validation first.
+RollingUpdate), the pod template above. Runs every validation first, and online refuses a
+rename of an existing StatefulSet of the release (destate.persistence.renameGuard).
 Keys: the common workload arguments (see top of file).
 Example:
   {{ include "destate.workload.statefulset" (dict "ctx" $
@@ -222,6 +223,7 @@ Example:
 {{- include "destate.validate.fail" (list (.path | default "") "persistence.existingClaim" "be empty for a StatefulSet: every pod gets its own claim from volumeClaimTemplates" (printf "%q" $v.persistence.existingClaim)) -}}
 {{- end -}}
 {{- $sub := pick . "ctx" "values" "component" }}
+{{- include "destate.persistence.renameGuard" (pick . "ctx" "values" "component" "path") }}
 apiVersion: apps/v1
 kind: StatefulSet
 metadata:

@@ -37,13 +37,16 @@ class Backends:
     port: int
     procs: dict[str, Proc]  # instance (pod) name -> process
     addresses: dict[str, str]  # instance (pod) name -> loopback address
+    health_port: int = 0  # the plaintext health-only port of TLS servers (0: none)
 
 
 def start_backends(
     docs: list[Manifest], procs: Processes, root: Path, hosts: list[str]
 ) -> Backends:
     """One grpc-echo per host, all on one port (pods of a headless Service share the port),
-    each with the env of the rendered backend Deployment; waits until each is SERVING."""
+    each with the env of the rendered backend Deployment (a TLS server's certificate files
+    come from the Secret volumes the pod mounts); waits until each is SERVING, asked where
+    the rendered readiness probe asks."""
     client = echo_client()
     deployment = find(docs, "Deployment", lambda d: "envoy" not in d["metadata"]["name"])
     port = free_port(hosts[0])
@@ -51,13 +54,26 @@ def start_backends(
     for i, host in enumerate(hosts):
         pod = LocalPod(docs, deployment, i, root / "pods")
         pod.lay_out()
-        env = pod.env(pod.container("grpc"), {"GRPC_ADDRESS": host, "GRPC_PORT": str(port)})
+        container = pod.container("grpc")
+        overrides = {"GRPC_ADDRESS": host, "GRPC_PORT": str(port)}
+        if any(e["name"] == "GRPC_HEALTH_PORT" for e in container.get("env") or []):
+            backends.health_port = backends.health_port or free_port(hosts[0])
+            overrides["GRPC_HEALTH_PORT"] = str(backends.health_port)
+        env = pod.env(container, overrides)
         env["PATH"] = "/usr/bin:/bin"
         backends.procs[pod.name] = procs.start(
             pod.name, [sys.executable, str(ECHO / "server.py")], env=env
         )
         backends.addresses[pod.name] = host
+    probe = container["readinessProbe"]["grpc"]["port"]
+    assert probe == int(
+        container_port(container, "grpc-health" if backends.health_port else "grpc")
+    )
     for name, host in backends.addresses.items():
-        with client.channel(f"{host}:{port}") as chan:
+        with client.channel(f"{host}:{backends.health_port or port}") as chan:
             wait_until(lambda c=chan: client.health(c, timeout=1) == "SERVING", 20, f"{name} up")
     return backends
+
+
+def container_port(container: Manifest, name: str) -> int:
+    return next(int(p["containerPort"]) for p in container["ports"] if p["name"] == name)

@@ -40,8 +40,9 @@ def render(
     release: str = "demo",
     namespace: str = "default",
 ) -> list[Manifest]:
-    """`helm template` charts/<chart> with `values`; copies the chart and the library first so
-    that the dependency build never races with anyone else's in the work tree."""
+    """`helm template` charts/<chart> with `values` (over OFFLINE_TEST_VALUES); copies the
+    chart and the library first so that the dependency build never races with anyone else's
+    in the work tree."""
     helm = helm_binary()
     dest = workdir / "render"
     if not dest.exists():
@@ -53,7 +54,7 @@ def render(
         )
         _helm(helm, ["dependency", "build", str(dest / "charts" / chart)], "dependency build")
     values_file = workdir / f"values-{len(list(workdir.glob('values-*.yaml')))}.yaml"
-    values_file.write_text(yaml.safe_dump(values or {}))
+    values_file.write_text(yaml.safe_dump(_merge(OFFLINE_TEST_VALUES, values or {})))
     out = _helm(
         helm,
         [
@@ -68,6 +69,24 @@ def render(
         f"helm template charts/{chart}",
     )
     return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+# `helm template` cannot reach a cluster: the charts refuse to generate passwords offline
+# unless told that predictable placeholders are fine (they are, for local processes).
+OFFLINE_TEST_VALUES: dict[str, Any] = {
+    "global": {"destate": {"insecurePredictablePasswords": True}}
+}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Helm's rule for values: maps merge, anything else replaces."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _helm(helm: str, args: list[str], what: str) -> str:

@@ -27,11 +27,21 @@ with open(os.environ["FAKE_LOG"], "a") as log:
 configured = os.environ.get("FAKE_CONFIGURED") == "1"
 if "SHOW REPLICA STATUS" in sql:
     if configured:
-        print("Source_Host: primary\\nReplica_IO_Running: Yes\\nReplica_SQL_Running: Yes")
+        default = "demo-mysql-0.demo-mysql-headless.default.svc.cluster.local"
+        source = os.environ.get("FAKE_SOURCE", default)
+        print(f"Source_Host: {source}\\nReplica_IO_Running: Yes\\nReplica_SQL_Running: Yes")
 elif "SHOW GRANTS" in sql:
     sys.exit(1)  # the replication user does not exist yet
+elif "GTID_SUBTRACT" in sql:
+    print(os.environ.get("FAKE_ERRANT", ""))
 elif "gtid_executed" in sql:
-    print(os.environ["FAKE_GTID"])
+    gtid = os.environ["FAKE_GTID"]
+    local = host == os.environ.get("MYSQL_HOST", "127.0.0.1")
+    print(os.environ.get("FAKE_LOCAL_GTID", gtid) if local else gtid)
+elif "server_uuid" in sql:
+    print(os.environ.get("FAKE_UUID", ""))
+elif "information_schema.schemata" in sql:
+    print(os.environ.get("FAKE_SCHEMAS", "0"))
 elif "clone_status" in sql:
     print("Completed")
 elif "information_schema.plugins" in sql:

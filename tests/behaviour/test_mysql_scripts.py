@@ -57,3 +57,21 @@ def test_bad_ordinal_fails_with_one_clear_line(tmp_path: Path) -> None:
     done = subprocess.run(pod.command(init), env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert done.stderr.strip().endswith("POD_ORDINAL must be a non-negative integer (got 'x1')")
+
+
+def test_a_newline_in_the_pod_fqdn_cannot_add_cnf_lines(tmp_path: Path) -> None:
+    """Defence in depth behind the schema's DNS pattern for topology.clusterDomain: the
+    init script refuses a POD_FQDN that would write a second line into the server's .cnf."""
+    docs = render("mysql", tmp_path, {"flavor": "mariadb"})
+    pod = LocalPod(docs, find(docs, "StatefulSet"), 1, tmp_path / "pods")
+    pod.lay_out()
+    (init,) = pod.spec["initContainers"]
+    hostile = "demo-mysql-1.demo-mysql-headless.default.svc.cluster.local\nskip-grant-tables"
+    env = pod.env(init, {"PATH": "/usr/bin:/bin", "POD_FQDN": hostile})
+    done = subprocess.run(pod.command(init), env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert "POD_FQDN must be a DNS name" in done.stderr
+    assert "check topology.clusterDomain" in done.stderr
+    dest = Path(env["CONFIG_DEST"])
+    written = [f.read_text() for f in dest.glob("*.cnf")] if dest.is_dir() else []
+    assert not any("skip-grant-tables" in text for text in written)

@@ -2,12 +2,15 @@
 
 charts/web-session is rendered; two examples/session-app instances run with the env and the
 config files of the rendered Deployment, and for session.mode=store a real redis-server runs
-with the rendered Redis command and redis.conf. Only addresses and ports are patched in.
+with the rendered Redis command and redis.conf, after the rendered init script redis-auth has
+written its password file. Only addresses and ports are patched in.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -28,7 +31,7 @@ from .procs import (
     require_binary,
     wait_until,
 )
-from .rendered import REPO, Manifest, find, render
+from .rendered import REPO, Manifest, files_of, find, render
 
 APP = REPO / "examples" / "session-app" / "app.py"
 
@@ -70,6 +73,7 @@ class Redis:
     env: dict[str, str]
     host: str
     port: int
+    pod: LocalPod | None = None
     proc: Proc | None = None
 
     def start(self) -> None:
@@ -85,11 +89,27 @@ class Redis:
             self.procs.stop(self.proc)
 
 
-def _redis(docs: list[Manifest], procs: Processes, root: Path, host: str) -> Redis:
-    redis_server = require_binary("redis-server", "apt-get install redis-server")
+def _redis_pod(docs: list[Manifest], root: Path) -> LocalPod:
     statefulset = find(docs, "StatefulSet", lambda d: "redis" in d["metadata"]["name"])
     pod = LocalPod(docs, statefulset, 0, root / "redis")
     pod.lay_out()
+    return pod
+
+
+def _redis_auth(pod: LocalPod) -> subprocess.CompletedProcess[str]:
+    """The rendered init container redis-auth, run as the kubelet would (its env only)."""
+    init = pod.container("redis-auth")
+    env = pod.env(init, {"PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        pod.command(init, env), env=env, capture_output=True, text=True, timeout=30
+    )
+
+
+def _redis(docs: list[Manifest], procs: Processes, root: Path, host: str) -> Redis:
+    redis_server = require_binary("redis-server", "apt-get install redis-server")
+    pod = _redis_pod(docs, root)
+    done = _redis_auth(pod)  # writes the requirepass file redis.conf includes
+    assert done.returncode == 0, f"redis-auth failed:\n{done.stderr}"
     container = pod.container("redis")
     env = pod.env(container)
     argv = pod.command(container, env)
@@ -102,7 +122,7 @@ def _redis(docs: list[Manifest], procs: Processes, root: Path, host: str) -> Red
     local_conf.write_text(pod.translate(container, conf.read_text()))
     patch = ["--port", str(port), "--bind", host]
     argv = [redis_server, str(local_conf), *argv[2:], *patch]
-    return Redis(procs, argv, env, host, port)
+    return Redis(procs, argv, env, host, port, pod=pod)
 
 
 def _alive(proc: Proc) -> bool:
@@ -201,3 +221,78 @@ def test_memory_sessions_are_lost_when_the_instance_changes(
     stranger = Visitor(cookie='sid="unterminated; x')  # a malformed cookie is a new visitor
     assert stranger.visit(a)["count"] == 1
     assert stranger.cookie.startswith("sid=") and "unterminated" not in stranger.cookie
+
+
+def _redis_call(host: str, port: int, *words: str, password: str | None = None) -> str:
+    """One RESP command on a fresh connection (AUTH first when a password is given): the
+    first reply line."""
+
+    def command(*parts: str) -> bytes:
+        out = f"*{len(parts)}\r\n"
+        for part in parts:
+            out += f"${len(part.encode())}\r\n{part}\r\n"
+        return out.encode()
+
+    with socket.create_connection((host, port), timeout=5) as sock:
+        reader = sock.makefile("rb")
+        if password is not None:
+            sock.sendall(command("AUTH", password))
+            assert reader.readline().strip() == b"+OK"
+        sock.sendall(command(*words))
+        return reader.readline().decode().strip()
+
+
+def test_redis_password_is_in_a_config_file_not_on_command_lines(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """Issue 11 item 2: redis-server gets its password from the file the init container
+    writes (never `--requirepass`), the probe's redis-cli from REDISCLI_AUTH (never `-a`),
+    and the init container is given nothing but the password file."""
+    docs = render("web-session", tmp_path, {"session": {"mode": "store"}})
+    host = loopback_block(1)[0]
+    redis = _redis(docs, procs, tmp_path, host)
+    assert redis.pod is not None
+    secret = find(docs, "Secret", lambda d: d["metadata"]["name"].endswith("-session-store"))
+    password = files_of(secret)["password"].decode()
+    assert len(password) == 24
+
+    # the init container: no env at all, only the Secret's password key mounted
+    init = redis.pod.container("redis-auth")
+    assert "env" not in init and "envFrom" not in init
+    auth_conf = redis.pod.volumes["redis-auth"] / "auth.conf"
+    assert auth_conf.read_text() == f'requirepass "{password}"\n'
+    assert auth_conf.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in redis.pod.volumes["redis-password"].iterdir()) == ["password"]
+
+    redis.start()
+    assert redis.proc is not None
+    cmdline = Path(f"/proc/{redis.proc.popen.pid}/cmdline").read_bytes().split(b"\0")
+    assert password.encode() not in b" ".join(cmdline)
+    assert b"--requirepass" not in cmdline
+    # the password works, and nothing else does
+    assert _redis_call(host, redis.port, "PING").startswith("-NOAUTH")
+    assert _redis_call(host, redis.port, "PING", password=password) == "+PONG"
+
+    # the rendered readiness probe, addresses patched in: REDISCLI_AUTH authenticates it
+    container = redis.pod.container("redis")
+    probe = container["readinessProbe"]["exec"]["command"]
+    assert password not in " ".join(probe) and " -a " not in probe[2]
+    require_binary("redis-cli", "apt-get install redis-tools")
+    script = probe[2].replace("redis-cli", f"redis-cli -h {host} -p {redis.port}", 1)
+    env = {**redis.pod.env(container), "PATH": "/usr/bin:/bin"}
+    assert env["REDISCLI_AUTH"] == password
+    assert subprocess.run([*probe[:2], script], env=env, timeout=30).returncode == 0
+    no_auth = {k: v for k, v in env.items() if k != "REDISCLI_AUTH"}
+    assert subprocess.run([*probe[:2], script], env=no_auth, timeout=30).returncode != 0
+
+
+def test_redis_auth_refuses_a_password_redis_conf_cannot_hold(tmp_path: Path) -> None:
+    """A password from an existing Secret with a quote or a newline would end the quoted
+    requirepass string: the init container refuses it and writes nothing."""
+    docs = render("web-session", tmp_path, {"session": {"mode": "store"}})
+    pod = _redis_pod(docs, tmp_path)
+    (pod.volumes["redis-password"] / "password").write_text('abc" \nrename-command CONFIG ""')
+    done = _redis_auth(pod)
+    assert done.returncode == 1
+    assert "redis-auth: key password of the session store Secret must be" in done.stderr
+    assert not (pod.volumes["redis-auth"] / "auth.conf").exists()

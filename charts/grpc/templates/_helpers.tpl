@@ -21,10 +21,19 @@ grpc.server — the library arguments for the server (dict: its values tree).
 {{- end -}}
 
 {{/*
-grpc.ports — the server's Service ports (h2c: plaintext HTTP/2).
+grpc.ports — the server's Service ports: appProtocol kubernetes.io/h2c (plaintext HTTP/2),
+or https when the server serves TLS (connection.tls.existingSecret).
 */}}
 {{- define "grpc.ports" -}}
-{{- toYaml (list (dict "name" "grpc" "port" (int .Values.connection.port) "targetPort" "grpc" "appProtocol" "kubernetes.io/h2c")) -}}
+{{- toYaml (list (dict "name" "grpc" "port" (int .Values.connection.port) "targetPort" "grpc" "appProtocol" (include "destate.connection.appProtocol" (dict "ctx" .)))) -}}
+{{- end -}}
+
+{{/*
+grpc.serverName — the name the server certificate carries, as clients check it:
+connection.tls.serverName, else the Envoy upstream host (the headless Service FQDN).
+*/}}
+{{- define "grpc.serverName" -}}
+{{- .Values.connection.tls.serverName | default (include "grpc.upstreamHost" .) -}}
 {{- end -}}
 
 {{/*
@@ -44,7 +53,8 @@ grpc.envoyArgs — the library argument for the Envoy front proxy's config (dict
 
 {{/*
 grpc.envoyValues — the values tree of the Envoy front proxy: its image, proxy.replicas,
-the chart's security contexts and placement, no data volume, no config files.
+the chart's security contexts and placement, no data volume, no config files, the
+chart's network policy settings (Envoy is the entry point in connection.mode envoy).
 */}}
 {{- define "grpc.envoyValues" -}}
 {{- $w := pick .Values.workload "podSecurityContext" "securityContext" "nodeSelector" "tolerations" "priorityClassName" "automountServiceAccountToken" "serviceAccountName" -}}
@@ -56,5 +66,6 @@ the chart's security contexts and placement, no data volume, no config files.
   "workload" $w
   "persistence" (dict "enabled" false)
   "topology" $t
-  "connection" .Values.connection) -}}
+  "connection" .Values.connection
+  "network" .Values.network) -}}
 {{- end -}}

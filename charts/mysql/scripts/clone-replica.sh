@@ -4,17 +4,20 @@
 # Run by configure-replication.sh on a replica whose replication was never configured, while
 # the local server runs, before replication starts. A replica restarted on its old data
 # directory (the pod moved, its claim followed) has its replication configured already and is
-# never copied again.
+# never copied again. Nothing is copied over a server that holds transactions the primary
+# lacks (a former primary): it stops with a "REFUSING" log line (require_gtid_subset).
 #   mysql:   the CLONE plugin: CLONE INSTANCE FROM the primary (the replication user has
 #            BACKUP_ADMIN there). The server restarts on the cloned data (in a pod the
 #            container restarts); the script waits for it to answer again.
 #   mariadb: a consistent logical stream from the primary: mariadb-dump --single-transaction
 #            --gtid --master-data of all databases, loaded with sql_log_bin=0, then
 #            gtid_slave_pos is set to the dump's GTID position so replication continues
-#            exactly after it. It goes through the authenticated replication user and
-#            needs no extra port. (mariadb-backup only reads a local data directory: a
-#            physical stream would need every pod to serve its backup on an extra,
-#            unauthenticated port, e.g. with socat, as the Kubernetes tutorial does.)
+#            exactly after it. The copied accounts (the replication user too) work at once
+#            (--flush-privileges), so the replica can be promoted or replicated from. It goes
+#            through the authenticated replication user and needs no extra port.
+#            (mariadb-backup only reads a local data directory: a physical stream would need
+#            every pod to serve its backup on an extra, unauthenticated port, e.g. with socat,
+#            as the Kubernetes tutorial does.)
 # Writes DATA_DIR/destate-clone.done (source and GTID position) when done.
 #
 # Env (see common.sh): POD_NAME, POD_ORDINAL, MYSQL_FLAVOR, PRIMARY_HOST, PRIMARY_PORT,
@@ -30,6 +33,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${MYSQL_REPLICATION_PASSWORD:?MYSQL_REPLICATION_PASSWORD is required}"
 marker=$DATA_DIR/destate-clone.done
 started=$SECONDS
+# never copy over transactions that exist only here (configure-replication.sh checked already)
+[ "${DESTATE_GTID_CHECKED:-0}" = 1 ] || require_gtid_subset "to copy the primary's data over this server's"
 
 if [ "$MYSQL_FLAVOR" = mysql ]; then
   have=$(sql_local "SELECT COUNT(*) FROM information_schema.plugins WHERE plugin_name='clone'")
@@ -49,7 +54,7 @@ else
   log "copying all databases from $PRIMARY_HOST:$PRIMARY_PORT (mariadb-dump --gtid stream)"
   MYSQL_PWD=$MYSQL_REPLICATION_PASSWORD "$MYSQL_DUMP" --protocol=TCP -h "$PRIMARY_HOST" \
     -P "$PRIMARY_PORT" -u "$MYSQL_REPLICATION_USER" --all-databases --single-transaction \
-    --gtid --master-data=2 --routines --events --triggers \
+    --gtid --master-data=2 --routines --events --triggers --flush-privileges \
     --ignore-table=mysql.gtid_slave_pos >"$dump"
   position=$(sed -n "s/^-- SET GLOBAL gtid_slave_pos='\([^']*\)'.*/\1/p" "$dump" | head -n1)
   [ -n "$position" ] || die "the dump from $PRIMARY_HOST has no GTID position"

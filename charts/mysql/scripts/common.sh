@@ -112,3 +112,85 @@ wait_for() {
     sleep 1
   done
 }
+
+# --- no catch-up over data the primary lacks --------------------------------------------
+# Before a replica copies the primary's data over its own (clone-replica.sh) or first starts
+# replicating, it must hold no transaction the primary lacks: otherwise it is a former
+# primary (topology.primaryOrdinal or ordinals.start changed) and the copy would overwrite
+# writes that exist nowhere else.
+#   mariadb: every GTID of the replica's gtid_binlog_pos and gtid_slave_pos (domain-server-seq,
+#            the last one per domain) must be in the primary's gtid_binlog_state or
+#            gtid_slave_pos: same domain and server id, sequence number at least as high.
+#   mysql:   GTID_SUBTRACT(replica's gtid_executed, primary's gtid_executed) must be empty.
+#            Exception: the official image's first start loads the time zone tables with
+#            binary logging on, so a new, empty replica has a few GTIDs of its own; a replica
+#            whose only extra GTIDs are its own server_uuid's and that has no database besides
+#            the system schemas has nothing to lose.
+
+# mariadb_gtids_missing HAVE WANT: the entries of WANT (comma-separated domain-server-seq)
+# that HAVE does not contain; empty when WANT is a subset of HAVE.
+mariadb_gtids_missing() {
+  awk -v have="$1" -v want="$2" '
+    # a >= b for decimal strings of any length (sequence numbers are 64-bit)
+    # (compared as strings: awk numbers are doubles)
+    function ge(a, b) { return length(a) != length(b) ? length(a) > length(b) : (a "") >= (b "") }
+    BEGIN {
+      gsub(/[ \t\r\n]/, "", have); gsub(/[ \t\r\n]/, "", want)
+      n = split(have, hs, ",")
+      for (i = 1; i <= n; i++) {
+        if (hs[i] == "") continue
+        if (split(hs[i], p, "-") != 3) { print "unparsable:" hs[i]; exit }
+        key = p[1] "-" p[2]
+        if (!(key in top) || ge(p[3], top[key])) top[key] = p[3]
+      }
+      out = ""
+      n = split(want, ws, ",")
+      for (i = 1; i <= n; i++) {
+        if (ws[i] == "") continue
+        if (split(ws[i], p, "-") != 3) { print "unparsable:" ws[i]; exit }
+        key = p[1] "-" p[2]
+        if (!(key in top) || !ge(top[key], p[3])) out = out (out == "" ? "" : ",") ws[i]
+      }
+      print out
+    }'
+}
+
+# errant_transactions: print the replica's transactions that the primary lacks (nothing:
+# none); fails when a server cannot be asked.
+errant_transactions() {
+  local mine theirs
+  if [ "$MYSQL_FLAVOR" = mysql ]; then
+    local errant uuid schemas other
+    mine=$(sql_local "SELECT @@GLOBAL.gtid_executed" | tr -d '\n') || return 1
+    theirs=$(sql_primary "SELECT @@GLOBAL.gtid_executed" | tr -d '\n') || return 1
+    errant=$(sql_local "SELECT GTID_SUBTRACT($(sql_quote "$mine"), $(sql_quote "$theirs"))" |
+      tr -d '\n') || return 1
+    [ -n "$errant" ] || return 0
+    uuid=$(sql_local "SELECT @@GLOBAL.server_uuid") || return 1
+    schemas=$(sql_local "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name
+      NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')") || return 1
+    other=$(printf '%s\n' "$errant" | tr ',' '\n' | grep -v -F -e "$uuid:" || true)
+    if [ -n "$uuid" ] && [ -z "$other" ] && [ "$schemas" = 0 ]; then
+      note "replica: its own GTIDs ($errant) come from the image's initialisation and it has no database: nothing to keep"
+      return 0
+    fi
+    printf '%s\n' "$errant"
+  else
+    mine=$(sql_local "SELECT CONCAT_WS(',', NULLIF(@@GLOBAL.gtid_binlog_pos, ''),
+      NULLIF(@@GLOBAL.gtid_slave_pos, ''))") || return 1
+    theirs=$(sql_primary "SELECT CONCAT_WS(',', NULLIF(@@GLOBAL.gtid_binlog_state, ''),
+      NULLIF(@@GLOBAL.gtid_slave_pos, ''))") || return 1
+    mariadb_gtids_missing "$theirs" "$mine"
+  fi
+}
+
+# require_gtid_subset WHAT: die (with the GTIDs and the way out) unless the replica holds no
+# transaction the primary lacks. WHAT names the step that would have run.
+require_gtid_subset() {
+  local errant
+  errant=$(errant_transactions) || die "could not compare GTIDs with the primary $PRIMARY_HOST"
+  [ -z "$errant" ] && return 0
+  log "REFUSING $1: this server ($POD_NAME, server-id $SERVER_ID) holds transactions that the primary $PRIMARY_HOST:$PRIMARY_PORT lacks: $errant"
+  log "it was probably the primary before topology.primaryOrdinal or topology.ordinals.start changed; its data is left untouched"
+  die "set topology.primaryOrdinal back to $POD_ORDINAL, or apply those transactions on the new primary first, or (to discard them) delete this pod's claim; see the mysql chart's README, \"Switching the primary\""
+}

@@ -3,17 +3,24 @@
 #
 # Waits (WAIT_TIMEOUT) for the local server, then by role (POD_ORDINAL == PRIMARY_ORDINAL:
 # primary, else replica):
-#   primary: creates or updates the replication user MYSQL_REPLICATION_USER@'%' with the rights
-#            to replicate and to be copied from (mysql: REPLICATION SLAVE, BACKUP_ADMIN and the
-#            clone plugin; mariadb: REPLICATION SLAVE plus what mariadb-dump needs).
+#   primary: stops and removes replication if the server was a replica before (a promoted
+#            replica), then creates or updates the replication user MYSQL_REPLICATION_USER@'%'
+#            with the rights to replicate and to be copied from (mysql: REPLICATION SLAVE,
+#            BACKUP_ADMIN and the clone plugin; mariadb: REPLICATION SLAVE plus what
+#            mariadb-dump needs).
 #   replica: if replication was configured before (the pod restarted on its own data
-#            directory) it only makes sure replication runs: no copy is taken again.
+#            directory) it only makes sure replication runs: no copy is taken again; if the
+#            primary moved, it replicates from the new one from its own GTID position.
 #            Otherwise it waits for PRIMARY_HOST, copies the primary's data when the primary has
 #            any and CATCH_UP=true (clone-replica.sh), then points the server at the primary with
 #            GTID auto-positioning and starts replication:
 #              mysql:   CHANGE REPLICATION SOURCE TO ... SOURCE_AUTO_POSITION=1; START REPLICA
 #              mariadb: CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos; START SLAVE
 #            mysql replicas also get super_read_only=ON (read_only comes from replica.cnf).
+#            Before it copies, replicates for the first time or follows a new primary, a replica
+#            proves that it holds no transaction the primary lacks (require_gtid_subset in
+#            common.sh); a former primary with writes the new primary lacks stops with a
+#            "REFUSING" log line and keeps its data.
 # Idempotent. With --loop it runs again every LOOP_INTERVAL seconds forever (a sidecar that
 # also repairs replication after the server restarts, e.g. after a MySQL clone).
 #
@@ -51,7 +58,22 @@ replication_user_ready() {
   fi
 }
 
+# stop_replicating: a primary replicates from no one (a replica promoted by a changed
+# topology.primaryOrdinal still has its old source configured).
+stop_replicating() {
+  local source
+  source=$(replica_field 'Master_Host|Source_Host')
+  [ -n "$source" ] || return 0
+  if [ "$MYSQL_FLAVOR" = mysql ]; then
+    sql_local "STOP REPLICA; RESET REPLICA ALL"
+  else
+    sql_local "STOP SLAVE; RESET SLAVE ALL"
+  fi
+  log "primary (server-id $SERVER_ID): was a replica of $source; replication stopped and removed"
+}
+
 configure_primary() {
+  stop_replicating
   if replication_user_ready; then
     note "primary (server-id $SERVER_ID): replication user $MYSQL_REPLICATION_USER in place"
     return 0
@@ -112,6 +134,14 @@ configure_replica() {
     local io sqlt
     io=$(replica_field 'Slave_IO_Running|Replica_IO_Running')
     sqlt=$(replica_field 'Slave_SQL_Running|Replica_SQL_Running')
+    if [ "$configured" != "$PRIMARY_HOST" ]; then
+      # the primary moved (topology.primaryOrdinal): follow it from this replica's position
+      wait_for "primary $PRIMARY_HOST:$PRIMARY_PORT" sql_primary "SELECT 1"
+      require_gtid_subset "to replicate from $PRIMARY_HOST instead of $configured"
+      start_replication
+      log "replica (server-id $SERVER_ID): now replicating from $PRIMARY_HOST:$PRIMARY_PORT (was $configured)"
+      return 0
+    fi
     if [ "$MYSQL_FLAVOR" = mysql ] && [ "$(sql_local "SELECT @@GLOBAL.super_read_only")" != 1 ]; then
       sql_local "SET GLOBAL super_read_only = ON" # a runtime setting: lost when the server restarts
     fi
@@ -125,10 +155,11 @@ configure_replica() {
     return 0
   fi
   wait_for "primary $PRIMARY_HOST:$PRIMARY_PORT" sql_primary "SELECT 1"
+  require_gtid_subset "to copy the primary's data over this server's and replicate from it"
   local position
   position=$(primary_position)
   if [ -n "$position" ] && [ "$CATCH_UP" = true ]; then
-    "$here/clone-replica.sh"
+    DESTATE_GTID_CHECKED=1 "$here/clone-replica.sh"
   elif [ -n "$position" ]; then
     log "CATCH_UP=$CATCH_UP: replaying the primary's binary logs from the start"
   fi

@@ -20,6 +20,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$here/common.sh"
 
+# POD_FQDN goes into a .cnf line: a DNS name, nothing that could start another line or option
+case $POD_FQDN in
+  '' | *[!A-Za-z0-9.-]*) die "POD_FQDN must be a DNS name of letters, digits, . and - (got '$POD_FQDN'): check topology.clusterDomain" ;;
+esac
+
 mkdir -p "$CONFIG_DEST"
 rm -f "$CONFIG_DEST"/*.cnf
 
