@@ -4,6 +4,7 @@ v3), defaults and ci files render under both, lint, chart-testing, schema and me
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from chartmatrix import schemabuild
 from chartmatrix.fixtures import ChartRenderer
 from chartmatrix.manifests import Rendered
 from chartmatrix.render import RenderResult
+from chartmatrix.semver import satisfies
 from destate_charts import OPT_IN, OfflineChartRenderer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -454,9 +456,14 @@ def test_chart_metadata(chart: str) -> None:
     meta = yaml.safe_load((REPO / "charts" / chart / "Chart.yaml").read_text())
     assert meta["name"] == chart
     assert meta["type"] == "application"
-    assert meta["dependencies"] == [
-        {"name": "destate", "version": "0.1.0", "repository": "file://../../library-chart"}
-    ]
+    (dep,) = meta["dependencies"]
+    assert dep["name"] == "destate"
+    assert dep["repository"] == "file://../../library-chart"
+    # a range, not a pin, that the library's current version satisfies: a library
+    # release does not break the consumers
+    library = yaml.safe_load((REPO / "library-chart" / "Chart.yaml").read_text())["version"]
+    assert not re.fullmatch(r"\d+\.\d+\.\d+", dep["version"]), f"{chart}: pins {dep['version']}"
+    assert satisfies(library, dep["version"]), f"{chart}: {dep['version']} excludes {library}"
     annotations = meta["annotations"]
     for key in ("artifacthub.io/category", "artifacthub.io/license", "artifacthub.io/images"):
         assert annotations.get(key), f"{chart}: Chart.yaml lacks {key}"

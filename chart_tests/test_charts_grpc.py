@@ -1,4 +1,4 @@
-"""What charts/grpc renders means what PATTERNS.md says: connection state, per mode."""
+"""What charts/grpc renders means (library README, kinds of state): connection, per mode."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What charts/mysql renders means what PATTERNS.md says: persistence, config, topology."""
+"""What charts/mysql renders means (README kinds of state): persistence, config, topology."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What charts/web-session renders means what PATTERNS.md says: config and session state."""
+"""What charts/web-session renders means (library README, kinds of state): config and session."""
 
 from __future__ import annotations
 

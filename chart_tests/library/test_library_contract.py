@@ -29,6 +29,7 @@ AREAS = {
     "validate",
     "values",
     "args",
+    "app",
 }
 
 
@@ -160,6 +161,11 @@ def test_library_chart_metadata() -> None:
     chart = yaml.safe_load((LIBRARY / "Chart.yaml").read_text())
     assert chart["type"] == "library"
     assert chart["name"] == "destate"
-    assert chart["version"] == "0.1.0"
+    # the released version is the CHANGELOG's newest entry (Keep a Changelog, semver)
+    released = re.findall(
+        r"^## \[(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\]", (LIBRARY / "CHANGELOG.md").read_text(), re.M
+    )
+    assert released, "library-chart/CHANGELOG.md has no '## [X.Y.Z]' entry"
+    assert chart["version"] == released[0], "bump Chart.yaml and CHANGELOG.md together"
     assert chart["kubeVersion"] == ">=1.30.0-0"
     assert not list(Path(LIBRARY / "templates").glob("*.yaml"))  # a library renders nothing

@@ -179,7 +179,11 @@ def vault_chart(helm: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "name": "vault",
                 "version": "1.0.0",
                 "dependencies": [
-                    {"name": "destate", "version": "0.1.0", "repository": "file://" + str(LIBRARY)}
+                    {
+                        "name": "destate",
+                        "version": ">=0.1.0-0",
+                        "repository": "file://" + str(LIBRARY),
+                    }
                 ],
             }
         )

@@ -1,5 +1,5 @@
 {{/*
-Configuration state (PATTERNS.md §2): config defined outside the image and laid over
+Configuration state (README.md §2): config defined outside the image and laid over
 the container's files at start. Values: `config` (see schema/config.json).
 
 Volumes: "config" (the ConfigMap), "secret" (the Secret, only when
@@ -254,14 +254,16 @@ Keys: ctx, values, component.
 {{/*
 destate.config.volumes — pod volume items: "config" (ConfigMap) when there is config,
 "config-rw" (emptyDir) when config.writable, "secret" when config.secretMountPath is set.
-Keys: ctx, values, component.
+With configStep (the chart's own init container lays the config, see
+destate.config.stepSources) neither "config" nor "config-rw".
+Keys: ctx, values, component, configStep.
 */}}
 {{- define "destate.config.volumes" -}}
-{{- include "destate.args.check" (list . "destate.config.volumes" list) -}}
+{{- include "destate.args.check" (list . "destate.config.volumes" (list "configStep")) -}}
 {{- $c := (fromJson (include "destate.values.get" .)).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $vols := list -}}
-{{- if include "destate.config.hasConfig" $sub -}}
+{{- if and (not .configStep) (include "destate.config.hasConfig" $sub) -}}
 {{- $vols = append $vols (dict "name" "config" "configMap" (dict "name" (include "destate.names.configMap" $sub))) -}}
 {{- if $c.writable -}}
 {{- $vols = append $vols (dict "name" "config-rw" "emptyDir" dict) -}}
@@ -283,14 +285,15 @@ destate.config.volumeMounts — the main container's mounts:
   destate.config.initContainer copy (the app may edit its config; edits are lost on
   restart — by design);
 - the Secret at config.secretMountPath when set (read-only).
-Keys: ctx, values, component.
+With configStep no ConfigMap mount: the chart's config step fills config.mountPath.
+Keys: ctx, values, component, configStep.
 */}}
 {{- define "destate.config.volumeMounts" -}}
-{{- include "destate.args.check" (list . "destate.config.volumeMounts" list) -}}
+{{- include "destate.args.check" (list . "destate.config.volumeMounts" (list "configStep")) -}}
 {{- $c := (fromJson (include "destate.values.get" .)).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $mounts := list -}}
-{{- if include "destate.config.hasConfig" $sub -}}
+{{- if and (not .configStep) (include "destate.config.hasConfig" $sub) -}}
 {{- if $c.writable -}}
 {{- $mounts = append $mounts (dict "name" "config-rw" "mountPath" $c.mountPath) -}}
 {{- else if $c.subPath -}}
@@ -311,15 +314,16 @@ Keys: ctx, values, component.
 destate.config.initContainer — the writable overlay: an init container (main image,
 restricted securityContext) that copies every file of the ConfigMap into the emptyDir
 "config-rw" mounted at config.mountPath (given to its script as env CONFIG_DEST, never
-spliced into the script). Nothing unless config.writable and there is config.
-Keys: ctx, values, component.
+spliced into the script). Nothing unless config.writable and there is config, nor with
+configStep (the chart brings its own step).
+Keys: ctx, values, component, configStep.
 */}}
 {{- define "destate.config.initContainer" -}}
-{{- include "destate.args.check" (list . "destate.config.initContainer" list) -}}
+{{- include "destate.args.check" (list . "destate.config.initContainer" (list "configStep")) -}}
 {{- $v := fromJson (include "destate.values.get" .) -}}
 {{- $c := $v.config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
-{{- if and $c.writable (include "destate.config.hasConfig" $sub) -}}
+{{- if and $c.writable (not .configStep) (include "destate.config.hasConfig" $sub) -}}
 - name: config-copy
   image: {{ include "destate.workload.image" (merge (dict "image" $v.image) $sub) | quote }}
   imagePullPolicy: {{ $v.image.pullPolicy }}
@@ -344,4 +348,102 @@ Keys: ctx, values, component.
     - name: config-rw
       mountPath: {{ $c.mountPath }}
 {{- end }}
+{{- end -}}
+
+{{/*
+destate.config.stepSources — the config sources of a chart's own config step (an init
+container that builds config.mountPath itself, e.g. MySQL's server-id + role file + the
+user's files): `volumes` (user-config: the ConfigMap, when there is config; user-secret:
+the Secret, when config.secrets or config.existingSecret) and `mounts` (read-only at
+/destate/config-src/user and /destate/config-src/secret), as a dict (YAML). Pass
+configStep true to the workload so the library mounts no ConfigMap and adds no copier.
+Keys: ctx, values, component.
+Example: {{ $src := fromYaml (include "destate.config.stepSources" (dict "ctx" $)) }}
+*/}}
+{{- define "destate.config.stepSources" -}}
+{{- include "destate.args.check" (list . "destate.config.stepSources" list) -}}
+{{- $c := (fromJson (include "destate.values.get" .)).config -}}
+{{- $sub := pick . "ctx" "values" "component" -}}
+{{- $vols := list -}}
+{{- $mounts := list -}}
+{{- if include "destate.config.hasConfig" $sub -}}
+{{- $mounts = append $mounts (dict "name" "user-config" "mountPath" "/destate/config-src/user" "readOnly" true) -}}
+{{- $vols = append $vols (dict "name" "user-config" "configMap" (dict "name" (include "destate.names.configMap" $sub))) -}}
+{{- end -}}
+{{- if or $c.secrets $c.existingSecret -}}
+{{- $mounts = append $mounts (dict "name" "user-secret" "mountPath" "/destate/config-src/secret" "readOnly" true) -}}
+{{- $vols = append $vols (dict "name" "user-secret" "secret" (dict "secretName" (include "destate.names.secret" $sub))) -}}
+{{- end -}}
+{{- toYaml (dict "volumes" $vols "mounts" $mounts) -}}
+{{- end -}}
+
+{{/*
+destate.config.off — internal: the overlay laid over the chart's values when its Chart.yaml
+does not list the config area (see destate.values.areas in _values.tpl).
+*/}}
+{{- define "destate.config.off" -}}
+config:
+  files: {}
+  secrets: {}
+  existingConfigMap: ""
+  existingSecret: ""
+{{- end -}}
+
+{{/*
+destate.config.defaults — internal: the `config` defaults of this area (YAML), part of
+destate.values.defaults; schema/config.json documents every key.
+*/}}
+{{- define "destate.config.defaults" -}}
+config:
+  files: {}
+  secrets: {}
+  existingConfigMap: ""
+  existingSecret: ""
+  mountPath: /etc/app
+  secretMountPath: ""
+  subPath: false
+  writable: false
+  immutable: false
+  passwordLength: 24
+{{- end -}}
+
+{{/*
+destate.validate.config — absolute mount paths of safe characters; file names are
+ConfigMap keys; files and existingConfigMap (and secrets and existingSecret) are exclusive
+and existing* are DNS names; passwordLength >= 8.
+*/}}
+{{- define "destate.validate.config" -}}
+{{- $p := .path | default "" -}}
+{{- $c := (fromJson (include "destate.values.get" .)).config -}}
+{{- if not (isAbs ($c.mountPath | toString)) -}}
+{{- include "destate.validate.fail" (list $p "config.mountPath" "be an absolute path" (printf "%q" ($c.mountPath | toString))) -}}
+{{- end -}}
+{{- if and $c.secretMountPath (not (isAbs ($c.secretMountPath | toString))) -}}
+{{- include "destate.validate.fail" (list $p "config.secretMountPath" "be an absolute path or empty" (printf "%q" ($c.secretMountPath | toString))) -}}
+{{- end -}}
+{{- include "destate.validate.match" (list $p "config.mountPath" $c.mountPath "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
+{{- with $c.secretMountPath -}}
+{{- include "destate.validate.match" (list $p "config.secretMountPath" . "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
+{{- end -}}
+{{- range $area := list "files" "secrets" -}}
+{{- range $name, $_ := get $c $area -}}
+{{- if or (not (regexMatch (include "destate.validate.re" "key") $name)) (has $name (list "." "..")) (gt (len $name) 253) -}}
+{{- include "destate.validate.fail" (list $p (printf "config.%s" $area) "have file names of letters, digits and ._- (not . or ..)" (printf "%q" $name)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $key := list "existingConfigMap" "existingSecret" -}}
+{{- with get $c $key -}}
+{{- include "destate.validate.match" (list $p (printf "config.%s" $key) . "dnsSubdomain" "be the name of a ConfigMap or Secret (a DNS name) or empty") -}}
+{{- end -}}
+{{- end -}}
+{{- if and $c.files $c.existingConfigMap -}}
+{{- include "destate.validate.fail" (list $p "config.existingConfigMap" "be empty when config.files is set (use one or the other)" (printf "%q" $c.existingConfigMap)) -}}
+{{- end -}}
+{{- if and $c.secrets $c.existingSecret -}}
+{{- include "destate.validate.fail" (list $p "config.existingSecret" "be empty when config.secrets is set (use one or the other)" (printf "%q" $c.existingSecret)) -}}
+{{- end -}}
+{{- if lt (int $c.passwordLength) 8 -}}
+{{- include "destate.validate.fail" (list $p "config.passwordLength" "be >= 8" ($c.passwordLength | toString)) -}}
+{{- end -}}
 {{- end -}}

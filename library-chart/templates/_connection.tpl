@@ -1,5 +1,5 @@
 {{/*
-Connection state (PATTERNS.md §5): long-lived gRPC (HTTP/2) connections pin a client to
+Connection state (README.md §5): long-lived gRPC (HTTP/2) connections pin a client to
 one pod; balance per request (L7) instead. Values: `connection`
 (see schema/connection.json). Modes: ingress (ingress-nginx GRPC/GRPCS), gateway
 (GRPCRoute v1), envoy (Envoy proxy, front or sidecar), client (client-side round_robin
@@ -499,4 +499,300 @@ Keys: ctx, values, component.
 - name: {{ $cl.client.env.maxConnectionAgeGrace }}
   value: {{ mul (int $cl.client.maxConnectionAgeGraceSeconds) 1000 | toString | quote }}
 {{- end }}
+{{- end -}}
+
+{{/*
+destate.connection.serverName — the name the gRPC server certificate carries, as clients
+check it: connection.tls.serverName, else the upstream host (destate.connection.upstreamHost).
+Keys: ctx, values, component.
+*/}}
+{{- define "destate.connection.serverName" -}}
+{{- include "destate.args.check" (list . "destate.connection.serverName" list) -}}
+{{- (fromJson (include "destate.values.get" .)).connection.tls.serverName | default (include "destate.connection.upstreamHost" .) -}}
+{{- end -}}
+
+{{/*
+destate.connection.server — the destate.app.render arguments (YAML dict) of a gRPC server:
+`container` (name, the grpc port connection.port, GRPC_PORT, gRPC probes; with
+connection.tls.existingSecret the TLS files GRPC_TLS_CERT_FILE/GRPC_TLS_KEY_FILE from
+destate.connection.serverTlsMounts and grpc.health.v1 in plaintext on
+connection.tls.healthPort, where the kubelet's gRPC probes ask), `volumes` (the TLS
+Secret), `ports` (the Service port grpc with destate.connection.appProtocol) and
+`services` (FULLNAME for one-connection callers and the headless Service that Envoy and
+round_robin clients balance over).
+Keys: ctx, values, component, name (container name, default "grpc").
+Example: {{ include "destate.app.render" (merge (dict "ctx" $) (fromYaml (include "destate.connection.server" (dict "ctx" $)))) }}
+*/}}
+{{- define "destate.connection.server" -}}
+{{- include "destate.args.check" (list . "destate.connection.server" (list "name")) -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $sub := pick . "ctx" "values" "component" -}}
+{{- $con := $v.connection -}}
+{{- $tls := $con.tls -}}
+{{- $ports := list (dict "name" "grpc" "containerPort" (int $con.port) "protocol" "TCP") -}}
+{{- $env := list (dict "name" "GRPC_PORT" "value" ($con.port | toString)) -}}
+{{- $probePort := int $con.port -}}
+{{- if $tls.existingSecret -}}
+{{- $probePort = int $tls.healthPort -}}
+{{- $ports = append $ports (dict "name" "grpc-health" "containerPort" $probePort "protocol" "TCP") -}}
+{{- $env = concat $env (list
+  (dict "name" "GRPC_TLS_CERT_FILE" "value" (printf "%s/tls.crt" (trimSuffix "/" $tls.mountPath)))
+  (dict "name" "GRPC_TLS_KEY_FILE" "value" (printf "%s/tls.key" (trimSuffix "/" $tls.mountPath)))
+  (dict "name" "GRPC_HEALTH_PORT" "value" ($probePort | toString))) -}}
+{{- end -}}
+{{- $probe := dict "grpc" (dict "port" $probePort) "periodSeconds" 10 "timeoutSeconds" 3 -}}
+{{- toYaml (dict
+  "container" (dict
+    "name" (.name | default "grpc")
+    "ports" $ports
+    "env" $env
+    "volumeMounts" (fromYamlArray (include "destate.connection.serverTlsMounts" $sub))
+    "livenessProbe" $probe
+    "readinessProbe" (merge (dict "periodSeconds" 5) $probe))
+  "volumes" (fromYamlArray (include "destate.connection.serverTlsVolumes" $sub))
+  "ports" (list (dict "name" "grpc" "port" (int $con.port) "targetPort" "grpc" "appProtocol" (include "destate.connection.appProtocol" $sub)))
+  "services" (list "service" "headless")) -}}
+{{- end -}}
+
+{{/*
+destate.connection.frontProxyValues — internal: the values tree (JSON) of the Envoy front
+proxy (component "envoy"): its image (connection.envoy.image), `replicas` (default
+workload.replicas), connection.envoy.resources, the chart's security contexts and
+placement, no data volume, no config files, the chart's connection and network settings.
+*/}}
+{{- define "destate.connection.frontProxyValues" -}}
+{{- $v := fromJson (include "destate.values.get" (pick . "ctx" "values")) -}}
+{{- $w := pick $v.workload "podSecurityContext" "securityContext" "nodeSelector" "tolerations" "priorityClassName" "automountServiceAccountToken" "serviceAccountName" -}}
+{{- $_ := set $w "replicas" (int (.replicas | default $v.workload.replicas)) -}}
+{{- $_ := set $w "resources" ($v.connection.envoy.resources | default dict) -}}
+{{- toJson (dict
+  "image" $v.connection.envoy.image
+  "workload" $w
+  "persistence" (dict "enabled" false)
+  "topology" (pick $v.topology "clusterDomain" "antiAffinity" "pdb")
+  "connection" $v.connection
+  "network" $v.network) -}}
+{{- end -}}
+
+{{/*
+destate.connection.frontProxy — connection.mode=envoy: an Envoy front proxy (component
+"envoy", its own name label so neither's Services select the other's pods) that balances
+every call over the server's headless Service (DNS cluster, HTTP/2 upstream, gRPC health
+checks): its config (destate.connection.envoyConfig), Deployment, Service (port
+connection.envoy.listenerPort), PodDisruptionBudget and NetworkPolicy (the listener from
+any source or the chart's test pod; with restrictEgress: DNS and the servers). Nothing in
+the other modes. destate.app.render renders it when the connection area is on.
+Keys: ctx, values, replicas (Envoy pods, default workload.replicas).
+*/}}
+{{- define "destate.connection.frontProxy" -}}
+{{- include "destate.args.check" (list . "destate.connection.frontProxy" (list "replicas")) -}}
+{{- $v := fromJson (include "destate.values.get" (pick . "ctx" "values")) -}}
+{{- $con := $v.connection -}}
+{{- if eq $con.mode "envoy" }}
+{{- $values := fromJson (include "destate.connection.frontProxyValues" .) }}
+{{- $envoy := dict "ctx" .ctx "values" $values "component" "envoy" }}
+{{- $cfg := merge (dict "upstreamHost" (include "destate.connection.upstreamHost" (pick . "ctx" "values")) "listenAddress" $con.envoy.listenAddress) $envoy }}
+{{- $sidecar := first (fromYamlArray (include "destate.connection.envoySidecar" $envoy)) }}
+{{- include "destate.connection.envoyConfig" $cfg }}
+---
+{{- include "destate.workload.deployment" (merge (dict
+  "container" (merge (dict "livenessProbe" (dict "tcpSocket" (dict "port" "grpc-proxy") "periodSeconds" 10)) (omit $sidecar "image" "imagePullPolicy" "resources" "securityContext"))
+  "volumes" (fromYamlArray (include "destate.connection.envoyVolume" $envoy))
+  "podAnnotations" (dict "checksum/envoy" (include "destate.connection.envoyChecksum" $cfg))) $envoy) }}
+---
+{{- include "destate.topology.service" (merge (dict "ports" (list (dict "name" "grpc" "port" (int $con.envoy.listenerPort) "targetPort" "grpc-proxy" "appProtocol" "kubernetes.io/h2c"))) $envoy) }}
+---
+{{- include "destate.topology.pdb" $envoy }}
+---
+{{- $egress := list }}
+{{- if not $con.envoy.upstream.host }}
+{{- $egress = append $egress (dict "to" (fromYamlArray (include "destate.network.peer" (dict "ctx" .ctx))) "ports" (list (dict "port" (int ($con.envoy.upstream.port | default $con.port)) "protocol" "TCP"))) }}
+{{- end }}
+{{- include "destate.network.policy" (merge (dict "ports" (list (int $con.envoy.listenerPort)) "from" (fromJsonArray (include "destate.network.testPeers" (dict "ctx" .ctx))) "egress" $egress) $envoy) }}
+{{- end }}
+{{- end -}}
+
+{{/*
+destate.connection.off — internal: the overlay laid over the chart's values when its Chart.yaml
+does not list the connection area (see destate.values.areas in _values.tpl).
+*/}}
+{{- define "destate.connection.off" -}}
+connection:
+  mode: none
+{{- end -}}
+
+{{/*
+destate.connection.defaults — internal: the `connection` defaults of this area (YAML), part of
+destate.values.defaults; schema/connection.json documents every key.
+*/}}
+{{- define "destate.connection.defaults" -}}
+connection:
+  mode: none
+  port: 50051
+  ingress:
+    className: nginx
+    host: ""
+    path: /
+    backendProtocol: GRPC
+    annotations: {}
+    tls:
+      secretName: ""
+  gateway:
+    parentRefs: []
+    hostnames: []
+    force: false
+  envoy:
+    image:
+      repository: envoyproxy/envoy
+      tag: v1.40.0
+      pullPolicy: IfNotPresent
+    listenAddress: 0.0.0.0
+    listenerPort: 9000
+    adminPort: 9901
+    lbPolicy: ROUND_ROBIN
+    upstream:
+      host: ""
+      port: 0
+      circuitBreakers:
+        maxConnections: 1024
+        maxPendingRequests: 1024
+        maxRequests: 1024
+        maxRetries: 3
+      outlierDetection:
+        enabled: true
+        consecutive5xx: 5
+        interval: 10s
+        baseEjectionTime: 30s
+        maxEjectionPercent: 50
+    downstream:
+      maxConnections: 10000
+      http2:
+        maxConcurrentStreams: 100
+        initialStreamWindowSize: 65536
+        initialConnectionWindowSize: 1048576
+      timeouts:
+        requestHeaders: 10s
+        request: 0s
+        streamIdle: 300s
+        idle: 3600s
+    connectTimeout: 1s
+    dnsRefreshRate: 5s
+    healthCheck:
+      enabled: true
+      interval: 5s
+      timeout: 1s
+      unhealthyThreshold: 2
+      healthyThreshold: 1
+      serviceName: ""
+    resources: {}
+  tls:
+    existingSecret: ""
+    serverName: ""
+    mountPath: /etc/grpc-tls
+    healthPort: 50052
+  client:
+    target: ""
+    maxConnectionAgeSeconds: 30
+    maxConnectionAgeGraceSeconds: 5
+    env:
+      maxConnectionAge: GRPC_MAX_CONNECTION_AGE_MS
+      maxConnectionAgeGrace: GRPC_MAX_CONNECTION_AGE_GRACE_MS
+{{- end -}}
+
+{{/*
+destate.validate.connection — mode none|ingress|gateway|envoy|client; port 1..65535;
+ingress: backendProtocol GRPC|GRPCS and TLS required; gateway: parentRefs required;
+envoy: lbPolicy ROUND_ROBIN|LEAST_REQUEST; client: maxConnectionAgeSeconds >= 1.
+tls: GRPCS needs connection.tls.existingSecret and a TLS server needs GRPCS; no TLS
+with gateway (no BackendTLSPolicy is rendered); healthPort differs from port.
+Envoy limits and timeouts (always: the Envoy config renders in every mode): durations
+in seconds, integers within Envoy's bounds.
+*/}}
+{{- define "destate.validate.connection" -}}
+{{- $p := .path | default "" -}}
+{{- $con := (fromJson (include "destate.values.get" .)).connection -}}
+{{- include "destate.validate.enum" (list $p "connection.mode" $con.mode (list "none" "ingress" "gateway" "envoy" "client")) -}}
+{{- if or (lt (int $con.port) 1) (gt (int $con.port) 65535) -}}
+{{- include "destate.validate.fail" (list $p "connection.port" "be a port number in 1..65535" ($con.port | toString)) -}}
+{{- end -}}
+{{- if eq $con.mode "ingress" -}}
+{{- include "destate.validate.enum" (list $p "connection.ingress.backendProtocol" $con.ingress.backendProtocol (list "GRPC" "GRPCS")) -}}
+{{- if not $con.ingress.tls.secretName -}}
+{{- include "destate.validate.fail" (list $p "connection.ingress.tls.secretName" "name a TLS Secret: gRPC through ingress-nginx needs TLS (HTTP/2) at the ingress" `""`) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq $con.mode "gateway") (not $con.gateway.parentRefs) -}}
+{{- include "destate.validate.fail" (list $p "connection.gateway.parentRefs" "list at least one Gateway for the GRPCRoute" "[]") -}}
+{{- end -}}
+{{- if eq $con.mode "envoy" -}}
+{{- include "destate.validate.enum" (list $p "connection.envoy.lbPolicy" $con.envoy.lbPolicy (list "ROUND_ROBIN" "LEAST_REQUEST")) -}}
+{{- end -}}
+{{- if and (eq $con.mode "client") (lt (int $con.client.maxConnectionAgeSeconds) 1) -}}
+{{- include "destate.validate.fail" (list $p "connection.client.maxConnectionAgeSeconds" "be >= 1" ($con.client.maxConnectionAgeSeconds | toString)) -}}
+{{- end -}}
+{{- /* values that reach envoy.yaml, nginx and env: only their own characters */ -}}
+{{- include "destate.validate.match" (list $p "connection.envoy.listenAddress" $con.envoy.listenAddress "ipAddress" "be an IP address such as 0.0.0.0, 127.0.0.1 or ::") -}}
+{{- with $con.envoy.upstream.host -}}
+{{- include "destate.validate.match" (list $p "connection.envoy.upstream.host" . "dnsSubdomain" "be a DNS name (lower-case letters, digits, - and .) or empty") -}}
+{{- end -}}
+{{- with $con.envoy.healthCheck.serviceName -}}
+{{- include "destate.validate.match" (list $p "connection.envoy.healthCheck.serviceName" . "key" "be a gRPC service name of letters, digits and ._- or empty") -}}
+{{- end -}}
+{{- range $key := list "maxConnectionAge" "maxConnectionAgeGrace" -}}
+{{- include "destate.validate.match" (list $p (printf "connection.client.env.%s" $key) (get $con.client.env $key) "envName" "be an environment variable name (letters, digits, _; not starting with a digit)") -}}
+{{- end -}}
+{{- with $con.ingress.host -}}
+{{- include "destate.validate.match" (list $p "connection.ingress.host" . "hostname" "be a host name (lower-case DNS name, optionally *.) or empty") -}}
+{{- end -}}
+{{- include "destate.validate.match" (list $p "connection.ingress.path" $con.ingress.path "urlPath" "be a URL path of letters, digits and ._~/- starting with /") -}}
+{{- range $con.gateway.hostnames -}}
+{{- include "destate.validate.match" (list $p "connection.gateway.hostnames[]" . "hostname" "be a host name (lower-case DNS name, optionally *.)") -}}
+{{- end -}}
+{{- $tls := $con.tls -}}
+{{- if $tls.existingSecret -}}
+{{- include "destate.validate.match" (list $p "connection.tls.existingSecret" $tls.existingSecret "dnsSubdomain" "be a Secret name (lower-case DNS subdomain)") -}}
+{{- include "destate.validate.match" (list $p "connection.tls.mountPath" $tls.mountPath "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
+{{- include "destate.validate.intRange" (list $p "connection.tls.healthPort" $tls.healthPort 1 65535) -}}
+{{- if eq (int $tls.healthPort) (int $con.port) -}}
+{{- include "destate.validate.fail" (list $p "connection.tls.healthPort" (printf "differ from connection.port (%d): it serves plaintext health checks next to the TLS port" (int $con.port)) (toJson $tls.healthPort)) -}}
+{{- end -}}
+{{- if and (eq $con.mode "ingress") (ne $con.ingress.backendProtocol "GRPCS") -}}
+{{- include "destate.validate.fail" (list $p "connection.ingress.backendProtocol" "be GRPCS when connection.tls.existingSecret is set: the pods serve TLS only" (printf "%q" ($con.ingress.backendProtocol | toString))) -}}
+{{- end -}}
+{{- if eq $con.mode "gateway" -}}
+{{- include "destate.validate.fail" (list $p "connection.tls.existingSecret" "be empty with connection.mode=gateway: a GRPCRoute reaches the pods in plaintext unless a BackendTLSPolicy (not rendered by this chart) says otherwise; end TLS at the Gateway" (printf "%q" ($tls.existingSecret | toString))) -}}
+{{- end -}}
+{{- else if and (eq $con.mode "ingress") (eq $con.ingress.backendProtocol "GRPCS") -}}
+{{- include "destate.validate.fail" (list $p "connection.tls.existingSecret" "name the server's TLS Secret (tls.crt, tls.key, ca.crt) when connection.ingress.backendProtocol is GRPCS: without it the pods serve plaintext (h2c)" `""`) -}}
+{{- end -}}
+{{- with $tls.serverName -}}
+{{- include "destate.validate.match" (list $p "connection.tls.serverName" . "dnsSubdomain" "be a DNS name (lower-case letters, digits, - and .) or empty") -}}
+{{- end -}}
+{{- $e := $con.envoy -}}
+{{- $d := "connection.envoy." -}}
+{{- range $key, $positive := dict "connectTimeout" true "dnsRefreshRate" true -}}
+{{- include "destate.validate.duration" (list $p (print $d $key) (get $e $key) $positive) -}}
+{{- end -}}
+{{- range $key := list "interval" "timeout" -}}
+{{- include "destate.validate.duration" (list $p (print $d "healthCheck." $key) (get $e.healthCheck $key) true) -}}
+{{- end -}}
+{{- range $key, $val := $e.downstream.timeouts -}}
+{{- include "destate.validate.duration" (list $p (print $d "downstream.timeouts." $key) $val false) -}}
+{{- end -}}
+{{- include "destate.validate.intRange" (list $p (print $d "downstream.maxConnections") $e.downstream.maxConnections 1 1000000) -}}
+{{- $h2 := $e.downstream.http2 -}}
+{{- include "destate.validate.intRange" (list $p (print $d "downstream.http2.maxConcurrentStreams") $h2.maxConcurrentStreams 1 2147483647) -}}
+{{- include "destate.validate.intRange" (list $p (print $d "downstream.http2.initialStreamWindowSize") $h2.initialStreamWindowSize 65535 2147483647) -}}
+{{- include "destate.validate.intRange" (list $p (print $d "downstream.http2.initialConnectionWindowSize") $h2.initialConnectionWindowSize 65535 2147483647) -}}
+{{- range $key, $val := $e.upstream.circuitBreakers -}}
+{{- include "destate.validate.intRange" (list $p (print $d "upstream.circuitBreakers." $key) $val (ternary 0 1 (eq $key "maxRetries")) 4294967295) -}}
+{{- end -}}
+{{- $od := $e.upstream.outlierDetection -}}
+{{- if $od.enabled -}}
+{{- include "destate.validate.intRange" (list $p (print $d "upstream.outlierDetection.consecutive5xx") $od.consecutive5xx 1 4294967295) -}}
+{{- include "destate.validate.intRange" (list $p (print $d "upstream.outlierDetection.maxEjectionPercent") $od.maxEjectionPercent 0 100) -}}
+{{- range $key := list "interval" "baseEjectionTime" -}}
+{{- include "destate.validate.duration" (list $p (print $d "upstream.outlierDetection." $key) (get $od $key) true) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}

@@ -84,3 +84,24 @@ FULLNAME[-COMPONENT]. Keys: ctx, values, component.
 {{- $v := fromJson (include "destate.values.get" .) -}}
 {{- default (include "destate.names.fullname" (pick . "ctx" "values" "component")) $v.config.existingSecret -}}
 {{- end -}}
+
+{{/*
+destate.names.defaults — internal: the `nameOverride`, `fullnameOverride` defaults of this area (YAML), part of
+destate.values.defaults; schema/names.json documents every key.
+*/}}
+{{- define "destate.names.defaults" -}}
+nameOverride: ""
+fullnameOverride: ""
+{{- end -}}
+
+{{/*
+destate.validate.names — nameOverride and fullnameOverride (chart root values): DNS labels,
+so names, labels and the scripts that see them hold nothing else.
+*/}}
+{{- define "destate.validate.names" -}}
+{{- range $key := list "nameOverride" "fullnameOverride" -}}
+{{- with get $.ctx.Values $key -}}
+{{- include "destate.validate.match" (list "" $key . "dnsLabel" "be a DNS label: at most 63 lower-case letters, digits and -, starting and ending with a letter or digit") -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

@@ -193,3 +193,39 @@ spec:
   {{- end }}
 {{- end -}}
 {{- end -}}
+
+{{/*
+destate.network.off — internal: the overlay laid over the chart's values when its Chart.yaml
+does not list the network area (see destate.values.areas in _values.tpl).
+*/}}
+{{- define "destate.network.off" -}}
+network:
+  policy:
+    enabled: false
+{{- end -}}
+
+{{/*
+destate.network.defaults — internal: the `network` defaults of this area (YAML), part of
+destate.values.defaults; schema/network.json documents every key.
+*/}}
+{{- define "destate.network.defaults" -}}
+network:
+  policy:
+    enabled: true
+    allowExternal: true
+    clients: []
+    edge:
+      - namespaceSelector:
+          matchLabels:
+            kubernetes.io/metadata.name: ingress-nginx
+    extraIngress: []
+    restrictEgress: false
+    dns:
+      - namespaceSelector:
+          matchLabels:
+            kubernetes.io/metadata.name: kube-system
+        podSelector:
+          matchLabels:
+            k8s-app: kube-dns
+    extraEgress: []
+{{- end -}}

@@ -1,13 +1,14 @@
 {{/*
-Persistent state (PATTERNS.md §1): data that must survive and stay attached to the
+Persistent state (README.md §1): data that must survive and stay attached to the
 right pod. Values: `persistence` (see schema/persistence.json).
 The claim is always called "data": pod NAME-N of a StatefulSet gets claim data-NAME-N.
 */}}
 
 {{/*
 destate.persistence.storageClassName — a `storageClassName: X` line, or nothing.
-"" = omit (cluster default class), "-" = storageClassName: "" (no class, static PVs),
-local.enabled = the local volume set's StorageClass, else the given name.
+"" = global.storageClass when set, else omit (cluster default class), "-" =
+storageClassName: "" (no class, static PVs), local.enabled = the local volume set's
+StorageClass, else the given name.
 Keys: ctx, values, component.
 */}}
 {{- define "destate.persistence.storageClassName" -}}
@@ -19,6 +20,8 @@ storageClassName: {{ include "destate.persistence.localStorageClassName" (pick .
 storageClassName: ""
 {{- else if $p.storageClass -}}
 storageClassName: {{ $p.storageClass | quote }}
+{{- else if (.ctx.Values.global | default dict).storageClass -}}
+storageClassName: {{ (.ctx.Values.global | default dict).storageClass | quote }}
 {{- end -}}
 {{- end -}}
 
@@ -305,6 +308,92 @@ Keys: ctx, values, component, path.
 {{- $theirs := get $labels "app.kubernetes.io/component" | default "" -}}
 {{- if and $p.enabled (eq (get $labels "app.kubernetes.io/instance") $release) (eq $theirs $component) (hasPrefix $chart (get $labels "helm.sh/chart" | default "")) (ne $sts.metadata.name $name) (not $sts.metadata.deletionTimestamp) -}}
 {{- fail (printf "destate: fullnameOverride (got %q) and nameOverride (got %q) must keep the StatefulSet's name on upgrade: release %s already has StatefulSet %s in namespace %s, and the new name %s would start its pods on new, empty claims (data-%s-N) while data-%s-N stay behind unused. Set them back so the StatefulSet is named %s again, or delete StatefulSet %s first if an empty database is what you want (its claims are kept)" ($root.fullnameOverride | default "" | toString) ($root.nameOverride | default "" | toString) $release $sts.metadata.name $sts.metadata.namespace $name $name $sts.metadata.name $sts.metadata.name $sts.metadata.name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+destate.persistence.off — internal: the overlay laid over the chart's values when its Chart.yaml
+does not list the persistence area (see destate.values.areas in _values.tpl).
+*/}}
+{{- define "destate.persistence.off" -}}
+persistence:
+  enabled: false
+{{- end -}}
+
+{{/*
+destate.persistence.defaults — internal: the `persistence` defaults of this area (YAML), part of
+destate.values.defaults; schema/persistence.json documents every key.
+*/}}
+{{- define "destate.persistence.defaults" -}}
+persistence:
+  enabled: true
+  size: 8Gi
+  storageClass: ""
+  accessModes: [ReadWriteOnce]
+  mountPath: /data
+  subPath: ""
+  annotations: {}
+  labels: {}
+  dataSource: {}
+  existingClaim: ""
+  retention:
+    whenDeleted: Retain
+    whenScaled: Retain
+  local:
+    enabled: false
+    path: /mnt/destate
+    nodes: []
+    reclaimPolicy: Retain
+{{- end -}}
+
+{{/*
+destate.validate.persistence — size is a quantity; retention policies Retain|Delete;
+accessModes known; local volumes: reclaimPolicy Retain|Delete, an absolute path and at
+least workload.replicas nodes.
+*/}}
+{{- define "destate.validate.persistence" -}}
+{{- $p := .path | default "" -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $per := $v.persistence -}}
+{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$" ($per.size | toString)) -}}
+{{- include "destate.validate.fail" (list $p "persistence.size" "be a Kubernetes quantity such as 8Gi or 500Mi" (printf "%q" ($per.size | toString))) -}}
+{{- end -}}
+{{- include "destate.validate.enum" (list $p "persistence.retention.whenDeleted" $per.retention.whenDeleted (list "Retain" "Delete")) -}}
+{{- include "destate.validate.enum" (list $p "persistence.retention.whenScaled" $per.retention.whenScaled (list "Retain" "Delete")) -}}
+{{- include "destate.validate.match" (list $p "persistence.mountPath" $per.mountPath "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
+{{- with $per.subPath -}}
+{{- include "destate.validate.match" (list $p "persistence.subPath" . "relPath" "be a relative path of letters, digits and ._@+- (no leading /, no .., no spaces or quotes) or empty") -}}
+{{- end -}}
+{{- with ($.ctx.Values.global | default dict).storageClass -}}
+{{- include "destate.validate.match" (list "" "global.storageClass" . "dnsSubdomain" "be a StorageClass name (a DNS name) or empty") -}}
+{{- end -}}
+{{- with $per.storageClass -}}
+{{- if ne . "-" -}}
+{{- include "destate.validate.match" (list $p "persistence.storageClass" . "dnsSubdomain" "be a StorageClass name (a DNS name), \"-\" or empty") -}}
+{{- end -}}
+{{- end -}}
+{{- if not $per.accessModes -}}
+{{- include "destate.validate.fail" (list $p "persistence.accessModes" "list at least one access mode" "[]") -}}
+{{- end -}}
+{{- range $per.accessModes -}}
+{{- include "destate.validate.enum" (list $p "persistence.accessModes[]" . (list "ReadWriteOnce" "ReadOnlyMany" "ReadWriteMany" "ReadWriteOncePod")) -}}
+{{- end -}}
+{{- if and $per.enabled $per.local.enabled -}}
+{{- include "destate.validate.enum" (list $p "persistence.local.reclaimPolicy" $per.local.reclaimPolicy (list "Retain" "Delete")) -}}
+{{- if not (isAbs ($per.local.path | toString)) -}}
+{{- include "destate.validate.fail" (list $p "persistence.local.path" "be an absolute path" (printf "%q" ($per.local.path | toString))) -}}
+{{- end -}}
+{{- include "destate.validate.match" (list $p "persistence.local.path" $per.local.path "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
+{{- range $per.local.nodes -}}
+{{- include "destate.validate.match" (list $p "persistence.local.nodes[]" . "dnsSubdomain" "be a node name (a DNS name)") -}}
+{{- end -}}
+{{- $replicas := int $v.workload.replicas -}}
+{{- if lt (len $per.local.nodes) $replicas -}}
+{{- include "destate.validate.fail" (list $p "persistence.local.nodes" (printf "list at least workload.replicas (%d) nodes, one local volume per pod" $replicas) (printf "%d" (len $per.local.nodes))) -}}
+{{- end -}}
+{{- if ne (len $per.local.nodes) (len (uniq $per.local.nodes)) -}}
+{{- include "destate.validate.fail" (list $p "persistence.local.nodes" "not repeat a node" (toJson $per.local.nodes)) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

@@ -1,5 +1,5 @@
 {{/*
-Session state (PATTERNS.md §4): keep sessions outside the pod (session.mode=store: a
+Session state (README.md §4): keep sessions outside the pod (session.mode=store: a
 Redis store, embedded or existing), or pin a client to one pod for a while
 (session.mode=sticky: ClientIP affinity, cookie affinity, Gateway sessionPersistence).
 Values: `session` (see schema/session.json).
@@ -277,5 +277,194 @@ Example:
   ports:
     - port: 6379
       protocol: TCP
+{{- end -}}
+{{- end -}}
+
+{{/*
+destate.session.expose — how visitors reach the app's Service from outside, carrying the
+sticky-session settings: expose.mode ingress -> an Ingress (ingress-nginx cookie affinity
+of destate.session.ingressAnnotations under expose.ingress.annotations); gateway -> an
+HTTPRoute (the sessionPersistence of destate.session.sessionPersistence); none ->
+nothing. The backend is FULLNAME on the first of `ports`. Fails when gateway has no
+parentRefs, when the cluster serves no HTTPRoute API (unless expose.gateway.force), and
+when session.sticky.gatewaySessionPersistence is set without mode gateway.
+Keys: ctx, values, component, expose (dict: mode, ingress {className, host, path,
+annotations, tls.secretName}, gateway {parentRefs, hostnames, force}), ports (Service ports).
+Example: {{ include "destate.session.expose" (dict "ctx" $ "expose" .Values.expose "ports" $ports) }}
+*/}}
+{{- define "destate.session.expose" -}}
+{{- include "destate.args.check" (list . "destate.session.expose" (list "expose" "ports")) -}}
+{{- $e := required "destate: destate.session.expose needs expose" .expose -}}
+{{- $sub := pick . "ctx" "values" "component" -}}
+{{- $s := (fromJson (include "destate.values.get" .)).session -}}
+{{- if and (eq $e.mode "gateway") (not $e.gateway.parentRefs) -}}
+{{- fail "destate: expose.gateway.parentRefs must list at least one Gateway for the HTTPRoute (got [])" -}}
+{{- end -}}
+{{- if and (eq $e.mode "gateway") (not (or $e.gateway.force (.ctx.Capabilities.APIVersions.Has "gateway.networking.k8s.io/v1/HTTPRoute"))) -}}
+{{- fail "destate: expose.mode=gateway needs the HTTPRoute API (gateway.networking.k8s.io/v1), which this cluster does not serve; install the Gateway API CRDs or set expose.gateway.force=true" -}}
+{{- end -}}
+{{- if and $s.sticky.gatewaySessionPersistence (eq $s.mode "sticky") (ne $e.mode "gateway") -}}
+{{- fail (printf "destate: session.sticky.gatewaySessionPersistence needs expose.mode gateway (got %q)" $e.mode) -}}
+{{- end -}}
+{{- $port := first (required "destate: destate.session.expose needs ports (the app's Service ports)" .ports) -}}
+{{- $full := include "destate.names.fullname" $sub -}}
+{{- if eq $e.mode "ingress" }}
+{{- $i := $e.ingress }}
+{{- $ann := merge (deepCopy ($i.annotations | default dict)) (fromYaml (include "destate.session.ingressAnnotations" $sub) | default dict) }}
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  {{- include "destate.labels.metadata" (merge (dict "annotations" $ann) $sub) | nindent 2 }}
+spec:
+  {{- with $i.className }}
+  ingressClassName: {{ . | quote }}
+  {{- end }}
+  {{- with $i.tls.secretName }}
+  tls:
+    - secretName: {{ . | quote }}
+      {{- with $i.host }}
+      hosts:
+        - {{ . | quote }}
+      {{- end }}
+  {{- end }}
+  rules:
+    - {{- with $i.host }}
+      host: {{ . | quote }}
+      {{- end }}
+      http:
+        paths:
+          - path: {{ $i.path | quote }}
+            pathType: Prefix
+            backend:
+              service:
+                name: {{ $full }}
+                port:
+                  name: {{ $port.name }}
+{{- else if eq $e.mode "gateway" }}
+{{- $g := $e.gateway }}
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  {{- include "destate.labels.metadata" $sub | nindent 2 }}
+spec:
+  parentRefs:
+    {{- toYaml $g.parentRefs | nindent 4 }}
+  {{- with $g.hostnames }}
+  hostnames:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  rules:
+    - backendRefs:
+        - name: {{ $full }}
+          port: {{ int $port.port }}
+      {{- with include "destate.session.sessionPersistence" $sub }}
+      {{- . | nindent 6 }}
+      {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+destate.session.off — internal: the overlay laid over the chart's values when its Chart.yaml
+does not list the session area (see destate.values.areas in _values.tpl).
+*/}}
+{{- define "destate.session.off" -}}
+session:
+  mode: none
+{{- end -}}
+
+{{/*
+destate.session.defaults — internal: the `session` defaults of this area (YAML), part of
+destate.values.defaults; schema/session.json documents every key.
+*/}}
+{{- define "destate.session.defaults" -}}
+session:
+  mode: none
+  sticky:
+    timeoutSeconds: 10800
+    cookie:
+      name: DESTATE_SESSION
+      maxAge: 10800
+      path: /
+      sameSite: Lax
+      mode: persistent
+    gatewaySessionPersistence: false
+  store:
+    embedded: true
+    existingSecret: ""
+    urlKey: url
+    env:
+      url: SESSION_STORE_URL
+      backend: SESSION_BACKEND
+    redis:
+      auth:
+        existingSecret: ""
+        password: ""
+      image:
+        repository: redis
+        tag: "7.4"
+        pullPolicy: IfNotPresent
+      workload:
+        replicas: 1
+        resources: {}
+        podSecurityContext:
+          runAsNonRoot: true
+          runAsUser: 999
+          runAsGroup: 999
+          fsGroup: 999
+          fsGroupChangePolicy: OnRootMismatch
+          seccompProfile:
+            type: RuntimeDefault
+      persistence:
+        enabled: true
+        size: 1Gi
+        storageClass: ""
+      topology:
+        pdb:
+          enabled: false
+{{- end -}}
+
+{{/*
+destate.validate.session — mode none|store|sticky; sticky.timeoutSeconds 1..86400;
+cookie mode persistent|balanced, cookie name and path of safe characters; env names;
+a store that is not embedded needs existingSecret; the embedded Redis has at most one pod,
+and its auth.password (URL-safe) and auth.existingSecret exclude each other.
+*/}}
+{{- define "destate.validate.session" -}}
+{{- $p := .path | default "" -}}
+{{- $s := (fromJson (include "destate.values.get" .)).session -}}
+{{- include "destate.validate.enum" (list $p "session.mode" $s.mode (list "none" "store" "sticky")) -}}
+{{- if eq $s.mode "sticky" -}}
+{{- $t := $s.sticky.timeoutSeconds -}}
+{{- if or (not (regexMatch "^[0-9]+$" ($t | toString))) (lt (int $t) 1) (gt (int $t) 86400) -}}
+{{- include "destate.validate.fail" (list $p "session.sticky.timeoutSeconds" "be an integer in 1..86400" ($t | toString)) -}}
+{{- end -}}
+{{- include "destate.validate.enum" (list $p "session.sticky.cookie.mode" $s.sticky.cookie.mode (list "persistent" "balanced")) -}}
+{{- end -}}
+{{- if and (eq $s.mode "store") (not $s.store.embedded) (not $s.store.existingSecret) -}}
+{{- include "destate.validate.fail" (list $p "session.store.existingSecret" "name the Secret holding the store URL when session.store.embedded is false" `""`) -}}
+{{- end -}}
+{{- include "destate.validate.match" (list $p "session.sticky.cookie.name" $s.sticky.cookie.name "cookieName" "be a cookie name of letters, digits and _.-") -}}
+{{- include "destate.validate.match" (list $p "session.sticky.cookie.path" $s.sticky.cookie.path "urlPath" "be a URL path of letters, digits and ._~/- starting with /") -}}
+{{- range $key := list "url" "backend" -}}
+{{- include "destate.validate.match" (list $p (printf "session.store.env.%s" $key) (get $s.store.env $key) "envName" "be an environment variable name (letters, digits, _; not starting with a digit)") -}}
+{{- end -}}
+{{- include "destate.validate.match" (list $p "session.store.urlKey" $s.store.urlKey "key" "be a Secret key of letters, digits and ._-") -}}
+{{- with $s.store.existingSecret -}}
+{{- include "destate.validate.match" (list $p "session.store.existingSecret" . "dnsSubdomain" "be a Secret name (a DNS name) or empty") -}}
+{{- end -}}
+{{- $r := $s.store.redis -}}
+{{- if and (eq $s.mode "store") $s.store.embedded (not $s.store.existingSecret) -}}
+{{- if gt (int $r.workload.replicas) 1 -}}
+{{- include "destate.validate.fail" (list $p "session.store.redis.workload.replicas" "be 0 or 1: the embedded Redis is one instance without replication, and more pods would be separate stores behind one Service, each visitor's session on a random one (for more, run a replicated Redis and name it in session.store.existingSecret)" (toJson $r.workload.replicas)) -}}
+{{- end -}}
+{{- end -}}
+{{- with $r.auth.existingSecret -}}
+{{- include "destate.validate.match" (list $p "session.store.redis.auth.existingSecret" . "dnsSubdomain" "be a Secret name (a DNS name) or empty") -}}
+{{- end -}}
+{{- with $r.auth.password -}}
+{{- include "destate.validate.match" (list $p "session.store.redis.auth.password" . "urlSafePassword" "be 8..128 letters, digits and ._~- (it goes into the store URL and redis.conf unescaped) or empty") -}}
+{{- if $r.auth.existingSecret -}}
+{{- include "destate.validate.fail" (list $p "session.store.redis.auth.password" "be empty when session.store.redis.auth.existingSecret is set (use one or the other)" `"…"`) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}

@@ -1,5 +1,5 @@
 {{/*
-Cluster (topology) state (PATTERNS.md §3): each pod knows its role (from its stable
+Cluster (topology) state (README.md §3): each pod knows its role (from its stable
 ordinal) and is addressable by a stable DNS name (headless Service).
 Values: `topology` (see schema/topology.json).
 */}}
@@ -127,6 +127,28 @@ Keys: ctx, values, component.
 {{- include "destate.args.check" (list . "destate.topology.primaryHost" list) -}}
 {{- $v := fromJson (include "destate.values.get" .) -}}
 {{- include "destate.topology.peerAddress" (merge (dict "ordinal" (int $v.topology.primaryOrdinal)) (pick . "ctx" "values" "component")) -}}
+{{- end -}}
+
+{{/*
+destate.topology.replicaAddresses — the stable DNS names (peerAddress) of every pod that is
+not the primary, ordinals topology.ordinals.start .. start+workload.replicas-1 (JSON list),
+for clients and test pods that talk to each replica by name.
+Keys: ctx, values, component.
+Example: {{ $replicas := include "destate.topology.replicaAddresses" (dict "ctx" $) | fromJsonArray }}
+*/}}
+{{- define "destate.topology.replicaAddresses" -}}
+{{- include "destate.args.check" (list . "destate.topology.replicaAddresses" list) -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $sub := pick . "ctx" "values" "component" -}}
+{{- $start := int $v.topology.ordinals.start -}}
+{{- $out := list -}}
+{{- range $i := until (int $v.workload.replicas) -}}
+{{- $ordinal := add $start $i -}}
+{{- if ne (int $ordinal) (int $v.topology.primaryOrdinal) -}}
+{{- $out = append $out (include "destate.topology.peerAddress" (merge (dict "ordinal" $ordinal) $sub)) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
 {{- end -}}
 
 {{/*
@@ -270,4 +292,63 @@ Keys: ctx, values, component.
 {{- $out = append $out $c -}}
 {{- end -}}
 {{- if $out -}}{{- toYaml $out -}}{{- end -}}
+{{- end -}}
+
+{{/*
+destate.topology.off — internal: the overlay laid over the chart's values when its Chart.yaml
+does not list the topology area (see destate.values.areas in _values.tpl).
+*/}}
+{{- define "destate.topology.off" -}}
+topology:
+  pdb:
+    enabled: false
+{{- end -}}
+
+{{/*
+destate.topology.defaults — internal: the `topology` defaults of this area (YAML), part of
+destate.values.defaults; schema/topology.json documents every key.
+*/}}
+{{- define "destate.topology.defaults" -}}
+topology:
+  clusterDomain: cluster.local
+  podManagementPolicy: OrderedReady
+  ordinals:
+    start: 0
+  primaryOrdinal: 0
+  publishNotReadyAddresses: true
+  ports: []
+  pdb:
+    enabled: true
+    maxUnavailable: 1
+  antiAffinity: soft
+  affinity: {}
+  antiAffinityTopologyKey: kubernetes.io/hostname
+  topologySpreadConstraints: []
+{{- end -}}
+
+{{/*
+destate.validate.topology — podManagementPolicy, antiAffinity, ordinals.start >= 0,
+primaryOrdinal among the pods (ordinals.start .. start+replicas-1), clusterDomain a DNS
+name (it reaches scripts and .cnf files through POD_FQDN), antiAffinityTopologyKey a label key.
+*/}}
+{{- define "destate.validate.topology" -}}
+{{- $p := .path | default "" -}}
+{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $t := $v.topology -}}
+{{- include "destate.validate.enum" (list $p "topology.podManagementPolicy" $t.podManagementPolicy (list "OrderedReady" "Parallel")) -}}
+{{- include "destate.validate.enum" (list $p "topology.antiAffinity" $t.antiAffinity (list "soft" "hard" "none")) -}}
+{{- $start := int $t.ordinals.start -}}
+{{- if lt $start 0 -}}
+{{- include "destate.validate.fail" (list $p "topology.ordinals.start" "be >= 0" ($t.ordinals.start | toString)) -}}
+{{- end -}}
+{{- $primary := int $t.primaryOrdinal -}}
+{{- $replicas := int $v.workload.replicas -}}
+{{- if or (lt $primary $start) (and (gt $replicas 0) (ge $primary (add $start $replicas))) -}}
+{{- include "destate.validate.fail" (list $p "topology.primaryOrdinal" (printf "be an existing pod ordinal (%d..%d)" $start (sub (add $start (max $replicas 1)) 1)) ($t.primaryOrdinal | toString)) -}}
+{{- end -}}
+{{- if not $t.clusterDomain -}}
+{{- include "destate.validate.fail" (list $p "topology.clusterDomain" "not be empty" `""`) -}}
+{{- end -}}
+{{- include "destate.validate.match" (list $p "topology.clusterDomain" $t.clusterDomain "dnsSubdomain" "be a DNS name (lower-case letters, digits, - and .)") -}}
+{{- include "destate.validate.match" (list $p "topology.antiAffinityTopologyKey" $t.antiAffinityTopologyKey "labelKey" "be a label key such as kubernetes.io/hostname") -}}
 {{- end -}}

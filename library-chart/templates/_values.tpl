@@ -16,236 +16,19 @@ plus the template's own named keys, listed in its usage header.
 */}}
 
 {{/*
-destate.values.defaults — the library's default values tree (YAML string).
+destate.values.defaults — the library's default values tree (YAML string): every area's
+destate.<area>.defaults, each defined next to its templates in _<area>.tpl.
 Charts only need to set what differs; their values.yaml should still show every key.
 */}}
 {{- define "destate.values.defaults" -}}
-nameOverride: ""
-fullnameOverride: ""
-image:
-  repository: ""
-  tag: ""
-  digest: ""
-  pullPolicy: IfNotPresent
-  pullSecrets: []
-workload:
-  replicas: 1
-  resources: {}
-  podAnnotations: {}
-  podLabels: {}
-  nodeSelector: {}
-  tolerations: []
-  priorityClassName: ""
-  terminationGracePeriodSeconds: 30
-  minReadySeconds: 0
-  revisionHistoryLimit: 10
-  updateStrategy: {}
-  automountServiceAccountToken: false
-  serviceAccountName: ""
-  podSecurityContext:
-    runAsNonRoot: true
-    runAsUser: 1000
-    runAsGroup: 1000
-    fsGroup: 1000
-    fsGroupChangePolicy: OnRootMismatch
-    seccompProfile:
-      type: RuntimeDefault
-  securityContext:
-    runAsNonRoot: true
-    allowPrivilegeEscalation: false
-    readOnlyRootFilesystem: true
-    capabilities:
-      drop: [ALL]
-    seccompProfile:
-      type: RuntimeDefault
-  livenessProbe: {}
-  readinessProbe: {}
-  startupProbe: {}
-  extraEnv: []
-  extraEnvFrom: []
-  extraVolumes: []
-  extraVolumeMounts: []
-  extraContainers: []
-  initContainers: []
-persistence:
-  enabled: true
-  size: 8Gi
-  storageClass: ""
-  accessModes: [ReadWriteOnce]
-  mountPath: /data
-  subPath: ""
-  annotations: {}
-  labels: {}
-  dataSource: {}
-  existingClaim: ""
-  retention:
-    whenDeleted: Retain
-    whenScaled: Retain
-  local:
-    enabled: false
-    path: /mnt/destate
-    nodes: []
-    reclaimPolicy: Retain
-config:
-  files: {}
-  secrets: {}
-  existingConfigMap: ""
-  existingSecret: ""
-  mountPath: /etc/app
-  secretMountPath: ""
-  subPath: false
-  writable: false
-  immutable: false
-  passwordLength: 24
-topology:
-  clusterDomain: cluster.local
-  podManagementPolicy: OrderedReady
-  ordinals:
-    start: 0
-  primaryOrdinal: 0
-  publishNotReadyAddresses: true
-  ports: []
-  pdb:
-    enabled: true
-    maxUnavailable: 1
-  antiAffinity: soft
-  affinity: {}
-  antiAffinityTopologyKey: kubernetes.io/hostname
-  topologySpreadConstraints: []
-session:
-  mode: none
-  sticky:
-    timeoutSeconds: 10800
-    cookie:
-      name: DESTATE_SESSION
-      maxAge: 10800
-      path: /
-      sameSite: Lax
-      mode: persistent
-    gatewaySessionPersistence: false
-  store:
-    embedded: true
-    existingSecret: ""
-    urlKey: url
-    env:
-      url: SESSION_STORE_URL
-      backend: SESSION_BACKEND
-    redis:
-      auth:
-        existingSecret: ""
-        password: ""
-      image:
-        repository: redis
-        tag: "7.4"
-        pullPolicy: IfNotPresent
-      workload:
-        replicas: 1
-        resources: {}
-        podSecurityContext:
-          runAsNonRoot: true
-          runAsUser: 999
-          runAsGroup: 999
-          fsGroup: 999
-          fsGroupChangePolicy: OnRootMismatch
-          seccompProfile:
-            type: RuntimeDefault
-      persistence:
-        enabled: true
-        size: 1Gi
-        storageClass: ""
-      topology:
-        pdb:
-          enabled: false
-connection:
-  mode: none
-  port: 50051
-  ingress:
-    className: nginx
-    host: ""
-    path: /
-    backendProtocol: GRPC
-    annotations: {}
-    tls:
-      secretName: ""
-  gateway:
-    parentRefs: []
-    hostnames: []
-    force: false
-  envoy:
-    image:
-      repository: envoyproxy/envoy
-      tag: v1.40.0
-      pullPolicy: IfNotPresent
-    listenAddress: 0.0.0.0
-    listenerPort: 9000
-    adminPort: 9901
-    lbPolicy: ROUND_ROBIN
-    upstream:
-      host: ""
-      port: 0
-      circuitBreakers:
-        maxConnections: 1024
-        maxPendingRequests: 1024
-        maxRequests: 1024
-        maxRetries: 3
-      outlierDetection:
-        enabled: true
-        consecutive5xx: 5
-        interval: 10s
-        baseEjectionTime: 30s
-        maxEjectionPercent: 50
-    downstream:
-      maxConnections: 10000
-      http2:
-        maxConcurrentStreams: 100
-        initialStreamWindowSize: 65536
-        initialConnectionWindowSize: 1048576
-      timeouts:
-        requestHeaders: 10s
-        request: 0s
-        streamIdle: 300s
-        idle: 3600s
-    connectTimeout: 1s
-    dnsRefreshRate: 5s
-    healthCheck:
-      enabled: true
-      interval: 5s
-      timeout: 1s
-      unhealthyThreshold: 2
-      healthyThreshold: 1
-      serviceName: ""
-    resources: {}
-  tls:
-    existingSecret: ""
-    serverName: ""
-    mountPath: /etc/grpc-tls
-    healthPort: 50052
-  client:
-    target: ""
-    maxConnectionAgeSeconds: 30
-    maxConnectionAgeGraceSeconds: 5
-    env:
-      maxConnectionAge: GRPC_MAX_CONNECTION_AGE_MS
-      maxConnectionAgeGrace: GRPC_MAX_CONNECTION_AGE_GRACE_MS
-network:
-  policy:
-    enabled: true
-    allowExternal: true
-    clients: []
-    edge:
-      - namespaceSelector:
-          matchLabels:
-            kubernetes.io/metadata.name: ingress-nginx
-    extraIngress: []
-    restrictEgress: false
-    dns:
-      - namespaceSelector:
-          matchLabels:
-            kubernetes.io/metadata.name: kube-system
-        podSelector:
-          matchLabels:
-            k8s-app: kube-dns
-    extraEgress: []
+{{ include "destate.names.defaults" . }}
+{{ include "destate.workload.defaults" . }}
+{{ include "destate.persistence.defaults" . }}
+{{ include "destate.config.defaults" . }}
+{{ include "destate.topology.defaults" . }}
+{{ include "destate.session.defaults" . }}
+{{ include "destate.connection.defaults" . }}
+{{ include "destate.network.defaults" . }}
 {{- end -}}
 
 {{/*
@@ -283,9 +66,80 @@ Usage: {{ $v := fromJson (include "destate.values.get" .) }}
 {{- end -}}
 {{- $cache := get .ctx "destateValues" -}}
 {{- if not (hasKey $cache $key) -}}
-{{- $_ := set $cache $key (include "destate.values.merge" (list (fromYaml (include "destate.values.defaults" .)) $src)) -}}
+{{- $merged := include "destate.values.merge" (list (fromYaml (include "destate.values.defaults" .)) $src) -}}
+{{- if eq $key "." -}}
+{{- $merged = include "destate.values.gate" (dict "ctx" .ctx "values" (fromJson $merged)) -}}
+{{- end -}}
+{{- $_ := set $cache $key $merged -}}
 {{- end -}}
 {{- get $cache $key -}}
+{{- end -}}
+
+{{/*
+destate.values.optionalAreas — internal: the areas a chart may leave out (JSON list). names,
+image and workload are always on.
+*/}}
+{{- define "destate.values.optionalAreas" -}}
+{{- toJson (list "persistence" "config" "topology" "session" "connection" "network") -}}
+{{- end -}}
+
+{{/*
+destate.values.areas — the areas the chart uses (JSON list), listed ONCE in its Chart.yaml:
+  annotations:
+    destate/areas: config topology session network
+(names separated by spaces or commas; names, image and workload are always on). An area
+not listed is off by construction: the chart's values get its destate.<area>.off overlay
+(persistence.enabled false, session.mode none, connection.mode none, no config files,
+no PodDisruptionBudget, no NetworkPolicy), destate.app.render renders none of its resources, and
+`chartmatrix schema` leaves its keys out of values.schema.json. Without the annotation
+every area is on. Only the chart's own values tree is gated: a component's tree passed
+as `values` (the embedded Redis, the Envoy front proxy) says for itself what it uses.
+Keys: ctx.
+*/}}
+{{- define "destate.values.areas" -}}
+{{- $optional := fromJsonArray (include "destate.values.optionalAreas" .) -}}
+{{- $listed := "" -}}
+{{- with .ctx.Chart.Annotations -}}{{- $listed = index . "destate/areas" | default "" -}}{{- end -}}
+{{- if not $listed -}}
+{{- toJson (concat (list "names" "image" "workload") $optional) -}}
+{{- else -}}
+{{- $known := concat (list "names" "image" "workload") $optional -}}
+{{- $areas := list "names" "image" "workload" -}}
+{{- range splitList " " (replace "," " " $listed) -}}
+{{- with trim . -}}
+{{- if not (has . $known) -}}
+{{- fail (printf "destate: Chart.yaml annotation destate/areas names an unknown area %q (known: %s)" . (join ", " $known)) -}}
+{{- end -}}
+{{- if not (has . $areas) -}}{{- $areas = append $areas . -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $areas -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+destate.values.gate — internal: the values tree `values` with the off overlay (destate.<area>.off) of
+every area the chart does not list (JSON). destate.values.get applies it to the chart's
+own values; destate.app.render applies it to the tree a chart passes as `values`.
+Keys: ctx, values.
+*/}}
+{{- define "destate.values.gate" -}}
+{{- $out := .values -}}
+{{- $on := fromJsonArray (include "destate.values.areas" (dict "ctx" .ctx)) -}}
+{{- range $area := fromJsonArray (include "destate.values.optionalAreas" .) -}}
+{{- if not (has $area $on) -}}
+{{- $out = fromJson (include "destate.values.merge" (list $out (fromYaml (include (printf "destate.%s.off" $area) .)))) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/*
+destate.values.areaOn — "true" when the chart uses area `area` (see destate.values.areas), else "".
+Keys: ctx, area. Example: {{ if include "destate.values.areaOn" (dict "ctx" $ "area" "session") }}
+*/}}
+{{- define "destate.values.areaOn" -}}
+{{- if has .area (fromJsonArray (include "destate.values.areas" (dict "ctx" .ctx))) -}}true{{- end -}}
 {{- end -}}
 
 {{/*

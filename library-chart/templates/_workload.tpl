@@ -16,18 +16,25 @@ Arguments common to destate.workload.statefulset / .deployment / .podTemplate:
   podAnnotations  map: more pod annotations (e.g. checksums of the chart's own
                   ConfigMaps), merged under workload.podAnnotations
   podLabels       map: more pod labels
+  configStep      bool: the chart's own init container lays the config into
+                  config.mountPath (see destate.config.stepSources): no ConfigMap mount,
+                  no copier
 */}}
 
 {{/*
 destate.workload.argKeys — internal: the argument keys of the workload templates (JSON).
 */}}
 {{- define "destate.workload.argKeys" -}}
-{{- toJson (list "container" "initContainers" "containers" "volumes" "podAnnotations" "podLabels" "kind") -}}
+{{- toJson (list "container" "initContainers" "containers" "volumes" "podAnnotations" "podLabels" "kind" "configStep") -}}
 {{- end -}}
 
 {{/*
 destate.workload.image — "repository:tag" (tag default: the chart's appVersion) or
-"repository@digest" when image.digest is set.
+"repository@digest" when image.digest is set. global.imageRegistry, when set, is the
+registry of every image the library renders (as in other shared chart libraries): it
+replaces the repository's own registry host (a first segment with "." or ":", or
+localhost) or is put in front of it (docker.io/library/redis -> MIRROR/library/redis,
+redis -> MIRROR/redis).
 Keys: ctx, values, component, image (dict, default values.image).
 Example: image: {{ include "destate.workload.image" (dict "ctx" $) | quote }}
 */}}
@@ -36,6 +43,15 @@ Example: image: {{ include "destate.workload.image" (dict "ctx" $) | quote }}
 {{- $img := .image -}}
 {{- if not $img -}}{{- $img = (fromJson (include "destate.values.get" .)).image -}}{{- end -}}
 {{- $repo := required (printf "destate: %simage.repository must be set" (.path | default "")) $img.repository -}}
+{{- with (.ctx.Values.global | default dict).imageRegistry -}}
+{{- include "destate.validate.match" (list "" "global.imageRegistry" . "imageRepository" "be a registry such as registry.example.com:5000 (optionally with a path)") -}}
+{{- $parts := splitList "/" $repo -}}
+{{- $first := first $parts -}}
+{{- if and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) -}}
+{{- $repo = join "/" (rest $parts) -}}
+{{- end -}}
+{{- $repo = printf "%s/%s" (trimSuffix "/" .) $repo -}}
+{{- end -}}
 {{- if $img.digest -}}
 {{- printf "%s@%s" $repo $img.digest -}}
 {{- else -}}
@@ -50,10 +66,10 @@ store env when session.mode=store, the max-connection-age env when
 connection.mode=client, then workload.extraEnv), envFrom, volumeMounts (persistence
 "data", config, container.volumeMounts, workload.extraVolumeMounts), resources,
 probes, restricted securityContext (workload.securityContext).
-Keys: ctx, values, component, path, container, kind (StatefulSet|Deployment).
+Keys: ctx, values, component, path, container, kind (StatefulSet|Deployment), configStep.
 */}}
 {{- define "destate.workload.container" -}}
-{{- include "destate.args.check" (list . "destate.workload.container" (list "container" "kind")) -}}
+{{- include "destate.args.check" (list . "destate.workload.container" (list "container" "kind" "configStep")) -}}
 {{- $v := fromJson (include "destate.values.get" .) -}}
 {{- $w := $v.workload -}}
 {{- $c := .container | default dict -}}
@@ -70,7 +86,7 @@ Keys: ctx, values, component, path, container, kind (StatefulSet|Deployment).
 {{- $env = concat $env $w.extraEnv -}}
 {{- $mounts := list -}}
 {{- $mounts = concat $mounts (fromYamlArray (include "destate.persistence.volumeMounts" (pick . "ctx" "values" "component"))) -}}
-{{- with include "destate.config.volumeMounts" (pick . "ctx" "values" "component") -}}
+{{- with include "destate.config.volumeMounts" (pick . "ctx" "values" "component" "configStep") -}}
 {{- $mounts = concat $mounts (fromYamlArray .) -}}
 {{- end -}}
 {{- $mounts = concat $mounts ($c.volumeMounts | default list) $w.extraVolumeMounts -}}
@@ -127,6 +143,8 @@ workload kinds: labels (selector + standard + workload.podLabels + podLabels),
 annotations (config checksums + podAnnotations + workload.podAnnotations), restricted
 pod securityContext, init containers (config copier, initContainers,
 workload.initContainers), containers (main, containers, workload.extraContainers),
+imagePullSecrets (global.imagePullSecrets, then image.pullSecrets; names or {name} maps,
+each once),
 volumes (persistence, config, volumes, workload.extraVolumes), affinity,
 topologySpreadConstraints, nodeSelector, tolerations.
 Keys: the common workload arguments (see top of file) plus kind.
@@ -142,13 +160,13 @@ Keys: the common workload arguments (see top of file) plus kind.
 {{- $ann := fromYaml (include "destate.config.checksumAnnotations" $sub) | default dict -}}
 {{- $ann = merge $ann (deepCopy ($w.podAnnotations | default dict)) (.podAnnotations | default dict) -}}
 {{- $inits := list -}}
-{{- with include "destate.config.initContainer" $sub -}}{{- $inits = concat $inits (fromYamlArray .) -}}{{- end -}}
+{{- with include "destate.config.initContainer" (merge (pick . "configStep") $sub) -}}{{- $inits = concat $inits (fromYamlArray .) -}}{{- end -}}
 {{- $inits = concat $inits (.initContainers | default list) $w.initContainers -}}
-{{- $containers := fromYamlArray (include "destate.workload.container" (merge (dict "kind" $kind "container" (.container | default dict)) (pick . "ctx" "values" "component" "path"))) -}}
+{{- $containers := fromYamlArray (include "destate.workload.container" (merge (dict "kind" $kind "container" (.container | default dict)) (pick . "ctx" "values" "component" "path" "configStep"))) -}}
 {{- $containers = concat $containers (.containers | default list) $w.extraContainers -}}
 {{- $vols := list -}}
 {{- with include "destate.persistence.volumes" (merge (dict "kind" $kind) $sub) -}}{{- $vols = concat $vols (fromYamlArray .) -}}{{- end -}}
-{{- with include "destate.config.volumes" $sub -}}{{- $vols = concat $vols (fromYamlArray .) -}}{{- end -}}
+{{- with include "destate.config.volumes" (merge (pick . "configStep") $sub) -}}{{- $vols = concat $vols (fromYamlArray .) -}}{{- end -}}
 {{- $vols = concat $vols (.volumes | default list) $w.extraVolumes -}}
 metadata:
   labels:
@@ -165,10 +183,15 @@ spec:
   {{- with $w.priorityClassName }}
   priorityClassName: {{ . }}
   {{- end }}
-  {{- with $v.image.pullSecrets }}
+  {{- $pullSecrets := list }}
+  {{- range concat ((.ctx.Values.global | default dict).imagePullSecrets | default list) ($v.image.pullSecrets | default list) }}
+  {{- $name := . }}{{- if kindIs "map" . }}{{- $name = .name }}{{- end }}
+  {{- if not (has $name $pullSecrets) }}{{- $pullSecrets = append $pullSecrets $name }}{{- end }}
+  {{- end }}
+  {{- with $pullSecrets }}
   imagePullSecrets:
     {{- range . }}
-    - name: {{ if kindIs "map" . }}{{ .name }}{{ else }}{{ . }}{{ end }}
+    - name: {{ . }}
     {{- end }}
   {{- end }}
   terminationGracePeriodSeconds: {{ int $w.terminationGracePeriodSeconds }}
@@ -290,4 +313,94 @@ spec:
       {{- include "destate.labels.selector" $sub | nindent 6 }}
   template:
     {{- include "destate.workload.podTemplate" (merge (dict "kind" "Deployment") (omit . "kind")) | nindent 4 }}
+{{- end -}}
+
+{{/*
+destate.workload.defaults — internal: the `image`, `workload` defaults of this area (YAML), part of
+destate.values.defaults; schema/workload.json and schema/image.json document every key.
+*/}}
+{{- define "destate.workload.defaults" -}}
+image:
+  repository: ""
+  tag: ""
+  digest: ""
+  pullPolicy: IfNotPresent
+  pullSecrets: []
+workload:
+  replicas: 1
+  resources: {}
+  podAnnotations: {}
+  podLabels: {}
+  nodeSelector: {}
+  tolerations: []
+  priorityClassName: ""
+  terminationGracePeriodSeconds: 30
+  minReadySeconds: 0
+  revisionHistoryLimit: 10
+  updateStrategy: {}
+  automountServiceAccountToken: false
+  serviceAccountName: ""
+  podSecurityContext:
+    runAsNonRoot: true
+    runAsUser: 1000
+    runAsGroup: 1000
+    fsGroup: 1000
+    fsGroupChangePolicy: OnRootMismatch
+    seccompProfile:
+      type: RuntimeDefault
+  securityContext:
+    runAsNonRoot: true
+    allowPrivilegeEscalation: false
+    readOnlyRootFilesystem: true
+    capabilities:
+      drop: [ALL]
+    seccompProfile:
+      type: RuntimeDefault
+  livenessProbe: {}
+  readinessProbe: {}
+  startupProbe: {}
+  extraEnv: []
+  extraEnvFrom: []
+  extraVolumes: []
+  extraVolumeMounts: []
+  extraContainers: []
+  initContainers: []
+{{- end -}}
+
+{{/*
+destate.validate.image — image.repository, .tag and .digest hold what an image reference
+holds, nothing that could end a YAML scalar or a shell word.
+*/}}
+{{- define "destate.validate.image" -}}
+{{- $p := .path | default "" -}}
+{{- $img := (fromJson (include "destate.values.get" .)).image -}}
+{{- with $img.repository -}}
+{{- include "destate.validate.match" (list $p "image.repository" . "imageRepository" "be an image repository such as registry.example.com:5000/team/app") -}}
+{{- end -}}
+{{- with $img.tag -}}
+{{- include "destate.validate.match" (list $p "image.tag" . "imageTag" "be an image tag: letters, digits, _ . - (at most 128, not starting with . or -)") -}}
+{{- end -}}
+{{- with $img.digest -}}
+{{- include "destate.validate.match" (list $p "image.digest" . "imageDigest" "be an image digest such as sha256:<64 hex digits>") -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+destate.validate.workload — workload.replicas >= 0; serviceAccountName and
+priorityClassName are DNS names.
+*/}}
+{{- define "destate.validate.workload" -}}
+{{- $p := .path | default "" -}}
+{{- $w := (fromJson (include "destate.values.get" .)).workload -}}
+{{- if not (regexMatch "^-?[0-9]+$" ($w.replicas | toString)) -}}
+{{- include "destate.validate.fail" (list $p "workload.replicas" "be an integer" (printf "%q" ($w.replicas | toString))) -}}
+{{- end -}}
+{{- if lt (int $w.replicas) 0 -}}
+{{- include "destate.validate.fail" (list $p "workload.replicas" "be >= 0" ($w.replicas | toString)) -}}
+{{- end -}}
+{{- range $key := list "serviceAccountName" "priorityClassName" -}}
+{{- with get $w $key -}}
+{{- include "destate.validate.match" (list $p (printf "workload.%s" $key) . "dnsSubdomain" "be a DNS name (lower-case letters, digits, - and .)") -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}

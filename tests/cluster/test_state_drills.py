@@ -1,5 +1,6 @@
-"""State drills on the local control plane (kwok nodes): what PATTERNS.md promises,
-checked against real controllers, scheduler and API server behaviour.
+"""State drills on the local control plane (kwok nodes): what the five kinds of state
+(library-chart/README.md) promise, checked against real controllers, scheduler and API
+server behaviour.
 
 - persistence: pod 0 deleted comes back to the same claim (and volume and node);
   scaling 3 -> 1 -> 3 keeps or deletes claims exactly as the retention policy says;

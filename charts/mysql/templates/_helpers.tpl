@@ -17,7 +17,7 @@ mysql.flavor — the validated flavor (mysql|mariadb).
 
 {{/*
 mysql.values — the chart's values with the image filled in from the flavor when
-image.repository / image.tag are empty (YAML). Pass this tree to destate templates.
+image.repository / image.tag are empty (YAML): the `values` of destate.app.render.
 */}}
 {{- define "mysql.values" -}}
 {{- $flavor := include "mysql.flavor" . -}}
@@ -31,11 +31,10 @@ image.repository / image.tag are empty (YAML). Pass this tree to destate templat
 {{- end -}}
 
 {{/*
-mysql.image — repository:tag of the server image (flavor default when unset).
+mysql.image — the server image (flavor default when unset; global.imageRegistry honoured).
 */}}
 {{- define "mysql.image" -}}
-{{- $img := (fromYaml (include "mysql.values" .)).image -}}
-{{- printf "%s:%s" $img.repository $img.tag -}}
+{{- include "destate.workload.image" (dict "ctx" . "image" (fromYaml (include "mysql.values" .)).image) -}}
 {{- end -}}
 
 {{/*
@@ -159,15 +158,8 @@ config.files, and (when there are any) the user's config.secrets, in that order.
 */}}
 {{- define "mysql.configSources" -}}
 {{- $dirs := list "/destate/config-src/role" "/destate/config-src/user" -}}
-{{- if include "mysql.hasSecretFiles" . -}}
+{{- if or .Values.config.secrets .Values.config.existingSecret -}}
 {{- $dirs = append $dirs "/destate/config-src/secret" -}}
 {{- end -}}
 {{- join ":" $dirs -}}
-{{- end -}}
-
-{{/*
-mysql.hasSecretFiles — "true" when config.secrets or config.existingSecret is set.
-*/}}
-{{- define "mysql.hasSecretFiles" -}}
-{{- if or .Values.config.secrets .Values.config.existingSecret -}}true{{- end -}}
 {{- end -}}
