@@ -36,7 +36,7 @@ lint: bootstrap
 golden: bootstrap
 	chartmatrix run --update-golden
 
-## make bench: chartmatrix against a naive helm-template + validate baseline
+## make bench: chartmatrix beside helm template + kubeconform and helm-unittest, same cases
 bench: bootstrap
 	chartmatrix bench
 

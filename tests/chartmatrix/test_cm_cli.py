@@ -211,3 +211,25 @@ def test_library_chart_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFi
     (lib / "Chart.yaml").write_text("apiVersion: v2\nname: lib\nversion: 0.1.0\ntype: library\n")
     code, _, err = run(capsys, str(lib))
     assert code == 2 and "a library chart renders nothing by itself" in err
+
+
+def test_help_imports_only_what_it_needs() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import contextlib, io, sys\n"
+        "from chartmatrix.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    try:\n"
+        "        main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "assert 'cluster' in out.getvalue() and 'install' in out.getvalue()\n"
+        "heavy = ('jsonschema', 'kubernetes', 'kubernetes_validate', 'pyhelm3', 'rich',\n"
+        "         'referencing', 'yaml', 'chartmatrix.cluster', 'chartmatrix.install')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chartmatrix import render
+from chartmatrix import render, renderworker
 from chartmatrix.cli import main
 from cm_charts import write_tree
 
@@ -53,15 +53,15 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
 
 @pytest.fixture
 def renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many ``helm template`` calls each render batch made."""
+    """How many ``helm template`` calls each render batch made (either renderer)."""
     calls: list[int] = []
-    original = render.Renderer.render_many
+    for cls in (render.Renderer, renderworker.WorkerRenderer):
 
-    def counting(self, requests, on_done=None):  # type: ignore[no-untyped-def]
-        calls.append(len(requests))
-        return original(self, requests, on_done)
+        def counting(self, requests, on_done=None, _original=cls.render_many):  # type: ignore[no-untyped-def]
+            calls.append(len(requests))
+            return _original(self, requests, on_done)
 
-    monkeypatch.setattr(render.Renderer, "render_many", counting)
+        monkeypatch.setattr(cls, "render_many", counting)
     return calls
 
 

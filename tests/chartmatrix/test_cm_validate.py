@@ -111,3 +111,32 @@ def test_crds_chosen_per_call_later_files_win(tmp_path: Path) -> None:
     assert v.validate(widget, "1.36")[0].rule == "schema/unknown-kind"
     assert {f.path for f in v.validate(widget, "1.36", [strict])} == {"spec"}
     assert v.validate(widget, "1.36", [strict, loose]) == []
+
+
+def test_identical_documents_are_validated_once_per_schema(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import jsonschema
+
+    v = SchemaValidator()
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b, x: 1}\n"
+    first, again = one(text), one(text.replace("{a: b, x: 1}", "{x: 1, a: b}"))
+    assert first.obj is not again.obj
+    calls = 0
+    original = jsonschema.Draft202012Validator.iter_errors
+
+    def counting(self, instance, *args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        return original(self, instance, *args, **kwargs)
+
+    monkeypatch.setattr(jsonschema.Draft202012Validator, "iter_errors", counting)
+    versions = ("1.33", "1.34", "1.35", "1.36")
+    for version in versions:
+        for m in (first, again):
+            assert [f.path for f in v.validate(m, version)] == ["data.x"]
+    closures = {v._schemas(x).validator("v1", "ConfigMap")[1] for x in versions}  # type: ignore[index]
+    # once per distinct schema closure: key order ignored, versions with equal schemas shared
+    assert calls == len(closures) < len(versions)
+    key = next(iter(v._verdicts))
+    assert len(key[1]) == 32  # the key holds a sha256, not the document

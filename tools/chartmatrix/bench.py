@@ -1,141 +1,419 @@
-"""``chartmatrix bench``: ms per case for each stage, beside a naive baseline.
+"""``chartmatrix bench``: chartmatrix beside what users pick instead, on the same cases.
 
-Both are measured in the same run over the same cases. The baseline is what a chart
-author would script by hand: for every case and Kubernetes version, one serial
-``helm template`` subprocess, then ``kubernetes_validate.validate`` (strict) per document,
-which loads and compiles the schemas again for every document.
+Measured in one run over the same cases (numbers only; nothing here is a timed test):
+
+- **chartmatrix**: the whole pipeline (render, parse, strict schemas for every
+  Kubernetes version, rules, golden compare), warm: a second run in the same process
+  with the verdict cache emptied. The fixed start-up (interpreter and imports; loading
+  schemas and starting renderers on the first run) is shown on its own line.
+- **helm template + kubeconform**: one ``helm template`` per case (``jobs`` at a time),
+  then one kubeconform (``-strict``, offline) over all output per Kubernetes version, fed
+  the same strict schemas as chartmatrix: kubernetes-validate's files bundled with the
+  definitions they use, in kubeconform's ``-schema-location`` layout (cached).
+- **helm-unittest**: an equivalent generated suite in a staged copy of the chart: one
+  test per case with the same values, release and Kubernetes version
+  (``release.revision: 1``), a snapshot assertion (``failedTemplate`` for must-fail
+  cases); the snapshots are written by an untimed first run.
+
+``--scale`` reports ms per case and peak memory at 10, 100 and 1,000 generated cases,
+each size in a fresh process (``python -m chartmatrix.bench --scale-one N CHART``).
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import hashlib
+import json
 import os
+import re
+import resource
+import shutil
 import subprocess
+import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-import kubernetes_validate
-import yaml
+from typing import Any
 
 from chartmatrix.charts import stage
+from chartmatrix.errors import ChartmatrixError
 from chartmatrix.render import RenderRequest
-from chartmatrix.runner import Options, Runner, RunResult
-from chartmatrix.spec import MatrixSpec
+from chartmatrix.runner import Options, Runner
+from chartmatrix.spec import Case, MatrixSpec
+from chartmatrix.validate import SCHEMA_ROOT, schema_version
+
+SCALE_SIZES = (10, 100, 1000)
+# the generated scale matrix: replicas x a harmless numeric value
+SCALE_AXES = ("workload.replicas", "workload.terminationGracePeriodSeconds")
 
 
-@dataclass
-class Baseline:
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in version.split(".")[:2])
+
+
+def _top(case: Case) -> str:
+    return max(case.kube_versions, key=_version_key)
+
+
+def _cases(specs: list[MatrixSpec], limit: int) -> list[tuple[int, Case]]:
+    out = [(i, c) for i, s in enumerate(specs) for c in s.cases]
+    return out[:limit] if limit else out
+
+
+def _tool(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    root = Path(__file__).resolve().parents[2] / ".tools" / "bin" / name
+    return str(root) if root.is_file() else None
+
+
+def _best(times: list[float]) -> float:
+    return min(times) if times else 0.0
+
+
+# --- chartmatrix ----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Ours:
     cases: int
-    render: float
-    validate: float
-
-    @property
-    def total(self) -> float:
-        return self.render + self.validate
+    import_s: float
+    first_run: float
+    warm: float
+    timings: dict[str, float]
 
 
-def naive_baseline(
-    specs: list[MatrixSpec], helm: str, limit: int = 0, env: dict[str, str] | None = None
+def startup_seconds() -> float:
+    """Wall time of a fresh interpreter importing the pipeline (best of three)."""
+    code = "import chartmatrix.runner, chartmatrix.validate, chartmatrix.report.console"
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        times.append(time.perf_counter() - t0)
+    return _best(times)
+
+
+def time_chartmatrix(specs: list[MatrixSpec], helm: str | None, jobs: int | None) -> Ours:
+    runner = Runner(Options(helm=helm, jobs=jobs, ci=True))
+    t0 = time.perf_counter()
+    runner.run(specs)
+    cold = time.perf_counter() - t0
+    # warm: schemas loaded, validators compiled, renderers started; no verdicts kept
+    runner.validator.forget_verdicts()
+    t0 = time.perf_counter()
+    result = runner.run(specs)
+    warm = time.perf_counter() - t0
+    return Ours(len(result.cases), startup_seconds(), max(0.0, cold - warm), warm, result.timings)
+
+
+# --- helm template + kubeconform ------------------------------------------------
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("DESTATE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "destate"
+    )
+    return Path(base)
+
+
+def _bundle(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with every definition it reaches under its own ``$defs``."""
+    used: dict[str, Any] = {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: walk(v) for k, v in node.items()}
+            ref = out.get("$ref")
+            if isinstance(ref, str) and "#/$defs/" in ref:
+                name = ref.split("#/$defs/", 1)[1]
+                out["$ref"] = f"#/$defs/{name}"
+                if name not in used and name in defs:
+                    used[name] = None  # reserve before walking (recursive definitions)
+                    used[name] = walk(defs[name])
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    out = walk(schema)
+    out["$defs"] = used
+    return out
+
+
+def kubeconform_schemas(version: str) -> tuple[Path, str]:
+    """(the -schema-location directory, kubeconform's -kubernetes-version) for ``version``:
+    kubernetes-validate's strict schemas made self-contained, written once per
+    kubernetes-validate version into the destate cache."""
+    resolved = schema_version(version)
+    source = SCHEMA_ROOT / f"v{resolved}.0-local-strict"
+    digest = hashlib.sha256(str(SCHEMA_ROOT).encode()).hexdigest()[:12]
+    root = _cache_root() / "kubeconform-schemas" / digest
+    target = root / f"v{resolved}.0-standalone-strict"
+    if not target.is_dir():
+        defs = json.loads((source / "_definitions.json").read_text())["$defs"]
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+        for file in source.glob("*-*.json"):
+            bundled = _bundle(json.loads(file.read_text()), defs)
+            (tmp / file.name).write_text(json.dumps(bundled, separators=(",", ":")))
+        try:
+            tmp.rename(target)
+        except OSError:  # written meanwhile by another run
+            shutil.rmtree(tmp, ignore_errors=True)
+    return root, f"{resolved}.0"
+
+
+@dataclasses.dataclass
+class Baseline:
+    name: str
+    cases: int
+    seconds: float
+    detail: str = ""
+    missing: str = ""  # why it was not measured
+
+
+def _helm_outputs(
+    helm: str, specs: list[MatrixSpec], cases: list[tuple[int, Case]], staged: list[Path], jobs: int
+) -> list[bytes]:
+    def one(item: tuple[int, Case]) -> bytes:
+        i, case = item
+        req = RenderRequest(
+            staged[i], case.values, case.release, case.namespace, _top(case), case.api_versions
+        )
+        proc = subprocess.run(
+            [helm, *req.args()], input=req.stdin(), capture_output=True, check=False
+        )
+        return proc.stdout if proc.returncode == 0 else b""
+
+    with ThreadPoolExecutor(jobs) as pool:
+        return list(pool.map(one, cases))
+
+
+def time_kubeconform(
+    specs: list[MatrixSpec], cases: list[tuple[int, Case]], staged: list[Path], helm: str, jobs: int
 ) -> Baseline:
-    render = validate = 0.0
-    cases = 0
-    with tempfile.TemporaryDirectory(prefix="chartmatrix-bench-") as tmp:
-        for i, spec in enumerate(specs):
-            chart = stage(spec.chart_dir, Path(tmp) / str(i) / spec.chart_dir.name)
-            for case in spec.cases:
-                if limit and cases >= limit:
-                    break
-                cases += 1
-                for version in case.kube_versions:
-                    req = RenderRequest(
-                        chart,
-                        case.values,
-                        case.release,
-                        case.namespace,
-                        version,
-                        case.api_versions,
-                    )
-                    t0 = time.perf_counter()
-                    proc = subprocess.run(
-                        [helm, *req.args()],
-                        input=req.stdin(),
-                        capture_output=True,
-                        check=False,
-                        env=env,
-                    )
-                    t1 = time.perf_counter()
-                    render += t1 - t0
-                    if proc.returncode != 0:
-                        continue
-                    for doc in yaml.safe_load_all(proc.stdout):
-                        if not isinstance(doc, dict):
-                            continue
-                        # the baseline only times the work; its verdicts are not used
-                        with contextlib.suppress(Exception):
-                            kubernetes_validate.validate(doc, version, strict=True)
-                    validate += time.perf_counter() - t1
-    return Baseline(cases, render, validate)
+    name = "helm template + kubeconform"
+    kubeconform = _tool("kubeconform")
+    if kubeconform is None:
+        return Baseline(name, 0, 0.0, missing="kubeconform not installed (tools/bootstrap)")
+    versions = sorted({v for _, c in cases for v in c.kube_versions}, key=_version_key)
+    locations = {v: kubeconform_schemas(v) for v in versions}  # untimed: cached once
+    t0 = time.perf_counter()
+    outputs = _helm_outputs(helm, specs, cases, staged, jobs)
+    t1 = time.perf_counter()
+    resources = 0
+    for version in versions:
+        stream = b"\n---\n".join(
+            out for out, (_, c) in zip(outputs, cases, strict=True) if version in c.kube_versions
+        )
+        location, kube = locations[version]
+        proc = subprocess.run(
+            [
+                *(kubeconform, "-strict", "-summary", "-ignore-missing-schemas"),
+                *("-schema-location", str(location), "-kubernetes-version", kube),
+            ],
+            input=stream,
+            capture_output=True,
+            check=False,
+        )
+        found = re.search(rb"Summary: (\d+) resources", proc.stdout)
+        resources += int(found.group(1)) if found else 0
+    t2 = time.perf_counter()
+    return Baseline(
+        name,
+        len(cases),
+        t2 - t0,
+        f"helm {1000 * (t1 - t0) / max(1, len(cases)):.1f}, kubeconform "
+        f"{1000 * (t2 - t1) / max(1, len(cases)):.1f} ms/case over {len(versions)} "
+        f"version(s), {resources} resources checked",
+    )
 
 
-@dataclass
-class Measured:
-    """chartmatrix's own numbers summed over several runs."""
-
-    cases: int = 0
-    wall: float = 0.0
-    timings: dict[str, float] | None = None
-
-    def add(self, run: RunResult) -> None:
-        self.cases += len(run.cases)
-        self.wall += run.wall
-        totals = self.timings or {}
-        for name, seconds in run.timings.items():
-            totals[name] = totals.get(name, 0.0) + seconds
-        self.timings = totals
+# --- helm-unittest --------------------------------------------------------------
 
 
-def report(ours: Measured, base: Baseline, jobs: int) -> list[str]:
+def _suite(cases: list[Case], values_dir: Path) -> dict[str, Any]:
+    tests = []
+    for n, case in enumerate(cases):
+        file = values_dir / f"{n}.yaml"
+        file.write_text(json.dumps(case.values, default=str))
+        major, minor = _top(case).split(".")[:2]
+        capabilities: dict[str, Any] = {"majorVersion": major, "minorVersion": minor}
+        if case.api_versions:
+            capabilities["apiVersions"] = list(case.api_versions)
+        assertion = {"failedTemplate": {}} if case.expect_failure else {"matchSnapshot": {}}
+        tests.append(
+            {
+                "it": case.id,
+                "release": {"name": case.release, "namespace": case.namespace, "revision": 1},
+                "capabilities": capabilities,
+                "values": [f"values/{n}.yaml"],
+                "asserts": [assertion],
+            }
+        )
+    return {"suite": "chartmatrix bench", "tests": tests}
+
+
+def time_helm_unittest(
+    specs: list[MatrixSpec], cases: list[tuple[int, Case]], tmp: Path
+) -> Baseline:
+    name = "helm-unittest (snapshot)"
+    unittest = _tool("helm-unittest")
+    if unittest is None:
+        return Baseline(name, 0, 0.0, missing="helm-unittest not installed (tools/bootstrap)")
+    charts: list[Path] = []
+    for i, spec in enumerate(specs):
+        mine = [c for j, c in cases if j == i]
+        if not mine:
+            continue
+        chart = stage(spec.chart_dir, tmp / "unittest" / str(i) / spec.chart_dir.name)
+        ignore = chart / ".helmignore"  # the staged copy's, never the repository's
+        existing = ignore.read_text() if ignore.is_file() else ""
+        ignore.write_text(existing.rstrip("\n") + "\n/tests/\n")
+        values_dir = chart / "tests" / "values"
+        values_dir.mkdir(parents=True)
+        suite = chart / "tests" / "chartmatrix_bench_test.yaml"
+        suite.write_text(json.dumps(_suite(mine, values_dir), indent=1))
+        charts.append(chart)
+    argv = [unittest, "-f", "tests/*_test.yaml"]
+    # untimed: writes the snapshots, as a user's repository would already have them
+    subprocess.run([*argv, "-u", *map(str, charts)], capture_output=True, check=False)
+    t0 = time.perf_counter()
+    proc = subprocess.run([*argv, *map(str, charts)], capture_output=True, check=False)
+    seconds = time.perf_counter() - t0
+    text = proc.stdout.decode(errors="replace")
+    found = re.search(r"Tests:\s+(.*)", text)
+    detail = found.group(1).strip() if found else f"exit {proc.returncode}"
+    return Baseline(name, len(cases), seconds, detail)
+
+
+# --- report ---------------------------------------------------------------------
+
+
+def report(ours: Ours, baselines: list[Baseline], jobs: int) -> list[str]:
     n = max(1, ours.cases)
-    per_stage = {k: v * 1000 / n for k, v in (ours.timings or {}).items()}
-    ours_total = ours.wall * 1000 / n
-    b = max(1, base.cases)
-    base_render, base_validate = base.render * 1000 / b, base.validate * 1000 / b
-    base_total = base_render + base_validate
-    ratio = base_total / ours_total if ours_total else float("inf")
-    return [
-        f"chartmatrix bench: {ours.cases} cases ({jobs} helm processes at a time); "
-        f"baseline over {base.cases} cases, measured chart by chart in turn",
-        f"{'stage':12}{'chartmatrix':>14}{'baseline':>12}   (ms per case)",
-        f"{'render':12}{per_stage.get('render', 0):14.1f}{base_render:12.1f}",
-        f"{'validate':12}{per_stage.get('validate', 0):14.1f}{base_validate:12.1f}",
-        f"{'rules':12}{per_stage.get('rules', 0):14.1f}{'-':>12}",
-        f"{'golden':12}{per_stage.get('golden', 0):14.1f}{'-':>12}",
-        f"{'total':12}{ours_total:14.1f}{base_total:12.1f}",
-        f"speed-up: {ratio:.1f}x faster than the naive baseline",
+    ours_ms = ours.warm * 1000 / n
+    stages = ", ".join(f"{k} {v * 1000 / n:.1f}" for k, v in ours.timings.items())
+    lines = [
+        f"chartmatrix bench: {ours.cases} cases, {os.cpu_count()} cores, {jobs} jobs "
+        "(ms per case; ratio = chartmatrix / baseline, below 1.0 is faster)",
+        f"{'chartmatrix (warm, whole pipeline)':38}{ours_ms:9.1f}   ({stages})",
     ]
+    for base in baselines:
+        if base.missing:
+            lines.append(f"{base.name:38}{'-':>9}   (not measured: {base.missing})")
+            continue
+        ms = base.seconds * 1000 / max(1, base.cases)
+        ratio = ours_ms / ms if ms else float("inf")
+        lines.append(
+            f"{base.name:38}{ms:9.1f}   ratio {ratio:.2f} over {base.cases} cases ({base.detail})"
+        )
+    lines.append(
+        f"{'start-up (fixed, once per process)':38}{ours.import_s * 1000:9.0f} ms imports "
+        f"+ {ours.first_run * 1000:.0f} ms first-run extra (schemas, validators, renderers)"
+    )
+    return lines
 
 
 def run_bench(
-    specs: list[MatrixSpec], *, helm: str | None, jobs: int | None, baseline_cases: int = 0
+    specs: list[MatrixSpec],
+    *,
+    helm: str | None,
+    jobs: int | None,
+    baseline_cases: int = 0,
+    scale: bool = False,
 ) -> int:
-    """Time chartmatrix and the baseline chart by chart, alternating, so that load from
-    other processes on a shared machine affects both alike."""
-    runner = Runner(Options(helm=helm, jobs=jobs, ci=True))
-    # the baseline runs helm as a user would: without chartmatrix's GC tuning
-    plain_env = dict(os.environ)
-    ours = Measured()
-    base = Baseline(0, 0.0, 0.0)
-    for spec in specs:
-        ours.add(runner.run([spec]))
-        left = baseline_cases - base.cases if baseline_cases else 0
-        if baseline_cases and left <= 0:
-            continue
-        part = naive_baseline([spec], runner.renderer.helm, left, plain_env)
-        base = Baseline(
-            base.cases + part.cases, base.render + part.render, base.validate + part.validate
-        )
-    for line in report(ours, base, runner.renderer.jobs):
+    if scale:
+        return run_scale(specs, helm=helm, jobs=jobs)
+    ours = time_chartmatrix(specs, helm, jobs)
+    runner_helm = Runner(Options(helm=helm, jobs=jobs)).renderer
+    cases = _cases(specs, baseline_cases)
+    with tempfile.TemporaryDirectory(prefix="chartmatrix-bench-") as tmp:
+        staged = [
+            stage(s.chart_dir, Path(tmp) / str(i) / s.chart_dir.name) for i, s in enumerate(specs)
+        ]
+        baselines = [
+            time_kubeconform(specs, cases, staged, runner_helm.helm, runner_helm.jobs),
+            time_helm_unittest(specs, cases, Path(tmp)),
+        ]
+    for line in report(ours, baselines, runner_helm.jobs):
         print(line)
     return 0
+
+
+# --- scale ----------------------------------------------------------------------
+
+
+def scale_spec(spec: MatrixSpec, size: int) -> MatrixSpec:
+    """``size`` cases over ``spec``'s chart: its first rendering case's values with
+    replicas in {1, 3} x terminationGracePeriodSeconds in 30, 31, ... (no golden files)."""
+    base = next((c for c in spec.cases if not c.expect_failure), None)
+    if base is None:
+        raise ChartmatrixError(spec.spec_file or spec.chart_dir, "no case renders to scale from")
+    cases = []
+    for n in range(size):
+        replicas, grace = (1, 3)[n % 2], 30 + n // 2
+        values = json.loads(json.dumps(base.values, default=str))
+        workload = values.setdefault("workload", {})
+        workload.update(replicas=replicas, terminationGracePeriodSeconds=grace)
+        case_id = f"{SCALE_AXES[0]}={replicas},{SCALE_AXES[1]}={grace}"
+        cases.append(dataclasses.replace(base, id=case_id, values=values, suppress=()))
+    # no golden directory: the generated cases must never write into the spec's
+    return dataclasses.replace(spec, cases=cases, spec_file=None, golden_dir=None)
+
+
+def scale_one(spec: MatrixSpec, size: int, helm: str | None, jobs: int | None) -> str:
+    """One size in this process: ms per case and peak RSS."""
+    runner = Runner(Options(helm=helm, jobs=jobs))
+    t0 = time.perf_counter()
+    result = runner.run([scale_spec(spec, size)])
+    seconds = time.perf_counter() - t0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return json.dumps({"cases": len(result.cases), "seconds": seconds, "rss_mb": rss_mb})
+
+
+def run_scale(specs: list[MatrixSpec], *, helm: str | None, jobs: int | None) -> int:
+    if len(specs) != 1:
+        raise ChartmatrixError("--scale", "give one chart (e.g. charts/mysql)")
+    spec = specs[0]
+    print(
+        f"chartmatrix bench --scale: {spec.name}, {' x '.join(SCALE_AXES)}, "
+        f"{os.cpu_count()} cores; each size in a fresh process (start-up included)"
+    )
+    print(f"{'cases':>6}{'ms/case':>10}{'wall s':>9}{'peak RSS MB':>13}")
+    for size in SCALE_SIZES:
+        argv = [sys.executable, "-m", "chartmatrix.bench", "--scale-one", str(size)]
+        argv += [str(spec.spec_file or spec.chart_dir)]
+        argv += ["--helm", helm] if helm else []
+        argv += ["--jobs", str(jobs)] if jobs else []
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise ChartmatrixError("--scale", f"{size} cases failed: {proc.stderr.strip()[-300:]}")
+        data = json.loads(proc.stdout.strip().splitlines()[-1])
+        ms = data["seconds"] * 1000 / max(1, data["cases"])
+        print(f"{data['cases']:6d}{ms:10.1f}{data['seconds']:9.1f}{data['rss_mb']:13.0f}")
+    return 0
+
+
+def _scale_main(argv: list[str]) -> int:
+    import argparse
+
+    from chartmatrix.cli import resolve_specs
+
+    parser = argparse.ArgumentParser(prog="python -m chartmatrix.bench")
+    parser.add_argument("--scale-one", type=int, required=True)
+    parser.add_argument("charts", nargs=1)
+    parser.add_argument("--helm")
+    parser.add_argument("--jobs", type=int)
+    args = parser.parse_args(argv)
+    ns = argparse.Namespace(charts=args.charts, kube_version=None, axis=None, values=None)
+    spec = resolve_specs(ns)[0]
+    print(scale_one(spec, args.scale_one, args.helm, args.jobs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_scale_main(sys.argv[1:]))

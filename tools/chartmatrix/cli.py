@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import re
 import sys
@@ -17,31 +18,22 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-
-from chartmatrix.charts import chart_dir_of, load_chart
-from chartmatrix.crdsource import resolve_crd
 from chartmatrix.errors import ChartmatrixError
-from chartmatrix.spec import (
-    SPEC_FILE,
-    MatrixSpec,
-    adhoc_spec,
-    discover_specs,
-    find_spec,
-    load_spec,
-)
-from chartmatrix.values import parse_axis
 
+# Start fast: this module imports only the standard library and chartmatrix.errors;
+# each command imports what it needs (rich, jsonschema, the specs, the cluster code).
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from chartmatrix.runner import Selector
+    from chartmatrix.spec import MatrixSpec
+
+# Registered by chartmatrix.cluster.cli, which is imported only when one of these runs:
+# the rest of the time (``--help`` too) each is listed by name and help text only.
+LAZY = {
+    "cluster": "run a local control plane (etcd, kube-apiserver, ..., kwok nodes)",
+    "install": "install, test and uninstall each ci values file on a real cluster",
+}
 
 DELEGATED = {
     "schema": ("chartmatrix.schemabuild", "build consumer values.schema.json from the library"),
@@ -82,6 +74,8 @@ def kube_versions(raw: list[str] | None) -> tuple[str, ...]:
 
 def axes_from_args(raw: list[str] | None) -> dict[str, list[Any]]:
     """``--axis KEY=V1,V2`` flags; a key given twice gets the values of both."""
+    from chartmatrix.values import parse_axis
+
     axes: dict[str, list[Any]] = {}
     for item in raw or []:
         try:
@@ -102,6 +96,9 @@ def _repo_root() -> Path:
 
 def resolve_specs(args: argparse.Namespace) -> list[MatrixSpec]:
     """CHART arguments (chart dirs, spec files or spec dirs) → specs."""
+    from chartmatrix.charts import chart_dir_of, load_chart
+    from chartmatrix.spec import SPEC_FILE, adhoc_spec, discover_specs, find_spec, load_spec
+
     versions = kube_versions(args.kube_version)
     axes = axes_from_args(args.axis)
     values = [Path(v) for v in args.values or []]
@@ -192,6 +189,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--jobs", "-j", type=int, help="concurrent helm processes (default: cores)")
     p.add_argument(
+        "--renderer",
+        choices=("worker", "helm"),
+        help="worker: helm's template code in chartmatrix's render worker, one per job "
+        "(default when tools/bootstrap built it for this helm); helm: one helm template "
+        "process per render (the reference)",
+    )
+    p.add_argument(
         "--case",
         action="append",
         metavar="GLOB",
@@ -209,6 +213,15 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 def _progress(console: Console, enabled: bool):  # type: ignore[no-untyped-def]
     if not enabled:
         return None, (lambda stage, done, total: None)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     progress = Progress(
         TextColumn("{task.description:>8}"),
         BarColumn(),
@@ -238,6 +251,9 @@ def _case_filter(patterns: list[str] | None, specs: list[MatrixSpec]) -> Selecto
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from chartmatrix.crdsource import resolve_crd
     from chartmatrix.report.console import print_report
     from chartmatrix.runner import Options, Runner
 
@@ -257,6 +273,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         strict=args.strict,
         crds=tuple(resolve_crd(c, Path.cwd(), "--crd") for c in args.crd or ()),
         helm_args=helm_args(args),
+        renderer=args.renderer,
     )
     show = not args.no_progress and console.is_terminal
     progress, update = _progress(console, show)
@@ -302,7 +319,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.case:
         raise ChartmatrixError("--case", "bench times whole specs; drop --case")
     return run_bench(
-        resolve_specs(args), helm=args.helm, jobs=args.jobs, baseline_cases=args.baseline_cases
+        resolve_specs(args),
+        helm=args.helm,
+        jobs=args.jobs,
+        baseline_cases=args.baseline_cases,
+        scale=args.scale,
     )
 
 
@@ -328,7 +349,9 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI; ``command`` (the first argument) says which lazily registered
+    subcommand (``LAZY``) must be wired in full."""
     parser = _Parser(prog="chartmatrix", description=" ".join(__doc__.split("\n\n")[0].split()))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="render, validate, check rules and golden files")
@@ -346,14 +369,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--list", action="store_true", help="print the case ids and exit")
     run.set_defaults(func=cmd_run)
-    bench = sub.add_parser("bench", help="time the pipeline per stage against a naive baseline")
+    bench = sub.add_parser(
+        "bench", help="time the pipeline against helm template + kubeconform and helm-unittest"
+    )
     _add_run_options(bench)
     bench.add_argument(
         "--baseline-cases",
         type=int,
         default=0,
         metavar="N",
-        help="time the naive baseline on N cases only (default: all)",
+        help="time the baselines on N cases only (default: all)",
+    )
+    bench.add_argument(
+        "--scale",
+        action="store_true",
+        help="ms per case and peak memory at 10, 100 and 1000 cases generated over "
+        "one CHART (e.g. charts/mysql)",
     )
     bench.set_defaults(func=cmd_bench)
     init = sub.add_parser("init", help="write a starter matrix.yaml proposed from a chart")
@@ -377,11 +408,15 @@ def build_parser() -> argparse.ArgumentParser:
     rules.set_defaults(func=cmd_rules)
     for name, (_, text) in DELEGATED.items():
         sub.add_parser(name, help=text, add_help=False)
-    try:
-        cluster_cli = importlib.import_module("chartmatrix.cluster.cli")
+    if command in LAZY:
+        try:
+            cluster_cli = importlib.import_module("chartmatrix.cluster.cli")
+        except ImportError as exc:
+            raise ChartmatrixError(None, f"{command}: not available ({exc})") from None
         cluster_cli.register(sub)
-    except ImportError:
-        pass
+    elif importlib.util.find_spec("chartmatrix.cluster") is not None:
+        for name, text in LAZY.items():
+            sub.add_parser(name, help=text, add_help=False)
     return parser
 
 
@@ -395,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ModuleNotFoundError:
                 raise ChartmatrixError(None, f"{argv[0]}: {module_name} is not installed") from None
             return int(module.main(argv[1:]) or 0)
-        args, extra = build_parser().parse_known_args(argv)
+        args, extra = build_parser(argv[0] if argv else None).parse_known_args(argv)
         if extra:
             raise ChartmatrixError(
                 None,

@@ -16,6 +16,7 @@ version and API versions) and the outputs must be equal.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import queue
@@ -41,9 +42,6 @@ from chartmatrix.render import (
 
 RENDERERS = ("worker", "helm")
 WORKER_NAME = "chartmatrix-render-v{major}"
-# a worker lives for the whole run: collect garbage as Go does by default, a little
-# less often (renders allocate a lot and keep little)
-WORKER_ENV = {"GOGC": "200"}
 # requests of one chart go to one worker in chunks of at most this many, so that each
 # worker loads a chart about once while the work still spreads over all workers
 CHUNK = 16
@@ -91,15 +89,13 @@ class _Worker:
     """One worker process: a request line in, a response line out."""
 
     def __init__(self, path: str) -> None:
-        env = dict(os.environ)
-        for key, value in WORKER_ENV.items():
-            env.setdefault(key, value)
+        # (Go's default GC suits a long-lived worker: GOGC 200, 400 or off measured no
+        # faster on charts/mysql, and off grows to 0.5 GB; render.GO_TUNING is for helm)
         self.proc = subprocess.Popen(
             [path],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=env,
         )
         self._stdin: IO[bytes] = self.proc.stdin  # type: ignore[assignment]
         self._stdout: IO[bytes] = self.proc.stdout  # type: ignore[assignment]
@@ -155,7 +151,8 @@ def _payload(request: RenderRequest, ident: int) -> dict[str, Any]:
 
 
 class _Probe:
-    """helm rendering the probe chart, in a temporary directory, while the worker starts."""
+    """helm's render of the probe chart: from the cache, or from helm running in the
+    background while the worker starts."""
 
     def __init__(self, helm: str) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="chartmatrix-probe-")
@@ -166,15 +163,18 @@ class _Probe:
         self.request = RenderRequest(self.chart, {}, include_crds=False)
         self.helm = helm
         self._proc: subprocess.Popen[bytes] | None = None
-        key = _identity(helm)
-        if key not in _helm_probes:
+        self._key = _probe_key(helm)
+        if self._key not in _helm_probes:
+            cached = _probe_file(self._key)
+            with contextlib.suppress(OSError, ValueError):
+                _helm_probes[self._key] = tuple(json.loads(cached.read_text(encoding="utf-8")))
+        if self._key not in _helm_probes:
             self._proc = subprocess.Popen(
                 [helm, *self.request.args()],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
-        self._key = key
 
     def result(self) -> tuple[str, str]:
         """helm's render of the probe chart and the Helm version it names."""
@@ -186,9 +186,16 @@ class _Probe:
                 )
             text = out.decode()
             version = text.split("# Source: probe/templates/probe.yaml\n# ", 1)[-1]
-            _helm_probes[self._key] = (text, version.split("\n", 1)[0].strip())
+            found = (text, version.split("\n", 1)[0].strip())
+            _helm_probes[self._key] = found
             self._proc = None
-        return _helm_probes[self._key]
+            with contextlib.suppress(OSError):
+                cached = _probe_file(self._key)
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                partial = cached.with_suffix(f".{os.getpid()}")
+                partial.write_text(json.dumps(found), encoding="utf-8")
+                partial.replace(cached)
+        return _helm_probes[self._key]  # type: ignore[return-value]
 
     def close(self) -> None:
         if self._proc is not None:
@@ -197,14 +204,21 @@ class _Probe:
         self._tmp.cleanup()
 
 
-# helm executable (path, size, mtime) → its render of the probe chart and its version
-_helm_probes: dict[tuple[str, ...], tuple[str, str]] = {}
+# helm executable → its render of the probe chart and its version; kept on disk too
+# (keyed by the executable's path, size and modification time, and the probe chart)
+_helm_probes: dict[str, tuple[str, ...]] = {}
 
 
-def _identity(path: str) -> tuple[str, ...]:
-    real = os.path.realpath(path)
+def _probe_key(helm: str) -> str:
+    real = os.path.realpath(helm)
     st = os.stat(real)
-    return (real, str(st.st_size), str(st.st_mtime_ns))
+    text = json.dumps([real, st.st_size, st.st_mtime_ns, _PROBE_CHART])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _probe_file(key: str) -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "chartmatrix" / "helm-probe" / f"{key}.json"
 
 
 def _major(version: str) -> int | None:
@@ -222,65 +236,97 @@ class WorkerRenderer:
         *,
         worker: str | None = None,
         required: bool = True,
+        lazy: bool = False,
     ) -> None:
         """``worker``: the worker executable (default: found for helm's major version).
         Raises ChartmatrixError when no worker renders like helm; with ``required=False``
-        that is reported by :attr:`usable` being False instead."""
+        it renders with ``helm template`` instead (:attr:`usable` is False). ``lazy``:
+        check at the first render, the worker starting meanwhile."""
         self.helm = find_helm(helm)
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.reference = Renderer(self.helm, self.jobs)  # for what the worker hands back
+        self.required = required
         self.fallbacks = 0  # requests rendered by helm instead
         self._workers: list[_Worker] = []
         self._finalizer = weakref.finalize(self, _close_all, self._workers)
         self._version = ""
         self.why_not = ""
         self.worker = ""
-        probe = _Probe(self.helm)
+        self._given = worker
+        self._guess = 3 if os.path.basename(self.helm) == "helm3" else 4
+        self._probe: _Probe | None = _Probe(self.helm)  # helm renders it meanwhile
+        path = worker or find_worker(self.helm, self._guess)
+        if path:
+            self._start(path, self._probe)
+        if not lazy:
+            self._settle()
+
+    def _start(self, path: str, probe: _Probe) -> None:
+        """Start the first worker and ask it for its version and the probe chart."""
+        self.worker = path
         try:
-            self._choose(worker, probe)
+            first = _Worker(path)
+            self._workers.append(first)
+            first.send({"id": 0, "op": "version"})
+            first.send(_payload(probe.request, 1))
+        except (WorkerError, OSError) as exc:
+            self.why_not = f"{path} does not work: {exc}"
+
+    def _settle(self) -> None:
+        """Finish the check begun in __init__ (once)."""
+        probe, self._probe = self._probe, None
+        if probe is None:
+            return
+        try:
+            if not self.why_not:
+                self._check(probe)
         finally:
             probe.close()
         if self.why_not:
             self.close()
-            if required:
+            if self.required:
                 raise ChartmatrixError("--renderer worker", self.why_not)
 
-    def _choose(self, worker: str | None, probe: _Probe) -> None:
-        """Start the worker for helm's major version and check that it renders the probe
-        chart as helm does (the major guessed from helm's name while helm runs)."""
-        guess = 3 if os.path.basename(self.helm) == "helm3" else 4
-        path = worker or find_worker(self.helm, guess)
-        first = _Worker(path) if path else None
+    def _check(self, probe: _Probe) -> None:
+        """The worker for helm's major version (guessed from helm's name while helm
+        renders the probe chart) must render the probe chart as helm does."""
         try:
             theirs, version = probe.result()
             major = _major(version)
-            if worker is None and major != guess:
-                if first is not None:
-                    first.close()
+            if self._given is None and major != self._guess:
+                self.close()
+                self.worker = ""
                 path = find_worker(self.helm, major) if major else None
-                first = _Worker(path) if path else None
-            if first is None or path is None:
+                if path:
+                    self._start(path, probe)
+                    if self.why_not:
+                        return
+            if not self.worker:
                 name = WORKER_NAME.format(major=major or "?")
                 self.why_not = (
                     f"no {name} render worker for {self.helm} (tools/bootstrap builds it)"
                 )
                 return
-            self._workers.append(first)
-            self.worker = path
-            self._version = str(first.call({"id": 0, "op": "version"}).get("stdout", ""))
-            answer = first.call(_payload(probe.request, 0))
-        except WorkerError as exc:
-            self.why_not = f"{path} does not work: {exc}"
+            first = self._workers[0]
+            self._version = str(first.receive().get("stdout", ""))
+            answer = first.receive()
+        except (WorkerError, OSError) as exc:
+            self.why_not = f"{self.worker} does not work: {exc}"
+            return
+        except ChartmatrixError as exc:  # helm itself failed: helm template reports it
+            self.why_not = exc.problem
             return
         mine = answer.get("stdout") if answer.get("ok") else answer.get("stderr")
         if mine != theirs:
             self.why_not = (
-                f"{path} (Helm {self._version}) does not render like {self.helm} "
+                f"{self.worker} (Helm {self._version}) does not render like {self.helm} "
                 f"(Helm {version}): rebuild it with tools/bootstrap"
             )
 
     @property
     def usable(self) -> bool:
+        """Whether the worker renders (False: ``helm template`` does)."""
+        self._settle()
         return not self.why_not
 
     def close(self) -> None:
@@ -294,9 +340,12 @@ class WorkerRenderer:
             self._workers.append(_Worker(self.worker))
         return self._workers[slot]
 
-    def _restart(self, slot: int) -> _Worker:
+    def _restart(self, slot: int) -> _Worker | None:
         self._workers[slot].close()
-        self._workers[slot] = _Worker(self.worker)
+        try:
+            self._workers[slot] = _Worker(self.worker)
+        except OSError:
+            return None
         return self._workers[slot]
 
     def _chunks(self, requests: Sequence[RenderRequest]) -> list[list[int]]:
@@ -316,8 +365,9 @@ class WorkerRenderer:
         chunks: queue.Queue[list[int]],
         done: queue.Queue[tuple[int, RenderResult | None]],
     ) -> None:
-        """One worker's loop: take a chunk, render it, report each result (None: helm)."""
-        worker = self._worker(slot)
+        """One worker's loop: take a chunk, render it, report each result (None: helm).
+        A worker that dies is started again, twice at most; then helm takes over."""
+        worker: _Worker | None = self._workers[slot]
         deaths = 0
         while True:
             try:
@@ -325,27 +375,31 @@ class WorkerRenderer:
             except queue.Empty:
                 return
             for index in chunk:
-                if deaths > 2:
-                    done.put((index, None))
-                    continue
-                started = time.perf_counter()
+                result: RenderResult | None = None
                 try:
-                    answer = worker.call(_payload(requests[index], index))
+                    if worker is not None:
+                        result = self._one(worker, requests[index], index)
                 except WorkerError:
                     deaths += 1
-                    done.put((index, None))
-                    worker = self._restart(slot)
-                    continue
-                seconds = time.perf_counter() - started
-                if answer.get("id") != index or answer.get("fallback"):
-                    done.put((index, None))
-                elif answer.get("ok"):
-                    done.put((index, RenderResult(True, answer.get("stdout", ""), "", seconds)))
-                else:
-                    message = clean_error(answer.get("stderr", "")) or (
-                        f"{self.helm} exited with status 1 and no message"
-                    )
-                    done.put((index, RenderResult(False, "", message, seconds)))
+                    worker = self._restart(slot) if deaths <= 2 else None
+                except Exception:  # never leave render_many waiting: helm renders it
+                    result = None
+                done.put((index, result))
+
+    def _one(self, worker: _Worker, request: RenderRequest, index: int) -> RenderResult | None:
+        started = time.perf_counter()
+        answer = worker.call(_payload(request, index))
+        seconds = time.perf_counter() - started
+        if answer.get("id") != index:
+            raise WorkerError("worker answered out of turn")
+        if answer.get("fallback"):
+            return None
+        if answer.get("ok"):
+            return RenderResult(True, str(answer.get("stdout", "")), "", seconds)
+        message = clean_error(str(answer.get("stderr", ""))) or (
+            f"{self.helm} exited with status 1 and no message"
+        )
+        return RenderResult(False, "", message, seconds)
 
     def render_many(
         self,
@@ -353,16 +407,20 @@ class WorkerRenderer:
         on_done: Callable[[int, RenderResult], None] | None = None,
     ) -> list[RenderResult]:
         """Render every request; ``on_done`` is called in this thread as each finishes."""
+        self._settle()
         if self.why_not:
-            raise ChartmatrixError("--renderer worker", self.why_not)
+            return self.reference.render_many(requests, on_done)
         results: list[RenderResult | None] = [None] * len(requests)
         chunks: queue.Queue[list[int]] = queue.Queue()
         for chunk in self._chunks(requests):
             chunks.put(chunk)
         done: queue.Queue[tuple[int, RenderResult | None]] = queue.Queue()
         slots = min(self.jobs, chunks.qsize())
-        for slot in range(slots):
-            self._worker(slot)  # started here: the threads only use them
+        try:
+            for slot in range(slots):
+                self._worker(slot)  # started here: the threads only use them
+        except OSError as exc:
+            raise ChartmatrixError(self.worker, f"cannot start the render worker ({exc})") from None
         threads = [
             threading.Thread(target=self._serve, args=(slot, requests, chunks, done), daemon=True)
             for slot in range(slots)
@@ -398,17 +456,23 @@ class WorkerRenderer:
 
     def version(self) -> str:
         """Helm's version, as the worker reports it (equal to helm's: probed)."""
-        return self._version
+        self._settle()
+        return self._version if not self.why_not else self.reference.version()
 
 
 def make_renderer(
     helm: str | None = None, jobs: int | None = None, renderer: str | None = None
 ) -> Renderer | WorkerRenderer:
     """``renderer``: "worker", "helm", or None for the worker when one renders exactly
-    like the chosen helm and ``helm template`` otherwise."""
+    like the chosen helm (checked while the run gets ready) and ``helm template``
+    otherwise."""
     if renderer not in (None, *RENDERERS):
         raise ChartmatrixError("--renderer", f"unknown renderer {renderer!r} (worker or helm)")
     if renderer == "helm":
         return Renderer(helm, jobs)
-    chosen = WorkerRenderer(helm, jobs, required=renderer == "worker")
-    return chosen if chosen.usable else chosen.reference
+    if renderer == "worker":
+        return WorkerRenderer(helm, jobs)
+    path = find_helm(helm)
+    if not any(find_worker(path, major) for major in (3, 4)):
+        return Renderer(path, jobs)
+    return WorkerRenderer(path, jobs, required=False, lazy=True)

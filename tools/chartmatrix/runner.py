@@ -27,7 +27,8 @@ from chartmatrix.findings import Finding, Severity
 from chartmatrix.goldenstage import GoldenStage, check_update
 from chartmatrix.manifests import Manifest, ManifestParseError, parse
 from chartmatrix.projectconfig import load_project_config
-from chartmatrix.render import Renderer, RenderRequest, RenderResult
+from chartmatrix.render import RenderRequest, RenderResult
+from chartmatrix.renderworker import make_renderer
 from chartmatrix.rules import RULES, RuleContext, run_rules
 from chartmatrix.spec import Case, MatrixSpec
 from chartmatrix.validate import SchemaValidator, rendered_crds
@@ -46,6 +47,7 @@ class Options:
     strict: bool = False
     crds: tuple[Path, ...] = ()
     helm_args: tuple[str, ...] = ()  # passed to every helm template
+    renderer: str | None = None  # "worker", "helm"; None: the worker when there is one
 
 
 @dataclass
@@ -152,7 +154,7 @@ class Runner:
     def __init__(self, options: Options, progress: Progress | None = None) -> None:
         self.options = options
         self.progress = progress or (lambda stage, done, total: None)
-        self.renderer = Renderer(options.helm, options.jobs)
+        self.renderer = make_renderer(options.helm, options.jobs, options.renderer)
         self.validator = SchemaValidator(options.crds)
         self.timings = dict.fromkeys(STAGES, 0.0)
         self.severities = load_project_config().severities()  # chartmatrix.yaml / pyproject

@@ -10,7 +10,9 @@ values.yaml, ``values.schema.in.json``::
       "required": []
     }
 
-``areas`` picks the library areas whose top-level properties the chart accepts;
+``areas`` picks the library areas whose top-level properties the chart accepts; a chart
+that lists its areas in Chart.yaml (annotation ``destate/areas``, which the library's
+templates read too) leaves ``areas`` out here, so the list lives in one place;
 ``properties`` adds the chart's own top-level keys (they may not redefine an area's);
 ``required`` is optional. The output is a strict draft-07 schema
 (``additionalProperties: false``) that also admits the ``destate`` and ``global`` maps
@@ -34,6 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 SOURCE_NAME = "values.schema.in.json"
 TARGET_NAME = "values.schema.json"
@@ -93,7 +97,7 @@ def read_source(path: Path) -> dict[str, Any]:
     unknown = sorted(set(doc) - SOURCE_KEYS)
     if unknown:
         raise SchemaBuildError(f"{path}: unknown key(s) {', '.join(unknown)}")
-    areas = doc.get("areas")
+    areas = doc.get("areas", [])
     if not isinstance(areas, list) or not all(isinstance(a, str) for a in areas):
         raise SchemaBuildError(f"{path}: 'areas' must be a list of area names")
     if not isinstance(doc.get("properties", {}), dict):
@@ -140,9 +144,40 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
+AREAS_ANNOTATION = "destate/areas"
+BASE_AREAS = ("names", "image", "workload")
+
+
+def chart_areas(chart: Path) -> list[str] | None:
+    """The areas of the chart's Chart.yaml annotation ``destate/areas`` (names separated
+    by spaces or commas; names, image and workload always come first), or None."""
+    path = chart / "Chart.yaml"
+    if not path.is_file():
+        return None
+    try:
+        meta = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SchemaBuildError(f"{path}: not valid YAML ({exc})") from None
+    listed = ((meta.get("annotations") or {}) if isinstance(meta, dict) else {}).get(
+        AREAS_ANNOTATION
+    )
+    if not listed:
+        return None
+    names = [n for n in str(listed).replace(",", " ").split() if n not in BASE_AREAS]
+    return [*BASE_AREAS, *dict.fromkeys(names)]
+
+
 def build_chart(chart: Path, areas: dict[str, dict[str, Any]], check: bool) -> Outcome:
     source_path = chart / SOURCE_NAME
     source = read_source(source_path)
+    listed = chart_areas(chart)
+    if listed is not None:
+        if source.get("areas"):
+            raise SchemaBuildError(
+                f"{source_path}: 'areas' is listed in Chart.yaml ({AREAS_ANNOTATION}); "
+                "list the areas once"
+            )
+        source = {**source, "areas": listed}
     text = render(assemble(chart.resolve().name, source, source_path, areas))
     target = chart / TARGET_NAME
     current = target.read_text(encoding="utf-8") if target.exists() else None

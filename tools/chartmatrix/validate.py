@@ -204,6 +204,27 @@ def _crd_versions(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return out
 
 
+_DIGESTS: dict[int, tuple[dict[str, Any], bytes]] = {}
+_MAX_DIGESTS = 512  # a case's documents; more would hold many cases' manifests alive
+
+
+def document_digest(obj: dict[str, Any]) -> bytes:
+    """sha256 of the document's canonical JSON (sorted keys, no spaces).
+
+    A document validated for several Kubernetes versions is serialized once: the last
+    few hundred digests are kept by object identity (the entry holds the object, so
+    its id cannot be reused while cached)."""
+    entry = _DIGESTS.get(id(obj))
+    if entry is not None and entry[0] is obj:
+        return entry[1]
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    digest = hashlib.sha256(text.encode()).digest()
+    if len(_DIGESTS) >= _MAX_DIGESTS:
+        _DIGESTS.clear()
+    _DIGESTS[id(obj)] = (obj, digest)
+    return digest
+
+
 RenderedCrds = dict[tuple[str, str], tuple[str, dict[str, Any]]]
 _RENDERED_CRDS: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
 
@@ -217,7 +238,7 @@ def rendered_crds(manifests: Iterable[Manifest]) -> RenderedCrds:
     for m in manifests:
         if m.kind != "CustomResourceDefinition":
             continue
-        digest = hashlib.sha256(json.dumps(m.obj, sort_keys=True, default=str).encode()).hexdigest()
+        digest = document_digest(m.obj).hex()
         if digest not in _RENDERED_CRDS:
             _RENDERED_CRDS[digest] = _crd_versions(m.obj)
         for key, schema in _RENDERED_CRDS[digest].items():
@@ -257,11 +278,17 @@ class SchemaValidator:
         self._crd_files: dict[Path, dict[tuple[str, str], dict[str, Any]]] = {}
         self._crd_validators: dict[tuple[Path, str, str], jsonschema.protocols.Validator] = {}
         self._rendered_validators: dict[str, jsonschema.protocols.Validator] = {}
-        # (schema closure digest, document) -> [(path, message)]: identical documents in
-        # many cases and versions are validated once
-        self._verdicts: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        # (schema closure digest, sha256 of the document's canonical JSON) ->
+        # [(path, message)]: identical documents in many cases and versions are
+        # validated once per schema
+        self._verdicts: dict[tuple[str, bytes], list[tuple[str, str]]] = {}
         for file in self._global_crds:
             self._crds_of(file)
+
+    def forget_verdicts(self) -> None:
+        """Drop the cached verdicts (compiled validators stay): ``chartmatrix bench``
+        times a warm run as if its documents were new."""
+        self._verdicts.clear()
 
     def _crds_of(self, file: Path) -> dict[tuple[str, str], dict[str, Any]]:
         if file not in self._crd_files:
@@ -333,7 +360,7 @@ class SchemaValidator:
             if crd is None:
                 return [self._unknown(schemas, api, kind, resource, version)]
             validator, digest = crd
-        key = (digest, json.dumps(manifest.obj, sort_keys=True, default=str))
+        key = (digest, document_digest(manifest.obj))
         verdict = self._verdicts.get(key)
         if verdict is None:
             verdict = sorted(
