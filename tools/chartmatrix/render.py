@@ -21,9 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyhelm3 import Command
-from pyhelm3 import errors as helm_errors
-
 from chartmatrix.errors import ChartmatrixError
 
 DEFAULT_HELM = "helm"
@@ -48,6 +45,13 @@ def go_tuning() -> Iterator[None]:
 
 # pyhelm3 logs every failed command as a warning; a failed render is a finding here.
 logging.getLogger("pyhelm3").setLevel(logging.CRITICAL)
+
+
+def helm_errors() -> Any:
+    """pyhelm3's error classes, imported on first use."""
+    from pyhelm3 import errors
+
+    return errors
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,10 @@ class Renderer:
     def __init__(self, helm: str | None = None, jobs: int | None = None) -> None:
         self.helm = find_helm(helm)
         self.jobs = max(1, jobs or os.cpu_count() or 1)
+        # pyhelm3 (and pydantic under it) is imported only when helm itself renders:
+        # the render worker's runs never pay for it
+        from pyhelm3 import Command
+
         self._command = Command(executable=self.helm)
 
     async def _render(self, request: RenderRequest, gate: asyncio.Semaphore) -> RenderResult:
@@ -155,7 +163,7 @@ class Renderer:
             started = time.perf_counter()
             try:
                 out = await self._command.run(request.args(), request.stdin())
-            except helm_errors.Error as exc:
+            except helm_errors().Error as exc:
                 message = clean_error(exc.stderr.decode(errors="replace")) or (
                     f"{self.helm} exited with status {exc.returncode} and no message"
                 )
@@ -198,6 +206,6 @@ class Renderer:
 
         try:
             return asyncio.run(run())
-        except helm_errors.Error as exc:
+        except helm_errors().Error as exc:
             message = clean_error(str(exc))
             raise ChartmatrixError(self.helm, f"helm version failed: {message}") from None
