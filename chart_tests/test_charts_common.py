@@ -18,10 +18,10 @@ from chartmatrix.fixtures import ChartRenderer
 from chartmatrix.manifests import Rendered
 from chartmatrix.render import RenderResult
 from chartmatrix.semver import satisfies
-from destate_charts import OPT_IN, OfflineChartRenderer
+from destate_charts import OPT_IN, OfflineChartRenderer, consumer_charts
 
 REPO = Path(__file__).resolve().parents[1]
-CHARTS = ("mysql", "web-session", "grpc")
+CHARTS = consumer_charts()
 TOOLS_BIN = REPO / ".tools" / "bin"
 HELMS = ("helm", "helm3")
 
@@ -217,6 +217,15 @@ HOSTILE_VALUES: list[tuple[str, str, dict[str, Any]]] = [
     ("grpc", "connection.ingress.path", {"connection": {"ingress": {"path": "/;"}}}),
     ("grpc", "fullnameOverride", {"fullnameOverride": f"echo{NL}"}),
     ("grpc", "config.mountPath", {"config": {"mountPath": "etc/grpc"}}),
+    # redis: the same library patterns guard the fourth chart's names, paths and password
+    (
+        "redis",
+        "topology.clusterDomain",
+        {"topology": {"clusterDomain": f"cluster.local{NL}replicaof evil 6379"}},
+    ),
+    ("redis", "auth.password", {"auth": {"password": "pass word'; FLUSHALL"}}),
+    ("redis", "fullnameOverride", {"fullnameOverride": "r$(id)"}),
+    ("redis", "config.mountPath", {"config": {"mountPath": "/etc/$(reboot)"}}),
 ]
 
 # (chart, values, the path the message must name). Schema errors name a JSON pointer
@@ -498,6 +507,7 @@ AREAS = {
     "mysql": ["workload", "persistence", "config", "topology"],
     "web-session": ["workload", "config", "topology", "session"],
     "grpc": ["workload", "config", "topology", "connection"],
+    "redis": ["workload", "persistence", "config", "topology"],
 }
 
 
@@ -516,6 +526,7 @@ NOTES_MUST_SAY = {
     "mysql": "notes-mysql-primary.default.svc.cluster.local:3306",
     "web-session": "Sessions (session.mode=",
     "grpc": "Connection mode: ",
+    "redis": "the others replicate from it (read-only)",
 }
 
 

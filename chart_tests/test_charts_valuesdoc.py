@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from chartmatrix import valuesdoc
+from destate_charts import consumer_charts
 
 REPO = Path(__file__).resolve().parents[1]
-CHARTS = ("mysql", "web-session", "grpc")
+CHARTS = consumer_charts()
 
 VALUES = """\
 # file header, not attached to a key
