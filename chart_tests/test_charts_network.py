@@ -18,6 +18,7 @@ import pytest
 import yaml
 from chartmatrix.fixtures import ChartRenderer
 from chartmatrix.manifests import Rendered
+from chartmatrix.rules.pods import selector_matches
 
 REPO = Path(__file__).resolve().parents[1]
 CHARTS = REPO / "charts"
@@ -32,25 +33,6 @@ STRICT = {"network": {"policy": {"allowExternal": False, "restrictEgress": True}
 
 
 # --- a NetworkPolicy evaluator (the semantics of networking.k8s.io/v1) -------------
-def matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    """A LabelSelector against labels ({} selects everything)."""
-    selector = selector or {}
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
-
-
 @dataclass(frozen=True)
 class Pod:
     name: str
@@ -67,11 +49,11 @@ def peer_admits(peer: dict[str, Any], pod: Pod) -> bool:
     if "ipBlock" in peer:
         return False  # pods here have no address; ipBlocks are checked by shape
     if "namespaceSelector" in peer:
-        if not matches(peer["namespaceSelector"], pod.namespace_labels):
+        if not selector_matches(peer["namespaceSelector"], pod.namespace_labels):
             return False
     elif not pod.in_release_namespace:
         return False
-    return matches(peer.get("podSelector"), pod.labels)
+    return selector_matches(peer.get("podSelector"), pod.labels)
 
 
 def port_admits(ports: list[dict[str, Any]] | None, port: int, target: Pod) -> bool:
@@ -135,7 +117,7 @@ def policies(out: Rendered) -> list[dict[str, Any]]:
 
 def policy_of(out: Rendered, pod: Pod) -> dict[str, Any]:
     """The one policy that selects ``pod`` (each pod must have exactly one)."""
-    selecting = [p for p in policies(out) if matches(p["spec"]["podSelector"], pod.labels)]
+    selecting = [p for p in policies(out) if selector_matches(p["spec"]["podSelector"], pod.labels)]
     assert len(selecting) == 1, f"{pod.name} is selected by {len(selecting)} policies"
     return selecting[0]
 
@@ -198,7 +180,8 @@ def test_every_workload_pod_has_exactly_one_policy_on_its_own_ports(
         assert ("Egress" in policy["spec"]["policyTypes"]) is strict
     for name, pod in pods.items():
         if name not in workloads:  # the helm test pod: selected by no policy
-            assert not any(matches(p["spec"]["podSelector"], pod.labels) for p in policies(out))
+            selectors = [p["spec"]["podSelector"] for p in policies(out)]
+            assert not any(selector_matches(sel, pod.labels) for sel in selectors)
 
 
 @pytest.mark.parametrize("chart", ["mysql", "web-session", "grpc"])

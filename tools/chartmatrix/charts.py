@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import io
 import re
 import shutil
 import tarfile
@@ -147,20 +146,31 @@ def _file_dependencies(chart_dir: Path) -> list[Path]:
     return out
 
 
-def _meta_of_tgz(tgz: Path) -> dict[str, Any]:
-    """Chart.yaml of a packaged chart (``<name>/Chart.yaml`` at the archive's top)."""
+def tgz_member(tgz: Path, name: str) -> str | None:
+    """The text of ``<chart>/<name>`` at the top of a packaged chart (None if absent)."""
     try:
         with tarfile.open(tgz) as archive:
             for member in archive.getmembers():
                 parts = member.name.split("/")
-                if len(parts) == 2 and parts[1] == "Chart.yaml" and member.isfile():
+                if len(parts) == 2 and parts[1] == name and member.isfile():
                     handle = archive.extractfile(member)
                     if handle is not None:
-                        meta = yaml.safe_load(io.TextIOWrapper(handle, encoding="utf-8"))
-                        return meta if isinstance(meta, dict) else {}
-    except (OSError, tarfile.TarError, yaml.YAMLError, UnicodeDecodeError) as exc:
+                        return handle.read().decode("utf-8")
+    except (OSError, tarfile.TarError, UnicodeDecodeError) as exc:
         raise ChartmatrixError(tgz, f"not a readable chart archive ({exc})") from None
-    raise ChartmatrixError(tgz, "not a chart archive (no <name>/Chart.yaml inside)")
+    return None
+
+
+def _meta_of_tgz(tgz: Path) -> dict[str, Any]:
+    """Chart.yaml of a packaged chart (``<name>/Chart.yaml`` at the archive's top)."""
+    text = tgz_member(tgz, "Chart.yaml")
+    if text is None:
+        raise ChartmatrixError(tgz, "not a chart archive (no <name>/Chart.yaml inside)")
+    try:
+        meta = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ChartmatrixError(tgz, f"not a readable chart archive ({exc})") from None
+    return meta if isinstance(meta, dict) else {}
 
 
 @cache

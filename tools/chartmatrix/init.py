@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from chartmatrix.charts import chart_dir_of, load_chart
+from chartmatrix.charts import ChartInfo, chart_dir_of, load_chart
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.spec import SPEC_FILE, load_spec
 
@@ -79,11 +79,10 @@ def _from_schema(node: Any, defaults: Any, parent: str = "", depth: int = 0) -> 
             yield from _from_schema(prop, default, path, depth + 1)
 
 
-def candidates(chart_dir: Path) -> list[Candidate]:
+def candidates(info: ChartInfo) -> list[Candidate]:
     """Proposed axes, most telling first, one per value path."""
-    info = load_chart(chart_dir)
     found: dict[str, Candidate] = {}
-    schema_file = chart_dir / "values.schema.json"
+    schema_file = info.path / "values.schema.json"
     if schema_file.is_file():
         try:
             schema = json.loads(schema_file.read_text(encoding="utf-8"))
@@ -113,12 +112,11 @@ def _flow(values: tuple[Any, ...]) -> str:
 
 
 def render_spec(
-    chart: Path, chart_dir: Path, out_file: Path, kept: list[Candidate], rest: list[Candidate]
+    chart: Path, name: str, out_file: Path, kept: list[Candidate], rest: list[Candidate]
 ) -> str:
     chart_rel = os.path.relpath(chart.resolve(), out_file.parent.resolve())
     lines = [
-        f"# chartmatrix spec for chart {load_chart(chart_dir).name}, proposed by "
-        "`chartmatrix init`: review the axes,",
+        f"# chartmatrix spec for chart {name}, proposed by `chartmatrix init`: review the axes,",
         "# then run `chartmatrix run --update-golden` and review the golden files.",
         f"chart: {json.dumps(chart_rel)}",
     ]
@@ -145,8 +143,8 @@ def init(chart: Path, out_file: Path | None, *, force: bool, max_cases: int) -> 
     out_file = out_file or default_output(info.name)
     if out_file.exists() and not force:
         raise ChartmatrixError(out_file, "exists; pass --force to overwrite it")
-    kept, rest = choose(candidates(chart_dir), max_cases)
-    text = render_spec(Path(chart), chart_dir, out_file, kept, rest)
+    kept, rest = choose(candidates(info), max_cases)
+    text = render_spec(Path(chart), info.name, out_file, kept, rest)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(text, encoding="utf-8")
     spec = load_spec(out_file)

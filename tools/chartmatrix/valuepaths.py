@@ -8,32 +8,17 @@ and ``global`` is always known (Helm passes it to every chart).
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chartmatrix import k8syaml
-from chartmatrix.charts import _dependencies, vendored
+from chartmatrix.charts import _dependencies, tgz_member, vendored
+from chartmatrix.errors import ChartmatrixError
 from chartmatrix.values import merge, split_path
 
 if TYPE_CHECKING:
     from chartmatrix.spec import MatrixSpec
-
-
-def _read_member(tgz: Path, name: str) -> str | None:
-    try:
-        with tarfile.open(tgz) as archive:
-            for member in archive.getmembers():
-                parts = member.name.split("/")
-                if len(parts) == 2 and parts[1] == name and member.isfile():
-                    handle = archive.extractfile(member)
-                    if handle is not None:
-                        return io.TextIOWrapper(handle, encoding="utf-8").read()
-    except (OSError, tarfile.TarError, UnicodeDecodeError):
-        return None
-    return None
 
 
 def _load(text: str | None, loader: Any) -> Any:
@@ -49,7 +34,10 @@ def _chart_file(chart: Path, name: str) -> str | None:
     if chart.is_dir():
         file = chart / name
         return file.read_text(encoding="utf-8", errors="replace") if file.is_file() else None
-    return _read_member(chart, name)
+    try:
+        return tgz_member(chart, name)
+    except ChartmatrixError:  # an unreadable archive has no known values
+        return None
 
 
 def chart_values(chart_dir: Path) -> dict[str, Any]:
@@ -70,7 +58,7 @@ def chart_values(chart_dir: Path) -> dict[str, Any]:
 
 
 def _tgz_values(tgz: Path) -> dict[str, Any]:
-    values = _load(_read_member(tgz, "values.yaml"), k8syaml.load)
+    values = _load(_chart_file(tgz, "values.yaml"), k8syaml.load)
     return values if isinstance(values, dict) else {}
 
 
