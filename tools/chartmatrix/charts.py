@@ -20,7 +20,7 @@ import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +42,14 @@ class ChartInfo:
     version: str
     chart_type: str
     defaults: dict[str, Any] = field(hash=False, compare=False)
-    reads_kube_version: bool = False
     dependencies: tuple[str, ...] = ()
     kube_version_constraint: str = ""
+
+    @cached_property
+    def reads_kube_version(self) -> bool:
+        """Scanned on first use: only the render plan needs it, and the scan reads every
+        template of every subchart (packaged ones unpacked in memory)."""
+        return _reads_kube_version(self.path)
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,6 @@ def load_chart(path: Path) -> ChartInfo:
         version=str(meta["version"]),
         chart_type=str(meta.get("type") or "application"),
         defaults=defaults,
-        reads_kube_version=_reads_kube_version(path),
         dependencies=tuple(str(d.get("name")) for d in _dependencies(path)),
         kube_version_constraint=str(meta.get("kubeVersion") or ""),
     )
