@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
-from chartmatrix import schemabuild
 from chartmatrix.fixtures import ChartRenderer
 from chartmatrix.manifests import Rendered
 from chartmatrix.render import RenderResult
 from chartmatrix.semver import satisfies
 from destate_charts import OPT_IN, OfflineChartRenderer, consumer_charts
+from destate_tools import schemabuild
 
 REPO = Path(__file__).resolve().parents[1]
 CHARTS = consumer_charts()
@@ -456,7 +456,7 @@ def test_chart_testing_lint_passes_on_every_chart() -> None:
 @pytest.mark.parametrize("chart", CHARTS)
 def test_values_schema_is_built_from_the_library(chart: str) -> None:
     assert schemabuild.main(["--check", str(REPO / "charts" / chart)]) == 0, (
-        f"run: python -m chartmatrix.schemabuild charts/{chart}"
+        f"run: python -m destate_tools.schemabuild charts/{chart}"
     )
 
 

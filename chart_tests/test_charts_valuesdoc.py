@@ -1,12 +1,12 @@
-"""Unit tests of tools/chartmatrix/valuesdoc.py and the README tables of our charts."""
+"""Unit tests of tools/destate_tools/valuesdoc.py and the README tables of our charts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from chartmatrix import valuesdoc
 from destate_charts import consumer_charts
+from destate_tools import valuesdoc
 
 REPO = Path(__file__).resolve().parents[1]
 CHARTS = consumer_charts()
@@ -125,7 +125,7 @@ def test_main_reports_missing_markers_without_traceback(
 @pytest.mark.parametrize("chart", CHARTS)
 def test_chart_readme_is_in_sync(chart: str) -> None:
     assert valuesdoc.main(["--check", str(REPO / "charts" / chart)]) == 0, (
-        f"run: python -m chartmatrix.valuesdoc charts/{chart}"
+        f"run: python -m destate_tools.valuesdoc charts/{chart}"
     )
 
 

@@ -1,4 +1,4 @@
-"""chartmatrix.schemabuild: consumer values.schema.json assembled from the library's
+"""destate_tools.schemabuild: consumer values.schema.json assembled from the library's
 schema files; --check names out-of-date charts; input problems are one line."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ SCHEMA_DIR = LIBRARY / "schema"
 
 
 def load_schemabuild() -> ModuleType:
-    """Import tools/chartmatrix/schemabuild.py by path (it needs nothing else of the
+    """Import tools/destate_tools/schemabuild.py by path (it needs nothing else of the
     package), so these tests also run before chartmatrix is installed."""
-    path = REPO / "tools" / "chartmatrix" / "schemabuild.py"
+    path = REPO / "tools" / "destate_tools" / "schemabuild.py"
     spec = importlib.util.spec_from_file_location("destate_schemabuild", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -91,7 +91,7 @@ destate.values.areas — the areas the chart uses (JSON list), listed ONCE in it
 not listed is off by construction: the chart's values get its destate.<area>.off overlay
 (persistence.enabled false, session.mode none, connection.mode none, no config files,
 no PodDisruptionBudget, no NetworkPolicy), destate.app.render renders none of its resources, and
-`chartmatrix schema` leaves its keys out of values.schema.json. Without the annotation
+`python -m destate_tools.schemabuild` leaves its keys out of values.schema.json. Without the annotation
 every area is on. Only the chart's own values tree is gated: a component's tree passed
 as `values` (the embedded Redis, the Envoy front proxy) says for itself what it uses.
 Keys: ctx.

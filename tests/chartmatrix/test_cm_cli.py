@@ -141,27 +141,6 @@ def test_rules_listing(capsys: pytest.CaptureFixture[str]) -> None:
         assert rule_id in out
 
 
-def test_schema_and_docs_delegate_their_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
-    import types
-
-    import chartmatrix.cli as cli
-
-    seen: list[tuple[str, list[str]]] = []
-
-    def fake(name: str) -> types.ModuleType:
-        module = types.ModuleType(name)
-        module.main = lambda argv: seen.append((name, list(argv))) or 0  # type: ignore[attr-defined]
-        return module
-
-    monkeypatch.setattr(cli.importlib, "import_module", fake)
-    assert main(["schema", "--check", "charts/mysql"]) == 0
-    assert main(["docs", "--check"]) == 0
-    assert seen == [
-        ("chartmatrix.schemabuild", ["--check", "charts/mysql"]),
-        ("chartmatrix.valuesdoc", ["--check"]),
-    ]
-
-
 def test_case_filter(created_chart: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, str(created_chart), "--axis", "replicaCount=1,2,3", "--case", "*:2")
     assert code == 0 and "OK 1 cases" in out and "replicaCount:2" in out

@@ -11,8 +11,8 @@ The table lives in README.md between the two marker lines
     <!-- valuesdoc:end -->
 
 Usage:
-    python -m chartmatrix.valuesdoc [CHART_DIR ...]          rewrite the tables
-    python -m chartmatrix.valuesdoc --check [CHART_DIR ...]  exit 1 when one is stale
+    python -m destate_tools.valuesdoc [CHART_DIR ...]          rewrite the tables
+    python -m destate_tools.valuesdoc --check [CHART_DIR ...]  exit 1 when one is stale
 
 Without CHART_DIR every chart under ./charts is processed.
 """
@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if opts.check:
             print(
                 f"valuesdoc: {chart_dir.name}: {readme_path} values table is out of date "
-                f"(run: python -m chartmatrix.valuesdoc {chart_dir})",
+                f"(run: python -m destate_tools.valuesdoc {chart_dir})",
                 file=sys.stderr,
             )
             status = 1

@@ -100,11 +100,11 @@ class RenderResult:
 
 
 def project_root() -> Path | None:
-    """The checkout chartmatrix runs from: the repository root holding ``pyproject.toml``
-    next to ``tools/chartmatrix`` (this package). None for an installed copy."""
+    """The checkout chartmatrix runs from: the repository whose ``tools/chartmatrix/src``
+    holds this package (an editable install). None for an installed copy."""
     package = Path(__file__).resolve().parent
-    root = package.parent.parent
-    if package.parent.name == "tools" and (root / "pyproject.toml").is_file():
+    root = package.parents[3]
+    if package.parent == root / "tools" / "chartmatrix" / "src":
         return root
     return None
 

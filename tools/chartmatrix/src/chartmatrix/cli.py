@@ -35,11 +35,6 @@ LAZY = {
     "install": "install, test and uninstall each ci values file on a real cluster",
 }
 
-DELEGATED = {
-    "schema": ("chartmatrix.schemabuild", "build consumer values.schema.json from the library"),
-    "docs": ("chartmatrix.valuesdoc", "generate values documentation"),
-}
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -406,8 +401,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_init)
     rules = sub.add_parser("rules", help="list the state rules (ids are suppression keys)")
     rules.set_defaults(func=cmd_rules)
-    for name, (_, text) in DELEGATED.items():
-        sub.add_parser(name, help=text, add_help=False)
     if command in LAZY:
         try:
             cluster_cli = importlib.import_module("chartmatrix.cluster.cli")
@@ -423,13 +416,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] in DELEGATED:
-            module_name = DELEGATED[argv[0]][0]
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError:
-                raise ChartmatrixError(None, f"{argv[0]}: {module_name} is not installed") from None
-            return int(module.main(argv[1:]) or 0)
         args, extra = build_parser(argv[0] if argv else None).parse_known_args(argv)
         if extra:
             raise ChartmatrixError(

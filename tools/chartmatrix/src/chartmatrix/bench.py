@@ -65,8 +65,11 @@ def _tool(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    root = Path(__file__).resolve().parents[2] / ".tools" / "bin" / name
-    return str(root) if root.is_file() else None
+    from chartmatrix.render import project_root
+
+    root = project_root()
+    tool = root / ".tools" / "bin" / name if root else None
+    return str(tool) if tool and tool.is_file() else None
 
 
 def _best(times: list[float]) -> float:
