@@ -13,9 +13,10 @@ PYTEST_ARGS ?=
 bootstrap:
 	@tools/bootstrap
 
-# Everything the whole test suite needs: the local control plane and real servers too.
+# Everything the whole test suite needs: the local control plane, real servers and the
+# real node's images too.
 bootstrap-all:
-	@tools/bootstrap --cluster --servers
+	@tools/bootstrap --cluster --servers --images
 
 ## make run: render, validate and check every chart in charts/ over its matrix
 run: bootstrap

@@ -7,10 +7,8 @@ it (to test the fail-closed path itself)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
-import yaml
 from chartmatrix.fixtures import ChartRenderer
 from chartmatrix.manifests import Rendered
 from chartmatrix.render import RenderRequest
@@ -21,16 +19,6 @@ OFFLINE_TEST_VALUES: dict[str, Any] = {
 }
 
 Values = Mapping[str, Any] | Iterable[Mapping[str, Any]] | None
-REPO = Path(__file__).resolve().parents[1]
-
-
-def consumer_charts() -> tuple[str, ...]:
-    """Every application chart under charts/: a new chart is tested without a list."""
-    found = []
-    for meta in sorted((REPO / "charts").glob("*/Chart.yaml")):
-        if (yaml.safe_load(meta.read_text()) or {}).get("type", "application") == "application":
-            found.append(meta.parent.name)
-    return tuple(found)
 
 
 def layered(values: Values) -> list[Mapping[str, Any]]:

@@ -17,8 +17,9 @@ from chartmatrix.fixtures import ChartRenderer
 from chartmatrix.manifests import Rendered
 from chartmatrix.render import RenderResult
 from chartmatrix.semver import satisfies
-from destate_charts import OPT_IN, OfflineChartRenderer, consumer_charts
+from destate_charts import OPT_IN, OfflineChartRenderer
 from destate_tools import schemabuild
+from destate_tools.charts import consumer_charts, entry_for, uncovered
 
 REPO = Path(__file__).resolve().parents[1]
 CHARTS = consumer_charts()
@@ -473,11 +474,7 @@ def test_chart_metadata(chart: str) -> None:
     library = yaml.safe_load((REPO / "library-chart" / "Chart.yaml").read_text())["version"]
     assert not re.fullmatch(r"\d+\.\d+\.\d+", dep["version"]), f"{chart}: pins {dep['version']}"
     assert satisfies(library, dep["version"]), f"{chart}: {dep['version']} excludes {library}"
-    annotations = meta["annotations"]
-    for key in ("artifacthub.io/category", "artifacthub.io/license", "artifacthub.io/images"):
-        assert annotations.get(key), f"{chart}: Chart.yaml lacks {key}"
-    images = yaml.safe_load(annotations["artifacthub.io/images"])
-    assert all({"name", "image"} <= set(i) for i in images)
+    # Artifact Hub metadata (images, license, changes, icon...): test_charts_metadata.py
     for name in ("NOTES.txt",):
         assert (REPO / "charts" / chart / "templates" / name).is_file()
 
@@ -502,19 +499,26 @@ PUBLIC_API = {
         "connection.ingress.tls.secretName",
         "connection.gateway.parentRefs",
     ],
+    "network": [
+        "network.policy.enabled",
+        "network.policy.allowExternal",
+        "network.policy.clients",
+        "network.policy.restrictEgress",
+    ],
 }
-AREAS = {
-    "mysql": ["workload", "persistence", "config", "topology"],
-    "web-session": ["workload", "config", "topology", "session"],
-    "grpc": ["workload", "config", "topology", "connection"],
-    "redis": ["workload", "persistence", "config", "topology"],
-}
+
+
+def _areas(chart: str) -> list[str]:
+    """The areas a chart lists once in its Chart.yaml (destate/areas), plus the workload."""
+    meta = yaml.safe_load((REPO / "charts" / chart / "Chart.yaml").read_text())
+    return ["workload", *meta["annotations"]["destate/areas"].split()]
 
 
 @pytest.mark.parametrize("chart", CHARTS)
 def test_public_values_api_is_in_values_yaml(chart: str) -> None:
     values = yaml.safe_load((REPO / "charts" / chart / "values.yaml").read_text())
-    for area in AREAS[chart]:
+    for area in _areas(chart):
+        assert area in PUBLIC_API, f"{chart}: area {area} has no PUBLIC_API entry here"
         for path in PUBLIC_API[area]:
             node: Any = values
             for key in path.split("."):
@@ -528,6 +532,10 @@ NOTES_MUST_SAY = {
     "grpc": "Connection mode: ",
     "redis": "the others replicate from it (read-only)",
 }
+
+
+def test_notes_mapping_names_every_chart() -> None:
+    assert uncovered(NOTES_MUST_SAY) == {"missing": [], "unknown": []}
 
 
 @pytest.mark.parametrize("chart", CHARTS)
@@ -545,7 +553,8 @@ def test_notes_render_for_defaults_and_every_ci_file(
         out = run.communicate(timeout=120)[0].decode()
         assert run.returncode == 0, f"{values or 'defaults'}:\n{out}"
         notes = out[out.index("NOTES:") :]
-        assert NOTES_MUST_SAY[chart] in notes, f"{values or 'defaults'}:\n{notes}"
+        must_say = entry_for(chart, NOTES_MUST_SAY, "NOTES_MUST_SAY")
+        assert must_say in notes, f"{values or 'defaults'}:\n{notes}"
         assert "helm test" in notes
 
 
@@ -608,4 +617,6 @@ def test_artifacthub_images_list_every_image_the_chart_runs(
                     for c in spec.get("initContainers", []) + spec["containers"]
                 }
     assert used
+    # in sync both ways: Artifact Hub lists what the defaults and ci files run, no more
     assert used <= listed, f"Chart.yaml artifacthub.io/images lacks {sorted(used - listed)}"
+    assert listed <= used, f"Chart.yaml artifacthub.io/images lists unused {sorted(listed - used)}"

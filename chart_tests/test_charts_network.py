@@ -19,6 +19,7 @@ import yaml
 from chartmatrix.fixtures import ChartRenderer
 from chartmatrix.manifests import Rendered
 from chartmatrix.rules.pods import selector_matches
+from destate_tools.charts import consumer_charts, uncovered
 
 REPO = Path(__file__).resolve().parents[1]
 CHARTS = REPO / "charts"
@@ -149,7 +150,8 @@ def _ci_values(chart: str) -> list[tuple[str, Path | None]]:
     ]
 
 
-CASES = [c for chart in ("mysql", "web-session", "grpc") for c in _ci_values(chart)]
+# every discovered chart: a new chart's policies are checked without a list
+CASES = [c for chart in consumer_charts() for c in _ci_values(chart)]
 
 
 @pytest.mark.parametrize(
@@ -184,7 +186,7 @@ def test_every_workload_pod_has_exactly_one_policy_on_its_own_ports(
             assert not any(selector_matches(sel, pod.labels) for sel in selectors)
 
 
-@pytest.mark.parametrize("chart", ["mysql", "web-session", "grpc"])
+@pytest.mark.parametrize("chart", consumer_charts())
 def test_policy_off_renders_none(render_chart: ChartRenderer, chart: str) -> None:
     out = render(render_chart, chart, {"network": {"policy": {"enabled": False}}})
     assert not out.has("NetworkPolicy")
@@ -383,6 +385,37 @@ def test_grpc_client_mode_named_clients_across_namespaces(render_chart: ChartRen
     )
 
 
+# --- redis -------------------------------------------------------------------------------
+def test_redis_default_admits_any_client_on_6379_only(render_chart: ChartRenderer) -> None:
+    out = render(render_chart, "redis")
+    cache = pods_of(out)["rel-redis"]
+    policy = policy_of(out, cache)
+    for source in (STRANGER, ELSEWHERE, cache):
+        assert ingress_admits(policy, source, cache, 6379), source.name
+        assert not ingress_admits(policy, source, cache, 16379)  # no other port opens
+    assert policy["spec"]["policyTypes"] == ["Ingress"]  # egress unrestricted
+
+
+def test_redis_strict_admits_clients_replicas_and_test_pod(render_chart: ChartRenderer) -> None:
+    clients = {
+        "network": {"policy": {"clients": [{"podSelector": {"matchLabels": {"app": "shop"}}}]}}
+    }
+    out = render(render_chart, "redis", STRICT, {"workload": {"replicas": 3}}, clients)
+    pods = pods_of(out)
+    cache, test = pods["rel-redis"], pods["rel-redis-test"]
+    policy = policy_of(out, cache)
+    shop = Pod("shop", {"app": "shop"})
+    for admitted in (cache, test, shop):  # replicas <-> primary, helm test, the named client
+        assert ingress_admits(policy, admitted, cache, 6379), admitted.name
+    for denied in (STRANGER, ELSEWHERE, INGRESS_NGINX):
+        assert not ingress_admits(policy, denied, cache, 6379), denied.name
+    # egress: DNS and the other Redis pods on 6379 (replication) only
+    assert egress_admits(policy, DNS, 53, "UDP") and egress_admits(policy, DNS, 53, "TCP")
+    assert egress_admits(policy, cache, 6379)
+    assert not egress_admits(policy, STRANGER, 6379)
+    assert not egress_admits(policy, cache, 26379)
+
+
 # --- bad values name their path ------------------------------------------------------------
 BAD_NETWORK: list[tuple[str, dict[str, Any], str]] = [
     ("mysql", {"network": {"policy": {"clients": [{}]}}}, "/network/policy/clients/0"),
@@ -422,7 +455,13 @@ BAD_NETWORK: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("grpc", {"network": {"policy": {"allowExternal": "no"}}}, "/network/policy/allowExternal"),
     ("grpc", {"network": {"policies": {}}}, "additional properties 'policies' not allowed"),
+    ("redis", {"network": {"policy": {"clients": [{}]}}}, "/network/policy/clients/0"),
+    ("redis", {"network": {"policy": {"restrictEgress": "yes"}}}, "/network/policy/restrictEgress"),
 ]
+
+
+def test_bad_network_values_cover_every_chart() -> None:
+    assert uncovered({chart: None for chart, _, _ in BAD_NETWORK}) == {"missing": [], "unknown": []}
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from destate_charts import consumer_charts
 from destate_tools import valuesdoc
+from destate_tools.charts import consumer_charts
 
 REPO = Path(__file__).resolve().parents[1]
 CHARTS = consumer_charts()

@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import NAMESPACE, Render
+from conftest import NAMESPACE, TEST_CHART, Render
 from destate_libtest import container, env_map, pod_spec, volume
 
 FULL = "t-libtest"
 HEADLESS = f"{FULL}-headless"
+# helm.sh/chart is name-version of the test chart: read, so a version bump breaks nothing
+TEST_META = yaml.safe_load((TEST_CHART / "Chart.yaml").read_text())
+CHART_LABEL = f"{TEST_META['name']}-{TEST_META['version']}"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,7 @@ def test_names_and_labels(out: Render) -> None:
     assert helpers["name"] == "libtest"
     assert helpers["fullname"] == FULL
     assert helpers["fullname-redis"] == f"{FULL}-redis"
-    assert helpers["chart"] == "libtest-0.1.0"
+    assert helpers["chart"] == CHART_LABEL
     assert helpers["headless"] == HEADLESS
     assert helpers["namespace"] == NAMESPACE
     labels = out.get("Service", HEADLESS)["metadata"]["labels"]
@@ -44,7 +47,7 @@ def test_names_and_labels(out: Render) -> None:
         "app.kubernetes.io/version": "1.0.0",
         "app.kubernetes.io/managed-by": "Helm",
         "app.kubernetes.io/part-of": "libtest",
-        "helm.sh/chart": "libtest-0.1.0",
+        "helm.sh/chart": CHART_LABEL,
     }
     assert yaml.safe_load(helpers["standard-labels"])["tier"] == "db"
 

@@ -62,7 +62,7 @@ Example (a whole chart): {{- include "destate.app.render" (dict "ctx" $ "contain
 {{- include "destate.validate.enum" (list "" "destate.app.render kind" $kind (list "StatefulSet" "Deployment")) -}}
 {{- $container := .container | default dict -}}
 {{- $ports := .ports -}}
-{{- if not $ports -}}{{- $ports = (fromJson (include "destate.values.get" $sub)).topology.ports -}}{{- end -}}
+{{- if not $ports -}}{{- $ports = (include "destate.values.key" $sub | get $sub.ctx.destateValues).topology.ports -}}{{- end -}}
 {{- if not $ports -}}
 {{- range $container.ports -}}
 {{- $ports = append $ports (dict "name" .name "port" (int .containerPort)) -}}
@@ -164,7 +164,7 @@ with destate.connection.frontProxy). Then the chart's `network` arguments.
 {{- if not (has (int $port) $ports) -}}{{- $ports = append $ports (int $port) -}}{{- end -}}
 {{- end -}}
 {{- $sub := pick . "ctx" "values" "path" -}}
-{{- $v := fromJson (include "destate.values.get" (omit $sub "path")) -}}
+{{- $v := include "destate.values.key" (omit $sub "path") | get $sub.ctx.destateValues -}}
 {{- $args := merge (dict "ports" $ports) $sub -}}
 {{- if eq $v.connection.mode "envoy" -}}
 {{- $_ := set $args "external" false -}}

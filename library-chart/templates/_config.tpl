@@ -46,7 +46,7 @@ destate.config.content). Keys: ctx, values, component.
 */}}
 {{- define "destate.config.data" -}}
 {{- include "destate.args.check" (list . "destate.config.data" list) -}}
-{{- $c := (fromJson (include "destate.values.get" .)).config -}}
+{{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $p := .path | default "" -}}
 {{- $data := dict -}}
 {{- range $name, $entry := $c.files -}}
@@ -73,7 +73,7 @@ Example: {{ include "destate.config.configMap" (dict "ctx" $) }}
 {{- define "destate.config.configMap" -}}
 {{- include "destate.args.check" (list . "destate.config.configMap" list) -}}
 {{- include "destate.validate.config" . -}}
-{{- $c := (fromJson (include "destate.values.get" .)).config -}}
+{{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- if and $c.files (not $c.existingConfigMap) }}
 apiVersion: v1
@@ -112,7 +112,7 @@ value naming a Secret to use instead; default config.existingSecret).
 */}}
 {{- define "destate.config.password" -}}
 {{- include "destate.args.check" (list . "destate.config.password" (list "secretName" "key" "valuePath" "existingSecretPath")) -}}
-{{- $c := (fromJson (include "destate.values.get" .)).config -}}
+{{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $ns := .ctx.Release.Namespace -}}
 {{- if not (hasKey .ctx "destatePasswords") -}}
 {{- $_ := set .ctx "destatePasswords" dict -}}
@@ -172,7 +172,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.config.secretData" -}}
 {{- include "destate.args.check" (list . "destate.config.secretData" list) -}}
-{{- $c := (fromJson (include "destate.values.get" .)).config -}}
+{{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $name := include "destate.names.secret" $sub -}}
 {{- $data := dict -}}
@@ -197,7 +197,7 @@ Example: {{ include "destate.config.secret" (dict "ctx" $) }}
 {{- define "destate.config.secret" -}}
 {{- include "destate.args.check" (list . "destate.config.secret" list) -}}
 {{- include "destate.validate.config" . -}}
-{{- $c := (fromJson (include "destate.values.get" .)).config -}}
+{{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- if and $c.secrets (not $c.existingSecret) -}}
 {{- $ann := dict -}}
@@ -230,7 +230,7 @@ Example:
 */}}
 {{- define "destate.config.checksumAnnotations" -}}
 {{- include "destate.args.check" (list . "destate.config.checksumAnnotations" list) -}}
-{{- $c := (fromJson (include "destate.values.get" .)).config -}}
+{{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $ann := dict -}}
 {{- if and $c.files (not $c.existingConfigMap) -}}
@@ -247,7 +247,7 @@ destate.config.hasConfig — "true" when a ConfigMap (own or existing) is mounte
 Keys: ctx, values, component.
 */}}
 {{- define "destate.config.hasConfig" -}}
-{{- $c := (fromJson (include "destate.values.get" .)).config -}}
+{{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- if or $c.files $c.existingConfigMap -}}true{{- end -}}
 {{- end -}}
 
@@ -260,7 +260,7 @@ Keys: ctx, values, component, configStep.
 */}}
 {{- define "destate.config.volumes" -}}
 {{- include "destate.args.check" (list . "destate.config.volumes" (list "configStep")) -}}
-{{- $c := (fromJson (include "destate.values.get" .)).config -}}
+{{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $vols := list -}}
 {{- if and (not .configStep) (include "destate.config.hasConfig" $sub) -}}
@@ -290,7 +290,7 @@ Keys: ctx, values, component, configStep.
 */}}
 {{- define "destate.config.volumeMounts" -}}
 {{- include "destate.args.check" (list . "destate.config.volumeMounts" (list "configStep")) -}}
-{{- $c := (fromJson (include "destate.values.get" .)).config -}}
+{{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $mounts := list -}}
 {{- if and (not .configStep) (include "destate.config.hasConfig" $sub) -}}
@@ -320,7 +320,7 @@ Keys: ctx, values, component, configStep.
 */}}
 {{- define "destate.config.initContainer" -}}
 {{- include "destate.args.check" (list . "destate.config.initContainer" (list "configStep")) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $c := $v.config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- if and $c.writable (not .configStep) (include "destate.config.hasConfig" $sub) -}}
@@ -362,7 +362,7 @@ Example: {{ $src := fromYaml (include "destate.config.stepSources" (dict "ctx" $
 */}}
 {{- define "destate.config.stepSources" -}}
 {{- include "destate.args.check" (list . "destate.config.stepSources" list) -}}
-{{- $c := (fromJson (include "destate.values.get" .)).config -}}
+{{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $vols := list -}}
 {{- $mounts := list -}}
@@ -413,8 +413,9 @@ ConfigMap keys; files and existingConfigMap (and secrets and existingSecret) are
 and existing* are DNS names; passwordLength >= 8.
 */}}
 {{- define "destate.validate.config" -}}
+{{- if include "destate.validate.once" (list . "config") -}}
 {{- $p := .path | default "" -}}
-{{- $c := (fromJson (include "destate.values.get" .)).config -}}
+{{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- if not (isAbs ($c.mountPath | toString)) -}}
 {{- include "destate.validate.fail" (list $p "config.mountPath" "be an absolute path" (printf "%q" ($c.mountPath | toString))) -}}
 {{- end -}}
@@ -445,5 +446,6 @@ and existing* are DNS names; passwordLength >= 8.
 {{- end -}}
 {{- if lt (int $c.passwordLength) 8 -}}
 {{- include "destate.validate.fail" (list $p "config.passwordLength" "be >= 8" ($c.passwordLength | toString)) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}

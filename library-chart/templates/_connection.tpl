@@ -27,7 +27,7 @@ Example: {{ include "destate.connection.grpcIngress" (dict "ctx" $) }}
 {{- define "destate.connection.grpcIngress" -}}
 {{- include "destate.args.check" (list . "destate.connection.grpcIngress" (list "service")) -}}
 {{- include "destate.validate.connection" . -}}
-{{- $con := (fromJson (include "destate.values.get" .)).connection -}}
+{{- $con := (include "destate.values.key" . | get .ctx.destateValues).connection -}}
 {{- if eq $con.mode "ingress" -}}
 {{- $i := $con.ingress -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
@@ -75,7 +75,7 @@ Example: {{ include "destate.connection.grpcRoute" (dict "ctx" $) }}
 {{- define "destate.connection.grpcRoute" -}}
 {{- include "destate.args.check" (list . "destate.connection.grpcRoute" (list "service")) -}}
 {{- include "destate.validate.connection" . -}}
-{{- $con := (fromJson (include "destate.values.get" .)).connection -}}
+{{- $con := (include "destate.values.key" . | get .ctx.destateValues).connection -}}
 {{- if eq $con.mode "gateway" -}}
 {{- $g := $con.gateway -}}
 {{- if not (or $g.force (.ctx.Capabilities.APIVersions.Has "gateway.networking.k8s.io/v1/GRPCRoute")) -}}
@@ -105,7 +105,7 @@ destate.connection.upstreamHost — internal: the Envoy/client upstream:
 connection.envoy.upstream.host, else FULLNAME-headless.NAMESPACE.svc.CLUSTER_DOMAIN.
 */}}
 {{- define "destate.connection.upstreamHost" -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $v.connection.envoy.upstream.host | default (printf "%s.%s.svc.%s" (include "destate.names.headless" (pick . "ctx" "values" "component")) .ctx.Release.Namespace $v.topology.clusterDomain) -}}
 {{- end -}}
 
@@ -115,7 +115,7 @@ field names (no deprecated fields; `envoy --mode validate` accepts it silently):
 admin on 127.0.0.1:adminPort (outside the connection limit); listener
 listenAddress:listenerPort → HTTP connection manager (codec AUTO: h2c prior knowledge or
 HTTP/1.1) → route `prefix: /` with `grpc: {}` match and `timeout: 0s` (streams are not
-cut) → cluster "upstream": a DNS cluster (cluster_type envoy.clusters.dns) on the
+cut), retrying on another pod a call that never reached a server → cluster "upstream": a DNS cluster (cluster_type envoy.clusters.dns) on the
 headless Service, so every pod is an endpoint, lb_policy ROUND_ROBIN|LEAST_REQUEST,
 HTTP/2 upstream through typed_extension_protocol_options / explicit_http_config, gRPC
 health checks.
@@ -133,7 +133,7 @@ upstreamPort (default connection.envoy.upstream.port or connection.port).
 {{- define "destate.connection.envoyYaml" -}}
 {{- include "destate.args.check" (list . "destate.connection.envoyYaml" (list "listenAddress" "upstreamHost" "upstreamPort")) -}}
 {{- include "destate.validate.connection" . -}}
-{{- $con := (fromJson (include "destate.values.get" .)).connection -}}
+{{- $con := (include "destate.values.key" . | get .ctx.destateValues).connection -}}
 {{- $e := $con.envoy -}}
 {{- $host := .upstreamHost | default (include "destate.connection.upstreamHost" (pick . "ctx" "values" "component")) -}}
 {{- $port := int (.upstreamPort | default $e.upstream.port | default $con.port) -}}
@@ -189,6 +189,17 @@ static_resources:
                           route:
                             cluster: upstream
                             timeout: 0s
+                            {{- /* a pod that stops (deleted, rolled) refuses connections and
+                            streams before DNS and health checks drop it: retry those calls,
+                            on another pod; they never reached a server, so any call is safe */}}
+                            retry_policy:
+                              retry_on: connect-failure,refused-stream,reset-before-request
+                              num_retries: 2
+                              retry_host_predicate:
+                                - name: envoy.retry_host_predicates.previous_hosts
+                                  typed_config:
+                                    "@type": type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate
+                              host_selection_retry_max_attempts: 3
                 http_filters:
                   - name: envoy.filters.http.router
                     typed_config:
@@ -324,7 +335,7 @@ Example: {{ include "destate.workload.deployment" (dict "ctx" $
 */}}
 {{- define "destate.connection.envoySidecar" -}}
 {{- include "destate.args.check" (list . "destate.connection.envoySidecar" list) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $e := $v.connection.envoy -}}
 - name: envoy
   image: {{ include "destate.workload.image" (dict "ctx" .ctx "image" $e.image "path" "connection.envoy.") | quote }}
@@ -370,7 +381,7 @@ Keys: ctx, values, component, configMap.
 */}}
 {{- define "destate.connection.envoyVolume" -}}
 {{- include "destate.args.check" (list . "destate.connection.envoyVolume" (list "configMap")) -}}
-{{- $tls := (fromJson (include "destate.values.get" .)).connection.tls -}}
+{{- $tls := (include "destate.values.key" . | get .ctx.destateValues).connection.tls -}}
 - name: envoy-config
   configMap:
     name: {{ .configMap | default (include "destate.connection.envoyConfigName" (pick . "ctx" "values" "component")) }}
@@ -393,7 +404,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.connection.appProtocol" -}}
 {{- include "destate.args.check" (list . "destate.connection.appProtocol" list) -}}
-{{- ternary "https" "kubernetes.io/h2c" (not (empty (fromJson (include "destate.values.get" .)).connection.tls.existingSecret)) -}}
+{{- ternary "https" "kubernetes.io/h2c" (not (empty (include "destate.values.key" . | get .ctx.destateValues).connection.tls.existingSecret)) -}}
 {{- end -}}
 
 {{/*
@@ -405,7 +416,7 @@ Keys: ctx, values, component.
 {{- define "destate.connection.serverTlsVolumes" -}}
 {{- include "destate.args.check" (list . "destate.connection.serverTlsVolumes" list) -}}
 {{- include "destate.validate.connection" . -}}
-{{- with (fromJson (include "destate.values.get" .)).connection.tls.existingSecret }}
+{{- with (include "destate.values.key" . | get .ctx.destateValues).connection.tls.existingSecret }}
 - name: grpc-tls
   secret:
     secretName: {{ . }}
@@ -426,7 +437,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.connection.serverTlsMounts" -}}
 {{- include "destate.args.check" (list . "destate.connection.serverTlsMounts" list) -}}
-{{- $tls := (fromJson (include "destate.values.get" .)).connection.tls -}}
+{{- $tls := (include "destate.values.key" . | get .ctx.destateValues).connection.tls -}}
 {{- if $tls.existingSecret }}
 - name: grpc-tls
   mountPath: {{ $tls.mountPath }}
@@ -441,7 +452,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.connection.clientTarget" -}}
 {{- include "destate.args.check" (list . "destate.connection.clientTarget" list) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $v.connection.client.target | default (printf "dns:///%s.%s.svc.%s:%d" (include "destate.names.headless" $sub) .ctx.Release.Namespace $v.topology.clusterDomain (int $v.connection.port)) -}}
 {{- end -}}
@@ -468,7 +479,7 @@ Example: {{ include "destate.connection.clientConfig" (dict "ctx" $) }}
 {{- define "destate.connection.clientConfig" -}}
 {{- include "destate.args.check" (list . "destate.connection.clientConfig" list) -}}
 {{- include "destate.validate.connection" . -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- if eq $v.connection.mode "client" }}
 apiVersion: v1
@@ -492,7 +503,7 @@ Keys: ctx, values, component.
 {{- define "destate.connection.serverEnv" -}}
 {{- include "destate.args.check" (list . "destate.connection.serverEnv" list) -}}
 {{- include "destate.validate.connection" . -}}
-{{- $cl := (fromJson (include "destate.values.get" .)).connection -}}
+{{- $cl := (include "destate.values.key" . | get .ctx.destateValues).connection -}}
 {{- if eq $cl.mode "client" -}}
 - name: {{ $cl.client.env.maxConnectionAge }}
   value: {{ mul (int $cl.client.maxConnectionAgeSeconds) 1000 | toString | quote }}
@@ -508,7 +519,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.connection.serverName" -}}
 {{- include "destate.args.check" (list . "destate.connection.serverName" list) -}}
-{{- (fromJson (include "destate.values.get" .)).connection.tls.serverName | default (include "destate.connection.upstreamHost" .) -}}
+{{- (include "destate.values.key" . | get .ctx.destateValues).connection.tls.serverName | default (include "destate.connection.upstreamHost" .) -}}
 {{- end -}}
 
 {{/*
@@ -525,7 +536,7 @@ Example: {{ include "destate.app.render" (merge (dict "ctx" $) (fromYaml (includ
 */}}
 {{- define "destate.connection.server" -}}
 {{- include "destate.args.check" (list . "destate.connection.server" (list "name")) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $con := $v.connection -}}
 {{- $tls := $con.tls -}}
@@ -561,7 +572,7 @@ workload.replicas), connection.envoy.resources, the chart's security contexts an
 placement, no data volume, no config files, the chart's connection and network settings.
 */}}
 {{- define "destate.connection.frontProxyValues" -}}
-{{- $v := fromJson (include "destate.values.get" (pick . "ctx" "values")) -}}
+{{- $v := include "destate.values.key" (pick . "ctx" "values") | get .ctx.destateValues -}}
 {{- $w := pick $v.workload "podSecurityContext" "securityContext" "nodeSelector" "tolerations" "priorityClassName" "automountServiceAccountToken" "serviceAccountName" -}}
 {{- $_ := set $w "replicas" (int (.replicas | default $v.workload.replicas)) -}}
 {{- $_ := set $w "resources" ($v.connection.envoy.resources | default dict) -}}
@@ -586,7 +597,7 @@ Keys: ctx, values, replicas (Envoy pods, default workload.replicas).
 */}}
 {{- define "destate.connection.frontProxy" -}}
 {{- include "destate.args.check" (list . "destate.connection.frontProxy" (list "replicas")) -}}
-{{- $v := fromJson (include "destate.values.get" (pick . "ctx" "values")) -}}
+{{- $v := include "destate.values.key" (pick . "ctx" "values") | get .ctx.destateValues -}}
 {{- $con := $v.connection -}}
 {{- if eq $con.mode "envoy" }}
 {{- $values := fromJson (include "destate.connection.frontProxyValues" .) }}
@@ -709,8 +720,9 @@ Envoy limits and timeouts (always: the Envoy config renders in every mode): dura
 in seconds, integers within Envoy's bounds.
 */}}
 {{- define "destate.validate.connection" -}}
+{{- if include "destate.validate.once" (list . "connection") -}}
 {{- $p := .path | default "" -}}
-{{- $con := (fromJson (include "destate.values.get" .)).connection -}}
+{{- $con := (include "destate.values.key" . | get .ctx.destateValues).connection -}}
 {{- include "destate.validate.enum" (list $p "connection.mode" $con.mode (list "none" "ingress" "gateway" "envoy" "client")) -}}
 {{- if or (lt (int $con.port) 1) (gt (int $con.port) 65535) -}}
 {{- include "destate.validate.fail" (list $p "connection.port" "be a port number in 1..65535" ($con.port | toString)) -}}
@@ -793,6 +805,7 @@ in seconds, integers within Envoy's bounds.
 {{- include "destate.validate.intRange" (list $p (print $d "upstream.outlierDetection.maxEjectionPercent") $od.maxEjectionPercent 0 100) -}}
 {{- range $key := list "interval" "baseEjectionTime" -}}
 {{- include "destate.validate.duration" (list $p (print $d "upstream.outlierDetection." $key) (get $od $key) true) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

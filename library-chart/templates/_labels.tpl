@@ -31,10 +31,25 @@ Example:
 */}}
 {{- define "destate.labels.standard" -}}
 {{- include "destate.args.check" (list . "destate.labels.standard" (list "extra")) -}}
+{{- /* every resource asks for the same few label sets: each is built once per render */ -}}
+{{- $tree := "" -}}
+{{- if and .component (hasKey . "values") -}}{{- $tree = include "destate.values.key" (pick . "ctx" "values") -}}{{- end -}}
+{{- $key := printf "standard %s %s %s" (.component | default "") $tree (toJson (.extra | default dict)) -}}
+{{- if not (hasKey .ctx "destateLabels") -}}{{- $_ := set .ctx "destateLabels" dict -}}{{- end -}}
+{{- if not (hasKey .ctx.destateLabels $key) -}}
+{{- $_ := set .ctx.destateLabels $key (include "destate.labels.standardOnce" .) -}}
+{{- end -}}
+{{- get .ctx.destateLabels $key -}}
+{{- end -}}
+
+{{/*
+destate.labels.standardOnce — internal: destate.labels.standard without the per-render memo.
+*/}}
+{{- define "destate.labels.standardOnce" -}}
 {{- $labels := fromYaml (include "destate.labels.selector" (pick . "ctx" "values" "component")) -}}
 {{- $version := .ctx.Chart.AppVersion -}}
 {{- if and .component (hasKey . "values") -}}
-{{- with (fromJson (include "destate.values.get" (pick . "ctx" "values"))).image.tag -}}
+{{- with (include "destate.values.key" (pick . "ctx" "values") | get .ctx.destateValues).image.tag -}}
 {{- $version = . -}}
 {{- end -}}
 {{- end -}}

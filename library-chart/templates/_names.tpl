@@ -71,7 +71,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.names.configMap" -}}
 {{- include "destate.args.check" (list . "destate.names.configMap" list) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- default (include "destate.names.fullname" (pick . "ctx" "values" "component")) $v.config.existingConfigMap -}}
 {{- end -}}
 
@@ -81,7 +81,7 @@ FULLNAME[-COMPONENT]. Keys: ctx, values, component.
 */}}
 {{- define "destate.names.secret" -}}
 {{- include "destate.args.check" (list . "destate.names.secret" list) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- default (include "destate.names.fullname" (pick . "ctx" "values" "component")) $v.config.existingSecret -}}
 {{- end -}}
 
@@ -99,9 +99,11 @@ destate.validate.names — nameOverride and fullnameOverride (chart root values)
 so names, labels and the scripts that see them hold nothing else.
 */}}
 {{- define "destate.validate.names" -}}
+{{- if include "destate.validate.once" (list . "names") -}}
 {{- range $key := list "nameOverride" "fullnameOverride" -}}
 {{- with get $.ctx.Values $key -}}
 {{- include "destate.validate.match" (list "" $key . "dnsLabel" "be a DNS label: at most 63 lower-case letters, digits and -, starting and ending with a letter or digit") -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

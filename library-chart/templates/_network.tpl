@@ -86,8 +86,9 @@ NetworkPolicy peer (podSelector/namespaceSelector, or an ipBlock alone); restric
 needs at least one DNS peer. Keys: ctx, values, path.
 */}}
 {{- define "destate.validate.network" -}}
+{{- if include "destate.validate.once" (list . "network") -}}
 {{- $p := .path | default "" -}}
-{{- $np := (fromJson (include "destate.values.get" .)).network.policy -}}
+{{- $np := (include "destate.values.key" . | get .ctx.destateValues).network.policy -}}
 {{- range $list := list "clients" "edge" "dns" -}}
 {{- $items := get $np $list -}}
 {{- if not (kindIs "slice" $items) -}}
@@ -99,6 +100,7 @@ needs at least one DNS peer. Keys: ctx, values, path.
 {{- end -}}
 {{- if and $np.restrictEgress (not $np.dns) -}}
 {{- include "destate.validate.fail" (list $p "network.policy.dns" "list at least one DNS server peer when network.policy.restrictEgress is true (pods could not resolve names)" "[]") -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -125,7 +127,7 @@ Example:
 {{- define "destate.network.policy" -}}
 {{- include "destate.args.check" (list . "destate.network.policy" (list "ports" "from" "external" "clients" "edge" "peerPorts" "egress")) -}}
 {{- include "destate.validate.network" . -}}
-{{- $np := (fromJson (include "destate.values.get" .)).network.policy -}}
+{{- $np := (include "destate.values.key" . | get .ctx.destateValues).network.policy -}}
 {{- if $np.enabled -}}
 {{- if not .ports -}}
 {{- fail "destate: destate.network.policy needs ports (the ports clients connect to)" -}}

@@ -13,7 +13,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.persistence.storageClassName" -}}
 {{- include "destate.args.check" (list . "destate.persistence.storageClassName" list) -}}
-{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+{{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 {{- if $p.local.enabled -}}
 storageClassName: {{ include "destate.persistence.localStorageClassName" (pick . "ctx" "values" "component") }}
 {{- else if eq $p.storageClass "-" -}}
@@ -32,7 +32,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.persistence.claimSpec" -}}
 {{- include "destate.args.check" (list . "destate.persistence.claimSpec" list) -}}
-{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+{{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 accessModes:
   {{- toYaml $p.accessModes | nindent 2 }}
 {{- with include "destate.persistence.storageClassName" (pick . "ctx" "values" "component") }}
@@ -62,7 +62,7 @@ Example:
 {{- define "destate.persistence.volumeClaimTemplates" -}}
 {{- include "destate.args.check" (list . "destate.persistence.volumeClaimTemplates" list) -}}
 {{- include "destate.validate.persistence" . -}}
-{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+{{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 {{- if $p.enabled -}}
 {{- $labels := merge (fromYaml (include "destate.labels.selector" (pick . "ctx" "values" "component"))) ($p.labels | default dict) -}}
 - apiVersion: v1
@@ -91,7 +91,7 @@ Example:
 {{- define "destate.persistence.retentionPolicy" -}}
 {{- include "destate.args.check" (list . "destate.persistence.retentionPolicy" list) -}}
 {{- include "destate.validate.persistence" . -}}
-{{- $r := (fromJson (include "destate.values.get" .)).persistence.retention -}}
+{{- $r := (include "destate.values.key" . | get .ctx.destateValues).persistence.retention -}}
 whenDeleted: {{ $r.whenDeleted }}
 whenScaled: {{ $r.whenScaled }}
 {{- end -}}
@@ -103,7 +103,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.persistence.claimName" -}}
 {{- include "destate.args.check" (list . "destate.persistence.claimName" list) -}}
-{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+{{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 {{- $p.existingClaim | default (printf "%s-data" (include "destate.names.fullname" (pick . "ctx" "values" "component"))) -}}
 {{- end -}}
 
@@ -117,7 +117,7 @@ Keys: ctx, values, component, kind (StatefulSet|Deployment, required).
 {{- define "destate.persistence.volumes" -}}
 {{- include "destate.args.check" (list . "destate.persistence.volumes" (list "kind")) -}}
 {{- $kind := required "destate: destate.persistence.volumes needs kind (StatefulSet|Deployment)" .kind -}}
-{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+{{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 {{- if not $p.enabled -}}
 - name: data
   emptyDir: {}
@@ -135,7 +135,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.persistence.volumeMounts" -}}
 {{- include "destate.args.check" (list . "destate.persistence.volumeMounts" list) -}}
-{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+{{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 - name: data
   mountPath: {{ $p.mountPath }}
   {{- with $p.subPath }}
@@ -154,7 +154,7 @@ Example: {{ include "destate.persistence.claim" (dict "ctx" $) }}
 {{- define "destate.persistence.claim" -}}
 {{- include "destate.args.check" (list . "destate.persistence.claim" list) -}}
 {{- include "destate.validate.persistence" . -}}
-{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+{{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 {{- if and $p.enabled (not $p.existingClaim) -}}
 {{- $ann := deepCopy ($p.annotations | default dict) -}}
 {{- if eq $p.retention.whenDeleted "Retain" -}}
@@ -201,7 +201,7 @@ Example: {{ include "destate.persistence.localVolumes" (dict "ctx" $) }}
 {{- define "destate.persistence.localVolumes" -}}
 {{- include "destate.args.check" (list . "destate.persistence.localVolumes" (list "kind")) -}}
 {{- include "destate.validate.persistence" . -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $p := $v.persistence -}}
 {{- if and $p.enabled $p.local.enabled -}}
 {{- $kind := .kind | default "StatefulSet" -}}
@@ -296,7 +296,7 @@ Keys: ctx, values, component, path.
 */}}
 {{- define "destate.persistence.renameGuard" -}}
 {{- include "destate.args.check" (list . "destate.persistence.renameGuard" list) -}}
-{{- $p := (fromJson (include "destate.values.get" .)).persistence -}}
+{{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 {{- $name := include "destate.names.fullname" (pick . "ctx" "values" "component") -}}
 {{- $release := .ctx.Release.Name -}}
 {{- $component := .component | default "" -}}
@@ -353,8 +353,9 @@ accessModes known; local volumes: reclaimPolicy Retain|Delete, an absolute path 
 least workload.replicas nodes.
 */}}
 {{- define "destate.validate.persistence" -}}
+{{- if include "destate.validate.once" (list . "persistence") -}}
 {{- $p := .path | default "" -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $per := $v.persistence -}}
 {{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$" ($per.size | toString)) -}}
 {{- include "destate.validate.fail" (list $p "persistence.size" "be a Kubernetes quantity such as 8Gi or 500Mi" (printf "%q" ($per.size | toString))) -}}
@@ -394,6 +395,7 @@ least workload.replicas nodes.
 {{- end -}}
 {{- if ne (len $per.local.nodes) (len (uniq $per.local.nodes)) -}}
 {{- include "destate.validate.fail" (list $p "persistence.local.nodes" "not repeat a node" (toJson $per.local.nodes)) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

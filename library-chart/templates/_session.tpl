@@ -18,7 +18,7 @@ Example:
 {{- define "destate.session.affinity" -}}
 {{- include "destate.args.check" (list . "destate.session.affinity" list) -}}
 {{- include "destate.validate.session" . -}}
-{{- $s := (fromJson (include "destate.values.get" .)).session -}}
+{{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
 {{- if eq $s.mode "sticky" -}}
 sessionAffinity: ClientIP
 sessionAffinityConfig:
@@ -39,7 +39,7 @@ Example:
 {{- define "destate.session.ingressAnnotations" -}}
 {{- include "destate.args.check" (list . "destate.session.ingressAnnotations" list) -}}
 {{- include "destate.validate.session" . -}}
-{{- $s := (fromJson (include "destate.values.get" .)).session -}}
+{{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
 {{- if eq $s.mode "sticky" -}}
 {{- $c := $s.sticky.cookie -}}
 nginx.ingress.kubernetes.io/affinity: cookie
@@ -66,7 +66,7 @@ Example:
 {{- define "destate.session.sessionPersistence" -}}
 {{- include "destate.args.check" (list . "destate.session.sessionPersistence" list) -}}
 {{- include "destate.validate.session" . -}}
-{{- $s := (fromJson (include "destate.values.get" .)).session -}}
+{{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
 {{- if and (eq $s.mode "sticky") $s.sticky.gatewaySessionPersistence -}}
 sessionPersistence:
   sessionName: {{ $s.sticky.cookie.name | quote }}
@@ -85,7 +85,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.session.storeSecretName" -}}
 {{- include "destate.args.check" (list . "destate.session.storeSecretName" list) -}}
-{{- $s := (fromJson (include "destate.values.get" .)).session -}}
+{{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
 {{- $s.store.existingSecret | default $s.store.redis.auth.existingSecret | default (printf "%s-session-store" (include "destate.names.fullname" (dict "ctx" .ctx))) -}}
 {{- end -}}
 
@@ -99,7 +99,7 @@ Keys: ctx, values, component.
 {{- define "destate.session.storeEnv" -}}
 {{- include "destate.args.check" (list . "destate.session.storeEnv" list) -}}
 {{- include "destate.validate.session" . -}}
-{{- $s := (fromJson (include "destate.values.get" .)).session -}}
+{{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
 {{- if eq $s.mode "store" -}}
 - name: {{ $s.store.env.backend }}
   value: redis
@@ -116,7 +116,7 @@ destate.session.redisEnabled — internal: "true" when the embedded Redis is ren
 (session.mode=store, session.store.embedded=true, no session.store.existingSecret).
 */}}
 {{- define "destate.session.redisEnabled" -}}
-{{- $s := (fromJson (include "destate.values.get" .)).session -}}
+{{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
 {{- if and (eq $s.mode "store") $s.store.embedded (not $s.store.existingSecret) -}}true{{- end -}}
 {{- end -}}
 
@@ -126,7 +126,7 @@ built from session.store.redis (image, workload, persistence, topology) plus its
 redis.conf; fed to the library's own templates with component "redis".
 */}}
 {{- define "destate.session.redisValues" -}}
-{{- $s := (fromJson (include "destate.values.get" .)).session -}}
+{{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
 {{- $base := dict
   "persistence" (dict "mountPath" "/data" "local" (dict "enabled" false))
   "config" (dict "mountPath" "/etc/redis" "files" (dict "redis.conf" (include "destate.session.redisConf" .)))
@@ -191,10 +191,10 @@ Example: {{ include "destate.session.redis" (dict "ctx" $) }}
 {{- include "destate.args.check" (list . "destate.session.redis" list) -}}
 {{- include "destate.validate.session" . -}}
 {{- if include "destate.session.redisEnabled" . -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $rv := fromJson (include "destate.session.redisValues" .) -}}
 {{- $r := dict "ctx" .ctx "values" $rv "component" "redis" "path" "session.store.redis." -}}
-{{- $rw := (fromJson (include "destate.values.get" $r)) -}}
+{{- $rw := (include "destate.values.key" $r | get $r.ctx.destateValues) -}}
 {{- $auth := $v.session.store.redis.auth -}}
 {{- $secret := include "destate.session.storeSecretName" (pick . "ctx" "values") -}}
 {{- $podAnnotations := dict -}}
@@ -296,7 +296,7 @@ Example: {{ include "destate.session.expose" (dict "ctx" $ "expose" .Values.expo
 {{- include "destate.args.check" (list . "destate.session.expose" (list "expose" "ports")) -}}
 {{- $e := required "destate: destate.session.expose needs expose" .expose -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
-{{- $s := (fromJson (include "destate.values.get" .)).session -}}
+{{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
 {{- if and (eq $e.mode "gateway") (not $e.gateway.parentRefs) -}}
 {{- fail "destate: expose.gateway.parentRefs must list at least one Gateway for the HTTPRoute (got [])" -}}
 {{- end -}}
@@ -430,8 +430,9 @@ a store that is not embedded needs existingSecret; the embedded Redis has at mos
 and its auth.password (URL-safe) and auth.existingSecret exclude each other.
 */}}
 {{- define "destate.validate.session" -}}
+{{- if include "destate.validate.once" (list . "session") -}}
 {{- $p := .path | default "" -}}
-{{- $s := (fromJson (include "destate.values.get" .)).session -}}
+{{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
 {{- include "destate.validate.enum" (list $p "session.mode" $s.mode (list "none" "store" "sticky")) -}}
 {{- if eq $s.mode "sticky" -}}
 {{- $t := $s.sticky.timeoutSeconds -}}
@@ -465,6 +466,7 @@ and its auth.password (URL-safe) and auth.existingSecret exclude each other.
 {{- include "destate.validate.match" (list $p "session.store.redis.auth.password" . "urlSafePassword" "be 8..128 letters, digits and ._~- (it goes into the store URL and redis.conf unescaped) or empty") -}}
 {{- if $r.auth.existingSecret -}}
 {{- include "destate.validate.fail" (list $p "session.store.redis.auth.password" "be empty when session.store.redis.auth.existingSecret is set (use one or the other)" `"…"`) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

@@ -10,7 +10,7 @@ or topology.ports (list of {name, port, targetPort?, protocol?, appProtocol?}).
 */}}
 {{- define "destate.topology.ports" -}}
 {{- $ports := .ports -}}
-{{- if not $ports -}}{{- $ports = (fromJson (include "destate.values.get" .)).topology.ports -}}{{- end -}}
+{{- if not $ports -}}{{- $ports = (include "destate.values.key" . | get .ctx.destateValues).topology.ports -}}{{- end -}}
 {{- $out := list -}}
 {{- range $ports -}}
 {{- $port := dict "name" (required "destate: every Service port needs a name" .name) "port" (int (required "destate: every Service port needs a port" .port)) "targetPort" (.targetPort | default .name) "protocol" (.protocol | default "TCP") -}}
@@ -30,7 +30,7 @@ Example: {{ include "destate.topology.headlessService" (dict "ctx" $ "ports" (li
 */}}
 {{- define "destate.topology.headlessService" -}}
 {{- include "destate.args.check" (list . "destate.topology.headlessService" (list "ports")) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" }}
 apiVersion: v1
 kind: Service
@@ -92,7 +92,7 @@ Keys: ctx, values, component, ports.
 {{- define "destate.topology.primaryService" -}}
 {{- include "destate.args.check" (list . "destate.topology.primaryService" (list "ports")) -}}
 {{- include "destate.validate.topology" . -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- include "destate.topology.service" (merge (dict "suffix" "primary" "podIndex" (int $v.topology.primaryOrdinal)) (pick . "ctx" "values" "component" "ports")) -}}
 {{- end -}}
 
@@ -114,7 +114,7 @@ Example: {{ include "destate.topology.peerAddress" (dict "ctx" $ "ordinal" 2) }}
 {{- define "destate.topology.peerAddress" -}}
 {{- include "destate.args.check" (list . "destate.topology.peerAddress" (list "ordinal")) -}}
 {{- if not (hasKey . "ordinal") -}}{{- fail "destate: destate.topology.peerAddress needs ordinal" -}}{{- end -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- printf "%s-%d.%s.%s.svc.%s" (include "destate.names.fullname" $sub) (int .ordinal) (include "destate.names.headless" $sub) .ctx.Release.Namespace $v.topology.clusterDomain -}}
 {{- end -}}
@@ -125,7 +125,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.topology.primaryHost" -}}
 {{- include "destate.args.check" (list . "destate.topology.primaryHost" list) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- include "destate.topology.peerAddress" (merge (dict "ordinal" (int $v.topology.primaryOrdinal)) (pick . "ctx" "values" "component")) -}}
 {{- end -}}
 
@@ -138,7 +138,7 @@ Example: {{ $replicas := include "destate.topology.replicaAddresses" (dict "ctx"
 */}}
 {{- define "destate.topology.replicaAddresses" -}}
 {{- include "destate.args.check" (list . "destate.topology.replicaAddresses" list) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $start := int $v.topology.ordinals.start -}}
 {{- $out := list -}}
@@ -157,7 +157,7 @@ topology.primaryOrdinal, else "replica". Keys: ctx, values, component, ordinal (
 */}}
 {{- define "destate.topology.role" -}}
 {{- include "destate.args.check" (list . "destate.topology.role" (list "ordinal")) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- if eq (int .ordinal) (int $v.topology.primaryOrdinal) -}}primary{{- else -}}replica{{- end -}}
 {{- end -}}
 
@@ -169,7 +169,7 @@ Example (in a ConfigMap script):  {{- include "destate.topology.roleScript" (dic
 */}}
 {{- define "destate.topology.roleScript" -}}
 {{- include "destate.args.check" (list . "destate.topology.roleScript" list) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 POD_ORDINAL="${POD_ORDINAL:-${HOSTNAME##*-}}"
 if [ "$POD_ORDINAL" = "{{ int $v.topology.primaryOrdinal }}" ]; then POD_ROLE=primary; else POD_ROLE=replica; fi
 export POD_ORDINAL POD_ROLE
@@ -187,7 +187,7 @@ Example:
 */}}
 {{- define "destate.topology.identityEnv" -}}
 {{- include "destate.args.check" (list . "destate.topology.identityEnv" (list "kind")) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 - name: POD_NAME
   valueFrom:
@@ -223,7 +223,7 @@ topology.pdb.enabled is false. Keys: ctx, values, component.
 {{- define "destate.topology.pdb" -}}
 {{- include "destate.args.check" (list . "destate.topology.pdb" list) -}}
 {{- include "destate.validate.topology" . -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- if $v.topology.pdb.enabled }}
 apiVersion: policy/v1
@@ -250,7 +250,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.topology.affinity" -}}
 {{- include "destate.args.check" (list . "destate.topology.affinity" list) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $t := $v.topology -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- if $t.affinity -}}
@@ -281,7 +281,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.topology.spreadConstraints" -}}
 {{- include "destate.args.check" (list . "destate.topology.spreadConstraints" list) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sel := fromYaml (include "destate.labels.selector" (pick . "ctx" "values" "component")) -}}
 {{- $out := list -}}
 {{- range $v.topology.topologySpreadConstraints -}}
@@ -332,8 +332,9 @@ primaryOrdinal among the pods (ordinals.start .. start+replicas-1), clusterDomai
 name (it reaches scripts and .cnf files through POD_FQDN), antiAffinityTopologyKey a label key.
 */}}
 {{- define "destate.validate.topology" -}}
+{{- if include "destate.validate.once" (list . "topology") -}}
 {{- $p := .path | default "" -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $t := $v.topology -}}
 {{- include "destate.validate.enum" (list $p "topology.podManagementPolicy" $t.podManagementPolicy (list "OrderedReady" "Parallel")) -}}
 {{- include "destate.validate.enum" (list $p "topology.antiAffinity" $t.antiAffinity (list "soft" "hard" "none")) -}}
@@ -351,4 +352,5 @@ name (it reaches scripts and .cnf files through POD_FQDN), antiAffinityTopologyK
 {{- end -}}
 {{- include "destate.validate.match" (list $p "topology.clusterDomain" $t.clusterDomain "dnsSubdomain" "be a DNS name (lower-case letters, digits, - and .)") -}}
 {{- include "destate.validate.match" (list $p "topology.antiAffinityTopologyKey" $t.antiAffinityTopologyKey "labelKey" "be a label key such as kubernetes.io/hostname") -}}
+{{- end -}}
 {{- end -}}

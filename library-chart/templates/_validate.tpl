@@ -34,26 +34,27 @@ every value reaching a name, a path, a shell script, SQL or generated config mus
 Usage: include "destate.validate.re" "dnsSubdomain"
 */}}
 {{- define "destate.validate.re" -}}
+{{- /* one `if` per name: only the pattern asked for is built (this runs for every check) */ -}}
 {{- $seg := `\.?[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*` -}}
 {{- $dns := `[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*` -}}
-{{- $re := dict
-  "dnsLabel" `^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`
-  "dnsSubdomain" (printf "^%s$" $dns)
-  "hostname" (printf `^(\*\.)?%s$` $dns)
-  "absPath" (printf "^(/%s)+/?$" $seg)
-  "relPath" (printf "^%s(/%s)*$" $seg $seg)
-  "key" `^[-._a-zA-Z0-9]+$`
-  "envName" `^[A-Za-z_][A-Za-z0-9_]*$`
-  "labelKey" (printf `^(%s/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$` $dns)
-  "ipAddress" `^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$`
-  "urlPath" `^/[A-Za-z0-9._~/-]*$`
-  "cookieName" `^[A-Za-z0-9_.-]+$`
-  "imageRepository" `^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(:[0-9]+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$`
-  "imageTag" `^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`
-  "imageDigest" `^[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$`
-  "urlSafePassword" `^[A-Za-z0-9._~-]{8,128}$`
--}}
-{{- required (printf "destate: no pattern %q" .) (get $re .) -}}
+{{- if eq . "dnsLabel" -}}^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$
+{{- else if eq . "dnsSubdomain" -}}{{ printf "^%s$" $dns }}
+{{- else if eq . "hostname" -}}{{ printf `^(\*\.)?%s$` $dns }}
+{{- else if eq . "absPath" -}}{{ printf "^(/%s)+/?$" $seg }}
+{{- else if eq . "relPath" -}}{{ printf "^%s(/%s)*$" $seg $seg }}
+{{- else if eq . "key" -}}^[-._a-zA-Z0-9]+$
+{{- else if eq . "envName" -}}^[A-Za-z_][A-Za-z0-9_]*$
+{{- else if eq . "labelKey" -}}{{ printf `^(%s/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$` $dns }}
+{{- else if eq . "ipAddress" -}}^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$
+{{- else if eq . "urlPath" -}}^/[A-Za-z0-9._~/-]*$
+{{- else if eq . "cookieName" -}}^[A-Za-z0-9_.-]+$
+{{- else if eq . "imageRepository" -}}^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(:[0-9]+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$
+{{- else if eq . "imageTag" -}}^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$
+{{- else if eq . "imageDigest" -}}^[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$
+{{- else if eq . "urlSafePassword" -}}^[A-Za-z0-9._~-]{8,128}$
+{{- else -}}
+{{- fail (printf "destate: no pattern %q" .) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -99,10 +100,30 @@ Usage: include "destate.validate.intRange" (list $prefix "a.count" $value 1 100)
 {{- end -}}
 
 {{/*
+destate.validate.once — internal: "true" the first time a render asks for the checks `area`
+of a values tree (and path prefix), "" after that: each destate.validate.<area> starts with
+it, so checks that many templates call for safety run once per render and tree (their
+outcome depends on nothing else). Usage:
+  {{- if include "destate.validate.once" (list . "persistence") -}} ...checks... {{- end -}}
+*/}}
+{{- define "destate.validate.once" -}}
+{{- $args := index . 0 -}}
+{{- if not (hasKey $args.ctx "destateValidated") -}}
+{{- $_ := set $args.ctx "destateValidated" dict -}}
+{{- end -}}
+{{- $key := printf "%s %s %s" (index . 1) (include "destate.values.key" (pick $args "ctx" "values")) ($args.path | default "") -}}
+{{- if not (hasKey $args.ctx.destateValidated $key) -}}
+{{- $_ := set $args.ctx.destateValidated $key true -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
 destate.validate.all — every area's validation. Keys: ctx, values, path.
 Example (first line of a chart template): {{- include "destate.validate.all" (dict "ctx" $) }}
 */}}
 {{- define "destate.validate.all" -}}
+{{- if include "destate.validate.once" (list . "all") -}}
 {{- $a := pick . "ctx" "values" "path" -}}
 {{- include "destate.validate.names" $a -}}
 {{- include "destate.validate.image" $a -}}
@@ -113,4 +134,5 @@ Example (first line of a chart template): {{- include "destate.validate.all" (di
 {{- include "destate.validate.session" $a -}}
 {{- include "destate.validate.connection" $a -}}
 {{- include "destate.validate.network" $a -}}
+{{- end -}}
 {{- end -}}

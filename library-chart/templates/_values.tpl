@@ -38,41 +38,91 @@ mergeOverwrite). Usage: fromJson (include "destate.values.merge" (list $base $ov
 */}}
 {{- define "destate.values.merge" -}}
 {{- $out := deepCopy (index . 0) -}}
-{{- range $k, $v := (index . 1) -}}
-{{- $cur := get $out $k -}}
-{{- if and (kindIs "map" $v) (kindIs "map" $cur) -}}
-{{- $_ := set $out $k (fromJson (include "destate.values.merge" (list $cur $v))) -}}
-{{- else if not (kindIs "invalid" $v) -}}
-{{- $_ := set $out $k $v -}}
-{{- end -}}
-{{- end -}}
+{{- include "destate.values.mergeInto" (list $out (index . 1)) -}}
 {{- toJson $out -}}
 {{- end -}}
 
 {{/*
+destate.values.mergeInto — internal: destate.values.merge in place: lays map `over` onto map
+`base` (changed; maps of `over` are put in by reference), without the JSON round trip per
+level. Usage: include "destate.values.mergeInto" (list $base $over)
+*/}}
+{{- define "destate.values.mergeInto" -}}
+{{- $out := index . 0 -}}
+{{- range $k, $v := (index . 1) -}}
+{{- $cur := get $out $k -}}
+{{- if and (kindIs "map" $v) (kindIs "map" $cur) -}}
+{{- include "destate.values.mergeInto" (list $cur $v) -}}
+{{- else if not (kindIs "invalid" $v) -}}
+{{- $_ := set $out $k $v -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 destate.values.get — the effective values tree (defaults ⊕ `.values` or `.ctx.Values`),
-as JSON; merged once per render and values tree (cached on ctx under destateValues).
+as JSON (for charts; the library's own templates read the tree with destate.values.key).
 Usage: {{ $v := fromJson (include "destate.values.get" .) }}
 */}}
 {{- define "destate.values.get" -}}
-{{- $src := .ctx.Values -}}
-{{- $key := "." -}}
-{{- if hasKey . "values" -}}
-{{- $src = .values -}}
-{{- $key = toJson .values | sha256sum -}}
+{{- toJson (include "destate.values.key" . | get .ctx.destateValues) -}}
 {{- end -}}
+
+{{/*
+destate.values.key — internal: the effective values tree (defaults ⊕ `.values` or
+`.ctx.Values`; the chart's own tree gated by its areas, see destate.values.gate) is merged
+ONCE per render and tree into a cache on the root context, .ctx.destateValues; this
+prints its key there.
+Read the tree without a JSON round trip:
+  {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
+The tree is shared by every template of the render: read it, never change it (copy first).
+A tree passed as `values` is found by identity (printf "%p"; the cache keeps it alive, so
+its address is never reused), else by content (a tree rebuilt equal merges once too).
+Keys: ctx, values.
+*/}}
+{{- define "destate.values.key" -}}
 {{- if not (hasKey .ctx "destateValues") -}}
 {{- $_ := set .ctx "destateValues" dict -}}
+{{- $_ := set .ctx "destateValueSources" dict -}}
 {{- end -}}
-{{- $cache := get .ctx "destateValues" -}}
+{{- $cache := .ctx.destateValues -}}
+{{- $key := "." -}}
+{{- if hasKey . "values" -}}
+{{- $key = printf "%p" .values -}}
 {{- if not (hasKey $cache $key) -}}
-{{- $merged := include "destate.values.merge" (list (fromYaml (include "destate.values.defaults" .)) $src) -}}
-{{- if eq $key "." -}}
-{{- $merged = include "destate.values.gate" (dict "ctx" .ctx "values" (fromJson $merged)) -}}
+{{- $byContent := toJson .values | sha256sum -}}
+{{- if not (hasKey $cache $byContent) -}}
+{{- include "destate.values.build" (dict "ctx" .ctx "src" .values "key" $byContent) -}}
 {{- end -}}
-{{- $_ := set $cache $key $merged -}}
+{{- $_ := set $cache $key (get $cache $byContent) -}}
+{{- $_ := set .ctx.destateValueSources $key .values -}}
 {{- end -}}
-{{- get $cache $key -}}
+{{- else if not (hasKey $cache $key) -}}
+{{- include "destate.values.build" (dict "ctx" .ctx "src" .ctx.Values "key" $key "gate" true) -}}
+{{- end -}}
+{{- $key -}}
+{{- end -}}
+
+{{/*
+destate.values.build — internal: merges the defaults and `src` (gated when `gate`) into
+.ctx.destateValues under `key`. The JSON round trip after the merge gives the tree the
+types charts have always seen (numbers are float64) and shares nothing with `src`; the
+gate's overlays are fresh trees of the same types. The defaults are parsed from YAML once
+per render (kept as JSON, which parses faster, under .ctx.destateValueSources).
+Keys: ctx, src, key, gate.
+*/}}
+{{- define "destate.values.build" -}}
+{{- $sources := .ctx.destateValueSources -}}
+{{- if not (hasKey $sources "defaults") -}}
+{{- $_ := set $sources "defaults" (toJson (fromYaml (include "destate.values.defaults" .))) -}}
+{{- end -}}
+{{- $merged := fromJson $sources.defaults -}}
+{{- include "destate.values.mergeInto" (list $merged .src) -}}
+{{- $merged = fromJson (toJson $merged) -}}
+{{- if .gate -}}
+{{- include "destate.values.gateInto" (dict "ctx" .ctx "values" $merged) -}}
+{{- end -}}
+{{- $_ := set .ctx.destateValues .key $merged -}}
 {{- end -}}
 
 {{/*
@@ -124,14 +174,22 @@ own values; destate.app.render applies it to the tree a chart passes as `values`
 Keys: ctx, values.
 */}}
 {{- define "destate.values.gate" -}}
-{{- $out := .values -}}
+{{- $out := fromJson (toJson .values) -}}
+{{- include "destate.values.gateInto" (dict "ctx" .ctx "values" $out) -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/*
+destate.values.gateInto — internal: destate.values.gate in place (`values` is changed).
+Keys: ctx, values.
+*/}}
+{{- define "destate.values.gateInto" -}}
 {{- $on := fromJsonArray (include "destate.values.areas" (dict "ctx" .ctx)) -}}
 {{- range $area := fromJsonArray (include "destate.values.optionalAreas" .) -}}
 {{- if not (has $area $on) -}}
-{{- $out = fromJson (include "destate.values.merge" (list $out (fromYaml (include (printf "destate.%s.off" $area) .)))) -}}
+{{- include "destate.values.mergeInto" (list $.values (fromYaml (include (printf "destate.%s.off" $area) $))) -}}
 {{- end -}}
 {{- end -}}
-{{- toJson $out -}}
 {{- end -}}
 
 {{/*
@@ -151,16 +209,20 @@ The common keys ctx, values, component and path are always allowed.
 {{- define "destate.args.check" -}}
 {{- $args := index . 0 -}}
 {{- $name := index . 1 -}}
-{{- $allowed := concat (list "ctx" "values" "component" "path") (index . 2) -}}
+{{- $extra := index . 2 -}}
 {{- if not (kindIs "map" $args) -}}
 {{- fail (printf "destate: %s takes a dict argument with ctx (got %s)" $name (kindOf $args)) -}}
 {{- end -}}
 {{- if not (hasKey $args "ctx") -}}
 {{- fail (printf "destate: %s needs the key ctx (the root context $)" $name) -}}
 {{- end -}}
-{{- range $k := keys $args | sortAlpha -}}
-{{- if not (has $k $allowed) -}}
-{{- fail (printf "destate: %s got an unknown argument %q (allowed: %s)" $name $k (join ", " $allowed)) -}}
+{{- /* range visits a map's keys in sorted order: the first unknown key is reported; the
+common keys cost one comparison (this runs on every include of a public template) */ -}}
+{{- range $k, $_ := $args -}}
+{{- if not (eq $k "ctx" "values" "component" "path") -}}
+{{- if not (has $k $extra) -}}
+{{- fail (printf "destate: %s got an unknown argument %q (allowed: %s)" $name $k (join ", " (concat (list "ctx" "values" "component" "path") $extra))) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

@@ -41,7 +41,7 @@ Example: image: {{ include "destate.workload.image" (dict "ctx" $) | quote }}
 {{- define "destate.workload.image" -}}
 {{- include "destate.args.check" (list . "destate.workload.image" (list "image")) -}}
 {{- $img := .image -}}
-{{- if not $img -}}{{- $img = (fromJson (include "destate.values.get" .)).image -}}{{- end -}}
+{{- if not $img -}}{{- $img = (include "destate.values.key" . | get .ctx.destateValues).image -}}{{- end -}}
 {{- $repo := required (printf "destate: %simage.repository must be set" (.path | default "")) $img.repository -}}
 {{- with (.ctx.Values.global | default dict).imageRegistry -}}
 {{- include "destate.validate.match" (list "" "global.imageRegistry" . "imageRepository" "be a registry such as registry.example.com:5000 (optionally with a path)") -}}
@@ -70,7 +70,63 @@ Keys: ctx, values, component, path, container, kind (StatefulSet|Deployment), co
 */}}
 {{- define "destate.workload.container" -}}
 {{- include "destate.args.check" (list . "destate.workload.container" (list "container" "kind" "configStep")) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $out := dict -}}
+{{- include "destate.workload.containerInto" (merge (dict "into" $out) .) -}}
+{{- $ctr := $out.container -}}
+- name: {{ $ctr.name }}
+  image: {{ $ctr.image | quote }}
+  imagePullPolicy: {{ $ctr.imagePullPolicy }}
+  {{- with $ctr.command }}
+  command:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $ctr.args }}
+  args:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $ctr.workingDir }}
+  workingDir: {{ . }}
+  {{- end }}
+  {{- with $ctr.ports }}
+  ports:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  env:
+    {{- toYaml $ctr.env | nindent 4 }}
+  {{- with $ctr.envFrom }}
+  envFrom:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $ctr.volumeMounts }}
+  volumeMounts:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $ctr.resources }}
+  resources:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- range $probe := list "livenessProbe" "readinessProbe" "startupProbe" }}
+  {{- with get $ctr $probe }}
+  {{ $probe }}:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- end }}
+  {{- with $ctr.lifecycle }}
+  lifecycle:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  securityContext:
+    {{- toYaml $ctr.securityContext | nindent 4 }}
+{{- end -}}
+
+{{/*
+destate.workload.containerInto — internal: the main container of destate.workload.container
+as a dict, put under "container" in the dict `into` (the pod template takes it as it is,
+without writing it as YAML and parsing it back). Only the keys the container has are set.
+Keys: those of destate.workload.container, into.
+*/}}
+{{- define "destate.workload.containerInto" -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $w := $v.workload -}}
 {{- $c := .container | default dict -}}
 {{- $sub := pick . "ctx" "values" "component" "path" -}}
@@ -91,50 +147,19 @@ Keys: ctx, values, component, path, container, kind (StatefulSet|Deployment), co
 {{- end -}}
 {{- $mounts = concat $mounts ($c.volumeMounts | default list) $w.extraVolumeMounts -}}
 {{- $envFrom := concat ($c.envFrom | default list) $w.extraEnvFrom -}}
-- name: {{ $c.name | default (include "destate.names.name" (dict "ctx" .ctx)) }}
-  image: {{ include "destate.workload.image" (merge (dict "image" $v.image) $sub) | quote }}
-  imagePullPolicy: {{ $v.image.pullPolicy | default "IfNotPresent" }}
-  {{- with $c.command }}
-  command:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  {{- with $c.args }}
-  args:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  {{- with $c.workingDir }}
-  workingDir: {{ . }}
-  {{- end }}
-  {{- with $c.ports }}
-  ports:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  env:
-    {{- toYaml $env | nindent 4 }}
-  {{- with $envFrom }}
-  envFrom:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  {{- with $mounts }}
-  volumeMounts:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  {{- with $w.resources }}
-  resources:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  {{- range $probe := list "livenessProbe" "readinessProbe" "startupProbe" }}
-  {{- with (get $w $probe) | default (get $c $probe) }}
-  {{ $probe }}:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  {{- end }}
-  {{- with $c.lifecycle }}
-  lifecycle:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  securityContext:
-    {{- toYaml $w.securityContext | nindent 4 }}
+{{- $ctr := dict
+  "name" ($c.name | default (include "destate.names.name" (dict "ctx" .ctx)))
+  "image" (include "destate.workload.image" (merge (dict "image" $v.image) $sub))
+  "imagePullPolicy" ($v.image.pullPolicy | default "IfNotPresent")
+  "env" $env
+  "securityContext" $w.securityContext -}}
+{{- range $key, $val := dict "command" $c.command "args" $c.args "workingDir" $c.workingDir "ports" $c.ports "envFrom" $envFrom "volumeMounts" $mounts "resources" $w.resources "lifecycle" $c.lifecycle -}}
+{{- with $val -}}{{- $_ := set $ctr $key . -}}{{- end -}}
+{{- end -}}
+{{- range $probe := list "livenessProbe" "readinessProbe" "startupProbe" -}}
+{{- with (get $w $probe) | default (get $c $probe) -}}{{- $_ := set $ctr $probe . -}}{{- end -}}
+{{- end -}}
+{{- $_ := set .into "container" $ctr -}}
 {{- end -}}
 
 {{/*
@@ -151,7 +176,7 @@ Keys: the common workload arguments (see top of file) plus kind.
 */}}
 {{- define "destate.workload.podTemplate" -}}
 {{- include "destate.args.check" (list . "destate.workload.podTemplate" (fromJsonArray (include "destate.workload.argKeys" .))) -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $w := $v.workload -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $kind := .kind | default "StatefulSet" -}}
@@ -162,7 +187,9 @@ Keys: the common workload arguments (see top of file) plus kind.
 {{- $inits := list -}}
 {{- with include "destate.config.initContainer" (merge (pick . "configStep") $sub) -}}{{- $inits = concat $inits (fromYamlArray .) -}}{{- end -}}
 {{- $inits = concat $inits (.initContainers | default list) $w.initContainers -}}
-{{- $containers := fromYamlArray (include "destate.workload.container" (merge (dict "kind" $kind "container" (.container | default dict)) (pick . "ctx" "values" "component" "path" "configStep"))) -}}
+{{- $main := dict -}}
+{{- include "destate.workload.containerInto" (merge (dict "kind" $kind "container" (.container | default dict) "into" $main) (pick . "ctx" "values" "component" "path" "configStep")) -}}
+{{- $containers := list $main.container -}}
 {{- $containers = concat $containers (.containers | default list) $w.extraContainers -}}
 {{- $vols := list -}}
 {{- with include "destate.persistence.volumes" (merge (dict "kind" $kind) $sub) -}}{{- $vols = concat $vols (fromYamlArray .) -}}{{- end -}}
@@ -240,7 +267,7 @@ Example:
 {{- define "destate.workload.statefulset" -}}
 {{- include "destate.args.check" (list . "destate.workload.statefulset" (fromJsonArray (include "destate.workload.argKeys" .))) -}}
 {{- include "destate.validate.all" . -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $w := $v.workload -}}
 {{- if $v.persistence.existingClaim -}}
 {{- include "destate.validate.fail" (list (.path | default "") "persistence.existingClaim" "be empty for a StatefulSet: every pod gets its own claim from volumeClaimTemplates" (printf "%q" $v.persistence.existingClaim)) -}}
@@ -287,7 +314,7 @@ Example: {{ include "destate.workload.deployment" (dict "ctx" $ "container" $c) 
 {{- define "destate.workload.deployment" -}}
 {{- include "destate.args.check" (list . "destate.workload.deployment" (fromJsonArray (include "destate.workload.argKeys" .))) -}}
 {{- include "destate.validate.all" . -}}
-{{- $v := fromJson (include "destate.values.get" .) -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $w := $v.workload -}}
 {{- $p := $v.persistence -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
@@ -372,8 +399,9 @@ destate.validate.image — image.repository, .tag and .digest hold what an image
 holds, nothing that could end a YAML scalar or a shell word.
 */}}
 {{- define "destate.validate.image" -}}
+{{- if include "destate.validate.once" (list . "image") -}}
 {{- $p := .path | default "" -}}
-{{- $img := (fromJson (include "destate.values.get" .)).image -}}
+{{- $img := (include "destate.values.key" . | get .ctx.destateValues).image -}}
 {{- with $img.repository -}}
 {{- include "destate.validate.match" (list $p "image.repository" . "imageRepository" "be an image repository such as registry.example.com:5000/team/app") -}}
 {{- end -}}
@@ -384,14 +412,16 @@ holds, nothing that could end a YAML scalar or a shell word.
 {{- include "destate.validate.match" (list $p "image.digest" . "imageDigest" "be an image digest such as sha256:<64 hex digits>") -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
 
 {{/*
 destate.validate.workload — workload.replicas >= 0; serviceAccountName and
 priorityClassName are DNS names.
 */}}
 {{- define "destate.validate.workload" -}}
+{{- if include "destate.validate.once" (list . "workload") -}}
 {{- $p := .path | default "" -}}
-{{- $w := (fromJson (include "destate.values.get" .)).workload -}}
+{{- $w := (include "destate.values.key" . | get .ctx.destateValues).workload -}}
 {{- if not (regexMatch "^-?[0-9]+$" ($w.replicas | toString)) -}}
 {{- include "destate.validate.fail" (list $p "workload.replicas" "be an integer" (printf "%q" ($w.replicas | toString))) -}}
 {{- end -}}
@@ -401,6 +431,7 @@ priorityClassName are DNS names.
 {{- range $key := list "serviceAccountName" "priorityClassName" -}}
 {{- with get $w $key -}}
 {{- include "destate.validate.match" (list $p (printf "workload.%s" $key) . "dnsSubdomain" "be a DNS name (lower-case letters, digits, - and .)") -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 STATEFUL_CHART = {
     "Chart.yaml": "apiVersion: v2\nname: kv\nversion: 0.1.0\n",
     "values.yaml": """\
@@ -99,3 +101,33 @@ def write_tree(base: Path, files: dict[str, str]) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
     return base
+
+
+# A template for a `helm create` chart: a Service whose port is not an integer (a
+# schema/invalid error on the `port:` line), for the action and pre-commit tests.
+BROKEN_SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}-broken
+spec:
+  selector: {app.kubernetes.io/name: demo}
+  ports:
+    - port: "eighty"
+"""
+
+
+# A must-fail case of STATEFUL_CHART's spec (its guard template fails the render).
+NEGATIVE_REPLICAS = {
+    "name": "negative",
+    "set": {"replicas": -1},
+    "message": "replicas must be >= 0",
+}
+
+
+def write_spec(root: Path, chart: str, spec: dict[str, object]) -> Path:
+    """``root/chart_tests/<chart>/matrix.yaml`` (the chart in ``root/charts/<chart>``)."""
+    file = root / "chart_tests" / chart / "matrix.yaml"
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return file

@@ -121,7 +121,7 @@ def test_helm_planted_above_the_working_directory_is_never_run(
     monkeypatch.chdir(work)
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
     monkeypatch.delenv("CHARTMATRIX_HELM", raising=False)
-    root = render.project_root()
+    root = render.own_checkout()
     own = root / ".tools" / "bin" / "helm" if root else None
     if own is None or not own.is_file():
         with pytest.raises(ChartmatrixError, match="not found on PATH"):
@@ -130,10 +130,10 @@ def test_helm_planted_above_the_working_directory_is_never_run(
         assert render.find_helm() == str(own) != str(planted)
 
 
-def test_helm_comes_from_the_project_root_chartmatrix_runs_from(
+def test_helm_comes_from_the_checkout_chartmatrix_runs_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = render.project_root()
+    root = render.own_checkout()
     assert root is not None, "this checkout's tools/chartmatrix is not recognised"
     assert (root / "pyproject.toml").is_file() and (root / "tools" / "chartmatrix").is_dir()
     assert Path(render.__file__).resolve().is_relative_to(root / "tools" / "chartmatrix")
@@ -154,7 +154,7 @@ def test_installed_copy_looks_on_path_only(tmp_path: Path, monkeypatch: pytest.M
     (tmp_path / "lib" / "pyproject.toml").write_text("")
     _executable(tmp_path / "lib" / ".tools" / "bin" / "helm", "#!/bin/sh\n")
     monkeypatch.setattr(render, "__file__", str(site / "render.py"))
-    assert render.project_root() is None
+    assert render.own_checkout() is None
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
     monkeypatch.delenv("CHARTMATRIX_HELM", raising=False)

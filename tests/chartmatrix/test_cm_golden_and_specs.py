@@ -23,7 +23,7 @@ BASIC = {
     "release": "db",
     "namespace": "data",
     "kubernetes": {"versions": ["1.30", "1.36"]},
-    "checksumConvention": "destate",
+    "checksumConvention": "data-hash",
     "axes": {"replicas": [1, 3], "pdb": [True, False]},
     "exclude": [{"replicas": 3, "pdb": False}],
     "include": [{"name": "tiny-config", "set": {"config": {"a.conf": "x=<1>&"}}}],

@@ -551,7 +551,7 @@ def test_destate_convention_keeps_errors() -> None:
         web,
         configmap("web-config"),
         secret("web-auth"),
-        checksum_convention="destate",
+        checksum_convention="data-hash",
     )
     assert [f.severity.value for f in got] == ["error"]
 

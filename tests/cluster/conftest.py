@@ -20,12 +20,13 @@ from typing import Any
 import pytest
 from chartmatrix.charts import stage
 from chartmatrix.cluster.control_plane import COMPONENTS, ControlPlane
-from chartmatrix.cluster.layout import CONTEXT, Layout, repo_root
+from chartmatrix.cluster.install_kube import PSA_LABELS, Kube, wait_for
+from chartmatrix.cluster.layout import CONTEXT, Layout
 from chartmatrix.cluster.procs import group_alive
-from chartmatrix.install_kube import PSA_LABELS, Kube, wait_for
+from chartmatrix.project import find_root
+from destate_tools.charts import consumer_charts
 
-ROOT = repo_root()
-CHARTS = ("mysql", "web-session", "grpc")
+ROOT = find_root(Path(__file__).parent)
 
 
 @dataclass
@@ -159,9 +160,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def charts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The consumer charts with the library vendored (staged once per session)."""
+    """Every consumer chart (discovered) with the library vendored, staged once per session."""
     base = tmp_path_factory.mktemp("charts")
-    return {name: stage(ROOT / "charts" / name, base / name) for name in CHARTS}
+    return {name: stage(ROOT / "charts" / name, base / name) for name in consumer_charts(ROOT)}
 
 
 @pytest.fixture

@@ -15,6 +15,10 @@ import yaml
 from chartmatrix.cluster import kwok
 from chartmatrix.cluster.cli import main as cluster_main
 from chartmatrix.cluster.control_plane import ControlPlane, ready_nodes
+from chartmatrix.cluster.install import Case, CaseResult, Step, discover_cases, namespace_for
+from chartmatrix.cluster.install_cli import write_junit
+from chartmatrix.cluster.install_kube import classify_leftover, workload_ready
+from chartmatrix.cluster.install_upgrade import default_ref, tree_at, with_old
 from chartmatrix.cluster.kubeconfig import kubeconfig_text
 from chartmatrix.cluster.layout import Layout, Ports
 from chartmatrix.cluster.pki import ensure_pki
@@ -28,10 +32,6 @@ from chartmatrix.cluster.provisioner import (
     volume_for,
 )
 from chartmatrix.errors import ChartmatrixError
-from chartmatrix.install import Case, CaseResult, Step, discover_cases, namespace_for
-from chartmatrix.install_cli import write_junit
-from chartmatrix.install_kube import classify_leftover, workload_ready
-from chartmatrix.install_upgrade import default_ref, tree_at, with_old
 
 
 # --- pki ----------------------------------------------------------------------
@@ -88,7 +88,7 @@ def test_pki_is_reused(pki: Path) -> None:
 
 def test_kubeconfig_uses_client_certificate(tmp_path: Path) -> None:
     doc = yaml.safe_load(kubeconfig_text("https://127.0.0.1:6443", tmp_path, "admin"))
-    assert doc["current-context"] == "destate-local"
+    assert doc["current-context"] == "chartmatrix-local"
     assert doc["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:6443"
     assert doc["users"][0]["user"]["client-certificate"] == str(tmp_path / "admin.crt")
 
@@ -149,7 +149,7 @@ def test_up_without_binaries_is_one_clear_error(tmp_path: Path) -> None:
 def test_status_cli_reports_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("DESTATE_CLUSTER_DIR", str(tmp_path))
+    monkeypatch.setenv("CHARTMATRIX_CLUSTER_DIR", str(tmp_path))
     assert cluster_main(["cluster", "status"]) == 3
     out = capsys.readouterr().out
     assert "etcd" in out and "stopped" in out and "not serving" in out
@@ -158,7 +158,7 @@ def test_status_cli_reports_stopped(
 def test_down_cli_when_nothing_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("DESTATE_CLUSTER_DIR", str(tmp_path))
+    monkeypatch.setenv("CHARTMATRIX_CLUSTER_DIR", str(tmp_path))
     assert cluster_main(["cluster", "down"]) == 0
     assert "nothing was running" in capsys.readouterr().err
 

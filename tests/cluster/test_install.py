@@ -10,19 +10,20 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from chartmatrix.cluster.layout import CONTEXT, repo_root
-from chartmatrix.install import Case, Installer, discover_cases
+from chartmatrix.cluster.install import Case, Installer, discover_cases
+from chartmatrix.cluster.layout import CONTEXT
+from chartmatrix.project import find_root
+from destate_tools.charts import consumer_charts
 
 pytestmark = pytest.mark.cluster
-ROOT = repo_root()
+ROOT = find_root(Path(__file__).parent)
 
 
 def _ci_cases() -> list[Case]:
-    cases: list[Case] = []
-    for chart in ("mysql", "web-session", "grpc"):
-        if (ROOT / "charts" / chart / "Chart.yaml").is_file():
-            cases.extend(discover_cases(ROOT / "charts" / chart))
-    return cases
+    """The ci values of every consumer chart (discovered: a new chart is installed too)."""
+    return [
+        case for chart in consumer_charts(ROOT) for case in discover_cases(ROOT / "charts" / chart)
+    ]
 
 
 @pytest.fixture
@@ -130,7 +131,7 @@ def test_cli_install_with_upgrade_and_junit(cluster, tmp_path: Path) -> None:
 
 
 def test_cli_without_a_cluster_is_one_clear_line(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("DESTATE_CLUSTER_DIR", str(tmp_path))
+    monkeypatch.setenv("CHARTMATRIX_CLUSTER_DIR", str(tmp_path))
     argv = [sys.executable, "-m", "chartmatrix.cluster", "install", str(ROOT / "charts" / "grpc")]
     done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 2

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from chartmatrix.install_kube import PSA_LABELS
+from chartmatrix.cluster.install_kube import PSA_LABELS
 
 pytestmark = pytest.mark.cluster
 

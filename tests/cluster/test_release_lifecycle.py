@@ -17,15 +17,17 @@ import json
 import re
 import shlex
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 from chartmatrix.cluster import kwok
-from chartmatrix.cluster.layout import CONTEXT, repo_root
+from chartmatrix.cluster.layout import CONTEXT
+from chartmatrix.project import find_root
 
 pytestmark = pytest.mark.cluster
 
-ROOT = repo_root()
+ROOT = find_root(Path(__file__).parent)
 AUTH = {"rootPassword": "drill-root", "replicationPassword": "drill-repl"}
 
 

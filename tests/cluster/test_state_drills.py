@@ -12,13 +12,14 @@ server behaviour.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from chartmatrix.cluster import kwok
-from chartmatrix.cluster.layout import repo_root
+from chartmatrix.project import find_root
 
-ROOT = repo_root()
+ROOT = find_root(Path(__file__).parent)
 
 pytestmark = pytest.mark.cluster
 

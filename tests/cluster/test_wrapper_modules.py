@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from chartmatrix.cluster.layout import repo_root
+from chartmatrix.project import find_root
 
-ROOT = repo_root()
+ROOT = find_root(Path(__file__).parent)
 
 
 def _pins() -> dict[str, str]:
@@ -34,8 +35,10 @@ def test_kubernetes_wrapper_replaces_every_staging_module_with_its_release() -> 
     assert sorted(t.rsplit("/", 1)[1] for t in tools) == [
         "kube-apiserver",
         "kube-controller-manager",
+        "kube-proxy",
         "kube-scheduler",
         "kubectl",
+        "kubelet",
     ]
     assert (ROOT / "tools" / "cluster" / "kubernetes" / "go.sum").stat().st_size > 0
 
@@ -55,3 +58,15 @@ def test_etcd_wrapper_pins_server_and_siblings_to_one_release() -> None:
     ]
     assert {v for _, v in replaces} == {version}
     assert (ROOT / "tools" / "cluster" / "etcd" / "go.sum").stat().st_size > 0
+
+
+def test_coredns_wrapper_requires_the_pinned_release_and_forwards_nothing() -> None:
+    mod = _gomod("coredns")
+    version = _pins()["COREDNS_VERSION"]
+    assert re.search(rf"^require github\.com/coredns/coredns {re.escape(version)}$", mod, re.M)
+    main = (ROOT / "tools" / "cluster" / "coredns" / "main.go").read_text()
+    plugins = re.findall(r'"github\.com/coredns/coredns/plugin/([a-z0-9]+)"', main)
+    assert "kubernetes" in plugins
+    # nothing leaves the machine: no plugin that sends queries elsewhere is built in
+    assert not {"forward", "grpc", "etcd", "route53", "clouddns"} & set(plugins)
+    assert (ROOT / "tools" / "cluster" / "coredns" / "go.sum").stat().st_size > 0

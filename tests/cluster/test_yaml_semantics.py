@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from chartmatrix import k8syaml
-from chartmatrix.install_kube import wait_for
+from chartmatrix.cluster.install_kube import wait_for
 
 pytestmark = pytest.mark.cluster
 

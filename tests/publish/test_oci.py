@@ -27,15 +27,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from destate_tools.charts import consumer_charts
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS_BIN = REPO / ".tools" / "bin"
 LIBRARY = REPO / "library-chart"
-CONSUMERS = sorted(
-    p.parent.name
-    for p in (REPO / "charts").glob("*/Chart.yaml")
-    if yaml.safe_load(p.read_text()).get("type", "application") == "application"
-)
+CONSUMERS = consumer_charts(REPO)
 LIBRARY_VERSION = str(yaml.safe_load((LIBRARY / "Chart.yaml").read_text())["version"])
 RANGE = ">=0.1.0-0"  # how consumers take the library (charts/*/Chart.yaml)
 HELMS = ["helm", "helm3"]

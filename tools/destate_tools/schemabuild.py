@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from chartmatrix.project import find_root
 
 SOURCE_NAME = "values.schema.in.json"
 TARGET_NAME = "values.schema.json"
@@ -64,7 +65,8 @@ class Outcome:
 
 
 def repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
+    """The checkout this tool belongs to, found by chartmatrix's one rule from here."""
+    return find_root(Path(__file__).resolve().parent)
 
 
 def load_json(path: Path) -> Any:

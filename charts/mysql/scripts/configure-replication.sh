@@ -175,10 +175,15 @@ configure_once() {
 case ${1:-} in
   '') configure_once ;;
   --loop)
+    # the sidecar's PID 1: without a handler SIGTERM is ignored and every pod deletion or
+    # roll waits out terminationGracePeriodSeconds; the sleep runs in the background so
+    # the signal ends the wait at once
+    trap 'exit 0' TERM INT
     while true; do
       (configure_once) || log "will retry in ${LOOP_INTERVAL}s"
       export DESTATE_QUIET=1 # after the first round, report only what changes
-      sleep "$LOOP_INTERVAL"
+      sleep "$LOOP_INTERVAL" &
+      wait $!
     done
     ;;
   *) die "usage: configure-replication.sh [--loop] (got '$1')" ;;

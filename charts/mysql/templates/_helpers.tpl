@@ -17,24 +17,33 @@ mysql.flavor — the validated flavor (mysql|mariadb).
 
 {{/*
 mysql.values — the chart's values with the image filled in from the flavor when
-image.repository / image.tag are empty (YAML): the `values` of destate.app.render.
+image.repository / image.tag are empty (JSON, which is cheaper to write and read than
+YAML): the `values` of destate.app.render.
 */}}
 {{- define "mysql.values" -}}
+{{- $v := deepCopy .Values -}}
+{{- $_ := set $v "image" (fromJson (include "mysql.imageValues" .)) -}}
+{{- toJson $v -}}
+{{- end -}}
+
+{{/*
+mysql.imageValues — the chart's `image` values, repository / tag from the flavor when
+empty (JSON).
+*/}}
+{{- define "mysql.imageValues" -}}
 {{- $flavor := include "mysql.flavor" . -}}
 {{- $defaults := dict "mysql" (dict "repository" "mysql" "tag" "8.4") "mariadb" (dict "repository" "mariadb" "tag" "11.4") -}}
-{{- $v := deepCopy .Values -}}
-{{- $img := deepCopy ($v.image | default dict) -}}
+{{- $img := deepCopy (.Values.image | default dict) -}}
 {{- $_ := set $img "repository" ($img.repository | default (index $defaults $flavor "repository")) -}}
 {{- $_ := set $img "tag" ($img.tag | default (index $defaults $flavor "tag") | toString) -}}
-{{- $_ := set $v "image" $img -}}
-{{- toYaml $v -}}
+{{- toJson $img -}}
 {{- end -}}
 
 {{/*
 mysql.image — the server image (flavor default when unset; global.imageRegistry honoured).
 */}}
 {{- define "mysql.image" -}}
-{{- include "destate.workload.image" (dict "ctx" . "image" (fromYaml (include "mysql.values" .)).image) -}}
+{{- include "destate.workload.image" (dict "ctx" . "image" (fromJson (include "mysql.imageValues" .))) -}}
 {{- end -}}
 
 {{/*
@@ -67,12 +76,16 @@ mysql.scriptsName / mysql.roleConfigName — the scripts and role-config ConfigM
 mysql.scriptsData — ConfigMap data: every scripts/*.sh file, unchanged.
 */}}
 {{- define "mysql.scriptsData" -}}
+{{- /* the ConfigMap and the pods' checksum both need it: built once per render */ -}}
+{{- if not (hasKey . "mysqlScriptsData") -}}
 {{- $data := dict -}}
 {{- range $path, $_ := .Files.Glob "scripts/*.sh" -}}
 {{- $_ := set $data (base $path) ($.Files.Get $path) -}}
 {{- end -}}
 {{- if not $data -}}{{- fail "destate: charts/mysql/scripts/*.sh are missing from the chart" -}}{{- end -}}
-{{- toYaml $data -}}
+{{- $_ := set . "mysqlScriptsData" (toYaml $data) -}}
+{{- end -}}
+{{- .mysqlScriptsData -}}
 {{- end -}}
 
 {{/*

@@ -101,6 +101,9 @@ func setupLogging() {
 
 func main() {
 	setupLogging()
+	if len(os.Args) > 1 && os.Args[1] == "profile" { // a developer tool: see profile.go
+		os.Exit(profileMain(os.Args[2:], os.Stdout))
+	}
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	enc := json.NewEncoder(out)

@@ -65,9 +65,9 @@ def _tool(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    from chartmatrix.render import project_root
+    from chartmatrix.render import own_checkout
 
-    root = project_root()
+    root = own_checkout()
     tool = root / ".tools" / "bin" / name if root else None
     return str(tool) if tool and tool.is_file() else None
 
@@ -116,8 +116,9 @@ def time_chartmatrix(specs: list[MatrixSpec], helm: str | None, jobs: int | None
 
 
 def _cache_root() -> Path:
-    base = os.environ.get("DESTATE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "destate"
+    """chartmatrix's own cache: ``$CHARTMATRIX_CACHE``, else ``$XDG_CACHE_HOME/chartmatrix``."""
+    base = os.environ.get("CHARTMATRIX_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "chartmatrix"
     )
     return Path(base)
 
@@ -149,7 +150,7 @@ def _bundle(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 def kubeconform_schemas(version: str) -> tuple[Path, str]:
     """(the -schema-location directory, kubeconform's -kubernetes-version) for ``version``:
     kubernetes-validate's strict schemas made self-contained, written once per
-    kubernetes-validate version into the destate cache."""
+    kubernetes-validate version into chartmatrix's cache."""
     resolved = schema_version(version)
     source = SCHEMA_ROOT / f"v{resolved}.0-local-strict"
     digest = hashlib.sha256(str(SCHEMA_ROOT).encode()).hexdigest()[:12]
@@ -380,13 +381,14 @@ def scale_one(spec: MatrixSpec, size: int, helm: str | None, jobs: int | None) -
 
 def run_scale(specs: list[MatrixSpec], *, helm: str | None, jobs: int | None) -> int:
     if len(specs) != 1:
-        raise ChartmatrixError("--scale", "give one chart (e.g. charts/mysql)")
+        raise ChartmatrixError("--scale", "give one chart directory")
     spec = specs[0]
     print(
         f"chartmatrix bench --scale: {spec.name}, {' x '.join(SCALE_AXES)}, "
         f"{os.cpu_count()} cores; each size in a fresh process (start-up included)"
     )
     print(f"{'cases':>6}{'ms/case':>10}{'wall s':>9}{'peak RSS MB':>13}")
+    rss: dict[int, float] = {}
     for size in SCALE_SIZES:
         argv = [sys.executable, "-m", "chartmatrix.bench", "--scale-one", str(size)]
         argv += [str(spec.spec_file or spec.chart_dir)]
@@ -398,6 +400,11 @@ def run_scale(specs: list[MatrixSpec], *, helm: str | None, jobs: int | None) ->
         data = json.loads(proc.stdout.strip().splitlines()[-1])
         ms = data["seconds"] * 1000 / max(1, data["cases"])
         print(f"{data['cases']:6d}{ms:10.1f}{data['seconds']:9.1f}{data['rss_mb']:13.0f}")
+        rss[data["cases"]] = data["rss_mb"]
+    if len(rss) > 1:  # the two largest sizes: start-up costs the same in both
+        small, large = sorted(rss)[-2:]
+        growth = (rss[large] - rss[small]) / (large - small)
+        print(f"peak RSS grows {growth * 1024:.1f} KB per case from {small} to {large} cases")
     return 0
 
 

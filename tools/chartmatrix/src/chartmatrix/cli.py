@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import os
 import re
 import sys
@@ -19,13 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chartmatrix.errors import ChartmatrixError
+from chartmatrix.project import checked_root, find_root, use_root
 
-# Start fast: this module imports only the standard library and chartmatrix.errors;
+# Start fast: this module imports only the standard library, chartmatrix.errors and .project;
 # each command imports what it needs (rich, jsonschema, the specs, the cluster code).
 if TYPE_CHECKING:
     from rich.console import Console
 
     from chartmatrix.runner import Selector
+    from chartmatrix.shard import Shard
     from chartmatrix.spec import MatrixSpec
 
 # Registered by chartmatrix.cluster.cli, which is imported only when one of these runs:
@@ -42,6 +43,11 @@ class _Parser(argparse.ArgumentParser):
         raise ChartmatrixError(None, f"usage: {message} (see {self.prog} --help)")
 
 
+ROOT_HELP = (
+    "the project root (chart_tests/, charts/, chartmatrix.yaml, the local cluster's "
+    "state); default: found from the current directory (nearest chartmatrix.yaml, "
+    "pyproject.toml [tool.chartmatrix], chart_tests/, ct.yaml or .git)"
+)
 _KUBE_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
 
 
@@ -81,14 +87,6 @@ def axes_from_args(raw: list[str] | None) -> dict[str, list[Any]]:
     return axes
 
 
-def _repo_root() -> Path:
-    here = Path.cwd().resolve()
-    for parent in [here, *here.parents]:
-        if (parent / "chart_tests").is_dir() or (parent / ".git").exists():
-            return parent
-    return here
-
-
 def resolve_specs(args: argparse.Namespace) -> list[MatrixSpec]:
     """CHART arguments (chart dirs, spec files or spec dirs) → specs."""
     from chartmatrix.charts import chart_dir_of, load_chart
@@ -101,7 +99,7 @@ def resolve_specs(args: argparse.Namespace) -> list[MatrixSpec]:
     if not args.charts:
         if adhoc:
             raise ChartmatrixError(None, "--values/--axis need a CHART argument")
-        root = _repo_root()
+        root = find_root()
         files = discover_specs(root)
         if not files:
             raise ChartmatrixError(root, f"no chart_tests/*/{SPEC_FILE} found; name a CHART")
@@ -123,7 +121,7 @@ def resolve_specs(args: argparse.Namespace) -> list[MatrixSpec]:
             raise ChartmatrixError(
                 path,
                 "a library chart renders nothing by itself; run the spec of a chart that "
-                "uses it (e.g. chart_tests/library)",
+                "uses it (or a small test chart that does)",
             )
         spec_file = None if adhoc else find_spec(path)
         if spec_file is not None:
@@ -254,9 +252,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=False, highlight=False, emoji=False)
     specs = resolve_specs(args)
+    shard, in_shard = _shard(args, specs)
     if args.list:
         for spec in specs:
             for case in spec.cases:
+                if in_shard is not None and not in_shard(spec, case):
+                    continue
                 must_fail = "  (must fail)" if case.expect_failure else ""
                 print(f"{spec.name}\t{case.id}{must_fail}")
         return 0
@@ -276,9 +277,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     only = _case_filter(args.case, specs)
     if progress is not None:
         with progress:
-            result = runner.run(specs, only)
+            result = runner.run(specs, only, in_shard)
     else:
-        result = runner.run(specs, only)
+        result = runner.run(specs, only, in_shard)
+    result.shard = (shard.index, shard.count) if shard is not None else None
     print_report(result, console)
     if args.junit:
         from chartmatrix.report.junit import write_junit
@@ -292,7 +294,59 @@ def cmd_run(args: argparse.Namespace) -> int:
         from chartmatrix.report.html import write_html
 
         write_html(result, Path(args.html))
+    if args.github_annotations:
+        from chartmatrix.report.github import print_annotations
+        from chartmatrix.report.model import to_dict
+
+        print_annotations(to_dict(result))
     return 1 if result.failed() else 0
+
+
+def _shard(
+    args: argparse.Namespace, specs: list[MatrixSpec]
+) -> tuple[Shard | None, Selector | None]:
+    """``--shard I/N`` (and ``--shard-timings``): the shard and its case selector."""
+    if args.shard is None:
+        if args.shard_timings:
+            raise ChartmatrixError("--shard-timings", "needs --shard I/N")
+        return None, None
+    from chartmatrix.shard import load_timings, parse_shard, selector
+
+    shard = parse_shard(args.shard)
+    timings = load_timings(Path(args.shard_timings)) if args.shard_timings else None
+    return shard, selector(specs, shard, timings)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from chartmatrix.report.merge import merge_reports
+
+    if not (args.json or args.junit or args.html or args.github_annotations):
+        raise ChartmatrixError(
+            None, "merge: say what to write: --json, --junit, --html and/or --github-annotations"
+        )
+    data = merge_reports([Path(f) for f in args.reports])
+    if args.json:
+        from chartmatrix.report.jsonout import write_json_data
+
+        write_json_data(data, Path(args.json))
+    if args.junit:
+        from chartmatrix.report.junit import write_junit_data
+
+        write_junit_data(data, Path(args.junit))
+    if args.html:
+        from chartmatrix.report.html import write_html_data
+
+        write_html_data(data, Path(args.html))
+    if args.github_annotations:
+        from chartmatrix.report.github import print_annotations
+
+        print_annotations(data)
+    verdict = "OK" if data["ok"] else "FAILED"
+    print(
+        f"chartmatrix merge: {verdict}, {data['cases']} cases from {len(args.reports)} "
+        f"shard(s), {data['failed']} failed"
+    )
+    return 0 if data["ok"] else 1
 
 
 def helm_args(args: argparse.Namespace) -> tuple[str, ...]:
@@ -348,6 +402,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The CLI; ``command`` (the first argument) says which lazily registered
     subcommand (``LAZY``) must be wired in full."""
     parser = _Parser(prog="chartmatrix", description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument("--root", metavar="DIR", help=ROOT_HELP)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="render, validate, check rules and golden files")
     _add_run_options(run)
@@ -361,9 +416,37 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     run.add_argument("--json", metavar="FILE", help="write a JSON report")
     run.add_argument("--html", metavar="FILE", help="write a self-contained HTML grid")
+    run.add_argument(
+        "--github-annotations",
+        action="store_true",
+        help="print each finding as a GitHub Actions ::error/::warning command on its "
+        "file and line (shown on the pull request)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--list", action="store_true", help="print the case ids and exit")
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="check only shard I of N (stable by case id; join the shards' --json "
+        "reports with chartmatrix merge)",
+    )
+    run.add_argument(
+        "--shard-timings",
+        metavar="REPORT.json",
+        help="balance the shards by the per-case seconds of an earlier run's JSON report",
+    )
     run.set_defaults(func=cmd_run)
+    merge = sub.add_parser("merge", help="join the JSON reports of run --shard I/N into one report")
+    merge.add_argument("reports", nargs="+", metavar="SHARD.json", help="every shard's report")
+    merge.add_argument("--json", metavar="FILE", help="write the merged JSON report")
+    merge.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    merge.add_argument("--html", metavar="FILE", help="write a self-contained HTML grid")
+    merge.add_argument(
+        "--github-annotations",
+        action="store_true",
+        help="print each finding of the merged report as a GitHub Actions annotation",
+    )
+    merge.set_defaults(func=cmd_merge)
     bench = sub.add_parser(
         "bench", help="time the pipeline against helm template + kubeconform and helm-unittest"
     )
@@ -379,7 +462,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--scale",
         action="store_true",
         help="ms per case and peak memory at 10, 100 and 1000 cases generated over "
-        "one CHART (e.g. charts/mysql)",
+        "one CHART (a chart directory)",
     )
     bench.set_defaults(func=cmd_bench)
     init = sub.add_parser("init", help="write a starter matrix.yaml proposed from a chart")
@@ -402,28 +485,40 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="list the state rules (ids are suppression keys)")
     rules.set_defaults(func=cmd_rules)
     if command in LAZY:
-        try:
-            cluster_cli = importlib.import_module("chartmatrix.cluster.cli")
-        except ImportError as exc:
-            raise ChartmatrixError(None, f"{command}: not available ({exc})") from None
-        cluster_cli.register(sub)
-    elif importlib.util.find_spec("chartmatrix.cluster") is not None:
+        # part of the package: a failing import is a bug to see, not a missing feature
+        importlib.import_module("chartmatrix.cluster.cli").register(sub)
+    else:
         for name, text in LAZY.items():
             sub.add_parser(name, help=text, add_help=False)
+    for subparser in sub.choices.values():  # `chartmatrix run --root DIR` works too
+        subparser.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=ROOT_HELP)
     return parser
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand's name: the first argument after the global options."""
+    rest = iter(argv)
+    for arg in rest:
+        if arg == "--root":
+            next(rest, None)
+        elif not arg.startswith("--root="):
+            return arg
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args, extra = build_parser(argv[0] if argv else None).parse_known_args(argv)
+        args, extra = build_parser(_command_of(argv)).parse_known_args(argv)
         if extra:
             raise ChartmatrixError(
                 None,
                 f"usage: unrecognized arguments: {' '.join(extra)} "
                 f"(see chartmatrix {args.command} --help)",
             )
-        return int(args.func(args))
+        root = checked_root(args.root, "--root") if args.root else None
+        with use_root(root):
+            return int(args.func(args))
     except ChartmatrixError as exc:
         print(exc.line(), file=sys.stderr)
         return 2

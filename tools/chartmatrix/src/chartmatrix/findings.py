@@ -29,6 +29,7 @@ NON_RULE_IDS = frozenset(
         "coverage/modes",
         "chart/dependency-version",
         "spec/unknown-value",
+        "spec/deprecated",
     }
 )
 
@@ -49,6 +50,9 @@ class Finding:
     resource: str = ""
     path: str = ""
     kube_version: str = ""
+    # where in the user's files it points (chartmatrix.locate): a template, values or spec
+    file: str = ""
+    file_line: int = 0
 
     def line(self) -> str:
         where = self.resource + (f" {self.path}" if self.path else "")
@@ -56,7 +60,7 @@ class Finding:
         prefix = f"{where}: " if where else ""
         return f"{self.severity.value} {self.rule}{version}: {prefix}{self.message}"
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | int]:
         return {
             "check": self.check,
             "rule": self.rule,
@@ -65,7 +69,24 @@ class Finding:
             "resource": self.resource,
             "path": self.path,
             "kube_version": self.kube_version,
+            "file": self.file,
+            "line": self.file_line,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str | int]) -> Finding:
+        """The inverse of :meth:`as_dict` (a JSON report read back)."""
+        return cls(
+            check=str(data["check"]),
+            rule=str(data["rule"]),
+            severity=Severity(data["severity"]),
+            message=str(data["message"]),
+            resource=str(data.get("resource", "")),
+            path=str(data.get("path", "")),
+            kube_version=str(data.get("kube_version", "")),
+            file=str(data.get("file", "")),
+            file_line=int(data.get("line", 0)),
+        )
 
 
 def json_path(parts: object) -> str:

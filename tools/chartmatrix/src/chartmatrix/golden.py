@@ -53,7 +53,9 @@ CRD_DIR = "crds"
 _STUB = re.compile(r"^# CRD (?P<name>\S+): see (?P<ref>\S+)$", re.MULTILINE)
 _UNSAFE_FILE = re.compile(r"[^A-Za-z0-9._-]+")
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_CACHE_BYTES = 64 * 1024 * 1024  # of normalized documents kept per spec
+# of normalized documents kept per spec, least recently used first out: documents shared
+# by many cases stay, one-off documents leave (memory stays flat over many cases)
+_CACHE_BYTES = 8 * 1024 * 1024
 
 
 class _Dumper(k8syaml.Resolver, getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
@@ -231,18 +233,27 @@ class Normalizer:
         for m in sorted(manifests, key=_sort_key):
             key = (id(m.obj), m.source)
             cached = self._objects.get(key)
-            if cached is None or cached[0] is not m.obj:
-                obj, hits = _normalize_one(m, self.masks)
-                if self._bytes < _CACHE_BYTES:
-                    self._objects[key] = (m.obj, obj, hits)
-                    self._cached.add(id(obj))
-            else:
+            if cached is not None and cached[0] is m.obj:
                 _, obj, hits = cached
+                self._objects[key] = self._objects.pop(key)  # now the most recently used
+            else:
+                if cached is not None:
+                    self._forget(key)
+                obj, hits = _normalize_one(m, self.masks)
+                while self._objects and self._bytes >= _CACHE_BYTES:
+                    self._forget(next(iter(self._objects)))
+                self._objects[key] = (m.obj, obj, hits)
+                self._cached.add(id(obj))
             if count:
                 for i, n in enumerate(hits):
                     self.hits[i] += n
             out.append(Manifest(obj, m.source, len(out)))
         return out
+
+    def _forget(self, key: tuple[int, str]) -> None:
+        _, obj, _ = self._objects.pop(key)
+        self._cached.discard(id(obj))
+        self._bytes -= len(self._texts.pop(id(obj), ""))
 
     def _text(self, m: Manifest) -> str:
         text = self._texts.get(id(m.obj))

@@ -1,11 +1,12 @@
 """The golden stage of a run: normalize each case, then compare (or write) its golden file.
 
-Files are compared once every case has rendered, so that a CRD shared by many cases is
-written once (see :mod:`chartmatrix.golden`) and so that the cases whose golden file would
-change are rendered a second time together: a render that differs from itself (random
-passwords, timestamps) would never settle, so it is reported with the ``mask:`` entries
-that fix it instead of a diff, and not written. Renders that match their golden file are
-not rendered again.
+The files of a batch of cases are compared when the batch is checked (:meth:`settle`),
+and the batch is forgotten: memory does not grow with the number of cases. Only cases
+that render CRDs wait until every case has rendered, so that a CRD shared by many cases
+is written once (see :mod:`chartmatrix.golden`). Cases whose golden file would change are
+rendered a second time: a render that differs from itself (random passwords, timestamps)
+would never settle, so it is reported with the ``mask:`` entries that fix it instead of
+a diff, and not written. Renders that match their golden file are not rendered again.
 
 Only files that carry the golden header are reported as orphans or deleted.
 """
@@ -89,6 +90,7 @@ class GoldenStage:
             id(s): goldens.Normalizer(s.masks) for s in specs if s.golden_dir is not None
         }
         self.pending: list[_Pending] = []
+        self.seen: dict[int, set[str]] = {}  # per spec: the ids of the cases normalized
 
     def prepare(self, spec: MatrixSpec, case: Case, manifests: list[Manifest]) -> Draft:
         """Normalize a render (masks applied) and read the golden render it replaces."""
@@ -115,7 +117,33 @@ class GoldenStage:
         """Compare the case's golden file in :meth:`finish`."""
         if draft.render is not None:
             out.ran.add("golden")
+            draft.previous = None  # read by the rules, which have run
             self.pending.append(_Pending(out, spec, out.case, draft, request))
+            self.seen.setdefault(id(spec), set()).add(out.case.id)
+
+    def settle(self, requests: list[RenderRequest]) -> None:
+        """Compare (or write) the golden files of the cases added so far that render no
+        CRD, and forget them: only cases with CRDs wait for :meth:`finish`, where the
+        files of CRDs shared by many cases are named once every case has rendered."""
+        ready = [p for p in self.pending if p.draft.render and not p.draft.render.crds]
+        if not ready:
+            return
+        t0 = time.perf_counter()
+        for p in ready:
+            assert p.draft.render is not None
+            p.text = p.draft.render.text()
+            p.stale = p.draft.old != p.text
+        self.timings["golden"] += time.perf_counter() - t0
+        self._render_again([p for p in ready if p.stale], requests)
+        t1 = time.perf_counter()
+        groups: dict[int, list[_Pending]] = {}
+        for p in ready:
+            groups.setdefault(id(p.spec), []).append(p)
+        for group in groups.values():
+            self._compare(group, {})
+        done = {id(p) for p in ready}
+        self.pending = [p for p in self.pending if id(p) not in done]
+        self.timings["golden"] += time.perf_counter() - t1
 
     # -- after every case ------------------------------------------------------------
 
@@ -276,8 +304,10 @@ class GoldenStage:
             f"{file.name}: not written; the render differs from itself at {len(found)} place(s)"
         )
 
-    def chart(self, chart: ChartResult, *, prune: bool) -> None:
-        """Chart-level findings: orphaned and foreign files, masks that match nothing."""
+    def chart(self, chart: ChartResult, *, prune: bool, whole: bool = False) -> None:
+        """Chart-level findings: orphaned and foreign files, masks that match nothing.
+        ``whole``: the run is one shard of a run of every case, so the masks unused in it
+        go to ``chart.unused_masks`` (the merge reports those that no shard used)."""
         spec = chart.spec
         if spec.golden_dir is None:
             return
@@ -305,12 +335,16 @@ class GoldenStage:
                     f"{path} is not a golden file (no chartmatrix header); left alone",
                 )
             )
-        normalized = {p.case.id for p in self.pending if p.spec is spec}
-        if any(c.expect_failure is None and c.id not in normalized for c in spec.cases):
+        normalized = self.seen.get(id(spec), set())
+        if not whole and any(
+            c.expect_failure is None and c.id not in normalized for c in spec.cases
+        ):
             return  # not every case rendered: a mask may be for one that did not
         where = spec.spec_file or spec.chart_dir
+        # a shard's unused masks may be used by another shard: the merge decides
+        found = chart.unused_masks if whole else chart.findings
         for i, mask in self.normalizers[id(spec)].unused():
-            chart.findings.append(
+            found.append(
                 Finding(
                     "golden",
                     "golden/unused-mask",

@@ -130,7 +130,12 @@ def render_spec(
 
 
 def default_output(chart_name: str) -> Path:
-    return Path("chart_tests") / chart_name / SPEC_FILE
+    """``chart_tests/<chart>/matrix.yaml`` under the project root, where ``run`` finds it."""
+    from chartmatrix.project import find_root
+
+    root = find_root()
+    out = root / "chart_tests" / chart_name / SPEC_FILE
+    return out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out
 
 
 def init(chart: Path, out_file: Path | None, *, force: bool, max_cases: int) -> int:

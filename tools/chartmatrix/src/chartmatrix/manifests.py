@@ -71,9 +71,33 @@ class Manifest:
         return query(self.obj, path, default)
 
 
+# Parsed documents by text, least recently used first out: documents shared by many
+# cases stay, one-off documents (a StatefulSet that differs in every case) leave, so
+# memory stays flat over many cases. CRDs, large and the same in every case, are kept
+# apart (up to a cap) so that a chart's many CRDs never push each other out.
 _CHUNKS: dict[str, list[Any]] = {}
-_CHUNK_CACHE_BYTES = 32 * 1024 * 1024  # of document text; parsing past it is uncached
+_CHUNK_CACHE_BYTES = 2 * 1024 * 1024  # of document text (the parsed objects are larger)
 _cached_bytes = 0
+_CRD_CHUNKS: dict[str, list[Any]] = {}
+_CRD_CACHE_BYTES = 32 * 1024 * 1024
+_crd_bytes = 0
+_CRD_MARK = re.compile(r"^kind:\s*CustomResourceDefinition\s*$", re.MULTILINE)
+
+
+def _remember(chunk: str, docs: list[Any]) -> None:
+    global _cached_bytes, _crd_bytes
+    if _CRD_MARK.search(chunk):
+        if _crd_bytes + len(chunk) <= _CRD_CACHE_BYTES:
+            _CRD_CHUNKS[chunk] = docs
+            _crd_bytes += len(chunk)
+        return
+    while _CHUNKS and _cached_bytes + len(chunk) > _CHUNK_CACHE_BYTES:
+        oldest = next(iter(_CHUNKS))
+        del _CHUNKS[oldest]
+        _cached_bytes -= len(oldest)
+    if len(chunk) <= _CHUNK_CACHE_BYTES:
+        _CHUNKS[chunk] = docs
+        _cached_bytes += len(chunk)
 
 
 def _load_chunk(chunk: str, source: str) -> list[Any]:
@@ -81,7 +105,11 @@ def _load_chunk(chunk: str, source: str) -> list[Any]:
 
     Callers must not modify the returned objects (normalization copies them).
     """
-    docs = _CHUNKS.get(chunk)
+    docs = _CRD_CHUNKS.get(chunk)
+    if docs is None:
+        docs = _CHUNKS.pop(chunk, None)
+        if docs is not None:
+            _CHUNKS[chunk] = docs  # now the most recently used
     if docs is None:
         try:
             # as helm and the API server read it (sigs.k8s.io/yaml), not as PyYAML would
@@ -97,10 +125,7 @@ def _load_chunk(chunk: str, source: str) -> list[Any]:
             raise ManifestParseError(
                 f"rendered output is not valid YAML{where}: {at}{exc.problem}"
             ) from None
-        global _cached_bytes
-        if _cached_bytes + len(chunk) <= _CHUNK_CACHE_BYTES:
-            _CHUNKS[chunk] = docs
-            _cached_bytes += len(chunk)
+        _remember(chunk, docs)
     return docs
 
 

@@ -1,18 +1,25 @@
-"""The repository's chartmatrix settings: per-rule severities.
+"""The project's chartmatrix settings: per-rule severities and the checksum convention.
 
-One file configures the whole repository. chartmatrix looks for it from the current
-directory upwards, nearest first, and stops at the repository root (the directory that
-holds ``.git``)::
+One file configures the whole project. chartmatrix looks for it from the project root
+(:func:`chartmatrix.project.find_root`: ``--root``, else found from the current
+directory) upwards, nearest first, and stops at the repository root (the directory
+that holds ``.git``)::
 
     # chartmatrix.yaml
+    checksumConvention: strict    # presence (default) | strict | data-hash
     severity:
       topology/pdb: warning
       hardening/*: "off"          # quote off: plain YAML off is a boolean
 
     # pyproject.toml
+    [tool.chartmatrix]
+    checksumConvention = "strict"
     [tool.chartmatrix.severity]
     "topology/pdb" = "warning"
     "hardening/*" = "off"
+
+``checksumConvention`` (:mod:`chartmatrix.checksumconvention`) applies to every spec
+that does not set its own.
 
 A key is a rule id or a glob over rule ids (``chartmatrix rules`` lists them); a value is
 ``error``, ``warning`` or ``off``. An exact id wins over globs, a longer glob over a
@@ -24,20 +31,19 @@ files is an error, as are unknown keys, unknown rule ids and other values.
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chartmatrix.checksumconvention import parse_convention
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.findings import Severity
+from chartmatrix.project import CONFIG_FILE, PYPROJECT, find_root, has_tool_table, read_toml
 from chartmatrix.yamlfile import load_yaml_file
 
-YAML_NAME = "chartmatrix.yaml"
-PYPROJECT = "pyproject.toml"
 LEVELS = {"error": Severity.ERROR, "warning": Severity.WARNING, "off": None}
-KEYS = ("severity",)
+KEYS = ("severity", "checksumConvention")
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class ProjectConfig:
 
     file: Path | None = None
     severity: tuple[tuple[str, str], ...] = ()
+    checksum_convention: str | None = None  # None: unset (specs default to presence)
+    deprecations: tuple[str, ...] = ()  # old spellings, reported as warnings
 
     def level(self, rule_id: str) -> str | None:
         """The configured level (error/warning/off) of ``rule_id``, or None."""
@@ -78,32 +86,19 @@ class ProjectConfig:
         return default.value if level is None else level
 
 
-def _has_tool_table(path: Path) -> bool:
-    return "chartmatrix" in (_read_toml(path).get("tool") or {})
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ChartmatrixError(path, f"invalid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ChartmatrixError(path, f"cannot read file ({exc})") from None
-
-
 def find_config(start: Path | None = None) -> Path | None:
     """The nearest chartmatrix.yaml or pyproject.toml with [tool.chartmatrix], from
-    ``start`` (default: the current directory) up to the repository root."""
-    here = (start or Path.cwd()).resolve()
+    ``start`` (default: the project root) up to the repository root."""
+    here = (start or find_root()).resolve()
     for directory in (here, *here.parents):
-        found = [directory / YAML_NAME] if (directory / YAML_NAME).is_file() else []
+        found = [directory / CONFIG_FILE] if (directory / CONFIG_FILE).is_file() else []
         pyproject = directory / PYPROJECT
-        if pyproject.is_file() and _has_tool_table(pyproject):
+        if pyproject.is_file() and has_tool_table(pyproject):
             found.append(pyproject)
         if len(found) > 1:
             raise ChartmatrixError(
                 directory,
-                f"both {YAML_NAME} and {PYPROJECT} [tool.chartmatrix] configure chartmatrix; "
+                f"both {CONFIG_FILE} and {PYPROJECT} [tool.chartmatrix] configure chartmatrix; "
                 "keep one",
             )
         if found:
@@ -137,7 +132,11 @@ def parse_config(data: Any, file: Path, table: str, rule_ids: Mapping[str, Any])
         if not any(fnmatch.fnmatchcase(rule_id, str(key)) for rule_id in rule_ids):
             raise ChartmatrixError(file, f"{name}: unknown rule id (see `chartmatrix rules`)")
         items.append((str(key), value.lower()))
-    return ProjectConfig(file, tuple(items))
+    convention, note = None, None
+    if "checksumConvention" in data:
+        name = f"{table[:-1]}] checksumConvention" if table else "checksumConvention"
+        convention, note = parse_convention(data["checksumConvention"], f"{file}: {name}")
+    return ProjectConfig(file, tuple(items), convention, (note,) if note else ())
 
 
 def load_project_config(
@@ -152,6 +151,6 @@ def load_project_config(
     if file is None:
         return ProjectConfig()
     if file.name == PYPROJECT:
-        data = (_read_toml(file).get("tool") or {}).get("chartmatrix")
+        data = (read_toml(file).get("tool") or {}).get("chartmatrix")
         return parse_config(data, file, "[tool.chartmatrix]", rule_ids)
     return parse_config(load_yaml_file(file), file, "", rule_ids)

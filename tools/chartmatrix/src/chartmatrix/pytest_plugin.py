@@ -39,6 +39,9 @@ Every ``chart_tests/<chart>/matrix.yaml`` is collected: each case is its own tes
 (``matrix.yaml::<case id>``), so ``-k 'replicas:3'`` selects cases; ``golden-files``
 checks for orphaned golden files and ``mode-coverage`` the spec's ``coverage:`` list.
 The selected cases of a spec render together (concurrently) on the first item.
+Under pytest-xdist (``-n N``) a worker checks each case it is given on its own (one
+renderer per worker); with ``--dist loadfile`` a spec's cases stay together and render
+concurrently as without xdist.
 Options: ``--update-golden``, ``--chartmatrix-strict`` (warnings fail),
 ``--chartmatrix-helm NAME|PATH``; ``CI`` set = CI golden mode.
 Warning findings are reported as ``ChartmatrixWarning``.
@@ -159,35 +162,68 @@ class MatrixFile(pytest.File):
             yield ModeCoverage.from_parent(self, name="mode-coverage")
 
 
+# pytest-xdist modes that send every item of a file to one worker (the rest spread them)
+_WHOLE_FILE_MODES = ("loadfile", "loadscope", "each")
+
+
+def _whole_file(config: pytest.Config) -> bool:
+    """Whether this process runs every selected item of a spec: always, except on an
+    xdist worker whose items of one file may be shared with other workers."""
+    if not hasattr(config, "workerinput"):
+        return True
+    return config.getoption("dist", "no") in _WHOLE_FILE_MODES
+
+
+_RUNNER_KEY = pytest.StashKey[Runner]()
+
+
+def _runner(config: pytest.Config) -> Runner:
+    """One runner per pytest process: renderers and validators start once."""
+    if _RUNNER_KEY not in config.stash:
+        options = Options(
+            helm=config.getoption("--chartmatrix-helm"),
+            update_golden=config.getoption("--update-golden"),
+            ci=bool(os.environ.get("CI")),
+            strict=config.getoption("--chartmatrix-strict"),
+        )
+        config.stash[_RUNNER_KEY] = Runner(options)
+    return config.stash[_RUNNER_KEY]
+
+
 class _Batch:
-    """Runs the selected cases of one spec together (concurrent renders), once."""
+    """Runs the selected cases of one spec together (concurrent renders), once. Under
+    pytest-xdist, where the items of one spec may go to several workers, each worker
+    runs only the cases it is given, one per item: no case is checked (or its golden
+    file written) twice."""
 
     def __init__(self) -> None:
         self.result: RunResult | None = None
         self.error: str | None = None
 
-    def get(self, item: pytest.Item, spec: MatrixSpec) -> RunResult:
+    def get(self, item: MatrixCase, spec: MatrixSpec) -> RunResult:
+        if not _whole_file(item.config):
+            return self._run(item, spec, {item.case.id})
         if self.result is None and self.error is None:
             selected = {
                 i.case.id
                 for i in item.session.items
                 if isinstance(i, MatrixCase) and i.parent is item.parent
             }
-            config = item.config
-            options = Options(
-                helm=config.getoption("--chartmatrix-helm"),
-                update_golden=config.getoption("--update-golden"),
-                ci=bool(os.environ.get("CI")),
-                strict=config.getoption("--chartmatrix-strict"),
-            )
             try:
-                self.result = Runner(options).run([spec], only=lambda s, c: c.id in selected)
-            except ChartmatrixError as exc:
-                self.error = exc.line()
+                self.result = self._run(item, spec, selected)
+            except MatrixCaseFailed as exc:
+                self.error = str(exc)
         if self.error is not None:
             raise MatrixCaseFailed(self.error)
         assert self.result is not None
         return self.result
+
+    @staticmethod
+    def _run(item: pytest.Item, spec: MatrixSpec, selected: set[str]) -> RunResult:
+        try:
+            return _runner(item.config).run([spec], only=lambda s, c: c.id in selected)
+        except ChartmatrixError as exc:
+            raise MatrixCaseFailed(exc.line()) from None
 
 
 _BATCHES_KEY = pytest.StashKey[dict[str, _Batch]]()

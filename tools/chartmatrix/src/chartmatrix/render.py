@@ -99,9 +99,11 @@ class RenderResult:
     seconds: float
 
 
-def project_root() -> Path | None:
-    """The checkout chartmatrix runs from: the repository whose ``tools/chartmatrix/src``
-    holds this package (an editable install). None for an installed copy."""
+def own_checkout() -> Path | None:
+    """The checkout chartmatrix itself runs from: the repository whose
+    ``tools/chartmatrix/src`` holds this package (an editable install), where tools are
+    built into ``.tools/bin``. None for an installed copy. Not the project under test
+    (:func:`chartmatrix.project.find_root`)."""
     package = Path(__file__).resolve().parent
     root = package.parents[3]
     if package.parent == root / "tools" / "chartmatrix" / "src":
@@ -113,7 +115,7 @@ def find_helm(name_or_path: str | None = None) -> str:
     """Resolve ``helm`` (v4, default), ``helm3`` or an explicit path to an executable.
 
     Looks on ``PATH`` first, then in ``.tools/bin`` of chartmatrix's own checkout
-    (:func:`project_root`) only: never in the working directory or its parents, where
+    (:func:`own_checkout`) only: never in the working directory or its parents, where
     anyone who can write a directory above it could plant a ``helm``.
     """
     name = name_or_path or os.environ.get("CHARTMATRIX_HELM") or DEFAULT_HELM
@@ -125,7 +127,7 @@ def find_helm(name_or_path: str | None = None) -> str:
     found = shutil.which(name)
     if found:
         return found
-    root = project_root()
+    root = own_checkout()
     if root is not None:
         candidate = root / ".tools" / "bin" / name
         if candidate.is_file() and os.access(candidate, os.X_OK):

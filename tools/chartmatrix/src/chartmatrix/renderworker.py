@@ -37,7 +37,7 @@ from chartmatrix.render import (
     RenderResult,
     clean_error,
     find_helm,
-    project_root,
+    own_checkout,
 )
 
 RENDERERS = ("worker", "helm")
@@ -68,7 +68,7 @@ def find_worker(helm: str, major: int) -> str | None:
     if explicit:
         return _executable(Path(explicit))
     candidates = [Path(helm).parent / name, Path(os.path.realpath(helm)).parent / name]
-    root = project_root()
+    root = own_checkout()
     found = shutil.which(name)
     if found:
         candidates.append(Path(found))

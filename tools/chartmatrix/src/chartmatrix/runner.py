@@ -2,6 +2,9 @@
 
 Renders run concurrently (one helm process per core); parsing, validation, rules and
 golden comparison run in this process with compiled validators shared by every case.
+Cases stream through in batches (:data:`BATCH_CASES`): a batch is rendered, checked and
+its renders dropped before the next, and a case keeps only its findings and notes, so
+memory does not grow with the number of cases.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from chartmatrix.charts import (
     load_chart,
     stage,
 )
+from chartmatrix.checksumconvention import DEFAULT as DEFAULT_CONVENTION
 from chartmatrix.coverage import check_coverage
 from chartmatrix.findings import Finding, Severity
 from chartmatrix.goldenstage import GoldenStage, check_update
+from chartmatrix.locate import locate
 from chartmatrix.manifests import Manifest, ManifestParseError, parse
-from chartmatrix.projectconfig import load_project_config
+from chartmatrix.projectconfig import ProjectConfig, load_project_config
 from chartmatrix.render import RenderRequest, RenderResult
 from chartmatrix.renderworker import make_renderer
 from chartmatrix.rules import RULES, RuleContext, run_rules
@@ -36,6 +41,8 @@ from chartmatrix.valuepaths import unknown_value_paths
 
 CHECKS = ("render", "schema", "rules", "golden")
 STAGES = ("render", "validate", "rules", "golden")
+# cases rendered and checked together; their renders are dropped before the next batch
+BATCH_CASES = 64
 
 
 @dataclass
@@ -59,6 +66,7 @@ class CaseResult:
     manifests: int = 0
     ran: set[str] = field(default_factory=set)
     notes: dict[str, str] = field(default_factory=dict)  # what each check looked at
+    seconds: float = 0.0  # its renders and checks: the cost --shard balances by
 
     def status(self, check: str, strict: bool = False) -> str:
         """pass | warn | fail | skip for one grid cell."""
@@ -80,6 +88,8 @@ class ChartResult:
     spec: MatrixSpec
     cases: list[CaseResult] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # chart level (orphans)
+    selected: list[str] = field(default_factory=list)  # a shard's: every shard's case ids
+    unused_masks: list[Finding] = field(default_factory=list)  # a shard's: for the merge
 
     def failed(self, strict: bool = False) -> bool:
         bad = {Severity.ERROR} | ({Severity.WARNING} if strict else set())
@@ -94,6 +104,7 @@ class RunResult:
     timings: dict[str, float]
     wall: float
     strict: bool = False
+    shard: tuple[int, int] | None = None  # (I, N) of run --shard I/N
 
     @property
     def cases(self) -> list[CaseResult]:
@@ -123,6 +134,11 @@ def _request_key(req: RenderRequest) -> str:
     )
 
 
+def _both(only: Selector | None, shard: Selector) -> Selector:
+    """The cases of ``shard`` that ``only`` (when given) selects."""
+    return lambda spec, case: (only is None or only(spec, case)) and shard(spec, case)
+
+
 def _highest(versions: tuple[str, ...]) -> str:
     return max(versions, key=lambda v: tuple(int(x) for x in v.split(".")[:2]))
 
@@ -131,18 +147,16 @@ def _allowed_versions(info: ChartInfo, versions: tuple[str, ...]) -> dict[str, b
     return {v: kube_version_allowed(info.kube_version_constraint, v) for v in versions}
 
 
-def _convention(spec: MatrixSpec, info: ChartInfo) -> str:
-    if spec.checksum_convention != "auto":
-        return spec.checksum_convention
-    return "destate" if info.name == "destate" or "destate" in info.dependencies else "presence"
-
-
-def _chart_findings(spec: MatrixSpec, staged_dir: Path) -> list[Finding]:
+def _chart_findings(spec: MatrixSpec, staged_dir: Path, project: ProjectConfig) -> list[Finding]:
     """What is wrong with the chart or the spec as a whole, before any case."""
     out = [
         Finding("render", "chart/dependency-version", Severity.ERROR, problem)
         for problem in dependency_problems(staged_dir)
     ]
+    out.extend(
+        Finding("render", "spec/deprecated", Severity.WARNING, note)
+        for note in (*project.deprecations, *spec.deprecations)
+    )
     out.extend(
         Finding("render", "spec/unknown-value", Severity.WARNING, message)
         for message in unknown_value_paths(spec, staged_dir)
@@ -157,12 +171,20 @@ class Runner:
         self.renderer = make_renderer(options.helm, options.jobs, options.renderer)
         self.validator = SchemaValidator(options.crds)
         self.timings = dict.fromkeys(STAGES, 0.0)
-        self.severities = load_project_config().severities()  # chartmatrix.yaml / pyproject
+        self.project = load_project_config()  # chartmatrix.yaml / pyproject.toml
+        self.severities = self.project.severities()
+        self._rendered = 0
 
-    def run(self, specs: list[MatrixSpec], only: Selector | None = None) -> RunResult:
-        """Run every case of ``specs`` (or those ``only`` selects)."""
+    def run(
+        self, specs: list[MatrixSpec], only: Selector | None = None, shard: Selector | None = None
+    ) -> RunResult:
+        """Run every case of ``specs`` (or those ``only`` selects). ``shard``: this run is
+        one part of a sharded run (``chartmatrix merge`` joins the parts): it checks the
+        cases ``shard`` selects, and keeps the masks no case of its own used apart
+        (``ChartResult.unused_masks``): the merge reports those that no shard used."""
         started = time.perf_counter()
         self.timings = dict.fromkeys(STAGES, 0.0)
+        self._rendered = 0  # renders done in this run, for the progress bar
         check_update(specs, self.options.update_golden)
         self._golden = GoldenStage(
             specs,
@@ -178,32 +200,56 @@ class Runner:
                 stage(s.chart_dir, Path(tmp) / f"{i}" / s.chart_dir.name)
                 for i, s in enumerate(specs)
             ]
-            plan, requests = self._plan(specs, infos, staged, only)
-            done = 0
-
-            def rendered(_: int, __: RenderResult) -> None:
-                nonlocal done
-                done += 1
-                self.progress("render", done, len(requests))
-
-            t0 = time.perf_counter()
-            results = self.renderer.render_many(requests, rendered)
-            self.timings["render"] += time.perf_counter() - t0
+            selected = only if shard is None else _both(only, shard)
+            plan, requests = self._plan(specs, infos, staged, selected)
             charts = [ChartResult(s) for s in specs]
             for chart, staged_dir in zip(charts, staged, strict=True):
-                chart.findings.extend(_chart_findings(chart.spec, staged_dir))
-            for n, (i, case, per_version) in enumerate(plan):
-                outcome = self._case(specs[i], infos[i], case, per_version, results)
-                charts[i].cases.append(outcome)
-                self.progress("check", n + 1, len(plan))
+                chart.findings.extend(_chart_findings(chart.spec, staged_dir, self.project))
+                if shard is not None:
+                    spec = chart.spec
+                    chart.selected = [c.id for c in spec.cases if only is None or only(spec, c)]
+            # streamed in batches: render a batch, check it, drop its renders, so memory
+            # stays flat however many cases there are (a batch still keeps every core busy)
+            checked = 0
+            for start in range(0, len(plan), BATCH_CASES):
+                batch = plan[start : start + BATCH_CASES]
+                results = self._render_batch(batch, requests)
+                for i, case, per_version in batch:
+                    t0 = time.perf_counter()
+                    outcome = self._case(specs[i], infos[i], case, per_version, results)
+                    outcome.seconds += time.perf_counter() - t0
+                    used = {r for r in per_version.values() if r >= 0}
+                    outcome.seconds += sum(results[r].seconds for r in used)
+                    charts[i].cases.append(outcome)
+                    checked += 1
+                    self.progress("check", checked, len(plan))
+                self._golden.settle(requests)
+                del results
             self._golden.finish(requests)
             for chart, info in zip(charts, infos, strict=True):
-                self._golden.chart(chart, prune=only is None)
+                self._golden.chart(
+                    chart, prune=selected is None, whole=only is None and shard is not None
+                )
                 if only is None:
                     chart.findings.extend(check_coverage(chart.spec, info.defaults))
         return RunResult(
             charts, dict(self.timings), time.perf_counter() - started, self.options.strict
         )
+
+    def _render_batch(
+        self, batch: list[tuple[int, Case, dict[str, int]]], requests: list[RenderRequest]
+    ) -> dict[int, RenderResult]:
+        """The renders a batch of cases needs, by their index in ``requests``."""
+        needed = sorted({r for _, _, per_version in batch for r in per_version.values() if r >= 0})
+
+        def rendered(_: int, __: RenderResult) -> None:
+            self._rendered += 1  # a render shared by two batches is done twice
+            self.progress("render", min(self._rendered, len(requests)), len(requests))
+
+        t0 = time.perf_counter()
+        found = self.renderer.render_many([requests[r] for r in needed], rendered)
+        self.timings["render"] += time.perf_counter() - t0
+        return dict(zip(needed, found, strict=True))
 
     def _plan(
         self,
@@ -255,7 +301,7 @@ class Runner:
         info: ChartInfo,
         case: Case,
         per_version: dict[str, int],
-        results: list[RenderResult],
+        results: dict[int, RenderResult],
     ) -> CaseResult:
         out = CaseResult(spec.name, case)
         out.ran.add("render")
@@ -336,13 +382,17 @@ class Runner:
             manifests=draft.normalized if draft.normalized is not None else manifests,
             namespace=case.namespace,
             external=spec.external,
-            checksum_convention=_convention(spec, info),
+            checksum_convention=spec.checksum_convention
+            or self.project.checksum_convention
+            or DEFAULT_CONVENTION,
             golden=draft.previous,
         )
         out.ran.add("rules")
         raw = run_rules(ctx, severities=self.severities)
         kept = [f for f in raw if not case.suppressed(f.rule, f.resource)]
         out.findings.extend(kept)
+        # the templates behind rendered objects are known only here, while manifests live
+        out.findings[:] = locate(out.findings, spec, case, manifests)
         out.notes["rules"] = f"{len(RULES)} rules; {len(raw) - len(kept)} finding(s) suppressed"
         t3 = time.perf_counter()
         self.timings["rules"] += t3 - t2

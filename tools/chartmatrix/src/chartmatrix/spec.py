@@ -22,6 +22,7 @@ from typing import Any
 import jsonschema
 
 from chartmatrix.charts import chart_dir_of
+from chartmatrix.checksumconvention import parse_convention
 from chartmatrix.crdsource import resolve_crd
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.findings import NON_RULE_IDS, json_path
@@ -108,11 +109,12 @@ class MatrixSpec:
     golden_dir: Path | None = None
     crds: tuple[Path, ...] = ()
     external: dict[str, frozenset[str]] = field(default_factory=dict)
-    checksum_convention: str = "auto"
+    checksum_convention: str | None = None  # None: the project's setting (default presence)
     masks: tuple[Mask, ...] = ()
     coverage: tuple[Coverage, ...] = ()
     suppress: tuple[Suppression, ...] = ()  # the spec-wide entries
     value_paths: tuple[str, ...] = ()  # axis and `set` paths, checked against the chart
+    deprecations: tuple[str, ...] = ()  # old spellings in the spec, reported as warnings
 
 
 @cache
@@ -321,6 +323,7 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
             _tokens(mask.path)
         except ValueError as exc:
             raise ChartmatrixError(file, f"mask[{i}].path: {exc}") from None
+    convention, deprecations = _checksum_convention(data.get("checksumConvention"), file)
     return MatrixSpec(
         name=data.get("name") or base_dir.name,
         chart_dir=chart_dir.resolve(),
@@ -329,7 +332,8 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
         golden_dir=_golden_dir(base_dir, golden, file, chart_dir, masks),
         crds=tuple(path for path, _ in crds),
         external=external,
-        checksum_convention=data.get("checksumConvention", "auto"),
+        checksum_convention=convention,
+        deprecations=deprecations,
         masks=masks,
         suppress=global_suppress,
         value_paths=(*(data.get("axes") or {}), *(data.get("set") or {})),
@@ -340,6 +344,21 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
             for c in data.get("coverage") or []
         ),
     )
+
+
+def _checksum_convention(value: object, file: Path) -> tuple[str | None, tuple[str, ...]]:
+    """The spec's ``checksumConvention`` (None: unset) and a note for an old spelling."""
+    where = f"{file}: checksumConvention"
+    if value is None:
+        return None, ()
+    if value == "auto":  # 0.1 guessed the convention from the chart's dependencies
+        return None, (
+            f"{where}: 'auto' is deprecated: chartmatrix no longer guesses the convention "
+            "from the chart; the project's setting applies (default presence); set "
+            "presence, strict or data-hash",
+        )
+    name, note = parse_convention(value, where)
+    return name, (note,) if note else ()
 
 
 def ci_cases(

@@ -14,12 +14,32 @@ from collections.abc import Sequence
 from chartmatrix.cluster.control_plane import ControlPlane
 from chartmatrix.errors import ChartmatrixError
 
+REAL_NODE = "real"
+
 
 def _up(args: argparse.Namespace) -> int:
     plane = ControlPlane()
-    plane.up(nodes=args.nodes, timeout=args.timeout, gateway_api=args.gateway_api)
+    real = args.nodes == REAL_NODE
+    plane.up(
+        nodes=1 if real else args.nodes,
+        timeout=args.timeout,
+        gateway_api=args.gateway_api,
+        real_node=real,
+    )
     print(f"export KUBECONFIG={plane.layout.kubeconfig}")
     return 0
+
+
+def node_count(value: str) -> int | str:
+    """``--nodes``: a count of kwok nodes or ``real``."""
+    if value == REAL_NODE:
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of kwok nodes or '{REAL_NODE}' (got {value!r})"
+        ) from None
 
 
 def _down(args: argparse.Namespace) -> int:
@@ -39,7 +59,14 @@ def add_cluster_parser(subparsers: argparse._SubParsersAction) -> None:  # type:
     )
     sub = cluster.add_subparsers(dest="cluster_command", required=True)
     up = sub.add_parser("up", help="start it and write .tools/cluster/kubeconfig")
-    up.add_argument("--nodes", type=int, default=3, help="kwok nodes to register (default 3)")
+    up.add_argument(
+        "--nodes",
+        type=node_count,
+        default=3,
+        metavar="N|real",
+        help="N kwok nodes (default 3), or 'real': one real node running containers "
+        "(kubelet, containerd, kube-proxy, CoreDNS; root on Linux)",
+    )
     up.add_argument("--timeout", type=float, default=180.0, help="seconds to wait (default 180)")
     up.add_argument(
         "--gateway-api",
@@ -59,7 +86,7 @@ def add_cluster_parser(subparsers: argparse._SubParsersAction) -> None:  # type:
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``cluster`` and ``install`` to chartmatrix's subcommands."""
-    from chartmatrix.install_cli import add_install_parser
+    from chartmatrix.cluster.install_cli import add_install_parser
 
     add_cluster_parser(subparsers)
     add_install_parser(subparsers)

@@ -23,6 +23,9 @@ from chartmatrix.cluster import kwok
 from chartmatrix.cluster.api import Api
 from chartmatrix.cluster.kubeconfig import write_kubeconfig
 from chartmatrix.cluster.layout import Layout, Ports
+from chartmatrix.cluster.node import COMPONENTS as NODE_COMPONENTS
+from chartmatrix.cluster.node import NODE_PORTS, RealNode, free_ports
+from chartmatrix.cluster.nodeconf import NODE_IP, NODE_NAME
 from chartmatrix.cluster.pki import ensure_pki
 from chartmatrix.cluster.procs import Proc
 from chartmatrix.cluster.provisioner import storage_class
@@ -74,6 +77,8 @@ class ControlPlane:
     ) -> None:
         self.layout = layout or Layout.default()
         self.say = say or (lambda msg: print(f"cluster: {msg}", file=sys.stderr))
+        self.node = RealNode(self.layout)
+        self.real_node = False  # set by up(real_node=True): the node's flags and processes
 
     # --- pieces -----------------------------------------------------------------
     def proc(self, name: str) -> Proc:
@@ -93,7 +98,8 @@ class ControlPlane:
 
     # --- status ----------------------------------------------------------------
     def status(self) -> Status:
-        running = {name: self.proc(name).alive() for name in COMPONENTS}
+        names = [*COMPONENTS, *(NODE_COMPONENTS if self.node.active() else ())]
+        running = {name: self.proc(name).alive() for name in names}
         ports = self.ports()
         version = None
         ready: list[str] = []
@@ -107,9 +113,16 @@ class ControlPlane:
 
     # --- up --------------------------------------------------------------------
     def up(
-        self, nodes: int = 3, timeout: float = 180.0, gateway_api: str = "experimental"
+        self,
+        nodes: int = 3,
+        timeout: float = 180.0,
+        gateway_api: str = "experimental",
+        real_node: bool = False,
     ) -> float:
         """Start everything (fresh etcd data); return the seconds it took.
+
+        ``real_node``: instead of ``nodes`` kwok nodes, one real node (kubelet,
+        containerd, kube-proxy, CoreDNS on this machine; see :mod:`chartmatrix.cluster.node`).
 
         ``gateway_api``: which Gateway API CRD channel to install: ``experimental``
         (a superset: charts using experimental fields such as sessionPersistence
@@ -123,6 +136,10 @@ class ControlPlane:
                 f"--gateway-api must be one of {', '.join(GATEWAY_CHANNELS)} (got {gateway_api})",
             )
         self.layout.require_binaries()
+        if real_node:
+            self.node.require()
+            nodes = 1
+        self.real_node = real_node
         crd_dir = self.layout.crd_dir(gateway_api)
         if gateway_api != "none" and not any(crd_dir.glob("*.yaml")):
             raise ChartmatrixError(
@@ -130,7 +147,8 @@ class ControlPlane:
             )
         started = time.monotonic()
         current = self.status()
-        if current.up and len(current.ready_nodes) >= nodes:
+        wanted = [NODE_NAME] if real_node else kwok.node_names(nodes)
+        if current.up and set(wanted) <= set(current.ready_nodes):
             self.say(f"already up at {current.server} ({current.version})")
             return 0.0
         self.down(quiet=True)
@@ -156,6 +174,10 @@ class ControlPlane:
 
     def _start_all(self, nodes: int, crd_dir: Path | None, deadline: float) -> Ports:
         ports = Ports.pick()
+        if self.real_node:
+            ports.extra = free_ports(NODE_PORTS)
+            self.node.ensure_certs()
+            self.node.network_up(ports.apiserver)
         ports.save(self.layout.state_file)
         shutil.rmtree(self.layout.etcd_data, ignore_errors=True)
         self._start_etcd(ports, deadline)
@@ -163,14 +185,23 @@ class ControlPlane:
         api = self.api(ports, timeout=30.0)  # big CRDs take a while on a busy machine
         self._write_kubeconfigs(ports)
         self._start_controllers(ports)
-        self._register(api, nodes)
+        self._register(api, 0 if self.real_node else nodes)
         crds = self._install_crds(api, crd_dir) if crd_dir is not None else []
-        self._wait(
-            lambda: len(ready_nodes(api.get("/api/v1/nodes"))) >= nodes,
-            deadline,
-            f"{nodes} Ready kwok nodes",
-            ["kwok", "kube-controller-manager"],
-        )
+        if self.real_node:
+            self.node.start(
+                api,
+                self.server(ports),
+                ports.extra,
+                SERVICE_CIDR,
+                lambda ready, what, watch: self._wait(ready, deadline, what, watch),
+            )
+        else:
+            self._wait(
+                lambda: len(ready_nodes(api.get("/api/v1/nodes"))) >= nodes,
+                deadline,
+                f"{nodes} Ready kwok nodes",
+                ["kwok", "kube-controller-manager"],
+            )
         self._wait(
             lambda: all(established(api.get(f"{CRD_PATH}/{name}")) for name in crds),
             deadline,
@@ -210,13 +241,13 @@ class ControlPlane:
         self.proc("etcd").start(
             [
                 self._bin("etcd"),
-                "--name=destate",
+                "--name=chartmatrix",
                 f"--data-dir={self.layout.etcd_data}",
                 f"--listen-client-urls={client}",
                 f"--advertise-client-urls={client}",
                 f"--listen-peer-urls={peer}",
                 f"--initial-advertise-peer-urls={peer}",
-                f"--initial-cluster=destate={peer}",
+                f"--initial-cluster=chartmatrix={peer}",
                 "--unsafe-no-fsync=true",
                 "--log-level=warn",
                 "--quota-backend-bytes=1073741824",
@@ -226,12 +257,15 @@ class ControlPlane:
 
     def _start_apiserver(self, ports: Ports, deadline: float) -> Api:
         pki = self.layout.pki
+        # with the real node, pods reach the API server on the node IP (the `kubernetes`
+        # Service); netfilter's table keeps the port off every other interface
+        bind, advertise = ("0.0.0.0", NODE_IP) if self.real_node else ("127.0.0.1", "127.0.0.1")
         self.proc("kube-apiserver").start(
             [
                 self._bin("kube-apiserver"),
                 f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={bind}",
+                f"--advertise-address={advertise}",
                 f"--secure-port={ports.apiserver}",
                 f"--cert-dir={self.layout.run / 'apiserver-certs'}",
                 f"--tls-cert-file={pki / 'apiserver.crt'}",
@@ -241,13 +275,15 @@ class ControlPlane:
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--authorization-mode=RBAC",
-                "--enable-admission-plugins=PodSecurity,DefaultStorageClass,ServiceAccount",
+                "--authorization-mode=Node,RBAC",
+                "--enable-admission-plugins=PodSecurity,DefaultStorageClass,ServiceAccount"
+                + (",NodeRestriction" if self.real_node else ""),
                 "--allow-privileged=true",  # as on real clusters: Pod Security decides
                 "--profiling=false",
                 "--enable-priority-and-fairness=false",
                 "--event-ttl=30m",
                 "--v=0",
+                *(self.node.apiserver_flags() if self.real_node else []),
             ]
         )
         api = self.api(ports, timeout=2.0)
@@ -319,6 +355,11 @@ class ControlPlane:
                 "-m",
                 "chartmatrix.cluster.provisioner",
                 f"--kubeconfig={self.component_kubeconfig('provisioner')}",
+                *(
+                    [f"--real-node={NODE_NAME}", f"--real-node-dir={self.node.paths.volumes}"]
+                    if self.real_node
+                    else []
+                ),
             ]
         )
 
@@ -341,13 +382,22 @@ class ControlPlane:
     # --- down ------------------------------------------------------------------
     def down(self, purge: bool = False, quiet: bool = False) -> list[str]:
         """Stop every component (reverse order); return the names that were running."""
-        stopped = [name for name in reversed(COMPONENTS) if self.proc(name).stop()]
+        # the node first (it needs no API server); the control plane stops even if the
+        # node's teardown could not remove something, which is reported afterwards
+        node_error = None
+        try:
+            stopped = self.node.down()
+        except ChartmatrixError as exc:
+            stopped, node_error = [], exc
+        stopped += [name for name in reversed(COMPONENTS) if self.proc(name).stop()]
         self.layout.state_file.unlink(missing_ok=True)
         shutil.rmtree(self.layout.etcd_data, ignore_errors=True)
-        if purge:
+        if purge and node_error is None:  # never delete through a mount the node left
             shutil.rmtree(self.layout.root, ignore_errors=True)
         if not quiet:
             self.say(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
+        if node_error is not None:
+            raise node_error
         return stopped
 
 

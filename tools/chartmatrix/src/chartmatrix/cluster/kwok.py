@@ -1,6 +1,6 @@
 """What kwok simulates: the fake nodes and the Stages that move nodes and pods along.
 
-kwok plays the kubelet for nodes labelled ``destate.local/kwok=true``. The Stages:
+kwok plays the kubelet for nodes labelled ``chartmatrix.local/kwok=true``. The Stages:
 
 - ``node-initialize``: a new node reports Ready with addresses, capacity and node info;
 - ``node-heartbeat``: Ready nodes refresh their conditions now and then (kwok renews
@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-NODE_LABEL = "destate.local/kwok"
+NODE_LABEL = "chartmatrix.local/kwok"
 NODE_SELECTOR = f"{NODE_LABEL}=true"
 HELM_TEST_HOOKS = ("test", "test-success")
 

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from chartmatrix.errors import ChartmatrixError
+from chartmatrix.project import environment, find_root
 
 BINARIES = (
     "etcd",
@@ -18,24 +19,16 @@ BINARIES = (
     "kwok",
     "kubectl",
 )
-CONTEXT = "destate-local"
-
-
-def repo_root() -> Path:
-    """The checkout this package lives in (``$DESTATE_ROOT`` overrides)."""
-    env = os.environ.get("DESTATE_ROOT")
-    if env:
-        return Path(env).resolve()
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "tools" / "versions.env").is_file():
-            return parent
-    return Path.cwd()
+CONTEXT = "chartmatrix-local"
+STATE_ENV = "CHARTMATRIX_CLUSTER_DIR"
+OLD_STATE_ENV = "DESTATE_CLUSTER_DIR"  # chartmatrix 0.1's name
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Paths of one local cluster: ``.tools/cluster`` of the checkout by default."""
+    """Paths of one local cluster: by default ``.tools/cluster`` (``$CHARTMATRIX_CLUSTER_DIR``
+    overrides) and the binaries in ``.tools/bin``, both under the project root
+    (:func:`chartmatrix.project.find_root`, ``--root``)."""
 
     root: Path
     bin_dir: Path
@@ -46,10 +39,10 @@ class Layout:
 
     @classmethod
     def default(cls) -> Layout:
-        base = repo_root()
-        state = os.environ.get("DESTATE_CLUSTER_DIR")
+        base = find_root()
+        state = environment(STATE_ENV, OLD_STATE_ENV)
         return cls(
-            root=Path(state).resolve() if state else base / ".tools" / "cluster",
+            root=Path(state[1]).resolve() if state else base / ".tools" / "cluster",
             bin_dir=base / ".tools" / "bin",
         )
 

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from chartmatrix.cluster.nodeconf import NODE_IP  # pods reach the API server there
 from chartmatrix.errors import ChartmatrixError
 
 DAYS = "3650"
@@ -36,11 +37,11 @@ class Client:
 
 
 CLIENTS = (
-    Client("admin", "destate-admin", "system:masters"),
+    Client("admin", "chartmatrix-admin", "system:masters"),
     Client("controller-manager", "system:kube-controller-manager"),
     Client("scheduler", "system:kube-scheduler"),
-    Client("kwok", "destate-kwok", "system:masters"),
-    Client("provisioner", "destate-provisioner", "system:masters"),
+    Client("kwok", "chartmatrix-kwok", "system:masters"),
+    Client("provisioner", "chartmatrix-provisioner", "system:masters"),
 )
 
 
@@ -101,7 +102,7 @@ def ensure_pki(pki: Path) -> None:
             "-key",
             str(pki / "ca.key"),
             "-subj",
-            "/CN=destate-local-ca",
+            "/CN=chartmatrix-local-ca",
             "-days",
             DAYS,
             "-out",
@@ -111,33 +112,10 @@ def ensure_pki(pki: Path) -> None:
             "-addext",
             "keyUsage=critical,keyCertSign,cRLSign",
         )
-    if not (pki / "apiserver.crt").is_file():
-        alt = ",".join(["IP:127.0.0.1", f"IP:{SERVICE_IP}", *(f"DNS:{n}" for n in APISERVER_NAMES)])
-        _sign(
-            pki,
-            "apiserver",
-            "/CN=kube-apiserver",
-            [
-                "basicConstraints=CA:FALSE",
-                "keyUsage=critical,digitalSignature,keyEncipherment",
-                "extendedKeyUsage=serverAuth",
-                f"subjectAltName={alt}",
-            ],
-        )
+    apiserver_alt = ["IP:127.0.0.1", f"IP:{SERVICE_IP}", f"IP:{NODE_IP}"]
+    ensure_serving_cert(pki, "apiserver", "kube-apiserver", [*apiserver_alt, *APISERVER_NAMES])
     for client in CLIENTS:
-        if (pki / f"{client.stem}.crt").is_file():
-            continue
-        subject = (f"/O={client.group}" if client.group else "") + f"/CN={client.user}"
-        _sign(
-            pki,
-            client.stem,
-            subject,
-            [
-                "basicConstraints=CA:FALSE",
-                "keyUsage=critical,digitalSignature,keyEncipherment",
-                "extendedKeyUsage=clientAuth",
-            ],
-        )
+        ensure_client_cert(pki, client)
     if not (pki / "sa.key").is_file():
         _openssl(
             "genpkey",
@@ -150,3 +128,44 @@ def ensure_pki(pki: Path) -> None:
         )
         (pki / "sa.key").chmod(0o600)
         _openssl("pkey", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
+
+
+def ensure_client_cert(pki: Path, client: Client) -> None:
+    """``pki/<stem>.crt`` for ``client``, signed by the CA, unless it exists."""
+    if (pki / f"{client.stem}.crt").is_file():
+        return
+    subject = (f"/O={client.group}" if client.group else "") + f"/CN={client.user}"
+    _sign(
+        pki,
+        client.stem,
+        subject,
+        [
+            "basicConstraints=CA:FALSE",
+            "keyUsage=critical,digitalSignature,keyEncipherment",
+            "extendedKeyUsage=clientAuth",
+        ],
+    )
+
+
+def ensure_serving_cert(pki: Path, stem: str, common_name: str, names: list[str]) -> None:
+    """A serving certificate for ``names`` (``IP:...`` entries, others are DNS names).
+
+    Remade when the names differ from the ones it was made for (``<stem>.names``):
+    a certificate made before an address was added here gains it.
+    """
+    alt = ",".join(n if n.startswith("IP:") else f"DNS:{n}" for n in names)
+    record = pki / f"{stem}.names"
+    if (pki / f"{stem}.crt").is_file() and record.is_file() and record.read_text().strip() == alt:
+        return
+    _sign(
+        pki,
+        stem,
+        f"/CN={common_name}",
+        [
+            "basicConstraints=CA:FALSE",
+            "keyUsage=critical,digitalSignature,keyEncipherment",
+            "extendedKeyUsage=serverAuth",
+            f"subjectAltName={alt}",
+        ],
+    )
+    record.write_text(alt + "\n")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from chartmatrix.report.model import to_dict
 from chartmatrix.runner import CHECKS, RunResult
@@ -89,7 +90,11 @@ def _detail(chart: str, case: str, check: str, status: str, info: dict) -> str:
 
 
 def render_html(run: RunResult) -> str:
-    data = to_dict(run)
+    return render_html_data(to_dict(run))
+
+
+def render_html_data(data: dict[str, Any]) -> str:
+    """The page of a report's plain data (a run's, or a merge of its shards')."""
     body = []
     verdict = "ok" if data["ok"] else "bad"
     body.append(
@@ -137,3 +142,7 @@ def render_html(run: RunResult) -> str:
 
 def write_html(run: RunResult, file: Path) -> None:
     Path(file).write_text(render_html(run), encoding="utf-8")
+
+
+def write_html_data(data: dict[str, Any], file: Path) -> None:
+    Path(file).write_text(render_html_data(data), encoding="utf-8")

@@ -1,49 +1,73 @@
-"""``--junit FILE``: one testsuite per chart, one testcase per case."""
+"""``--junit FILE``: one testsuite per chart, one testcase per case.
+
+Written from the report's plain data (:func:`chartmatrix.report.model.to_dict`), so a
+run and a ``chartmatrix merge`` of its shards give the same file.
+"""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
-from chartmatrix.findings import Severity
-from chartmatrix.runner import RunResult
+from chartmatrix.findings import Finding, Severity
+from chartmatrix.runner import CHECKS, RunResult
 
 
-def write_junit(run: RunResult, file: Path) -> None:
-    suites = ET.Element("testsuites", name="chartmatrix", time=f"{run.wall:.3f}")
-    for chart in run.charts:
-        failures = sum(1 for c in chart.cases if c.failed(run.strict))
+def _findings(case: dict[str, Any]) -> list[Finding]:
+    return [Finding.from_dict(f) for c in CHECKS for f in case["checks"][c]["findings"]]
+
+
+def junit_tree(data: dict[str, Any]) -> ET.ElementTree:
+    strict = bool(data["strict"])
+    suites = ET.Element("testsuites", name="chartmatrix", time=f"{data['seconds']:.3f}")
+    for chart in data["charts"]:
+        name = chart["name"]
+        failures = sum(1 for c in chart["cases"] if c["failed"])
         suite = ET.SubElement(
             suites,
             "testsuite",
-            name=chart.spec.name,
-            tests=str(len(chart.cases)),
+            name=name,
+            tests=str(len(chart["cases"])),
             failures=str(failures),
             errors="0",
         )
-        for case in chart.cases:
-            tc = ET.SubElement(suite, "testcase", classname=chart.spec.name, name=case.case.id)
+        for case in chart["cases"]:
+            tc = ET.SubElement(suite, "testcase", classname=name, name=case["id"])
+            found = _findings(case)
             errors = [
                 f
-                for f in case.findings
-                if f.severity is Severity.ERROR or (run.strict and f.severity is Severity.WARNING)
+                for f in found
+                if f.severity is Severity.ERROR or (strict and f.severity is Severity.WARNING)
             ]
             if errors:
                 failure = ET.SubElement(
                     tc, "failure", message=f"{len(errors)} problem(s): {errors[0].rule}"
                 )
                 text = "\n".join(f.line() for f in errors)
-                if case.golden is not None and case.golden.diff:
-                    text += "\n\n" + case.golden.diff
+                diff = case["checks"]["golden"]["diff"]
+                if diff:
+                    text += "\n\n" + diff
                 failure.text = text
-            warnings = [f for f in case.findings if f not in errors]
+            warnings = [f for f in found if f not in errors]
             if warnings:
                 ET.SubElement(tc, "system-out").text = "\n".join(f.line() for f in warnings)
-        if chart.findings:
-            tc = ET.SubElement(suite, "testcase", classname=chart.spec.name, name="chart-checks")
-            bad = [f for f in chart.findings if f.severity is Severity.ERROR or run.strict]
+        if chart["findings"]:
+            tc = ET.SubElement(suite, "testcase", classname=name, name="chart-checks")
+            chart_findings = [Finding.from_dict(f) for f in chart["findings"]]
+            bad = [f for f in chart_findings if f.severity is Severity.ERROR or strict]
             if bad:
                 ET.SubElement(tc, "failure", message="golden files / coverage").text = "\n".join(
                     f.line() for f in bad
                 )
-    ET.ElementTree(suites).write(file, encoding="utf-8", xml_declaration=True)
+    return ET.ElementTree(suites)
+
+
+def write_junit_data(data: dict[str, Any], file: Path) -> None:
+    junit_tree(data).write(file, encoding="utf-8", xml_declaration=True)
+
+
+def write_junit(run: RunResult, file: Path) -> None:
+    from chartmatrix.report.model import to_dict
+
+    write_junit_data(to_dict(run), file)

@@ -16,7 +16,7 @@ class RuleContext:
     manifests: list[Manifest]
     namespace: str = "default"
     external: dict[str, frozenset[str]] = field(default_factory=dict)
-    checksum_convention: str = "presence"  # "destate": values are checked too
+    checksum_convention: str = "presence"  # or strict, data-hash: chartmatrix.checksumconvention
     golden: list[Manifest] | None = None
 
     def of_kind(self, *kinds: str) -> list[Manifest]:

@@ -1,18 +1,20 @@
 """Configuration state: pods roll when the chart's own ConfigMaps/Secrets change.
 
-The destate checksum convention (defined by the destate library, ``_config.tpl``): a pod
-annotation ``checksum/<x>`` holds the SHA-256 hex digest of Go's ``toJson`` of the
-object's ``.data`` map (keys sorted, no spaces, ``<``, ``>``, ``&``, U+2028 and U+2029
-escaped as ``\\uXXXX``, other characters kept as UTF-8). For a Secret, ``.data`` holds the
-base64 values as rendered. :func:`canonical_hash` computes it.
+The ``data-hash`` checksum convention (what ``{{ .data | toJson | sha256sum }}`` in a
+template gives): a pod annotation ``checksum/config`` (``checksum/secret``) holds the
+SHA-256 hex digest of Go's ``toJson`` of a ConfigMap's (Secret's) ``.data`` map (keys
+sorted, no spaces, ``<``, ``>``, ``&``, U+2028 and U+2029 escaped as ``\\uXXXX``, other
+characters kept as UTF-8). For a Secret, ``.data`` holds the base64 values as rendered.
+:func:`canonical_hash` computes it.
 
 ``config/checksum-annotation`` wants every ConfigMap/Secret of the chart that a rolling
 workload uses covered per object: by a checksum annotation whose value is its hash or
 whose key names it (``checksum/config`` covers ConfigMaps, not a Secret), by a config
 reloader (stakater Reloader annotations, a reloader sidecar), or by not changing in place
 (immutable, content-named, ``helm.sh/resource-policy: keep``); :mod:`chartmatrix.rules.rollout`
-documents the heuristic. An uncovered object is an error under the destate convention, a
-warning for other charts.
+documents the heuristic. An uncovered object is a warning under the ``presence``
+convention (the default), an error under ``strict`` and ``data-hash``
+(:mod:`chartmatrix.checksumconvention`).
 """
 
 from __future__ import annotations
@@ -118,11 +120,11 @@ def _suggest(kind: str, name: str, present: list[Checksum]) -> str:
     CHECKSUM_RULE,
     Severity.ERROR,
     "a ConfigMap/Secret of the chart that a Deployment/StatefulSet/DaemonSet uses is covered "
-    "by a checksum annotation naming or hashing it, or by a config reloader (warning for "
-    "charts outside the destate convention)",
+    "by a checksum annotation naming or hashing it, or by a config reloader (a warning "
+    "under the default checksumConvention, presence)",
 )
 def checksum_present(ctx: RuleContext) -> Iterator[Violation]:
-    severity = Severity.ERROR if ctx.checksum_convention == "destate" else Severity.WARNING
+    severity = Severity.WARNING if ctx.checksum_convention == "presence" else Severity.ERROR
     for pod, targets, names in _used(ctx):
         present = checksums(pod.annotations)
         name_words = [words(n) for n in names]
@@ -156,11 +158,11 @@ CONVENTION = {"checksum/config": "ConfigMap", "checksum/secret": "Secret"}
 @rule(
     "config/checksum-value",
     Severity.ERROR,
-    "destate convention: checksum/config (checksum/secret) equals the hash of the data of "
-    "a ConfigMap (Secret) of this chart that the pod uses",
+    "checksumConvention data-hash: checksum/config (checksum/secret) equals the hash of the "
+    "data of a ConfigMap (Secret) of this chart that the pod uses",
 )
 def checksum_value(ctx: RuleContext) -> Iterator[Violation]:
-    if ctx.checksum_convention != "destate":
+    if ctx.checksum_convention != "data-hash":
         return
     hashes = {
         (m.kind, m.name): canonical_hash(m.obj.get("data"))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 import tempfile
 import time
@@ -33,8 +34,8 @@ from pyhelm3 import Command
 from pyhelm3 import errors as helm_errors
 
 from chartmatrix.charts import load_chart, stage
+from chartmatrix.cluster.install_kube import PSA_LABELS, Kube
 from chartmatrix.errors import ChartmatrixError
-from chartmatrix.install_kube import PSA_LABELS, Kube
 from chartmatrix.render import clean_error
 from chartmatrix.yamlfile import load_yaml_file
 
@@ -146,8 +147,11 @@ class Installer:
         timeout: float = 300.0,
         keep_namespace: bool = False,
         log: Callable[[str], None] | None = None,
+        value_args: tuple[str, ...] = (),
     ) -> None:
         self.kube = kube
+        # helm --values/--set/--set-string given for every case, laid over its own values
+        self.value_args = value_args
         self.timeout = timeout
         self.keep_namespace = keep_namespace
         self.log = log or (lambda _msg: None)
@@ -216,18 +220,13 @@ class Installer:
         result.steps.append(Step(name, True, time.monotonic() - started))
 
     def _install(self, release: str, chart: Path, values: dict[str, Any], ns: str) -> None:
+        timeout = f"{int(self.timeout)}s"
+        command = ["upgrade", release, str(chart), "--install", "--namespace", ns]
+        command += ["--wait", "--wait-for-jobs", "--timeout", timeout]
+        # the case's values on stdin first: what the command line adds wins, as in helm
+        command += ["--values", "-", *self.value_args]
         try:
-            asyncio.run(
-                self.helm.install_or_upgrade(
-                    release,
-                    chart,
-                    values,
-                    namespace=ns,
-                    create_namespace=False,
-                    wait=True,
-                    timeout=f"{int(self.timeout)}s",
-                )
-            )
+            asyncio.run(self.helm.run(command, json.dumps(values).encode()))
         except helm_errors.Error as exc:
             raise StepFailed(clean_error(exc.stderr.decode(errors="replace"))) from None
 

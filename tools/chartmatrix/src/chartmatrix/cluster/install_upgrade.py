@@ -2,7 +2,7 @@
 
 The whole tree at the ref is exported with ``git archive`` (never a checkout, so the
 working tree is untouched), which keeps ``file://`` dependencies such as
-``../../library-chart`` resolvable at their old versions too.
+``../../my-library`` resolvable at their old versions too.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from chartmatrix.cluster.install import Case
 from chartmatrix.errors import ChartmatrixError
-from chartmatrix.install import Case
 
 
 def _git(repo: Path, *args: str) -> str:

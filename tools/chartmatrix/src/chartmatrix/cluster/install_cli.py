@@ -7,15 +7,17 @@ Without ``--kube-context``/``--kubeconfig`` it installs on the local control pla
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import sys
 import xml.etree.ElementTree as ET
 from contextlib import ExitStack
 from pathlib import Path
 
+from chartmatrix.cluster.install import Case, CaseResult, Installer, discover_cases
+from chartmatrix.cluster.install_kube import Kube, Target
 from chartmatrix.errors import ChartmatrixError
-from chartmatrix.install import Case, CaseResult, Installer, discover_cases
-from chartmatrix.install_kube import Kube, Target
+from chartmatrix.project import find_root
 from chartmatrix.render import find_helm
 
 
@@ -49,16 +51,42 @@ def add_install_parser(subparsers: argparse._SubParsersAction) -> None:  # type:
         metavar="SECONDS",
         help="per helm call and readiness wait (default 300)",
     )
+    p.add_argument(
+        "-f",
+        "--values",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="values file laid over every case's own values (repeatable; as helm --values)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="passed to every helm install/upgrade as it is (repeatable)",
+    )
+    p.add_argument(
+        "--set-string",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="passed to every helm install/upgrade as it is (repeatable)",
+    )
+    p.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only the cases whose id (CHART/NAME) or name matches (repeatable)",
+    )
     p.add_argument("--keep-namespace", action="store_true", help="do not delete the namespaces")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     p.set_defaults(func=cmd_install)
 
 
 def _default_charts() -> list[Path]:
-    from chartmatrix.cluster.layout import repo_root
-
-    root = repo_root() / "charts"
-    return sorted(p.parent for p in root.glob("*/Chart.yaml"))
+    return sorted(p.parent for p in (find_root() / "charts").glob("*/Chart.yaml"))
 
 
 def resolve_target(args: argparse.Namespace) -> Target:
@@ -78,7 +106,7 @@ def resolve_target(args: argparse.Namespace) -> Target:
 def cases_for(args: argparse.Namespace) -> list[Case]:
     charts = [Path(c) for c in args.charts] or _default_charts()
     if not charts:
-        raise ChartmatrixError(Path.cwd(), "no charts given and none found under charts/")
+        raise ChartmatrixError(find_root(), "no charts given and none found under charts/")
     cases: list[Case] = []
     for chart in charts:
         from chartmatrix.charts import load_chart
@@ -86,11 +114,45 @@ def cases_for(args: argparse.Namespace) -> list[Case]:
         if not args.charts and load_chart(chart).chart_type == "library":
             continue
         cases.extend(discover_cases(chart))
-    return cases
+    return select_cases(cases, args.case)
+
+
+def select_cases(cases: list[Case], globs: list[str]) -> list[Case]:
+    """The cases whose id or name matches one of ``globs`` (all without any); a glob
+    that matches nothing is an error, so a typo never passes as an empty run."""
+    if not globs:
+        return cases
+
+    def matches(case: Case, glob: str) -> bool:
+        return fnmatch.fnmatchcase(case.case_id, glob) or fnmatch.fnmatchcase(case.name, glob)
+
+    for glob in globs:
+        if not any(matches(case, glob) for case in cases):
+            known = ", ".join(case.case_id for case in cases)
+            raise ChartmatrixError(None, f"--case {glob!r} matches no case (cases: {known})")
+    return [case for case in cases if any(matches(case, glob) for glob in globs)]
+
+
+def value_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """helm's ``--values FILE``, ``--set`` and ``--set-string`` arguments for every case."""
+    out: list[str] = []
+    for name in args.values:
+        path = Path(name)
+        if not path.is_file():
+            raise ChartmatrixError(path, "no such values file (--values)")
+        out += ["--values", str(path.resolve())]
+    for flag, items in (("--set", args.set), ("--set-string", args.set_string)):
+        for item in items:
+            key, equals, _ = item.partition("=")
+            if not equals or not key.strip():
+                raise ChartmatrixError(None, f"{flag} {item!r}: expected KEY=VALUE")
+            out += [flag, item]
+    return tuple(out)
 
 
 def cmd_install(args: argparse.Namespace) -> int:
     helm = find_helm(args.helm)
+    extra = value_args(args)
     cases = cases_for(args)
     target = resolve_target(args)
     kube = Kube(target.kubeconfig, target.context)
@@ -100,6 +162,7 @@ def cmd_install(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         keep_namespace=args.keep_namespace,
         log=lambda msg: print(f"  {msg}", file=sys.stderr),
+        value_args=extra,
     )
     print(f"chartmatrix install: {len(cases)} case(s) on {target.describe()}", file=sys.stderr)
     results: list[CaseResult] = []
@@ -107,7 +170,7 @@ def cmd_install(args: argparse.Namespace) -> int:
         old_tree = repo = None
         ref = ""
         if args.upgrade:
-            from chartmatrix.install_upgrade import default_ref, repo_of, tree_at
+            from chartmatrix.cluster.install_upgrade import default_ref, repo_of, tree_at
 
             repo = repo_of(cases[0].chart_dir)
             ref = args.ref or default_ref(repo)
@@ -115,7 +178,7 @@ def cmd_install(args: argparse.Namespace) -> int:
         for case in cases:
             note = ""
             if old_tree is not None and repo is not None:
-                from chartmatrix.install_upgrade import with_old
+                from chartmatrix.cluster.install_upgrade import with_old
 
                 upgraded = with_old(case, repo, old_tree)
                 if upgraded is None:

@@ -1,0 +1,182 @@
+"""Where in the user's files a finding points: a chart template, a values file or the spec.
+
+Annotations on a pull request (``report/github.py``) need a file and a line. A rendered
+object knows its template (helm's ``# Source:``), a failed render names
+``chart/templates/x.yaml:LINE`` in its message, and every other finding of a case
+comes from the case's own values (a ``ci/*-values.yaml`` file, or its entry in the
+spec). The line inside a template is that of the deepest key of the finding's JSON path
+the template spells out; when none does, the object's ``kind:`` line, else line 1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+from chartmatrix.errors import ChartmatrixError
+from chartmatrix.findings import Finding
+from chartmatrix.manifests import Manifest
+from chartmatrix.spec import Case, MatrixSpec
+from chartmatrix.yamlfile import load_yaml_file
+
+# helm v3/v4: "execution error at (chart/templates/x.yaml:12:3): ..." and
+# "template: chart/templates/x.yaml:12:10: executing ..."
+_TEMPLATE_AT = re.compile(r"(?:template: |\()([^\s():]+/[^\s():]+):(\d+)(?::\d+)?")
+_PATH_KEY = re.compile(r"[^.\[\]\"'\s=]+")
+
+
+@lru_cache(maxsize=256)
+def _read_lines(file: Path, _mtime_ns: int) -> tuple[str, ...]:
+    return tuple(file.read_text(encoding="utf-8", errors="replace").splitlines())
+
+
+def _lines(file: Path) -> tuple[str, ...]:
+    """The file's lines, read once per version of the file (a long pytest session may
+    edit a chart between runs)."""
+    try:
+        return _read_lines(file, file.stat().st_mtime_ns)
+    except OSError:
+        return ()
+
+
+def _first_line(file: Path, patterns: Iterable[re.Pattern[str]]) -> int:
+    """1-based line of the first pattern (in order of preference) found; 1 if none."""
+    lines = _lines(file)
+    for pattern in patterns:
+        for number, text in enumerate(lines, 1):
+            if pattern.search(text):
+                return number
+    return 1
+
+
+def _key_pattern(key: str) -> re.Pattern[str]:
+    return re.compile(rf"^\s*(?:-\s+)?[\"']?{re.escape(key)}[\"']?\s*:")
+
+
+@lru_cache(maxsize=64)
+def _file_dependencies(chart_dir: Path) -> dict[str, Path]:
+    """Subchart name -> its source directory, for ``file://`` dependencies."""
+    try:
+        meta = load_yaml_file(chart_dir / "Chart.yaml")
+    except ChartmatrixError:  # an unreadable Chart.yaml was reported by the run already
+        return {}
+    out: dict[str, Path] = {}
+    for dep in meta.get("dependencies") or []:
+        repo = str(dep.get("repository") or "") if isinstance(dep, dict) else ""
+        if repo.startswith("file://"):
+            out[str(dep.get("alias") or dep.get("name"))] = chart_dir / repo.removeprefix("file://")
+    return out
+
+
+def template_file(chart_dir: Path, source: str) -> Path | None:
+    """``mysql/templates/x.yaml`` (helm's name, chart name first) -> the file on disk;
+    a subchart's template resolves into its ``file://`` source when not vendored."""
+    parts = source.split("/")[1:]
+    while parts:
+        candidate = chart_dir.joinpath(*parts)
+        if candidate.is_file():
+            return candidate
+        if len(parts) > 2 and parts[0] == "charts":
+            # charts/<dep>/...: the dependency's own directory, then its own subcharts
+            source_dir = _file_dependencies(chart_dir).get(parts[1])
+            if source_dir is None:
+                return None
+            chart_dir, parts = source_dir, parts[2:]
+            continue
+        return None
+    return None
+
+
+def _path_line(file: Path, kind: str, keys: list[str]) -> int:
+    """The line of the deepest key of ``keys`` the template spells out, each searched
+    after the previous one (so a container's ``securityContext`` is not the pod's),
+    starting at the object's ``kind:`` line; 1 when nothing matches."""
+    lines = _lines(file)
+    kind_line = re.compile(rf"^\s*kind:\s*[\"']?{re.escape(kind)}\b")
+    start = next((n for n, text in enumerate(lines) if kind_line.search(text)), 0)
+    found = start + 1 if lines and kind_line.search(lines[start]) else 1
+    for key in keys:
+        pattern = _key_pattern(key)
+        hit = next((n for n in range(start, len(lines)) if pattern.search(lines[n])), None)
+        if hit is not None:
+            start, found = hit, hit + 1
+    return found
+
+
+def _in_template(finding: Finding, manifests: Iterable[Manifest], chart_dir: Path) -> Finding:
+    manifest = next((m for m in manifests if m.ref == finding.resource), None)
+    if manifest is None or not manifest.source:
+        return finding
+    file = template_file(chart_dir, manifest.source)
+    if file is None:
+        return finding
+    keys = [k for k in _PATH_KEY.findall(finding.path) if not k.isdigit()]
+    return replace(finding, file=str(file), file_line=_path_line(file, manifest.kind, keys))
+
+
+def _in_message(finding: Finding, chart_dir: Path) -> Finding:
+    match = _TEMPLATE_AT.search(finding.message)
+    file = template_file(chart_dir, match.group(1)) if match else None
+    if match is None or file is None:
+        return finding
+    return replace(finding, file=str(file), file_line=int(match.group(2)))
+
+
+def defining_file(finding: Finding, spec: MatrixSpec, case: Case | None) -> tuple[Path, int] | None:
+    """The file (and line) a finding without a rendered object comes from: the chart's
+    Chart.yaml for its dependencies, else the case's ci values file or its spec entry."""
+    if finding.rule.startswith("chart/"):
+        chart_yaml = spec.chart_dir / "Chart.yaml"
+        return chart_yaml, _first_line(chart_yaml, [_key_pattern("dependencies")])
+    if case is not None and Path(case.origin).is_file():
+        return Path(case.origin), 1
+    if spec.spec_file is None or not spec.spec_file.is_file():
+        return None
+    patterns = []
+    if case is not None:
+        patterns.append(re.compile(rf"\bname:\s*[\"']?{re.escape(case.id)}[\"']?\s*(?:#.*)?$"))
+        patterns.append(_key_pattern("axes"))
+    else:  # chart-level (coverage/modes, spec/unknown-value): "<value path>: problem"
+        named = finding.message.split(": ", 1)[0]
+        if named != finding.message and " " not in named:
+            patterns.append(re.compile(rf"(?:^|[\s\[{{,'\"]){re.escape(named)}\b"))
+        patterns.append(_key_pattern(finding.rule.split("/")[0]))
+    return spec.spec_file, _first_line(spec.spec_file, patterns)
+
+
+def locate(
+    findings: list[Finding],
+    spec: MatrixSpec,
+    case: Case | None,
+    manifests: Iterable[Manifest] = (),
+) -> list[Finding]:
+    """``findings`` with ``file``/``line`` filled in where they can be known."""
+    manifests = list(manifests)
+    out = []
+    for finding in findings:
+        if not finding.file and finding.resource and manifests:
+            finding = _in_template(finding, manifests, spec.chart_dir)
+        if not finding.file:
+            finding = _in_message(finding, spec.chart_dir)
+        if not finding.file and finding.check != "golden":
+            where = defining_file(finding, spec, case)
+            if where is not None:
+                finding = replace(finding, file=str(where[0]), file_line=where[1])
+        out.append(finding)
+    return out
+
+
+_HUNK = re.compile(r"^@@ -(\d+)", re.MULTILINE)
+
+
+def in_golden_file(findings: list[Finding], file: Path, diff: str) -> list[Finding]:
+    """Golden findings point at the case's golden file, at its first changed line."""
+    hunk = _HUNK.search(diff)
+    line = max(int(hunk.group(1)), 1) if hunk else 1
+    return [
+        replace(f, file=str(file), file_line=line) if f.check == "golden" and not f.file else f
+        for f in findings
+    ]
