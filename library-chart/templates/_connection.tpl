@@ -530,7 +530,9 @@ destate.connection.serverTlsMounts and grpc.health.v1 in plaintext on
 connection.tls.healthPort, where the kubelet's gRPC probes ask), `volumes` (the TLS
 Secret), `ports` (the Service port grpc with destate.connection.appProtocol) and
 `services` (FULLNAME for one-connection callers and the headless Service that Envoy and
-round_robin clients balance over).
+round_robin clients balance over). A stopping pod keeps serving for a while first (a
+preStop sleep of 15 s, at most half of workload.terminationGracePeriodSeconds): its
+address leaves the Services, DNS and Envoy's view before it stops taking calls.
 Keys: ctx, values, component, name (container name, default "grpc").
 Example: {{ include "destate.app.render" (merge (dict "ctx" $) (fromYaml (include "destate.connection.server" (dict "ctx" $)))) }}
 */}}
@@ -552,14 +554,20 @@ Example: {{ include "destate.app.render" (merge (dict "ctx" $) (fromYaml (includ
   (dict "name" "GRPC_HEALTH_PORT" "value" ($probePort | toString))) -}}
 {{- end -}}
 {{- $probe := dict "grpc" (dict "port" $probePort) "periodSeconds" 10 "timeoutSeconds" 3 -}}
-{{- toYaml (dict
-  "container" (dict
+{{- $container := dict
     "name" (.name | default "grpc")
     "ports" $ports
     "env" $env
     "volumeMounts" (fromYamlArray (include "destate.connection.serverTlsMounts" $sub))
     "livenessProbe" $probe
-    "readinessProbe" (merge (dict "periodSeconds" 5) $probe))
+    "readinessProbe" (merge (dict "periodSeconds" 5) $probe) -}}
+{{- /* covers the CoreDNS TTL (5 s) plus Envoy's dnsRefreshRate (default 5 s) */ -}}
+{{- $drain := min 15 (div (int $v.workload.terminationGracePeriodSeconds) 2) -}}
+{{- if gt (int $drain) 0 -}}
+{{- $_ := set $container "lifecycle" (dict "preStop" (dict "sleep" (dict "seconds" (int $drain)))) -}}
+{{- end -}}
+{{- toYaml (dict
+  "container" $container
   "volumes" (fromYamlArray (include "destate.connection.serverTlsVolumes" $sub))
   "ports" (list (dict "name" "grpc" "port" (int $con.port) "targetPort" "grpc" "appProtocol" (include "destate.connection.appProtocol" $sub)))
   "services" (list "service" "headless")) -}}

@@ -395,6 +395,7 @@ class Installs:
         self.target = target
         self.pool = ThreadPoolExecutor(max_workers=4)
         self.started: dict[str, tuple[Release, Future[None]]] = {}
+        self.removed: set[str] = set()
 
     def start(self, key: str, chart: Path, name: str, values: dict[str, Any]) -> None:
         namespace = self.target.create_namespace(f"node-{key.replace('_', '-')}")
@@ -408,9 +409,12 @@ class Installs:
             installed.result()
             yield release
         finally:
+            self.removed.add(key)
             release.cleanup()
 
     def close(self) -> None:
+        """Wait for the installs still running; remove what no class took."""
         self.pool.shutdown(wait=True)
-        for release, _ in self.started.values():
-            release.cleanup()  # a no-op for those their class already removed
+        for key, (release, _) in self.started.items():
+            if key not in self.removed:
+                release.cleanup()

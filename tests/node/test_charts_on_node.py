@@ -3,11 +3,15 @@
 Each chart is installed once per class (``helm upgrade --install`` with the image
 overrides of ``node_target`` only, no chart change), in a namespace of its own that
 enforces Pod Security ``restricted``; its drills run in order, then the release and the
-namespace (with the claims the release made) go. Traffic is real: SQL and HTTP clients
-run in the charts' own pods or in a client pod of the chart's own image (``kubectl
-exec``), reaching Services through their VIPs (kube-proxy); the gRPC client of
-examples/grpc-echo also runs on the host, against the pod addresses behind the headless
-Service as the cluster's CoreDNS gives them (our real node only).
+namespace (with the claims the release made) go. All installs start together at the
+first drill (``installs``), and the ci set's ``chartmatrix install`` runs beside them:
+pods start while other charts' drills run, which keeps the suite within its budget.
+
+Traffic is real: SQL and HTTP clients run in the charts' own pods or in a client pod of
+the chart's own image (``kubectl exec``), reaching Services through their VIPs
+(kube-proxy); the gRPC client of examples/grpc-echo also runs on the host, against the
+pod addresses behind the headless Service as the cluster's CoreDNS gives them (our real
+node only).
 
 The same file runs on kind in the workflow (``DESTATE_NODE_KUBECONFIG``, chartnode.py).
 """
@@ -82,13 +86,16 @@ RELEASES: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def installs(
     request: pytest.FixtureRequest, node_target: NodeTarget, node_charts: dict[str, Path]
 ) -> Iterator[Installs]:
     """The releases of the selected drill classes, installed side by side (and the ci
     set's ``chartmatrix install`` runs beside them, when its test is selected)."""
-    used = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
+    items = [
+        item for item in request.session.items if getattr(item, "module", None) is request.module
+    ]
+    used = {name for item in items for name in getattr(item, "fixturenames", ())}
     if "ci_set" in used:
         request.getfixturevalue("ci_set")
     installs = Installs(node_target)
@@ -115,7 +122,316 @@ def _assert_restricted_and_running(release: Release, pods: list[dict[str, Any]])
         assert pod["status"]["containerStatuses"][0]["containerID"], "no container runs"
 
 
-# --- mysql (flavor mariadb) --------------------------------------------------------------
+# --- web-session ------------------------------------------------------------------------
+WEB = "web-web-session"
+VISIT = """
+import json, sys, urllib.request
+url, sid, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+answers = []
+for _ in range(n):
+    request = urllib.request.Request(url, headers={"Cookie": f"sid={sid}"} if sid else {})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        cookie = reply.headers.get("Set-Cookie") or ""
+        if cookie.startswith("sid="):
+            sid = cookie.split(";")[0][4:]
+        answers.append(json.load(reply))
+print(json.dumps({"sid": sid, "answers": answers}))
+"""
+
+
+def _visit(web: Release, client: str, sid: str, requests: int) -> tuple[str, list[int], set[str]]:
+    """``requests`` GETs through the app's Service, each a new connection, as visitor
+    ``sid`` (empty: a new visitor); (sid, counts, instances that answered)."""
+    url = f"http://{WEB}/"
+    out = web.target.exec(web.namespace, client, ["python", "-c", VISIT, url, sid, str(requests)])
+    result = json.loads(out)
+    answers = result["answers"]
+    return result["sid"], [a["count"] for a in answers], {a["instance"] for a in answers}
+
+
+def _app_client(web: Release) -> str:
+    app = web.workload("Deployment", WEB)["spec"]["template"]["spec"]["containers"][0]
+    return web.client_pod(
+        "visitor", app["image"], app.get("imagePullPolicy", "IfNotPresent"), 10001
+    )
+
+
+@pytest.fixture(scope="class")
+def web_store(installs: Installs) -> Iterator[Release]:
+    yield from installs.take("web_store")
+
+
+class TestWebSessionStore:
+    def test_counter_continues_across_pods_and_their_deletion(self, web_store: Release) -> None:
+        _assert_restricted_and_running(web_store, web_store.pods())
+        client = _app_client(web_store)
+        sid, counts, instances = _visit(web_store, client, "", 16)
+        assert counts == list(range(1, 17))
+        assert len(instances) == 2, f"16 new connections all reached {instances}"
+        app_pods = [p["metadata"]["name"] for p in web_store.pods_of("Deployment", WEB)]
+        store_pod = f"{WEB}-redis-0"
+        assert web_store.pod(store_pod) is not None
+        last = 16
+        for pod in [*app_pods, store_pod]:
+            old_uid = web_store.delete_pod(pod)
+            if pod == store_pod:
+                web_store.wait_replaced(pod, old_uid)
+            web_store.wait_ready()
+            sid_again, counts, _ = _visit(web_store, client, sid, 3)
+            assert sid_again == sid
+            assert counts == [last + 1, last + 2, last + 3], f"after deleting {pod}: {counts}"
+            last += 3
+        now = {p["metadata"]["name"] for p in web_store.pods_of("Deployment", WEB)}
+        assert not now & set(app_pods), "every app pod was replaced"
+
+    def test_helm_test_passes(self, web_store: Release) -> None:
+        out = web_store.helm_test()
+        assert "Phase:          Succeeded" in out, out
+
+
+@pytest.fixture(scope="class")
+def web_sticky(installs: Installs) -> Iterator[Release]:
+    yield from installs.take("web_sticky")
+
+
+class TestWebSessionSticky:
+    def test_client_ip_affinity_keeps_one_client_on_one_pod(self, web_sticky: Release) -> None:
+        service = web_sticky.service(WEB)
+        assert service["spec"]["sessionAffinity"] == "ClientIP"
+        client = _app_client(web_sticky)
+        # each request a new connection: without kube-proxy's affinity to the client's
+        # address, 15 of them would spread over the 3 pods and the in-memory session
+        # (session-app's memory backend in sticky mode) would start again at 1
+        _sid, counts, instances = _visit(web_sticky, client, "", 15)
+        assert len(instances) == 1, f"one client reached {instances}"
+        assert counts == list(range(1, 16))
+        pods = {p["metadata"]["name"] for p in web_sticky.pods_of("Deployment", WEB)}
+        assert len(pods) == 3 and instances <= pods
+
+    def test_helm_test_passes(self, web_sticky: Release) -> None:
+        out = web_sticky.helm_test()
+        assert "Phase:          Succeeded" in out, out
+
+
+# --- grpc -----------------------------------------------------------------------------------
+RPC = "rpc-grpc"
+CALLS = """
+import json, sys, time
+sys.path.insert(0, "/app")
+from client import channel, echo
+target, seconds = sys.argv[1], float(sys.argv[2])
+seen, times, failed = [], [], []
+with channel(target, sys.argv[3]) as chan:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            seen.append(echo(chan, "drill").instance)
+            times.append(time.time())
+        except Exception as error:
+            failed.append(str(error)[:200])
+        if len(seen) == 1:
+            print("calling", file=sys.stderr, flush=True)
+        time.sleep(0.02)
+print(json.dumps({"seen": seen, "times": times, "failed": failed}))
+"""
+
+
+def _grpc_client(rpc: Release) -> str:
+    server = rpc.workload("Deployment", RPC)["spec"]["template"]["spec"]["containers"][0]
+    pull = server.get("imagePullPolicy", "IfNotPresent")
+    return rpc.client_pod("caller", server["image"], pull, 10001)
+
+
+def _calls(
+    rpc: Release, client: str, target: str, seconds: float, lb: str
+) -> subprocess.Popen[str]:
+    """Calls over ONE channel for ``seconds``, from the client pod (started, not awaited)."""
+    argv = rpc.target.kubectl_argv("exec", "-n", rpc.namespace, client, "--", "python", "-c")
+    argv += [CALLS, target, str(seconds), lb]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _result(process: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = process.communicate(timeout=180)
+    assert process.returncode == 0, f"client failed: {err.strip()}"
+    return dict(json.loads(out))
+
+
+def _server_pods(rpc: Release) -> set[str]:
+    return {p["metadata"]["name"] for p in rpc.pods_of("Deployment", RPC) if pod_ready(p)}
+
+
+@pytest.fixture(scope="class")
+def grpc_envoy(installs: Installs) -> Iterator[Release]:
+    yield from installs.take("grpc_envoy")
+
+
+class TestGrpcEnvoy:
+    def test_one_channel_through_envoy_spreads_over_three_servers(
+        self, grpc_envoy: Release
+    ) -> None:
+        _assert_restricted_and_running(grpc_envoy, grpc_envoy.pods())
+        servers = _server_pods(grpc_envoy)
+        assert len(servers) == 3, servers
+        client = _grpc_client(grpc_envoy)
+        # Envoy's own health checks admit the servers a few seconds after they are Ready
+        wait_until(
+            lambda: (
+                set(
+                    _result(_calls(grpc_envoy, client, f"{RPC}-envoy:9000", 2, "pick_first"))[
+                        "seen"
+                    ]
+                )
+                == servers
+            ),
+            60,
+            "Envoy to balance over the three servers",
+        )
+        result = _result(_calls(grpc_envoy, client, f"{RPC}-envoy:9000", 3, "pick_first"))
+        assert not result["failed"], result["failed"][:3]
+        assert set(result["seen"]) == servers, f"calls reached {set(result['seen'])}"
+
+    def test_calls_keep_succeeding_while_a_server_pod_is_deleted(self, grpc_envoy: Release) -> None:
+        client = _grpc_client_name(grpc_envoy)
+        original = _server_pods(grpc_envoy)
+        victim = sorted(original)[0]
+        pod = grpc_envoy.pod(victim)
+        assert pod is not None
+        hook = pod["spec"]["containers"][0].get("lifecycle", {}).get("preStop", {})
+        # the server is told to stop after its preStop sleep: the calls go on well beyond
+        stops_after = hook.get("sleep", {}).get("seconds", 0)
+        calls = _calls(grpc_envoy, client, f"{RPC}-envoy:9000", stops_after + 12, "pick_first")
+        assert calls.stderr is not None
+        started = calls.stderr.readline().strip()  # after the first call that succeeded
+        assert started == "calling", f"the client did not start: {started}"
+        time.sleep(1)
+        deleted_at = time.time()
+        grpc_envoy.delete_pod(victim)
+        result = _result(calls)
+        assert not result["failed"], f"{len(result['failed'])} failed: {result['failed'][:3]}"
+        # calls went on through the victim's whole termination, its stop included
+        after_deletion = [t for t in result["times"] if t > deleted_at]
+        assert after_deletion, "no call after the deletion"
+        assert after_deletion[-1] - deleted_at > stops_after + 5, result["times"][-3:]
+        grpc_envoy.wait_ready()
+        (replacement,) = _server_pods(grpc_envoy) - original
+        # Envoy finds the replacement in DNS (dnsRefreshRate) and gives it calls too
+        wait_until(
+            lambda: (
+                replacement
+                in _result(_calls(grpc_envoy, client, f"{RPC}-envoy:9000", 2, "pick_first"))["seen"]
+            ),
+            60,
+            f"calls to the replacement {replacement}",
+        )
+
+    def test_helm_test_passes(self, grpc_envoy: Release) -> None:
+        out = grpc_envoy.helm_test()
+        assert "Phase:          Succeeded" in out, out
+
+
+def _grpc_client_name(rpc: Release) -> str:
+    pod = rpc.pod("caller")
+    return "caller" if pod is not None and pod_ready(pod) else _grpc_client(rpc)
+
+
+@pytest.fixture(scope="class")
+def grpc_client_mode(installs: Installs) -> Iterator[Release]:
+    yield from installs.take("grpc_client_mode")
+
+
+class TestGrpcClientMode:
+    def test_client_balances_over_the_headless_service(self, grpc_client_mode: Release) -> None:
+        rpc = grpc_client_mode
+        servers = _server_pods(rpc)
+        assert len(servers) == 3, servers
+        name = f"{RPC}-headless.{rpc.namespace}.svc.cluster.local:50051"
+        if rpc.target.host_routes and rpc.target.dns_server:
+            # on the host: names from the cluster's CoreDNS on our bridge, calls to pod IPs
+            target = f"dns://{rpc.target.dns_server}:53/{name}"
+            argv = [sys.executable, str(GRPC_ECHO / "client.py"), target]
+            argv += ["--lb", "round_robin", "--calls", "60", "--check-health"]
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+            assert done.returncode == 0, done.stdout + done.stderr
+            lines = [ln.split() for ln in done.stdout.splitlines()]
+            assert ["health", "SERVING"] in lines
+            counts = {ln[0]: int(ln[1]) for ln in lines if ln[0] != "health"}
+        else:
+            client = _grpc_client(rpc)
+            result = _result(_calls(rpc, client, f"dns:///{name}", 3, "round_robin"))
+            assert not result["failed"], result["failed"][:3]
+            counts = {n: result["seen"].count(n) for n in set(result["seen"])}
+        assert set(counts) == servers, counts
+        # round robin: every server within one call of an equal share
+        assert max(counts.values()) - min(counts.values()) <= 1, counts
+
+    def test_helm_test_passes(self, grpc_client_mode: Release) -> None:
+        out = grpc_client_mode.helm_test()
+        assert "Phase:          Succeeded" in out, out
+
+
+# --- redis ----------------------------------------------------------------------------------
+KV = "kv-redis"
+
+
+def _redis(kv: Release, pod: str, *command: str, host: str = "127.0.0.1") -> str:
+    """redis-cli in ``pod`` (password from the environment, never on its command line)."""
+    argv = ["env", f"REDISCLI_AUTH={REDIS_PASSWORD}", "redis-cli", "-h", host, *command]
+    return kv.target.exec(kv.namespace, pod, argv, container="redis").strip()
+
+
+def _link_up(kv: Release, pod: str) -> bool:
+    try:
+        info = _redis(kv, pod, "INFO", "replication")
+    except AssertionError:
+        return False
+    return "role:slave" in info and "master_link_status:up" in info
+
+
+def _has(kv: Release, pod: str, key: str, value: str) -> bool:
+    try:
+        return _redis(kv, pod, "GET", key) == value
+    except AssertionError:
+        return False
+
+
+@pytest.fixture(scope="class")
+def redis(installs: Installs) -> Iterator[Release]:
+    yield from installs.take("redis")
+
+
+class TestRedis:
+    def test_replicas_replicate_and_data_survives_deleting_the_primary(
+        self, redis: Release
+    ) -> None:
+        pods = redis.pods_of("StatefulSet", KV)
+        assert sorted(p["metadata"]["name"] for p in pods) == [f"{KV}-{i}" for i in range(3)]
+        _assert_restricted_and_running(redis, pods)
+        # through the primary Service's VIP, from a replica's pod
+        assert _redis(redis, f"{KV}-1", "SET", "drill", "one", host=f"{KV}-primary") == "OK"
+        for replica in (f"{KV}-1", f"{KV}-2"):
+            wait_until(lambda r=replica: _has(redis, r, "drill", "one"), 60, f"drill on {replica}")
+            assert _link_up(redis, replica)
+        primary = redis.pod(f"{KV}-0")
+        assert primary is not None
+        claim = claim_of(primary)
+        claim_uid = redis.claims()[claim]["metadata"]["uid"]
+        after = redis.wait_replaced(f"{KV}-0", redis.delete_pod(f"{KV}-0"))
+        assert claim_of(after) == claim and redis.claims()[claim]["metadata"]["uid"] == claim_uid
+        assert after["spec"]["nodeName"] == primary["spec"]["nodeName"]
+        # its append-only file on the claim brought the key back
+        assert _redis(redis, f"{KV}-0", "GET", "drill") == "one"
+        assert _redis(redis, f"{KV}-2", "SET", "after", "two", host=f"{KV}-primary") == "OK"
+        for replica in (f"{KV}-1", f"{KV}-2"):
+            wait_until(lambda r=replica: _has(redis, r, "after", "two"), 90, f"after on {replica}")
+            wait_until(lambda r=replica: _link_up(redis, r), 60, f"{replica} linked again")
+
+    def test_helm_test_passes(self, redis: Release) -> None:
+        out = redis.helm_test()
+        assert "Phase:          Succeeded" in out, out
+
+
+# --- mysql (flavor mariadb): last, so its slow start overlaps the other charts' drills
 DB = "db-mysql"
 
 
@@ -260,279 +576,6 @@ class TestMysqlMariadb:
         assert _sql(mysql, f"{DB}-2", "SELECT v FROM drill.t WHERE id = 3") == "while-one"
 
 
-# --- web-session ------------------------------------------------------------------------
-WEB = "web-web-session"
-VISIT = """
-import json, sys, urllib.request
-url, sid, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-answers = []
-for _ in range(n):
-    request = urllib.request.Request(url, headers={"Cookie": f"sid={sid}"} if sid else {})
-    with urllib.request.urlopen(request, timeout=10) as reply:
-        cookie = reply.headers.get("Set-Cookie") or ""
-        if cookie.startswith("sid="):
-            sid = cookie.split(";")[0][4:]
-        answers.append(json.load(reply))
-print(json.dumps({"sid": sid, "answers": answers}))
-"""
-
-
-def _visit(web: Release, client: str, sid: str, requests: int) -> tuple[str, list[int], set[str]]:
-    """``requests`` GETs through the app's Service, each a new connection, as visitor
-    ``sid`` (empty: a new visitor); (sid, counts, instances that answered)."""
-    url = f"http://{WEB}/"
-    out = web.target.exec(web.namespace, client, ["python", "-c", VISIT, url, sid, str(requests)])
-    result = json.loads(out)
-    answers = result["answers"]
-    return result["sid"], [a["count"] for a in answers], {a["instance"] for a in answers}
-
-
-def _app_client(web: Release) -> str:
-    app = web.workload("Deployment", WEB)["spec"]["template"]["spec"]["containers"][0]
-    return web.client_pod(
-        "visitor", app["image"], app.get("imagePullPolicy", "IfNotPresent"), 10001
-    )
-
-
-@pytest.fixture(scope="class")
-def web_store(installs: Installs) -> Iterator[Release]:
-    yield from installs.take("web_store")
-
-
-class TestWebSessionStore:
-    def test_counter_continues_across_pods_and_their_deletion(self, web_store: Release) -> None:
-        _assert_restricted_and_running(web_store, web_store.pods())
-        client = _app_client(web_store)
-        sid, counts, instances = _visit(web_store, client, "", 16)
-        assert counts == list(range(1, 17))
-        assert len(instances) == 2, f"16 new connections all reached {instances}"
-        app_pods = [p["metadata"]["name"] for p in web_store.pods_of("Deployment", WEB)]
-        store_pod = f"{WEB}-redis-0"
-        assert web_store.pod(store_pod) is not None
-        last = 16
-        for pod in [*app_pods, store_pod]:
-            old_uid = web_store.delete_pod(pod)
-            if pod == store_pod:
-                web_store.wait_replaced(pod, old_uid)
-            web_store.wait_ready()
-            sid_again, counts, _ = _visit(web_store, client, sid, 3)
-            assert sid_again == sid
-            assert counts == [last + 1, last + 2, last + 3], f"after deleting {pod}: {counts}"
-            last += 3
-        now = {p["metadata"]["name"] for p in web_store.pods_of("Deployment", WEB)}
-        assert not now & set(app_pods), "every app pod was replaced"
-
-    def test_helm_test_passes(self, web_store: Release) -> None:
-        out = web_store.helm_test()
-        assert "Phase:          Succeeded" in out, out
-
-
-@pytest.fixture(scope="class")
-def web_sticky(installs: Installs) -> Iterator[Release]:
-    yield from installs.take("web_sticky")
-
-
-class TestWebSessionSticky:
-    def test_client_ip_affinity_keeps_one_client_on_one_pod(self, web_sticky: Release) -> None:
-        service = web_sticky.service(WEB)
-        assert service["spec"]["sessionAffinity"] == "ClientIP"
-        client = _app_client(web_sticky)
-        # each request a new connection: without kube-proxy's affinity to the client's
-        # address, 15 of them would spread over the 3 pods and the in-memory session
-        # (session-app's memory backend in sticky mode) would start again at 1
-        _sid, counts, instances = _visit(web_sticky, client, "", 15)
-        assert len(instances) == 1, f"one client reached {instances}"
-        assert counts == list(range(1, 16))
-        pods = {p["metadata"]["name"] for p in web_sticky.pods_of("Deployment", WEB)}
-        assert len(pods) == 3 and instances <= pods
-
-    def test_helm_test_passes(self, web_sticky: Release) -> None:
-        out = web_sticky.helm_test()
-        assert "Phase:          Succeeded" in out, out
-
-
-# --- grpc -----------------------------------------------------------------------------------
-RPC = "rpc-grpc"
-CALLS = """
-import json, sys, time
-sys.path.insert(0, "/app")
-from client import channel, echo
-target, seconds = sys.argv[1], float(sys.argv[2])
-seen, failed = [], []
-with channel(target, sys.argv[3]) as chan:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            seen.append(echo(chan, "drill").instance)
-        except Exception as error:
-            failed.append(str(error)[:200])
-        time.sleep(0.02)
-print(json.dumps({"seen": seen, "failed": failed}))
-"""
-
-
-def _grpc_client(rpc: Release) -> str:
-    server = rpc.workload("Deployment", RPC)["spec"]["template"]["spec"]["containers"][0]
-    pull = server.get("imagePullPolicy", "IfNotPresent")
-    return rpc.client_pod("caller", server["image"], pull, 10001)
-
-
-def _calls(
-    rpc: Release, client: str, target: str, seconds: float, lb: str
-) -> subprocess.Popen[str]:
-    """Calls over ONE channel for ``seconds``, from the client pod (started, not awaited)."""
-    argv = rpc.target.kubectl_argv("exec", "-n", rpc.namespace, client, "--", "python", "-c")
-    argv += [CALLS, target, str(seconds), lb]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _result(process: subprocess.Popen[str]) -> dict[str, Any]:
-    out, err = process.communicate(timeout=180)
-    assert process.returncode == 0, f"client failed: {err.strip()}"
-    return dict(json.loads(out))
-
-
-def _server_pods(rpc: Release) -> set[str]:
-    return {p["metadata"]["name"] for p in rpc.pods_of("Deployment", RPC) if pod_ready(p)}
-
-
-@pytest.fixture(scope="class")
-def grpc_envoy(installs: Installs) -> Iterator[Release]:
-    yield from installs.take("grpc_envoy")
-
-
-class TestGrpcEnvoy:
-    def test_one_channel_through_envoy_spreads_over_three_servers(
-        self, grpc_envoy: Release
-    ) -> None:
-        _assert_restricted_and_running(grpc_envoy, grpc_envoy.pods())
-        servers = _server_pods(grpc_envoy)
-        assert len(servers) == 3, servers
-        client = _grpc_client(grpc_envoy)
-        result = _result(_calls(grpc_envoy, client, f"{RPC}-envoy:9000", 3, "pick_first"))
-        assert not result["failed"], result["failed"][:3]
-        assert set(result["seen"]) == servers, f"calls reached {set(result['seen'])}"
-
-    def test_calls_keep_succeeding_while_a_server_pod_is_deleted(self, grpc_envoy: Release) -> None:
-        client = _grpc_client_name(grpc_envoy)
-        victim = sorted(_server_pods(grpc_envoy))[0]
-        calls = _calls(grpc_envoy, client, f"{RPC}-envoy:9000", 12, "pick_first")
-        time.sleep(3)
-        grpc_envoy.delete_pod(victim)
-        result = _result(calls)
-        assert not result["failed"], f"{len(result['failed'])} failed: {result['failed'][:3]}"
-        assert len(result["seen"]) > 100
-        grpc_envoy.wait_ready()
-        # the replacement takes calls too
-        after = _result(_calls(grpc_envoy, client, f"{RPC}-envoy:9000", 3, "pick_first"))
-        assert set(after["seen"]) == _server_pods(grpc_envoy) and victim not in after["seen"]
-
-    def test_helm_test_passes(self, grpc_envoy: Release) -> None:
-        out = grpc_envoy.helm_test()
-        assert "Phase:          Succeeded" in out, out
-
-
-def _grpc_client_name(rpc: Release) -> str:
-    pod = rpc.pod("caller")
-    return "caller" if pod is not None and pod_ready(pod) else _grpc_client(rpc)
-
-
-@pytest.fixture(scope="class")
-def grpc_client_mode(installs: Installs) -> Iterator[Release]:
-    yield from installs.take("grpc_client_mode")
-
-
-class TestGrpcClientMode:
-    def test_client_balances_over_the_headless_service(self, grpc_client_mode: Release) -> None:
-        rpc = grpc_client_mode
-        servers = _server_pods(rpc)
-        assert len(servers) == 3, servers
-        name = f"{RPC}-headless.{rpc.namespace}.svc.cluster.local:50051"
-        if rpc.target.host_routes and rpc.target.dns_server:
-            # on the host: names from the cluster's CoreDNS on our bridge, calls to pod IPs
-            target = f"dns://{rpc.target.dns_server}:53/{name}"
-            argv = [sys.executable, str(GRPC_ECHO / "client.py"), target]
-            argv += ["--lb", "round_robin", "--calls", "60", "--check-health"]
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-            assert done.returncode == 0, done.stdout + done.stderr
-            lines = [ln.split() for ln in done.stdout.splitlines()]
-            assert ["health", "SERVING"] in lines
-            counts = {ln[0]: int(ln[1]) for ln in lines if ln[0] != "health"}
-        else:
-            client = _grpc_client(rpc)
-            result = _result(_calls(rpc, client, f"dns:///{name}", 3, "round_robin"))
-            assert not result["failed"], result["failed"][:3]
-            counts = {n: result["seen"].count(n) for n in set(result["seen"])}
-        assert set(counts) == servers, counts
-        # round robin: every server within one call of an equal share
-        assert max(counts.values()) - min(counts.values()) <= 1, counts
-
-    def test_helm_test_passes(self, grpc_client_mode: Release) -> None:
-        out = grpc_client_mode.helm_test()
-        assert "Phase:          Succeeded" in out, out
-
-
-# --- redis ----------------------------------------------------------------------------------
-KV = "kv-redis"
-
-
-def _redis(kv: Release, pod: str, *command: str, host: str = "127.0.0.1") -> str:
-    """redis-cli in ``pod`` (password from the environment, never on its command line)."""
-    argv = ["env", f"REDISCLI_AUTH={REDIS_PASSWORD}", "redis-cli", "-h", host, *command]
-    return kv.target.exec(kv.namespace, pod, argv, container="redis").strip()
-
-
-def _link_up(kv: Release, pod: str) -> bool:
-    try:
-        info = _redis(kv, pod, "INFO", "replication")
-    except AssertionError:
-        return False
-    return "role:slave" in info and "master_link_status:up" in info
-
-
-def _has(kv: Release, pod: str, key: str, value: str) -> bool:
-    try:
-        return _redis(kv, pod, "GET", key) == value
-    except AssertionError:
-        return False
-
-
-@pytest.fixture(scope="class")
-def redis(installs: Installs) -> Iterator[Release]:
-    yield from installs.take("redis")
-
-
-class TestRedis:
-    def test_replicas_replicate_and_data_survives_deleting_the_primary(
-        self, redis: Release
-    ) -> None:
-        pods = redis.pods_of("StatefulSet", KV)
-        assert sorted(p["metadata"]["name"] for p in pods) == [f"{KV}-{i}" for i in range(3)]
-        _assert_restricted_and_running(redis, pods)
-        # through the primary Service's VIP, from a replica's pod
-        assert _redis(redis, f"{KV}-1", "SET", "drill", "one", host=f"{KV}-primary") == "OK"
-        for replica in (f"{KV}-1", f"{KV}-2"):
-            wait_until(lambda r=replica: _has(redis, r, "drill", "one"), 60, f"drill on {replica}")
-            assert _link_up(redis, replica)
-        primary = redis.pod(f"{KV}-0")
-        assert primary is not None
-        claim = claim_of(primary)
-        claim_uid = redis.claims()[claim]["metadata"]["uid"]
-        after = redis.wait_replaced(f"{KV}-0", redis.delete_pod(f"{KV}-0"))
-        assert claim_of(after) == claim and redis.claims()[claim]["metadata"]["uid"] == claim_uid
-        assert after["spec"]["nodeName"] == primary["spec"]["nodeName"]
-        # its append-only file on the claim brought the key back
-        assert _redis(redis, f"{KV}-0", "GET", "drill") == "one"
-        assert _redis(redis, f"{KV}-2", "SET", "after", "two", host=f"{KV}-primary") == "OK"
-        for replica in (f"{KV}-1", f"{KV}-2"):
-            wait_until(lambda r=replica: _has(redis, r, "after", "two"), 90, f"after on {replica}")
-            wait_until(lambda r=replica: _link_up(redis, r), 60, f"{replica} linked again")
-
-    def test_helm_test_passes(self, redis: Release) -> None:
-        out = redis.helm_test()
-        assert "Phase:          Succeeded" in out, out
-
-
 # --- chartmatrix install: every chart's ci set ------------------------------------------------
 # with the local images, what has no stand-in cannot run: Oracle MySQL (flavor mysql, the
 # mysql chart's default) - tools/images/README.md
@@ -557,7 +600,7 @@ class CiRun:
     junit: Path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ci_set(
     node_target: NodeTarget, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[CiRun]]:
