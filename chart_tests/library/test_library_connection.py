@@ -183,7 +183,15 @@ def test_envoy_config_meaning(envoy_variants: dict[str, str]) -> None:
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
     (route,) = hcm["route_config"]["virtual_hosts"][0]["routes"]
     assert route["match"] == {"prefix": "/", "grpc": {}}
+    retry = route["route"].pop("retry_policy")
     assert route["route"] == {"cluster": "upstream", "timeout": "0s"}
+    # only calls that never reached a server are retried (gRPC calls need not be
+    # idempotent), at most twice, each time on another host
+    assert retry["retry_on"] == "connect-failure,refused-stream,reset-before-request"
+    assert retry["num_retries"] == 2
+    assert [p["name"] for p in retry["retry_host_predicate"]] == [
+        "envoy.retry_host_predicates.previous_hosts"
+    ]
     (cluster,) = cfg["static_resources"]["clusters"]
     assert cluster["name"] == route["route"]["cluster"]
     assert cluster["lb_policy"] == "ROUND_ROBIN"

@@ -40,7 +40,7 @@ def kv_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
         ],
     }
     file = write_spec(tmp_path, "kv", spec)
-    cli(capsys, "run", "--no-progress", str(file))  # writes the golden files
+    cli(capsys, "run", "--no-progress", "--update-golden", str(file))  # also under CI=true
     return file
 
 
