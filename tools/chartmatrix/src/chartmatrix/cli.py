@@ -282,24 +282,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = runner.run(specs, only, in_shard)
     result.shard = (shard.index, shard.count) if shard is not None else None
     print_report(result, console)
-    if args.junit:
-        from chartmatrix.report.junit import write_junit
-
-        write_junit(result, Path(args.junit))
-    if args.json:
-        from chartmatrix.report.jsonout import write_json
-
-        write_json(result, Path(args.json))
-    if args.html:
-        from chartmatrix.report.html import write_html
-
-        write_html(result, Path(args.html))
-    if args.github_annotations:
-        from chartmatrix.report.github import print_annotations
+    if args.junit or args.json or args.html or args.github_annotations:
         from chartmatrix.report.model import to_dict
 
-        print_annotations(to_dict(result))
+        write_reports(to_dict(result), args)
     return 1 if result.failed() else 0
+
+
+def write_reports(data: dict[str, Any], args: argparse.Namespace) -> None:
+    """The report files ``run`` and ``merge`` both write, from one report dict."""
+    if args.json:
+        from chartmatrix.report.jsonout import write_json_data
+
+        write_json_data(data, Path(args.json))
+    if args.junit:
+        from chartmatrix.report.junit import write_junit_data
+
+        write_junit_data(data, Path(args.junit))
+    if args.html:
+        from chartmatrix.report.html import write_html_data
+
+        write_html_data(data, Path(args.html))
+    if args.github_annotations:
+        from chartmatrix.report.github import print_annotations
+
+        print_annotations(data)
 
 
 def _shard(
@@ -325,22 +332,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
             None, "merge: say what to write: --json, --junit, --html and/or --github-annotations"
         )
     data = merge_reports([Path(f) for f in args.reports])
-    if args.json:
-        from chartmatrix.report.jsonout import write_json_data
-
-        write_json_data(data, Path(args.json))
-    if args.junit:
-        from chartmatrix.report.junit import write_junit_data
-
-        write_junit_data(data, Path(args.junit))
-    if args.html:
-        from chartmatrix.report.html import write_html_data
-
-        write_html_data(data, Path(args.html))
-    if args.github_annotations:
-        from chartmatrix.report.github import print_annotations
-
-        print_annotations(data)
+    write_reports(data, args)
     verdict = "OK" if data["ok"] else "FAILED"
     print(
         f"chartmatrix merge: {verdict}, {data['cases']} cases from {len(args.reports)} "

@@ -10,8 +10,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from chartmatrix.report.model import to_dict
-from chartmatrix.runner import CHECKS, RunResult
+from chartmatrix.runner import CHECKS
 
 _SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "skip": "\u2013"}
 
@@ -89,10 +88,6 @@ def _detail(chart: str, case: str, check: str, status: str, info: dict) -> str:
     return "".join(parts)
 
 
-def render_html(run: RunResult) -> str:
-    return render_html_data(to_dict(run))
-
-
 def render_html_data(data: dict[str, Any]) -> str:
     """The page of a report's plain data (a run's, or a merge of its shards')."""
     body = []
@@ -138,10 +133,6 @@ def render_html_data(data: dict[str, Any]) -> str:
         + "".join(details)
         + f"<script>{_JS}</script></body></html>\n"
     )
-
-
-def write_html(run: RunResult, file: Path) -> None:
-    Path(file).write_text(render_html(run), encoding="utf-8")
 
 
 def write_html_data(data: dict[str, Any], file: Path) -> None:

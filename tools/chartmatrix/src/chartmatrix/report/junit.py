@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from chartmatrix.findings import Finding, Severity
-from chartmatrix.runner import CHECKS, RunResult
+from chartmatrix.runner import CHECKS
 
 
 def _findings(case: dict[str, Any]) -> list[Finding]:
@@ -65,9 +65,3 @@ def junit_tree(data: dict[str, Any]) -> ET.ElementTree:
 
 def write_junit_data(data: dict[str, Any], file: Path) -> None:
     junit_tree(data).write(file, encoding="utf-8", xml_declaration=True)
-
-
-def write_junit(run: RunResult, file: Path) -> None:
-    from chartmatrix.report.model import to_dict
-
-    write_junit_data(to_dict(run), file)
