@@ -40,6 +40,11 @@ def test_bench_reports_each_tool_and_ratios(
     assert code == 0, out
     assert "3 cases" in out
     assert re.search(r"^chartmatrix \(warm, whole pipeline\)\s+\d+\.\d", out, re.MULTILINE), out
+    # the plain helm template per case is always measured (helm is what renders)
+    plain = re.search(r"^helm template alone\s+(.*)$", out, re.MULTILINE)
+    assert plain, out
+    pattern = r"\d+\.\d\s+ratio \d+\.\d\d over 3 cases \(\d+ at a time, no checks\)$"
+    assert re.match(pattern, plain.group(1)), out  # every case rendered: no "failed" note
     baselines = {"helm template \\+ kubeconform": "kubeconform"}
     baselines["helm-unittest \\(snapshot\\)"] = "helm-unittest"
     for label, binary in baselines.items():
@@ -104,3 +109,22 @@ def test_helm3_and_helm4_agree_on_a_project_chart(capsys: pytest.CaptureFixture[
     code = main(["run", "--no-progress", "--ci", "--helm", "helm3", str(spec)])
     out = capsys.readouterr().out
     assert code == 0, out
+
+
+def test_bench_gives_its_helm_flags_to_every_tool(
+    demo_chart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a schema that rejects two of the three cases: only --skip-schema-validation renders
+    # them, so each line shows whether its tool got the flag
+    schema = {"properties": {"replicaCount": {"maximum": 1}}}
+    (demo_chart / "values.schema.json").write_text(json.dumps(schema))
+    argv = ["bench", str(demo_chart), "--axis", "replicaCount=1,2,3", "--kube-version", "1.33"]
+    assert main([*argv, "--skip-schema-validation"]) == 0
+    out = capsys.readouterr().out
+    plain = re.search(r"^helm template alone\s+(.*)$", out, re.MULTILINE)
+    assert plain and "failed to render" not in plain.group(1), out
+    if _installed("helm-unittest"):
+        assert re.search(r"^helm-unittest \(snapshot\).*\(3 passed, 3 total\)", out, re.M), out
+    assert main(argv) == 0  # without the flag, the schema stops two cases in helm too
+    out = capsys.readouterr().out
+    assert re.search(r"^helm template alone.*; 2 failed to render\)$", out, re.MULTILINE), out

@@ -6,7 +6,9 @@ Measured in one run over the same cases (numbers only; nothing here is a timed t
   Kubernetes version, rules, golden compare), warm: a second run in the same process
   with the verdict cache emptied. The fixed start-up (interpreter and imports; loading
   schemas and starting renderers on the first run) is shown on its own line.
-- **helm template + kubeconform**: one ``helm template`` per case (``jobs`` at a time),
+- **helm template alone**: one ``helm template`` process per case (``jobs`` at a time),
+  checking nothing: the cost a case is compared with on public charts.
+- **helm template + kubeconform**: those same ``helm template`` outputs,
   then one kubeconform (``-strict``, offline) over all output per Kubernetes version, fed
   the same strict schemas as chartmatrix: kubernetes-validate's files bundled with the
   definitions they use, in kubeconform's ``-schema-location`` layout (cached).
@@ -99,8 +101,8 @@ def startup_seconds() -> float:
     return _best(times)
 
 
-def time_chartmatrix(specs: list[MatrixSpec], helm: str | None, jobs: int | None) -> Ours:
-    runner = Runner(Options(helm=helm, jobs=jobs, ci=True))
+def time_chartmatrix(specs: list[MatrixSpec], options: Options) -> Ours:
+    runner = Runner(dataclasses.replace(options, ci=True, update_golden=False))
     t0 = time.perf_counter()
     runner.run(specs)
     cold = time.perf_counter() - t0
@@ -179,36 +181,55 @@ class Baseline:
     missing: str = ""  # why it was not measured
 
 
-def _helm_outputs(
-    helm: str, specs: list[MatrixSpec], cases: list[tuple[int, Case]], staged: list[Path], jobs: int
-) -> list[bytes]:
+def time_helm_template(
+    cases: list[tuple[int, Case]],
+    staged: list[Path],
+    helm: str,
+    jobs: int,
+    helm_args: tuple[str, ...],
+) -> tuple[Baseline, list[bytes]]:
+    """One ``helm template`` process per case, ``jobs`` at a time, as chartmatrix renders:
+    what a case costs with helm alone, checking nothing. Returns the outputs for
+    kubeconform."""
+
     def one(item: tuple[int, Case]) -> bytes:
         i, case = item
         req = RenderRequest(
-            staged[i], case.values, case.release, case.namespace, _top(case), case.api_versions
+            staged[i],
+            case.values,
+            case.release,
+            case.namespace,
+            _top(case),
+            case.api_versions,
+            helm_args=helm_args,
         )
         proc = subprocess.run(
             [helm, *req.args()], input=req.stdin(), capture_output=True, check=False
         )
         return proc.stdout if proc.returncode == 0 else b""
 
+    t0 = time.perf_counter()
     with ThreadPoolExecutor(jobs) as pool:
-        return list(pool.map(one, cases))
+        outputs = list(pool.map(one, cases))
+    seconds = time.perf_counter() - t0
+    failed = sum(1 for out in outputs if not out)
+    detail = f"{jobs} at a time, no checks" + (f"; {failed} failed to render" if failed else "")
+    return Baseline("helm template alone", len(cases), seconds, detail), outputs
 
 
 def time_kubeconform(
-    specs: list[MatrixSpec], cases: list[tuple[int, Case]], staged: list[Path], helm: str, jobs: int
+    cases: list[tuple[int, Case]], outputs: list[bytes], helm_seconds: float
 ) -> Baseline:
+    """kubeconform over the outputs of :func:`time_helm_template`, one run per Kubernetes
+    version; the baseline's time is helm's plus kubeconform's."""
     name = "helm template + kubeconform"
     kubeconform = _tool("kubeconform")
     if kubeconform is None:
         return Baseline(name, 0, 0.0, missing="kubeconform not installed (tools/bootstrap)")
     versions = sorted({v for _, c in cases for v in c.kube_versions}, key=_version_key)
     locations = {v: kubeconform_schemas(v) for v in versions}  # untimed: cached once
-    t0 = time.perf_counter()
-    outputs = _helm_outputs(helm, specs, cases, staged, jobs)
-    t1 = time.perf_counter()
     resources = 0
+    t0 = time.perf_counter()
     for version in versions:
         stream = b"\n---\n".join(
             out for out, (_, c) in zip(outputs, cases, strict=True) if version in c.kube_versions
@@ -225,14 +246,14 @@ def time_kubeconform(
         )
         found = re.search(rb"Summary: (\d+) resources", proc.stdout)
         resources += int(found.group(1)) if found else 0
-    t2 = time.perf_counter()
+    kubeconform_seconds = time.perf_counter() - t0
+    n = max(1, len(cases))
     return Baseline(
         name,
         len(cases),
-        t2 - t0,
-        f"helm {1000 * (t1 - t0) / max(1, len(cases)):.1f}, kubeconform "
-        f"{1000 * (t2 - t1) / max(1, len(cases)):.1f} ms/case over {len(versions)} "
-        f"version(s), {resources} resources checked",
+        helm_seconds + kubeconform_seconds,
+        f"helm {1000 * helm_seconds / n:.1f}, kubeconform {1000 * kubeconform_seconds / n:.1f} "
+        f"ms/case over {len(versions)} version(s), {resources} resources checked",
     )
 
 
@@ -262,12 +283,15 @@ def _suite(cases: list[Case], values_dir: Path) -> dict[str, Any]:
 
 
 def time_helm_unittest(
-    specs: list[MatrixSpec], cases: list[tuple[int, Case]], tmp: Path
+    specs: list[MatrixSpec], cases: list[tuple[int, Case]], tmp: Path, helm_args: tuple[str, ...]
 ) -> Baseline:
     name = "helm-unittest (snapshot)"
     unittest = _tool("helm-unittest")
     if unittest is None:
         return Baseline(name, 0, 0.0, missing="helm-unittest not installed (tools/bootstrap)")
+    if any(a != "--skip-schema-validation" for a in helm_args):
+        # helm's --set syntax has no exact equivalent in a generated suite
+        return Baseline(name, 0, 0.0, missing="--set/--set-string are not passed to helm-unittest")
     charts: list[Path] = []
     for i, spec in enumerate(specs):
         mine = [c for j, c in cases if j == i]
@@ -282,7 +306,7 @@ def time_helm_unittest(
         suite = chart / "tests" / "chartmatrix_bench_test.yaml"
         suite.write_text(json.dumps(_suite(mine, values_dir), indent=1))
         charts.append(chart)
-    argv = [unittest, "-f", "tests/*_test.yaml"]
+    argv = [unittest, "-f", "tests/*_test.yaml", *helm_args]
     # untimed: writes the snapshots, as a user's repository would already have them
     subprocess.run([*argv, "-u", *map(str, charts)], capture_output=True, check=False)
     t0 = time.perf_counter()
@@ -324,24 +348,29 @@ def report(ours: Ours, baselines: list[Baseline], jobs: int) -> list[str]:
 
 def run_bench(
     specs: list[MatrixSpec],
+    options: Options,
     *,
-    helm: str | None,
-    jobs: int | None,
     baseline_cases: int = 0,
     scale: bool = False,
 ) -> int:
+    """``options``: the run's (helm, jobs, renderer, helm flags, CRDs); the baselines get
+    the same helm binary and helm flags."""
     if scale:
-        return run_scale(specs, helm=helm, jobs=jobs)
-    ours = time_chartmatrix(specs, helm, jobs)
-    runner_helm = Runner(Options(helm=helm, jobs=jobs)).renderer
+        return run_scale(specs, helm=options.helm, jobs=options.jobs)
+    ours = time_chartmatrix(specs, options)
+    runner_helm = Runner(Options(helm=options.helm, jobs=options.jobs)).renderer
     cases = _cases(specs, baseline_cases)
     with tempfile.TemporaryDirectory(prefix="chartmatrix-bench-") as tmp:
         staged = [
             stage(s.chart_dir, Path(tmp) / str(i) / s.chart_dir.name) for i, s in enumerate(specs)
         ]
+        helm_alone, outputs = time_helm_template(
+            cases, staged, runner_helm.helm, runner_helm.jobs, options.helm_args
+        )
         baselines = [
-            time_kubeconform(specs, cases, staged, runner_helm.helm, runner_helm.jobs),
-            time_helm_unittest(specs, cases, Path(tmp)),
+            helm_alone,
+            time_kubeconform(cases, outputs, helm_alone.seconds),
+            time_helm_unittest(specs, cases, Path(tmp), options.helm_args),
         ]
     for line in report(ours, baselines, runner_helm.jobs):
         print(line)

@@ -356,15 +356,20 @@ def helm_args(args: argparse.Namespace) -> tuple[str, ...]:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from chartmatrix.bench import run_bench
+    from chartmatrix.crdsource import resolve_crd
+    from chartmatrix.runner import Options
 
     if args.case:
         raise ChartmatrixError("--case", "bench times whole specs; drop --case")
-    return run_bench(
-        resolve_specs(args),
+    options = Options(
         helm=args.helm,
         jobs=args.jobs,
-        baseline_cases=args.baseline_cases,
-        scale=args.scale,
+        crds=tuple(resolve_crd(c, Path.cwd(), "--crd") for c in args.crd or ()),
+        helm_args=helm_args(args),
+        renderer=args.renderer,
+    )
+    return run_bench(
+        resolve_specs(args), options, baseline_cases=args.baseline_cases, scale=args.scale
     )
 
 

@@ -41,6 +41,11 @@ from chartmatrix.render import (
 )
 
 RENDERERS = ("worker", "helm")
+# Helm sorts a render's manifests by parsing each one whole (SortManifests): on charts
+# whose templates hold large CRDs that is most of a render, and Go's collector a fifth
+# of its CPU. A larger GC target costs memory the worker has (its live heap is the
+# charts it keeps), bounded by the soft limit.
+WORKER_GO_TUNING = {"GOGC": "400", "GOMEMLIMIT": "1GiB"}
 WORKER_NAME = "chartmatrix-render-v{major}"
 # requests of one chart go to one worker in chunks of at most this many, so that each
 # worker loads a chart about once while the work still spreads over all workers
@@ -89,13 +94,12 @@ class _Worker:
     """One worker process: a request line in, a response line out."""
 
     def __init__(self, path: str) -> None:
-        # (Go's default GC suits a long-lived worker: GOGC 200, 400 or off measured no
-        # faster on charts/mysql, and off grows to 0.5 GB; render.GO_TUNING is for helm)
         self.proc = subprocess.Popen(
             [path],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            env={**WORKER_GO_TUNING, **os.environ},  # explicit settings win
         )
         self._stdin: IO[bytes] = self.proc.stdin  # type: ignore[assignment]
         self._stdout: IO[bytes] = self.proc.stdout  # type: ignore[assignment]

@@ -28,6 +28,7 @@ from chartmatrix import k8syaml
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.findings import Finding, Severity, json_path
 from chartmatrix.manifests import Manifest
+from chartmatrix.schemainline import Inliner
 
 SCHEMA_ROOT = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
 _DIR = re.compile(r"^v(\d+)\.(\d+)\.\d+-local-strict$")
@@ -101,6 +102,7 @@ class _VersionSchemas:
         definitions = json.loads((self.dir / "_definitions.json").read_text())
         self.definitions = definitions
         self.registry: Registry = Resource.from_contents(definitions) @ Registry()
+        self.inliner = Inliner(definitions)
         self.validators: dict[
             tuple[str, str], tuple[jsonschema.protocols.Validator, str] | None
         ] = {}
@@ -121,7 +123,9 @@ class _VersionSchemas:
             if file.is_file():
                 schema = json.loads(file.read_text())
                 registry = Resource.from_contents(schema) @ self.registry
-                validator = jsonschema.Draft202012Validator(schema, registry=registry)
+                validator = jsonschema.Draft202012Validator(
+                    self.inliner.schema(schema), registry=registry
+                )
                 self.validators[key] = (validator, self._closure_digest(schema))
             else:
                 self.validators[key] = None
