@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from chartmatrix.findings import Finding, Severity
 from chartmatrix.manifests import Manifest
@@ -19,14 +20,29 @@ class RuleContext:
     checksum_convention: str = "presence"  # or strict, data-hash: chartmatrix.checksumconvention
     golden: list[Manifest] | None = None
 
+    @cached_property
+    def _by_kind(self) -> dict[str, list[Manifest]]:
+        # every rule asks for kinds and names: index the render once, not per question
+        out: dict[str, list[Manifest]] = {}
+        for m in self.manifests:
+            out.setdefault(m.kind, []).append(m)
+        return out
+
+    @cached_property
+    def _by_kind_and_name(self) -> dict[tuple[str, str], Manifest]:
+        out: dict[tuple[str, str], Manifest] = {}
+        for m in self.manifests:
+            out.setdefault((m.kind, m.name), m)  # the first, as a scan would find
+        return out
+
     def of_kind(self, *kinds: str) -> list[Manifest]:
+        """The manifests of these kinds, in render order."""
+        if len(kinds) == 1:
+            return list(self._by_kind.get(kinds[0], ()))
         return [m for m in self.manifests if m.kind in kinds]
 
     def find(self, kind: str, name: str) -> Manifest | None:
-        for m in self.manifests:
-            if m.kind == kind and m.name == name:
-                return m
-        return None
+        return self._by_kind_and_name.get((kind, name))
 
     def is_external(self, kind: str, name: str) -> bool:
         return name in self.external.get(kind, frozenset())
