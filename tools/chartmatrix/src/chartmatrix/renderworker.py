@@ -27,6 +27,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 
@@ -248,7 +249,6 @@ class WorkerRenderer:
         check at the first render, the worker starting meanwhile."""
         self.helm = find_helm(helm)
         self.jobs = max(1, jobs or os.cpu_count() or 1)
-        self.reference = Renderer(self.helm, self.jobs)  # for what the worker hands back
         self.required = required
         self.fallbacks = 0  # requests rendered by helm instead
         self._workers: list[_Worker] = []
@@ -264,6 +264,12 @@ class WorkerRenderer:
             self._start(path, self._probe)
         if not lazy:
             self._settle()
+
+    @cached_property
+    def reference(self) -> Renderer:
+        """helm itself, for what the worker hands back: made on first use, so a run the
+        worker renders alone never imports pyhelm3 (and pydantic, about 0.4 s)."""
+        return Renderer(self.helm, self.jobs)
 
     def _start(self, path: str, probe: _Probe) -> None:
         """Start the first worker and ask it for its version and the probe chart."""

@@ -112,25 +112,52 @@ def _on_cycles(graph: dict[str, set[str]]) -> set[str]:
 
 
 class Inliner:
-    """Inlines the definitions of one ``_definitions.json`` (``$defs`` and ``$id``)."""
+    """Inlines the definitions of one ``_definitions.json`` (``$defs`` and ``$id``).
+
+    Only what a schema reaches is examined, when that schema is first inlined: a run that
+    validates a few kinds never walks the hundreds of definitions it does not use."""
 
     def __init__(self, definitions: dict[str, Any]) -> None:
         self._defs: dict[str, Any] = definitions.get("$defs") or {}
         self._absolute = f"{definitions.get('$id', '')}{_LOCAL}"
-        self._kept = _on_cycles({name: _references(body) for name, body in self._defs.items()})
+        self._examined: set[str] = set()  # definitions whose cycles are known
+        self._kept: set[str] = set()  # definitions on a cycle: left as references
         self._done: dict[str, Any] = {}
 
     def schema(self, node: Any) -> Any:
         """``node`` with every reference to a non-recursive definition replaced by it
         (shared, not copied: the result must be treated as read-only)."""
+        self._examine(_references(node))
+        return self._inline(node)
+
+    def _examine(self, roots: set[str]) -> None:
+        """Find the cycles among the definitions reachable from ``roots`` not examined
+        before (a cycle never joins an examined definition: all it reaches was examined
+        with it)."""
+        graph: dict[str, set[str]] = {}
+        todo = [name for name in roots if name in self._defs and name not in self._examined]
+        while todo:
+            name = todo.pop()
+            if name in graph:
+                continue
+            graph[name] = {
+                target
+                for target in _references(self._defs[name])
+                if target in self._defs and target not in self._examined
+            }
+            todo.extend(graph[name] - graph.keys())
+        self._kept |= _on_cycles(graph)
+        self._examined |= graph.keys()
+
+    def _inline(self, node: Any) -> Any:
         if not isinstance(node, dict):
             return node
         target = _ref_target(node)
         if target is not None and target in self._defs:
             if target not in self._kept and _is_pure_reference(node):
                 if target not in self._done:
-                    self._done[target] = self.schema(self._defs[target])
+                    self._done[target] = self._inline(self._defs[target])
                 return self._done[target]
             # kept as a reference: absolute, so it resolves from any schema it now sits in
             node = {**node, "$ref": self._absolute + target}
-        return _map_subschemas(node, self.schema)
+        return _map_subschemas(node, self._inline)
