@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,41 @@ def test_scripts_configmap_holds_the_chart_scripts_verbatim(default: Rendered) -
     on_disk = {p.name: p.read_text() for p in sorted((CHART / "scripts").glob("*.sh"))}
     assert on_disk, "charts/mysql/scripts/*.sh missing"
     assert data == on_disk
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "#!/bin/sh\necho a\n\n\n\necho b\n",  # empty lines in a literal block
+        "#!/bin/sh\n\techo tab\n",  # the rest take toYaml's way
+        "#!/bin/sh\necho trailing space \n",
+        "#!/bin/sh\necho no final newline",
+        "#!/bin/sh\necho two final newlines\n\n",
+        " #!/bin/sh leading space\n",
+    ],
+)
+def test_scripts_configmap_keeps_any_script_verbatim(
+    render_chart: ChartRenderer, tmp_path: Path, script: str
+) -> None:
+    """mysql.literalYaml writes plain scripts as YAML itself and hands any other to toYaml."""
+    shutil.copytree(REPO / "library-chart", tmp_path / "library-chart")
+    chart = tmp_path / "charts" / "mysql"
+    shutil.copytree(CHART, chart, ignore=shutil.ignore_patterns("charts", "Chart.lock"))
+    (chart / "scripts" / "aa-extra.sh").write_text(script, encoding="utf-8")
+    data = render_chart(chart, release=RELEASE).get("ConfigMap", f"{FULL}-scripts")["data"]
+    assert data["aa-extra.sh"] == script
+    assert data == {p.name: p.read_text() for p in (chart / "scripts").glob("*.sh")}
+
+
+def test_chart_files_are_plain_text() -> None:
+    """mysql.literalYaml checks the scripts and role files for tabs, carriage returns and
+    trailing spaces only: no other control or non-printable character may be in them."""
+    files = [*(CHART / "scripts").glob("*.sh"), *(CHART / "files").glob("*/*.cnf")]
+    assert files
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
+            assert line.isprintable(), f"{path}:{number}: a non-printable character"
+            assert all(ord(c) < 0x10000 for c in line), f"{path}:{number}: outside the BMP"
 
 
 def test_init_container_lays_role_and_user_config_over(render_chart: ChartRenderer) -> None:

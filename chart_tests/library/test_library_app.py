@@ -134,6 +134,42 @@ def test_unknown_area_fails_naming_it(helm: Path, make_chart: MakeChart) -> None
         render_chart(helm, make_chart("config sesion"))
 
 
+DERIVED = """{{- define "tiny.values" -}}
+{{- toJson (set (omit .Values "image") "image" (dict "repository" "docker.io/library/nginx"
+  "tag" (printf "%s-derived" .Values.image.tag))) -}}
+{{- end -}}
+{{- define "tiny.broken" -}}image: {{ .Values.image.tag }}{{- end -}}
+# {{ include "destate.workload.image" (dict "ctx" $) }}
+{{- include "destate.app.render" (dict "ctx" $ "container" (dict "name" "app"
+  "ports" (list (dict "name" "http" "containerPort" 8080)))) }}
+"""
+
+
+def with_values_annotation(chart: Path, template: str) -> Path:
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
+    meta.setdefault("annotations", {})["destate/values"] = template
+    (chart / "Chart.yaml").write_text(yaml.safe_dump(meta))
+    return chart
+
+
+def test_derived_values_are_the_tree_every_template_reads(
+    helm: Path, make_chart: MakeChart
+) -> None:
+    """destate/values names the chart template whose JSON the library reads instead of
+    .Values: the chart's own calls and the loader's see the same derived image."""
+    chart = with_values_annotation(make_chart("topology", app=DERIVED), "tiny.values")
+    out = render_chart(helm, chart)
+    assert "# docker.io/library/nginx:1.27-derived" in out.text
+    assert pod(out)["containers"][0]["image"] == "docker.io/library/nginx:1.27-derived"
+
+
+def test_derived_values_must_be_a_json_object(helm: Path, make_chart: MakeChart) -> None:
+    chart = with_values_annotation(make_chart("topology", app=DERIVED), "tiny.broken")
+    message = 'annotation destate/values names "tiny.broken", which must print the values tree'
+    with pytest.raises(HelmError, match=re.escape(message)):
+        render_chart(helm, chart)
+
+
 def test_hooks_validate_and_resources(helm: Path, make_chart: MakeChart) -> None:
     chart = make_chart("topology", app=HOOKS)
     out = render_chart(helm, chart)

@@ -69,15 +69,19 @@ def test_instrumented_library_renders_like_the_library(tmp_path: Path) -> None:
 
 def test_mysql_merges_validates_and_labels_once(tmp_path: Path) -> None:
     _, calls = profile(REPO / "charts" / "mysql", tmp_path, "--kube-version", "1.33")
-    # two trees: the chart's own values and the tree it passes to destate.app.render
-    assert calls["destate.values.build"] == 2.0
+    # one tree: the chart names its derived values (destate/values: mysql.values) instead
+    # of passing a second tree to destate.app.render
+    assert calls["destate.values.build"] == 1.0
+    assert calls["mysql.values"] == 1.0
     assert calls["destate.values.defaults"] == 1.0
     assert calls["destate.values.key"] > 50  # read everywhere, built twice
     # every area's checks run once per tree, whatever calls them
     assert calls["destate.validate.once"] > calls["destate.validate.persistence"] > 0
     assert calls["destate.validate.intRange"] <= 2 * 10
-    # many resources, few label sets
-    assert calls["destate.labels.standard"] >= 3 * calls["destate.labels.standardOnce"]
+    # many resources, few label sets and names; the library's own calls skip the guard
+    assert calls["destate.labels.standardOf"] >= 3 * calls["destate.labels.standardOnce"]
+    assert calls["destate.names.fullnameOf"] > 10
+    assert calls["destate.args.check"] < 100  # 141 when the library's own calls were guarded
 
 
 @pytest.mark.parametrize("chart", ["mysql", "web-session", "grpc", "redis"])

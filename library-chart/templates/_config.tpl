@@ -43,16 +43,23 @@ config". Usage: include "destate.config.content" (list $ctx "config.files.app.co
 destate.config.data — the ConfigMap data map (JSON): every config.files entry, literal,
 or rendered with `tpl` when the entry opts in ({content: ..., tpl: true}; see
 destate.config.content). Keys: ctx, values, component.
+Built once per render and tree (the ConfigMap and the pods' checksum both read it: a
+`tpl` entry is rendered once, so both always agree).
 */}}
 {{- define "destate.config.data" -}}
 {{- include "destate.args.check" (list . "destate.config.data" list) -}}
-{{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
+{{- $tree := include "destate.values.key" . -}}
 {{- $p := .path | default "" -}}
+{{- $memo := printf "%s %s" $tree $p -}}
+{{- if not (hasKey .ctx "destateConfigData") -}}{{- $_ := set .ctx "destateConfigData" dict -}}{{- end -}}
+{{- if not (hasKey .ctx.destateConfigData $memo) -}}
 {{- $data := dict -}}
-{{- range $name, $entry := $c.files -}}
+{{- range $name, $entry := (get .ctx.destateValues $tree).config.files -}}
 {{- $_ := set $data $name (include "destate.config.content" (list $.ctx (printf "%sconfig.files.%s" $p $name) $entry)) -}}
 {{- end -}}
-{{- toJson $data -}}
+{{- $_ := set .ctx.destateConfigData $memo (toJson $data) -}}
+{{- end -}}
+{{- get .ctx.destateConfigData $memo -}}
 {{- end -}}
 
 {{/*
@@ -79,7 +86,7 @@ Example: {{ include "destate.config.configMap" (dict "ctx" $) }}
 apiVersion: v1
 kind: ConfigMap
 metadata:
-  {{- include "destate.labels.metadata" $sub | nindent 2 }}
+  {{- include "destate.labels.metadataOf" $sub | nindent 2 }}
 {{- if $c.immutable }}
 immutable: true
 {{- end }}
@@ -209,7 +216,7 @@ Example: {{ include "destate.config.secret" (dict "ctx" $) }}
 apiVersion: v1
 kind: Secret
 metadata:
-  {{- include "destate.labels.metadata" (merge (dict "annotations" $ann) $sub) | nindent 2 }}
+  {{- include "destate.labels.metadataOf" (merge (dict "annotations" $ann) $sub) | nindent 2 }}
 type: Opaque
 {{- if $c.immutable }}
 immutable: true

@@ -11,7 +11,7 @@ destate.connection.serviceName — internal: the backend Service (argument `serv
 default FULLNAME).
 */}}
 {{- define "destate.connection.serviceName" -}}
-{{- .service | default (include "destate.names.fullname" (pick . "ctx" "values" "component")) -}}
+{{- .service | default (include "destate.names.fullnameOf" (list .ctx .component)) -}}
 {{- end -}}
 
 {{/*
@@ -35,7 +35,7 @@ Example: {{ include "destate.connection.grpcIngress" (dict "ctx" $) }}
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
-  {{- include "destate.labels.metadata" (merge (dict "annotations" $ann) $sub) | nindent 2 }}
+  {{- include "destate.labels.metadataOf" (merge (dict "annotations" $ann) $sub) | nindent 2 }}
 spec:
   {{- with $i.className }}
   ingressClassName: {{ . }}
@@ -85,7 +85,7 @@ Example: {{ include "destate.connection.grpcRoute" (dict "ctx" $) }}
 apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute
 metadata:
-  {{- include "destate.labels.metadata" $sub | nindent 2 }}
+  {{- include "destate.labels.metadataOf" $sub | nindent 2 }}
 spec:
   parentRefs:
     {{- toYaml $g.parentRefs | nindent 4 }}
@@ -106,7 +106,7 @@ connection.envoy.upstream.host, else FULLNAME-headless.NAMESPACE.svc.CLUSTER_DOM
 */}}
 {{- define "destate.connection.upstreamHost" -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
-{{- $v.connection.envoy.upstream.host | default (printf "%s.%s.svc.%s" (include "destate.names.headless" (pick . "ctx" "values" "component")) .ctx.Release.Namespace $v.topology.clusterDomain) -}}
+{{- $v.connection.envoy.upstream.host | default (printf "%s.%s.svc.%s" (include "destate.names.headlessOf" (list .ctx .component)) .ctx.Release.Namespace $v.topology.clusterDomain) -}}
 {{- end -}}
 
 {{/*
@@ -281,7 +281,7 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.connection.envoyConfigName" -}}
 {{- include "destate.args.check" (list . "destate.connection.envoyConfigName" list) -}}
-{{- printf "%s-envoy" (include "destate.names.fullname" (pick . "ctx" "values" "component") | trunc 57 | trimSuffix "-") -}}
+{{- printf "%s-envoy" (include "destate.names.fullnameOf" (list .ctx .component) | trunc 57 | trimSuffix "-") -}}
 {{- end -}}
 
 {{/*
@@ -300,7 +300,7 @@ Example:
 apiVersion: v1
 kind: ConfigMap
 metadata:
-  {{- include "destate.labels.metadata" (merge (dict "name" (include "destate.connection.envoyConfigName" $sub)) $sub) | nindent 2 }}
+  {{- include "destate.labels.metadataOf" (merge (dict "name" (include "destate.connection.envoyConfigName" $sub)) $sub) | nindent 2 }}
 data:
   envoy.yaml: |
     {{- include "destate.connection.envoyYaml" . | nindent 4 }}
@@ -454,7 +454,7 @@ Keys: ctx, values, component.
 {{- include "destate.args.check" (list . "destate.connection.clientTarget" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
-{{- $v.connection.client.target | default (printf "dns:///%s.%s.svc.%s:%d" (include "destate.names.headless" $sub) .ctx.Release.Namespace $v.topology.clusterDomain (int $v.connection.port)) -}}
+{{- $v.connection.client.target | default (printf "dns:///%s.%s.svc.%s:%d" (include "destate.names.headlessOf" (list $sub.ctx $sub.component)) .ctx.Release.Namespace $v.topology.clusterDomain (int $v.connection.port)) -}}
 {{- end -}}
 
 {{/*
@@ -485,7 +485,7 @@ Example: {{ include "destate.connection.clientConfig" (dict "ctx" $) }}
 apiVersion: v1
 kind: ConfigMap
 metadata:
-  {{- include "destate.labels.metadata" (merge (dict "name" (printf "%s-grpc-client" (include "destate.names.fullname" $sub | trunc 51 | trimSuffix "-"))) $sub) | nindent 2 }}
+  {{- include "destate.labels.metadataOf" (merge (dict "name" (printf "%s-grpc-client" (include "destate.names.fullnameOf" (list $sub.ctx $sub.component) | trunc 51 | trimSuffix "-"))) $sub) | nindent 2 }}
 data:
   target: {{ include "destate.connection.clientTarget" $sub | quote }}
   service-config.json: {{ include "destate.connection.serviceConfigJson" $sub | quote }}

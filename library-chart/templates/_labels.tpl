@@ -12,11 +12,24 @@ Example:
 */}}
 {{- define "destate.labels.selector" -}}
 {{- include "destate.args.check" (list . "destate.labels.selector" list) -}}
-app.kubernetes.io/name: {{ .component | default (include "destate.names.name" (dict "ctx" .ctx)) | quote }}
-app.kubernetes.io/instance: {{ .ctx.Release.Name | quote }}
-{{- with .component }}
-app.kubernetes.io/component: {{ . | quote }}
-{{- end }}
+{{- include "destate.labels.selectorOf" (list .ctx .component) -}}
+{{- end -}}
+
+{{/*
+destate.labels.selectorOf — internal: destate.labels.selector without the argument guard,
+built once per render and component (memo .ctx.destateSelectors).
+Usage: include "destate.labels.selectorOf" (list $ctx $component)
+*/}}
+{{- define "destate.labels.selectorOf" -}}
+{{- $ctx := index . 0 -}}
+{{- $component := index . 1 | default "" | toString -}}
+{{- if not (hasKey $ctx "destateSelectors") -}}{{- $_ := set $ctx "destateSelectors" dict -}}{{- end -}}
+{{- if not (hasKey $ctx.destateSelectors $component) -}}
+{{- $lines := printf "app.kubernetes.io/name: %s\napp.kubernetes.io/instance: %s" ($component | default (include "destate.names.nameOf" $ctx) | quote) ($ctx.Release.Name | quote) -}}
+{{- with $component -}}{{- $lines = printf "%s\napp.kubernetes.io/component: %s" $lines (quote .) -}}{{- end -}}
+{{- $_ := set $ctx.destateSelectors $component $lines -}}
+{{- end -}}
+{{- get $ctx.destateSelectors $component -}}
 {{- end -}}
 
 {{/*
@@ -31,7 +44,14 @@ Example:
 */}}
 {{- define "destate.labels.standard" -}}
 {{- include "destate.args.check" (list . "destate.labels.standard" (list "extra")) -}}
-{{- /* every resource asks for the same few label sets: each is built once per render */ -}}
+{{- include "destate.labels.standardOf" . -}}
+{{- end -}}
+
+{{/*
+destate.labels.standardOf — internal: destate.labels.standard without the argument guard.
+Every resource asks for the same few label sets: each is built once per render.
+*/}}
+{{- define "destate.labels.standardOf" -}}
 {{- $tree := "" -}}
 {{- if and .component (hasKey . "values") -}}{{- $tree = include "destate.values.key" (pick . "ctx" "values") -}}{{- end -}}
 {{- $key := printf "standard %s %s %s" (.component | default "") $tree (toJson (.extra | default dict)) -}}
@@ -46,7 +66,7 @@ Example:
 destate.labels.standardOnce — internal: destate.labels.standard without the per-render memo.
 */}}
 {{- define "destate.labels.standardOnce" -}}
-{{- $labels := fromYaml (include "destate.labels.selector" (pick . "ctx" "values" "component")) -}}
+{{- $labels := fromYaml (include "destate.labels.selectorOf" (list .ctx .component)) -}}
 {{- $version := .ctx.Chart.AppVersion -}}
 {{- if and .component (hasKey . "values") -}}
 {{- with (include "destate.values.key" (pick . "ctx" "values") | get .ctx.destateValues).image.tag -}}
@@ -57,7 +77,7 @@ destate.labels.standardOnce — internal: destate.labels.standard without the pe
 {{- $_ := set $labels "app.kubernetes.io/version" (. | toString | trunc 63 | trimSuffix "-") -}}
 {{- end -}}
 {{- $_ := set $labels "app.kubernetes.io/managed-by" .ctx.Release.Service -}}
-{{- $_ := set $labels "app.kubernetes.io/part-of" (include "destate.names.name" (dict "ctx" .ctx)) -}}
+{{- $_ := set $labels "app.kubernetes.io/part-of" (include "destate.names.nameOf" .ctx) -}}
 {{- $_ := set $labels "helm.sh/chart" (include "destate.names.chart" (dict "ctx" .ctx)) -}}
 {{- range $k, $val := (.extra | default dict) -}}
 {{- $_ := set $labels $k ($val | toString) -}}
@@ -76,10 +96,17 @@ Example:
 */}}
 {{- define "destate.labels.metadata" -}}
 {{- include "destate.args.check" (list . "destate.labels.metadata" (list "name" "labels" "annotations")) -}}
-name: {{ .name | default (include "destate.names.fullname" (pick . "ctx" "values" "component")) }}
+{{- include "destate.labels.metadataOf" . -}}
+{{- end -}}
+
+{{/*
+destate.labels.metadataOf — internal: destate.labels.metadata without the argument guard.
+*/}}
+{{- define "destate.labels.metadataOf" -}}
+name: {{ .name | default (include "destate.names.fullnameOf" (list .ctx .component)) }}
 namespace: {{ .ctx.Release.Namespace | quote }}
 labels:
-  {{- include "destate.labels.standard" (merge (dict "extra" (.labels | default dict)) (pick . "ctx" "values" "component")) | nindent 2 }}
+  {{- include "destate.labels.standardOf" (merge (dict "extra" (.labels | default dict)) (pick . "ctx" "values" "component")) | nindent 2 }}
 {{- with .annotations }}
 annotations:
   {{- toYaml . | nindent 2 }}

@@ -5,7 +5,17 @@ Example: {{ include "destate.names.name" (dict "ctx" $) }}  ->  mysql
 */}}
 {{- define "destate.names.name" -}}
 {{- include "destate.args.check" (list . "destate.names.name" list) -}}
-{{- default .ctx.Chart.Name .ctx.Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- include "destate.names.nameOf" .ctx -}}
+{{- end -}}
+
+{{/*
+destate.names.nameOf — internal: destate.names.name of the root context given, without the
+argument guard. The library's own calls use the *Of forms (names.fullnameOf,
+names.headlessOf, labels.selectorOf): their arguments are built, never typed, and they
+are the most frequent calls of a render.
+*/}}
+{{- define "destate.names.nameOf" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{/*
@@ -17,23 +27,40 @@ Example: {{ include "destate.names.fullname" (dict "ctx" $ "component" "redis") 
 */}}
 {{- define "destate.names.fullname" -}}
 {{- include "destate.args.check" (list . "destate.names.fullname" list) -}}
-{{- $root := .ctx.Values -}}
+{{- include "destate.names.fullnameOf" (list .ctx .component) -}}
+{{- end -}}
+
+{{/*
+destate.names.fullnameOf — internal: destate.names.fullname without the argument guard,
+computed once per render and component (memo .ctx.destateNames: it depends only on the
+chart, the release and the root values).
+Usage: include "destate.names.fullnameOf" (list $ctx $component)
+*/}}
+{{- define "destate.names.fullnameOf" -}}
+{{- $ctx := index . 0 -}}
+{{- $component := index . 1 | default "" | toString -}}
+{{- if not (hasKey $ctx "destateNames") -}}{{- $_ := set $ctx "destateNames" dict -}}{{- end -}}
+{{- if not (hasKey $ctx.destateNames $component) -}}
+{{- $root := $ctx.Values -}}
 {{- $base := "" -}}
 {{- if $root.fullnameOverride -}}
 {{- $base = $root.fullnameOverride -}}
 {{- else -}}
-{{- $name := default .ctx.Chart.Name $root.nameOverride -}}
-{{- if contains $name .ctx.Release.Name -}}
-{{- $base = .ctx.Release.Name -}}
+{{- $name := default $ctx.Chart.Name $root.nameOverride -}}
+{{- if contains $name $ctx.Release.Name -}}
+{{- $base = $ctx.Release.Name -}}
 {{- else -}}
-{{- $base = printf "%s-%s" .ctx.Release.Name $name -}}
+{{- $base = printf "%s-%s" $ctx.Release.Name $name -}}
 {{- end -}}
 {{- end -}}
-{{- if .component -}}
-{{- printf "%s-%s" ($base | trunc (sub 62 (len .component) | int) | trimSuffix "-") .component -}}
+{{- if $component -}}
+{{- $base = printf "%s-%s" ($base | trunc (sub 62 (len $component) | int) | trimSuffix "-") $component -}}
 {{- else -}}
-{{- $base | trunc 63 | trimSuffix "-" -}}
+{{- $base = $base | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+{{- $_ := set $ctx.destateNames $component $base -}}
+{{- end -}}
+{{- get $ctx.destateNames $component -}}
 {{- end -}}
 
 {{/*
@@ -51,8 +78,15 @@ Keys: ctx, component.
 */}}
 {{- define "destate.names.headless" -}}
 {{- include "destate.args.check" (list . "destate.names.headless" list) -}}
-{{- $full := include "destate.names.fullname" (pick . "ctx" "values" "component") -}}
-{{- printf "%s-headless" ($full | trunc 54 | trimSuffix "-") -}}
+{{- include "destate.names.headlessOf" (list .ctx .component) -}}
+{{- end -}}
+
+{{/*
+destate.names.headlessOf — internal: destate.names.headless without the argument guard.
+Usage: include "destate.names.headlessOf" (list $ctx $component)
+*/}}
+{{- define "destate.names.headlessOf" -}}
+{{- printf "%s-headless" (include "destate.names.fullnameOf" . | trunc 54 | trimSuffix "-") -}}
 {{- end -}}
 
 {{/*
@@ -72,7 +106,7 @@ Keys: ctx, values, component.
 {{- define "destate.names.configMap" -}}
 {{- include "destate.args.check" (list . "destate.names.configMap" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
-{{- default (include "destate.names.fullname" (pick . "ctx" "values" "component")) $v.config.existingConfigMap -}}
+{{- default (include "destate.names.fullnameOf" (list .ctx .component)) $v.config.existingConfigMap -}}
 {{- end -}}
 
 {{/*
@@ -82,7 +116,7 @@ FULLNAME[-COMPONENT]. Keys: ctx, values, component.
 {{- define "destate.names.secret" -}}
 {{- include "destate.args.check" (list . "destate.names.secret" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
-{{- default (include "destate.names.fullname" (pick . "ctx" "values" "component")) $v.config.existingSecret -}}
+{{- default (include "destate.names.fullnameOf" (list .ctx .component)) $v.config.existingSecret -}}
 {{- end -}}
 
 {{/*

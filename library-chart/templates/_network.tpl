@@ -18,7 +18,7 @@ Example:
 {{- include "destate.args.check" (list . "destate.network.peer" list) -}}
 - podSelector:
     matchLabels:
-      {{- include "destate.labels.selector" (pick . "ctx" "values" "component") | nindent 6 }}
+      {{- include "destate.labels.selectorOf" (list .ctx .component) | nindent 6 }}
 {{- end -}}
 
 {{/*
@@ -175,11 +175,11 @@ Example:
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
-  {{- include "destate.labels.metadata" $sub | nindent 2 }}
+  {{- include "destate.labels.metadataOf" $sub | nindent 2 }}
 spec:
   podSelector:
     matchLabels:
-      {{- include "destate.labels.selector" $sub | nindent 6 }}
+      {{- include "destate.labels.selectorOf" (list $sub.ctx $sub.component) | nindent 6 }}
   policyTypes:
     - Ingress
     {{- if $np.restrictEgress }}

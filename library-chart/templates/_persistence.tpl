@@ -64,7 +64,7 @@ Example:
 {{- include "destate.validate.persistence" . -}}
 {{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 {{- if $p.enabled -}}
-{{- $labels := merge (fromYaml (include "destate.labels.selector" (pick . "ctx" "values" "component"))) ($p.labels | default dict) -}}
+{{- $labels := merge (fromYaml (include "destate.labels.selectorOf" (list .ctx .component))) ($p.labels | default dict) -}}
 - apiVersion: v1
   kind: PersistentVolumeClaim
   metadata:
@@ -104,7 +104,7 @@ Keys: ctx, values, component.
 {{- define "destate.persistence.claimName" -}}
 {{- include "destate.args.check" (list . "destate.persistence.claimName" list) -}}
 {{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
-{{- $p.existingClaim | default (printf "%s-data" (include "destate.names.fullname" (pick . "ctx" "values" "component"))) -}}
+{{- $p.existingClaim | default (printf "%s-data" (include "destate.names.fullnameOf" (list .ctx .component))) -}}
 {{- end -}}
 
 {{/*
@@ -163,7 +163,7 @@ Example: {{ include "destate.persistence.claim" (dict "ctx" $) }}
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata:
-  {{- include "destate.labels.metadata" (dict "ctx" .ctx "values" (.values | default .ctx.Values) "component" .component "name" (include "destate.persistence.claimName" (pick . "ctx" "values" "component")) "labels" ($p.labels | default dict) "annotations" $ann) | nindent 2 }}
+  {{- include "destate.labels.metadataOf" (dict "ctx" .ctx "values" (.values | default .ctx.Values) "component" .component "name" (include "destate.persistence.claimName" (pick . "ctx" "values" "component")) "labels" ($p.labels | default dict) "annotations" $ann) | nindent 2 }}
 spec:
   {{- include "destate.persistence.claimSpec" (pick . "ctx" "values" "component") | nindent 2 }}
 {{- end -}}
@@ -177,7 +177,7 @@ Keys: ctx, component.
 */}}
 {{- define "destate.persistence.localStorageClassName" -}}
 {{- include "destate.args.check" (list . "destate.persistence.localStorageClassName" list) -}}
-{{- printf "%s-%s-local" .ctx.Release.Namespace (include "destate.names.fullname" (pick . "ctx" "values" "component")) | trunc 253 | trimSuffix "-" -}}
+{{- printf "%s-%s-local" .ctx.Release.Namespace (include "destate.names.fullnameOf" (list .ctx .component)) | trunc 253 | trimSuffix "-" -}}
 {{- end -}}
 
 {{/*
@@ -206,7 +206,7 @@ Example: {{ include "destate.persistence.localVolumes" (dict "ctx" $) }}
 {{- if and $p.enabled $p.local.enabled -}}
 {{- $kind := .kind | default "StatefulSet" -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
-{{- $full := include "destate.names.fullname" $sub -}}
+{{- $full := include "destate.names.fullnameOf" (list $sub.ctx $sub.component) -}}
 {{- $sc := include "destate.persistence.localStorageClassName" $sub -}}
 {{- $start := int $v.topology.ordinals.start -}}
 {{- $volumes := list -}}
@@ -240,7 +240,7 @@ kind: StorageClass
 metadata:
   name: {{ $sc }}
   labels:
-    {{- include "destate.labels.standard" $sub | nindent 4 }}
+    {{- include "destate.labels.standardOf" $sub | nindent 4 }}
   annotations:
     helm.sh/resource-policy: keep
 provisioner: kubernetes.io/no-provisioner
@@ -253,7 +253,7 @@ kind: PersistentVolume
 metadata:
   name: {{ .name }}
   labels:
-    {{- include "destate.labels.standard" $sub | nindent 4 }}
+    {{- include "destate.labels.standardOf" $sub | nindent 4 }}
   annotations:
     helm.sh/resource-policy: keep
 spec:
@@ -297,7 +297,7 @@ Keys: ctx, values, component, path.
 {{- define "destate.persistence.renameGuard" -}}
 {{- include "destate.args.check" (list . "destate.persistence.renameGuard" list) -}}
 {{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
-{{- $name := include "destate.names.fullname" (pick . "ctx" "values" "component") -}}
+{{- $name := include "destate.names.fullnameOf" (list .ctx .component) -}}
 {{- $release := .ctx.Release.Name -}}
 {{- $component := .component | default "" -}}
 {{- $chart := printf "%s-" .ctx.Chart.Name -}}

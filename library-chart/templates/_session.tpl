@@ -86,7 +86,7 @@ Keys: ctx, values, component.
 {{- define "destate.session.storeSecretName" -}}
 {{- include "destate.args.check" (list . "destate.session.storeSecretName" list) -}}
 {{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
-{{- $s.store.existingSecret | default $s.store.redis.auth.existingSecret | default (printf "%s-session-store" (include "destate.names.fullname" (dict "ctx" .ctx))) -}}
+{{- $s.store.existingSecret | default $s.store.redis.auth.existingSecret | default (printf "%s-session-store" (include "destate.names.fullnameOf" (list .ctx ""))) -}}
 {{- end -}}
 
 {{/*
@@ -203,14 +203,14 @@ Example: {{ include "destate.session.redis" (dict "ctx" $) }}
 {{- if not $password -}}
 {{- $password = include "destate.config.password" (dict "ctx" .ctx "values" $v "secretName" $secret "key" "password" "valuePath" "session.store.redis.auth.password" "existingSecretPath" "session.store.redis.auth.existingSecret") -}}
 {{- end -}}
-{{- $host := printf "%s.%s.svc.%s" (include "destate.names.fullname" (pick $r "ctx" "component")) .ctx.Release.Namespace $v.topology.clusterDomain -}}
+{{- $host := printf "%s.%s.svc.%s" (include "destate.names.fullnameOf" (list $r.ctx $r.component)) .ctx.Release.Namespace $v.topology.clusterDomain -}}
 {{- $data := dict "password" ($password | b64enc) "url" (printf "redis://:%s@%s:6379/0" $password $host | b64enc) -}}
 {{- /* a new password rolls Redis, whose init container writes it into auth.conf */ -}}
 {{- $_ := set $podAnnotations "checksum/secret" (include "destate.config.checksum" $data) }}
 apiVersion: v1
 kind: Secret
 metadata:
-  {{- include "destate.labels.metadata" (dict "ctx" .ctx "component" "redis" "name" $secret "annotations" (dict "helm.sh/resource-policy" "keep")) | nindent 2 }}
+  {{- include "destate.labels.metadataOf" (dict "ctx" .ctx "component" "redis" "name" $secret "annotations" (dict "helm.sh/resource-policy" "keep")) | nindent 2 }}
 type: Opaque
 data:
   password: {{ $data.password | quote }}
@@ -307,14 +307,14 @@ Example: {{ include "destate.session.expose" (dict "ctx" $ "expose" .Values.expo
 {{- fail (printf "destate: session.sticky.gatewaySessionPersistence needs expose.mode gateway (got %q)" $e.mode) -}}
 {{- end -}}
 {{- $port := first (required "destate: destate.session.expose needs ports (the app's Service ports)" .ports) -}}
-{{- $full := include "destate.names.fullname" $sub -}}
+{{- $full := include "destate.names.fullnameOf" (list $sub.ctx $sub.component) -}}
 {{- if eq $e.mode "ingress" }}
 {{- $i := $e.ingress }}
 {{- $ann := merge (deepCopy ($i.annotations | default dict)) (fromYaml (include "destate.session.ingressAnnotations" $sub) | default dict) }}
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
-  {{- include "destate.labels.metadata" (merge (dict "annotations" $ann) $sub) | nindent 2 }}
+  {{- include "destate.labels.metadataOf" (merge (dict "annotations" $ann) $sub) | nindent 2 }}
 spec:
   {{- with $i.className }}
   ingressClassName: {{ . | quote }}
@@ -345,7 +345,7 @@ spec:
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata:
-  {{- include "destate.labels.metadata" $sub | nindent 2 }}
+  {{- include "destate.labels.metadataOf" $sub | nindent 2 }}
 spec:
   parentRefs:
     {{- toYaml $g.parentRefs | nindent 4 }}

@@ -35,13 +35,13 @@ Example: {{ include "destate.topology.headlessService" (dict "ctx" $ "ports" (li
 apiVersion: v1
 kind: Service
 metadata:
-  {{- include "destate.labels.metadata" (merge (dict "name" (include "destate.names.headless" $sub)) $sub) | nindent 2 }}
+  {{- include "destate.labels.metadataOf" (merge (dict "name" (include "destate.names.headlessOf" (list $sub.ctx $sub.component))) $sub) | nindent 2 }}
 spec:
   type: ClusterIP
   clusterIP: None
   publishNotReadyAddresses: {{ $v.topology.publishNotReadyAddresses }}
   selector:
-    {{- include "destate.labels.selector" $sub | nindent 4 }}
+    {{- include "destate.labels.selectorOf" (list $sub.ctx $sub.component) | nindent 4 }}
   {{- with include "destate.topology.ports" (merge (pick . "ports") $sub) }}
   ports:
     {{- . | nindent 4 }}
@@ -60,18 +60,18 @@ type (default ClusterIP), annotations.
 {{- define "destate.topology.service" -}}
 {{- include "destate.args.check" (list . "destate.topology.service" (list "ports" "suffix" "podIndex" "type" "annotations")) -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
-{{- $full := include "destate.names.fullname" $sub -}}
+{{- $full := include "destate.names.fullnameOf" (list $sub.ctx $sub.component) -}}
 {{- $name := $full -}}
 {{- if .suffix -}}{{- $name = printf "%s-%s" ($full | trunc (sub 62 (len .suffix) | int) | trimSuffix "-") .suffix -}}{{- end -}}
 {{- /* no trailing trim: the resource starts on its own line */}}
 apiVersion: v1
 kind: Service
 metadata:
-  {{- include "destate.labels.metadata" (merge (dict "name" $name "annotations" (.annotations | default dict)) $sub) | nindent 2 }}
+  {{- include "destate.labels.metadataOf" (merge (dict "name" $name "annotations" (.annotations | default dict)) $sub) | nindent 2 }}
 spec:
   type: {{ .type | default "ClusterIP" }}
   selector:
-    {{- include "destate.labels.selector" $sub | nindent 4 }}
+    {{- include "destate.labels.selectorOf" (list $sub.ctx $sub.component) | nindent 4 }}
     {{- if hasKey . "podIndex" }}
     apps.kubernetes.io/pod-index: {{ .podIndex | int | toString | quote }}
     {{- end }}
@@ -116,7 +116,7 @@ Example: {{ include "destate.topology.peerAddress" (dict "ctx" $ "ordinal" 2) }}
 {{- if not (hasKey . "ordinal") -}}{{- fail "destate: destate.topology.peerAddress needs ordinal" -}}{{- end -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
-{{- printf "%s-%d.%s.%s.svc.%s" (include "destate.names.fullname" $sub) (int .ordinal) (include "destate.names.headless" $sub) .ctx.Release.Namespace $v.topology.clusterDomain -}}
+{{- printf "%s-%d.%s.%s.svc.%s" (include "destate.names.fullnameOf" (list $sub.ctx $sub.component)) (int .ordinal) (include "destate.names.headlessOf" (list $sub.ctx $sub.component)) .ctx.Release.Namespace $v.topology.clusterDomain -}}
 {{- end -}}
 
 {{/*
@@ -203,7 +203,7 @@ Example:
     fieldRef:
       fieldPath: metadata.labels['apps.kubernetes.io/pod-index']
 - name: HEADLESS_SERVICE
-  value: {{ include "destate.names.headless" $sub | quote }}
+  value: {{ include "destate.names.headlessOf" (list $sub.ctx $sub.component) | quote }}
 - name: CLUSTER_DOMAIN
   value: {{ $v.topology.clusterDomain | quote }}
 - name: POD_FQDN
@@ -229,7 +229,7 @@ topology.pdb.enabled is false. Keys: ctx, values, component.
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
-  {{- include "destate.labels.metadata" $sub | nindent 2 }}
+  {{- include "destate.labels.metadataOf" $sub | nindent 2 }}
 spec:
   {{- if hasKey $v.topology.pdb "minAvailable" }}
   minAvailable: {{ $v.topology.pdb.minAvailable }}
@@ -238,7 +238,7 @@ spec:
   {{- end }}
   selector:
     matchLabels:
-      {{- include "destate.labels.selector" $sub | nindent 6 }}
+      {{- include "destate.labels.selectorOf" (list $sub.ctx $sub.component) | nindent 6 }}
 {{- end }}
 {{- end -}}
 
@@ -263,14 +263,14 @@ podAntiAffinity:
         topologyKey: {{ $t.antiAffinityTopologyKey }}
         labelSelector:
           matchLabels:
-            {{- include "destate.labels.selector" $sub | nindent 12 }}
+            {{- include "destate.labels.selectorOf" (list $sub.ctx $sub.component) | nindent 12 }}
 {{- else if eq $t.antiAffinity "hard" -}}
 podAntiAffinity:
   requiredDuringSchedulingIgnoredDuringExecution:
     - topologyKey: {{ $t.antiAffinityTopologyKey }}
       labelSelector:
         matchLabels:
-          {{- include "destate.labels.selector" $sub | nindent 10 }}
+          {{- include "destate.labels.selectorOf" (list $sub.ctx $sub.component) | nindent 10 }}
 {{- end -}}
 {{- end -}}
 
@@ -282,7 +282,7 @@ Keys: ctx, values, component.
 {{- define "destate.topology.spreadConstraints" -}}
 {{- include "destate.args.check" (list . "destate.topology.spreadConstraints" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
-{{- $sel := fromYaml (include "destate.labels.selector" (pick . "ctx" "values" "component")) -}}
+{{- $sel := fromYaml (include "destate.labels.selectorOf" (list .ctx .component)) -}}
 {{- $out := list -}}
 {{- range $v.topology.topologySpreadConstraints -}}
 {{- $c := deepCopy . -}}

@@ -29,15 +29,18 @@ Usage: include "destate.validate.enum" (list $prefix "a.mode" $value (list "x" "
 {{- end -}}
 
 {{/*
-destate.validate.re — internal: the named pattern (RE2, the same as in schema/*.json) that
-every value reaching a name, a path, a shell script, SQL or generated config must match.
+destate.validate.re — internal: the named pattern (RE2, the same language as in
+schema/*.json) that every value reaching a name, a path, a shell script, SQL or generated
+config must match. Where the schema counts repetitions ({0,61}, {0,127}, {8,128}) the
+pattern here says `*` and destate.validate.match bounds the length: RE2 unrolls a count
+into as many states, and regexMatch compiles its pattern on every call.
 Usage: include "destate.validate.re" "dnsSubdomain"
 */}}
 {{- define "destate.validate.re" -}}
 {{- /* one `if` per name: only the pattern asked for is built (this runs for every check) */ -}}
 {{- $seg := `\.?[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*` -}}
 {{- $dns := `[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*` -}}
-{{- if eq . "dnsLabel" -}}^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$
+{{- if eq . "dnsLabel" -}}^[a-z0-9]([-a-z0-9]*[a-z0-9])?$
 {{- else if eq . "dnsSubdomain" -}}{{ printf "^%s$" $dns }}
 {{- else if eq . "hostname" -}}{{ printf `^(\*\.)?%s$` $dns }}
 {{- else if eq . "absPath" -}}{{ printf "^(/%s)+/?$" $seg }}
@@ -49,9 +52,9 @@ Usage: include "destate.validate.re" "dnsSubdomain"
 {{- else if eq . "urlPath" -}}^/[A-Za-z0-9._~/-]*$
 {{- else if eq . "cookieName" -}}^[A-Za-z0-9_.-]+$
 {{- else if eq . "imageRepository" -}}^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(:[0-9]+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$
-{{- else if eq . "imageTag" -}}^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$
+{{- else if eq . "imageTag" -}}^[A-Za-z0-9_][A-Za-z0-9_.-]*$
 {{- else if eq . "imageDigest" -}}^[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$
-{{- else if eq . "urlSafePassword" -}}^[A-Za-z0-9._~-]{8,128}$
+{{- else if eq . "urlSafePassword" -}}^[A-Za-z0-9._~-]{8}[A-Za-z0-9._~-]*$
 {{- else -}}
 {{- fail (printf "destate: no pattern %q" .) -}}
 {{- end -}}
@@ -59,14 +62,15 @@ Usage: include "destate.validate.re" "dnsSubdomain"
 
 {{/*
 destate.validate.match — internal: fail unless the value (as a string) matches the named
-pattern (destate.validate.re) and fits 253 characters (63 for a dnsLabel); RULE says what
+pattern (destate.validate.re) and fits 253 characters (63 for a dnsLabel, 128 for an
+imageTag or a urlSafePassword); RULE says what
 it must be. Empty values are checked too: call it under `with` for optional values.
 Usage: include "destate.validate.match" (list $prefix "a.path" $value "absPath" "be ...")
 */}}
 {{- define "destate.validate.match" -}}
 {{- $val := index . 2 | toString -}}
 {{- $name := index . 3 -}}
-{{- $max := ternary 63 253 (eq $name "dnsLabel") -}}
+{{- $max := get (dict "dnsLabel" 63 "imageTag" 128 "urlSafePassword" 128) $name | default 253 -}}
 {{- if or (not (regexMatch (include "destate.validate.re" $name) $val)) (gt (len $val) $max) -}}
 {{- include "destate.validate.fail" (list (index . 0) (index . 1) (index . 4) (printf "%q" $val)) -}}
 {{- end -}}
@@ -93,9 +97,12 @@ Usage: include "destate.validate.intRange" (list $prefix "a.count" $value 1 100)
 {{- define "destate.validate.intRange" -}}
 {{- $path := index . 0 -}}{{- $key := index . 1 -}}{{- $val := index . 2 -}}
 {{- $min := index . 3 | int64 -}}{{- $max := index . 4 | int64 -}}
-{{- $got := toJson $val -}}
-{{- if or (not (regexMatch "^-?[0-9]+$" $got)) (lt (int64 $val) $min) (gt (int64 $val) $max) -}}
-{{- include "destate.validate.fail" (list $path $key (printf "be an integer in %d..%d" $min $max) $got) -}}
+{{- /* an integer: an int kind, or a float64 (every number of a values tree) that int64
+keeps whole; no regexp to compile on every call */ -}}
+{{- $int := has (kindOf $val) (list "float64" "int" "int64" "int32" "int16" "int8" "uint" "uint64" "uint32" "uint16" "uint8") -}}
+{{- if and $int (kindIs "float64" $val) -}}{{- $int = eq (float64 (int64 $val)) $val -}}{{- end -}}
+{{- if or (not $int) (lt (int64 $val) $min) (gt (int64 $val) $max) -}}
+{{- include "destate.validate.fail" (list $path $key (printf "be an integer in %d..%d" $min $max) (toJson $val)) -}}
 {{- end -}}
 {{- end -}}
 
@@ -111,7 +118,9 @@ outcome depends on nothing else). Usage:
 {{- if not (hasKey $args.ctx "destateValidated") -}}
 {{- $_ := set $args.ctx "destateValidated" dict -}}
 {{- end -}}
-{{- $key := printf "%s %s %s" (index . 1) (include "destate.values.key" (pick $args "ctx" "values")) ($args.path | default "") -}}
+{{- $tree := "." -}}
+{{- if hasKey $args "values" -}}{{- $tree = include "destate.values.key" (pick $args "ctx" "values") -}}{{- end -}}
+{{- $key := printf "%s %s %s" (index . 1) $tree ($args.path | default "") -}}
 {{- if not (hasKey $args.ctx.destateValidated $key) -}}
 {{- $_ := set $args.ctx.destateValidated $key true -}}
 true

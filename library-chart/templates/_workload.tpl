@@ -148,7 +148,7 @@ Keys: those of destate.workload.container, into.
 {{- $mounts = concat $mounts ($c.volumeMounts | default list) $w.extraVolumeMounts -}}
 {{- $envFrom := concat ($c.envFrom | default list) $w.extraEnvFrom -}}
 {{- $ctr := dict
-  "name" ($c.name | default (include "destate.names.name" (dict "ctx" .ctx)))
+  "name" ($c.name | default (include "destate.names.nameOf" .ctx))
   "image" (include "destate.workload.image" (merge (dict "image" $v.image) $sub))
   "imagePullPolicy" ($v.image.pullPolicy | default "IfNotPresent")
   "env" $env
@@ -180,8 +180,8 @@ Keys: the common workload arguments (see top of file) plus kind.
 {{- $w := $v.workload -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $kind := .kind | default "StatefulSet" -}}
-{{- $labels := fromYaml (include "destate.labels.selector" $sub) -}}
-{{- $labels = merge $labels (deepCopy ($w.podLabels | default dict)) (.podLabels | default dict) (fromYaml (include "destate.labels.standard" $sub)) -}}
+{{- $labels := fromYaml (include "destate.labels.selectorOf" (list $sub.ctx $sub.component)) -}}
+{{- $labels = merge $labels (deepCopy ($w.podLabels | default dict)) (.podLabels | default dict) (fromYaml (include "destate.labels.standardOf" $sub)) -}}
 {{- $ann := fromYaml (include "destate.config.checksumAnnotations" $sub) | default dict -}}
 {{- $ann = merge $ann (deepCopy ($w.podAnnotations | default dict)) (.podAnnotations | default dict) -}}
 {{- $inits := list -}}
@@ -277,9 +277,9 @@ Example:
 apiVersion: apps/v1
 kind: StatefulSet
 metadata:
-  {{- include "destate.labels.metadata" $sub | nindent 2 }}
+  {{- include "destate.labels.metadataOf" $sub | nindent 2 }}
 spec:
-  serviceName: {{ include "destate.names.headless" $sub }}
+  serviceName: {{ include "destate.names.headlessOf" (list $sub.ctx $sub.component) }}
   replicas: {{ int $w.replicas }}
   podManagementPolicy: {{ $v.topology.podManagementPolicy }}
   {{- if ne (int $v.topology.ordinals.start) 0 }}
@@ -294,7 +294,7 @@ spec:
     {{- include "destate.persistence.retentionPolicy" $sub | nindent 4 }}
   selector:
     matchLabels:
-      {{- include "destate.labels.selector" $sub | nindent 6 }}
+      {{- include "destate.labels.selectorOf" (list $sub.ctx $sub.component) | nindent 6 }}
   template:
     {{- include "destate.workload.podTemplate" (merge (dict "kind" "StatefulSet") (omit . "kind")) | nindent 4 }}
   {{- with include "destate.persistence.volumeClaimTemplates" $sub }}
@@ -328,7 +328,7 @@ Example: {{ include "destate.workload.deployment" (dict "ctx" $ "container" $c) 
 apiVersion: apps/v1
 kind: Deployment
 metadata:
-  {{- include "destate.labels.metadata" $sub | nindent 2 }}
+  {{- include "destate.labels.metadataOf" $sub | nindent 2 }}
 spec:
   replicas: {{ int $w.replicas }}
   revisionHistoryLimit: {{ int $w.revisionHistoryLimit }}
@@ -337,7 +337,7 @@ spec:
     {{- toYaml $strategy | nindent 4 }}
   selector:
     matchLabels:
-      {{- include "destate.labels.selector" $sub | nindent 6 }}
+      {{- include "destate.labels.selectorOf" (list $sub.ctx $sub.component) | nindent 6 }}
   template:
     {{- include "destate.workload.podTemplate" (merge (dict "kind" "Deployment") (omit . "kind")) | nindent 4 }}
 {{- end -}}

@@ -17,13 +17,11 @@ mysql.flavor — the validated flavor (mysql|mariadb).
 
 {{/*
 mysql.values — the chart's values with the image filled in from the flavor when
-image.repository / image.tag are empty (JSON, which is cheaper to write and read than
-YAML): the `values` of destate.app.render.
+image.repository / image.tag are empty (JSON): the tree every destate template reads
+(Chart.yaml annotation destate/values).
 */}}
 {{- define "mysql.values" -}}
-{{- $v := deepCopy .Values -}}
-{{- $_ := set $v "image" (fromJson (include "mysql.imageValues" .)) -}}
-{{- toJson $v -}}
+{{- toJson (set (omit .Values "image") "image" (fromJson (include "mysql.imageValues" .))) -}}
 {{- end -}}
 
 {{/*
@@ -31,19 +29,27 @@ mysql.imageValues — the chart's `image` values, repository / tag from the flav
 empty (JSON).
 */}}
 {{- define "mysql.imageValues" -}}
+{{- if not (hasKey . "mysqlImageValues") -}}
 {{- $flavor := include "mysql.flavor" . -}}
 {{- $defaults := dict "mysql" (dict "repository" "mysql" "tag" "8.4") "mariadb" (dict "repository" "mariadb" "tag" "11.4") -}}
 {{- $img := deepCopy (.Values.image | default dict) -}}
 {{- $_ := set $img "repository" ($img.repository | default (index $defaults $flavor "repository")) -}}
 {{- $_ := set $img "tag" ($img.tag | default (index $defaults $flavor "tag") | toString) -}}
-{{- toJson $img -}}
+{{- $_ := set . "mysqlImageValues" (toJson $img) -}}
+{{- end -}}
+{{- .mysqlImageValues -}}
 {{- end -}}
 
 {{/*
 mysql.image — the server image (flavor default when unset; global.imageRegistry honoured).
+Both are built once per render (.mysqlImageValues, .mysqlImage): the chart's templates
+ask for them several times.
 */}}
 {{- define "mysql.image" -}}
-{{- include "destate.workload.image" (dict "ctx" . "image" (fromJson (include "mysql.imageValues" .))) -}}
+{{- if not (hasKey . "mysqlImage") -}}
+{{- $_ := set . "mysqlImage" (include "destate.workload.image" (dict "ctx" . "image" (fromJson (include "mysql.imageValues" .)))) -}}
+{{- end -}}
+{{- .mysqlImage -}}
 {{- end -}}
 
 {{/*
@@ -74,30 +80,102 @@ mysql.scriptsName / mysql.roleConfigName — the scripts and role-config ConfigM
 
 {{/*
 mysql.scriptsData — ConfigMap data: every scripts/*.sh file, unchanged.
+mysql.scriptsChecksum — the pods' checksum of the same files.
 */}}
 {{- define "mysql.scriptsData" -}}
-{{- /* the ConfigMap and the pods' checksum both need it: built once per render */ -}}
-{{- if not (hasKey . "mysqlScriptsData") -}}
+{{- include "mysql.scriptFiles" . -}}
+{{- include "mysql.literalYaml" .mysqlScriptFiles -}}
+{{- end -}}
+
+{{- define "mysql.scriptsChecksum" -}}
+{{- include "mysql.scriptFiles" . -}}
+{{- include "mysql.filesChecksum" .mysqlScriptFiles -}}
+{{- end -}}
+
+{{/*
+mysql.filesChecksum — internal: the checksum of a files dict (name -> content) as the
+chart has always computed it from the ConfigMap data read back: Helm's toYaml drops the
+document's final newline, the last file's when it is a literal block (as all of the
+chart's are), so that file is hashed without it. The same value means an upgrade does
+not roll the pods for nothing.
+*/}}
+{{- define "mysql.filesChecksum" -}}
+{{- $last := keys . | sortAlpha | last -}}
+{{- include "destate.config.checksum" (set (omit . $last) $last (get . $last | trimSuffix "\n")) -}}
+{{- end -}}
+
+{{/*
+mysql.scriptFiles — internal: reads scripts/*.sh once per render into the root context
+(.mysqlScriptFiles, name -> content): the checksum hashes the dict itself, so 26 kB of
+scripts are never written as YAML and parsed back. Prints nothing.
+*/}}
+{{- define "mysql.scriptFiles" -}}
+{{- if not (hasKey . "mysqlScriptFiles") -}}
 {{- $data := dict -}}
 {{- range $path, $_ := .Files.Glob "scripts/*.sh" -}}
 {{- $_ := set $data (base $path) ($.Files.Get $path) -}}
 {{- end -}}
 {{- if not $data -}}{{- fail "destate: charts/mysql/scripts/*.sh are missing from the chart" -}}{{- end -}}
-{{- $_ := set . "mysqlScriptsData" (toYaml $data) -}}
+{{- $_ := set . "mysqlScriptFiles" $data -}}
 {{- end -}}
-{{- .mysqlScriptsData -}}
+{{- end -}}
+
+{{/*
+mysql.literalYaml — internal: a files dict (name -> content) as YAML with each file a
+literal block, byte for byte what toYaml writes for such files but without its JSON and
+YAML round trip (the scripts are 26 kB). A file toYaml would write in another style
+(a tab, a carriage return, a space before a line break, leading whitespace, not exactly
+one final newline) sends the whole dict through toYaml; chart_tests/test_charts_mysql.py
+keeps the scripts plain text (no other control characters).
+*/}}
+{{- define "mysql.literalYaml" -}}
+{{- $literal := regexMatch `^([a-z0-9][-a-z0-9_.]*\n)+$` (printf "%s\n" (keys . | sortAlpha | join "\n")) -}}
+{{- range $name, $content := . -}}
+{{- if or (not (hasSuffix "\n" $content)) (hasSuffix "\n\n" $content) (hasPrefix " " $content) (hasPrefix "\n" $content) (contains "\t" $content) (contains "\r" $content) (contains " \n" $content) -}}
+{{- $literal = false -}}
+{{- end -}}
+{{- end -}}
+{{- if $literal -}}
+{{- $blocks := list -}}
+{{- range $name, $content := . -}}
+{{- /* indent, then empty lines lose their indentation, as YAML writes them (two passes: a
+replacement consumes the line break the next empty line starts with) */ -}}
+{{- $body := indent 2 $content | replace "\n  \n" "\n\n" | replace "\n  \n" "\n\n" | trimSuffix "  " -}}
+{{- $blocks = append $blocks (printf "%s: |\n%s" $name $body) -}}
+{{- end -}}
+{{- join "" $blocks | trimSuffix "\n" -}}
+{{- else -}}
+{{- toYaml . -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
 mysql.roleData — ConfigMap data: files/FLAVOR/primary.cnf and replica.cnf.
+mysql.roleChecksum — the pods' checksum of the same files.
 */}}
 {{- define "mysql.roleData" -}}
+{{- include "mysql.literalYaml" (include "mysql.roleFiles" . | get .mysqlRoleFiles) -}}
+{{- end -}}
+
+{{- define "mysql.roleChecksum" -}}
+{{- include "mysql.filesChecksum" (include "mysql.roleFiles" . | get .mysqlRoleFiles) -}}
+{{- end -}}
+
+{{/*
+mysql.roleFiles — internal: the flavor's role files, read once per render into
+.mysqlRoleFiles (flavor -> name -> content); prints the flavor, the key there.
+*/}}
+{{- define "mysql.roleFiles" -}}
 {{- $flavor := include "mysql.flavor" . -}}
+{{- if not (hasKey . "mysqlRoleFiles") -}}{{- $_ := set . "mysqlRoleFiles" dict -}}{{- end -}}
+{{- if not (hasKey .mysqlRoleFiles $flavor) -}}
 {{- $data := dict -}}
 {{- range $role := list "primary" "replica" -}}
 {{- $_ := set $data (printf "%s.cnf" $role) ($.Files.Get (printf "files/%s/%s.cnf" $flavor $role)) -}}
 {{- end -}}
-{{- toYaml $data -}}
+{{- $_ := set .mysqlRoleFiles $flavor $data -}}
+{{- end -}}
+{{- $flavor -}}
 {{- end -}}
 
 {{/*
