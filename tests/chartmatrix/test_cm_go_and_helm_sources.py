@@ -163,3 +163,11 @@ def test_installed_copy_looks_on_path_only(tmp_path: Path, monkeypatch: pytest.M
     on_path = _executable(tmp_path / "bin" / "helm", "#!/bin/sh\n")
     monkeypatch.setenv("PATH", str(on_path.parent))
     assert render.find_helm() == str(on_path)
+
+
+def test_a_copy_near_the_file_system_root_has_no_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # /opt/chartmatrix/render.py has fewer parents than a checkout's path: not an error
+    monkeypatch.setattr(render, "__file__", "/opt/chartmatrix/render.py")
+    assert render.own_checkout() is None
+    monkeypatch.setattr(render, "__file__", "/chartmatrix/render.py")
+    assert render.own_checkout() is None

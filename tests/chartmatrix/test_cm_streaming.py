@@ -116,3 +116,59 @@ def test_document_caches_are_bounded_and_keep_the_shared_documents(
     assert case(1000)[1].obj is first
     assert normalizer.normalize(case(1000))[1].obj is first_normalized
     assert len(normalizer._objects) < 40  # of 201 distinct documents
+
+
+def test_cases_are_checked_while_the_rest_render(
+    spec_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = Runner(Options())
+    rendering = [False]
+    render_many = runner.renderer.render_many
+
+    def watched(requests, on_done=None):  # type: ignore[no-untyped-def]
+        rendering[0] = True
+        try:
+            return render_many(requests, on_done)
+        finally:
+            rendering[0] = False
+
+    during: list[bool] = []
+    check = Runner._case
+
+    def case(self: Runner, *args: Any) -> Any:
+        during.append(rendering[0])
+        return check(self, *args)
+
+    runner.renderer.render_many = watched  # type: ignore[method-assign]
+    monkeypatch.setattr(Runner, "_case", case)
+    runner.run([load_spec(spec_file)])
+    assert len(during) == 11
+    assert during.count(True) >= 10  # all but, at most, the case of the last render
+
+
+def test_a_check_that_crashes_stops_the_run_after_its_renders(
+    spec_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = Runner(Options(ci=True))  # writes no golden file: both runs below see the same
+    check = Runner._case
+    calls = [0]
+
+    def crashing(self: Runner, *args: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 2:
+            raise RuntimeError("a rule crashed")
+        return check(self, *args)
+
+    monkeypatch.setattr(Runner, "_case", crashing)
+    with pytest.raises(RuntimeError, match="a rule crashed"):
+        runner.run([load_spec(spec_file)])
+    assert calls[0] == 2  # no case is checked after the failure
+    # the workers were left with nothing half-read: the same runner runs the spec again
+    monkeypatch.setattr(Runner, "_case", check)
+
+    def verdicts(r: Runner) -> list[tuple[str, bool, dict[str, str]]]:
+        cases = to_dict(r.run([load_spec(spec_file)]))["charts"][0]["cases"]
+        return [(c["id"], c["failed"], c["status"]) for c in cases]
+
+    again = verdicts(runner)
+    assert len(again) == 11 and again == verdicts(Runner(Options(ci=True)))

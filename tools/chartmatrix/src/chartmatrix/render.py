@@ -104,11 +104,10 @@ def own_checkout() -> Path | None:
     ``tools/chartmatrix/src`` holds this package (an editable install), where tools are
     built into ``.tools/bin``. None for an installed copy. Not the project under test
     (:func:`chartmatrix.project.find_root`)."""
-    package = Path(__file__).resolve().parent
-    root = package.parents[3]
-    if package.parent == root / "tools" / "chartmatrix" / "src":
-        return root
-    return None
+    src = Path(__file__).resolve().parent.parent
+    if src.parts[-3:] == ("tools", "chartmatrix", "src"):
+        return src.parents[2]
+    return None  # an installed copy, wherever it is (a shallow path too)
 
 
 def find_helm(name_or_path: str | None = None) -> str:

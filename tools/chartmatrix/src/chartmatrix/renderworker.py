@@ -416,7 +416,8 @@ class WorkerRenderer:
         requests: Sequence[RenderRequest],
         on_done: Callable[[int, RenderResult], None] | None = None,
     ) -> list[RenderResult]:
-        """Render every request; ``on_done`` is called in this thread as each finishes."""
+        """Render every request; ``on_done`` is called in this thread as each finishes
+        (the workers go on rendering the rest while it runs)."""
         self._settle()
         if self.why_not:
             return self.reference.render_many(requests, on_done)

@@ -2,9 +2,10 @@
 
 Renders run concurrently (one helm process per core); parsing, validation, rules and
 golden comparison run in this process with compiled validators shared by every case.
-Cases stream through in batches (:data:`BATCH_CASES`): a batch is rendered, checked and
-its renders dropped before the next, and a case keeps only its findings and notes, so
-memory does not grow with the number of cases.
+Cases stream through in batches (:data:`BATCH_CASES`): each case of a batch is checked as
+soon as its renders arrive, while the workers render the rest; a batch's renders are
+dropped before the next, and a case keeps only its findings and notes, so memory does not
+grow with the number of cases.
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ class Runner:
         self.project = load_project_config()  # chartmatrix.yaml / pyproject.toml
         self.severities = self.project.severities()
         self._rendered = 0
+        self._checked = self._planned = 0  # cases of this run, for the progress bar
 
     def run(
         self, specs: list[MatrixSpec], only: Selector | None = None, shard: Selector | None = None
@@ -208,23 +210,16 @@ class Runner:
                 if shard is not None:
                     spec = chart.spec
                     chart.selected = [c.id for c in spec.cases if only is None or only(spec, c)]
-            # streamed in batches: render a batch, check it, drop its renders, so memory
-            # stays flat however many cases there are (a batch still keeps every core busy)
-            checked = 0
+            # streamed in batches: a batch's cases are checked as their renders arrive
+            # (the workers go on rendering meanwhile), then its renders are dropped, so
+            # memory stays flat however many cases there are
+            self._checked, self._planned = 0, len(plan)
             for start in range(0, len(plan), BATCH_CASES):
                 batch = plan[start : start + BATCH_CASES]
-                results = self._render_batch(batch, requests)
-                for i, case, per_version in batch:
-                    t0 = time.perf_counter()
-                    outcome = self._case(specs[i], infos[i], case, per_version, results)
-                    outcome.seconds += time.perf_counter() - t0
-                    used = {r for r in per_version.values() if r >= 0}
-                    outcome.seconds += sum(results[r].seconds for r in used)
+                outcomes = self._run_batch(specs, infos, batch, requests)
+                for (i, _, _), outcome in zip(batch, outcomes, strict=True):
                     charts[i].cases.append(outcome)
-                    checked += 1
-                    self.progress("check", checked, len(plan))
                 self._golden.settle(requests)
-                del results
             self._golden.finish(requests)
             for chart, info in zip(charts, infos, strict=True):
                 self._golden.chart(
@@ -236,20 +231,65 @@ class Runner:
             charts, dict(self.timings), time.perf_counter() - started, self.options.strict
         )
 
-    def _render_batch(
-        self, batch: list[tuple[int, Case, dict[str, int]]], requests: list[RenderRequest]
-    ) -> dict[int, RenderResult]:
-        """The renders a batch of cases needs, by their index in ``requests``."""
+    def _run_batch(
+        self,
+        specs: list[MatrixSpec],
+        infos: list[ChartInfo],
+        batch: list[tuple[int, Case, dict[str, int]]],
+        requests: list[RenderRequest],
+    ) -> list[CaseResult]:
+        """Render what a batch of cases needs and check each case as soon as its renders
+        are in; the results in the batch's order."""
         needed = sorted({r for _, _, per_version in batch for r in per_version.values() if r >= 0})
+        results: dict[int, RenderResult] = {}
+        missing = [{r for r in per_version.values() if r >= 0} for _, _, per_version in batch]
+        waiting: dict[int, list[int]] = {}  # render -> the batch's cases that wait for it
+        for at, renders in enumerate(missing):
+            for r in renders:
+                waiting.setdefault(r, []).append(at)
+        outcomes: list[CaseResult | None] = [None] * len(batch)
+        checking = 0.0
+        failure: list[BaseException] = []  # raised after the renders, never inside them
 
-        def rendered(_: int, __: RenderResult) -> None:
+        def check(at: int) -> None:
+            nonlocal checking
+            t0 = time.perf_counter()
+            i, case, per_version = batch[at]
+            outcome = self._case(specs[i], infos[i], case, per_version, results)
+            outcome.seconds += time.perf_counter() - t0
+            outcome.seconds += sum(results[r].seconds for r in set(per_version.values()) if r >= 0)
+            outcomes[at] = outcome
+            checking += time.perf_counter() - t0
+            self._checked += 1
+            self.progress("check", self._checked, self._planned)
+
+        def rendered(k: int, result: RenderResult) -> None:
             self._rendered += 1  # a render shared by two batches is done twice
             self.progress("render", min(self._rendered, len(requests)), len(requests))
+            results[needed[k]] = result
+            for at in waiting.get(needed[k], ()):
+                missing[at].discard(needed[k])
+                if not missing[at] and not failure:
+                    try:
+                        check(at)
+                    except BaseException as exc:  # re-raised once the renders are done
+                        failure.append(exc)
 
         t0 = time.perf_counter()
         found = self.renderer.render_many([requests[r] for r in needed], rendered)
-        self.timings["render"] += time.perf_counter() - t0
-        return dict(zip(needed, found, strict=True))
+        self.timings["render"] += time.perf_counter() - t0 - checking
+        if failure:
+            raise failure[0]
+        for r, result in zip(needed, found, strict=True):
+            results.setdefault(r, result)
+        ordered: list[CaseResult] = []
+        for at in range(len(batch)):
+            if outcomes[at] is None:  # no render to wait for (every version excluded)
+                check(at)
+            outcome = outcomes[at]
+            assert outcome is not None
+            ordered.append(outcome)
+        return ordered
 
     def _plan(
         self,
