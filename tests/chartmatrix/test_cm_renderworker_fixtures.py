@@ -31,6 +31,8 @@ spec:
 """,
     "templates/_helpers.tpl": '{{- define "sub.name" -}}{{ .Chart.Name }}-{{ .Release.Name }}'
     "{{- end -}}\n",
+    # a subchart's own schema, checked against the values under its name (or alias)
+    "values.schema.json": '{"properties": {"message": {"type": "string", "maxLength": 10}}}\n',
     "templates/cm.yaml": """\
 apiVersion: v1
 kind: ConfigMap
@@ -308,7 +310,21 @@ def charts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     archive = _package(find_helm(), kitchen, base / "archives")
     with tarfile.open(archive) as tar:  # the archive holds the subcharts as helm packs them
         assert any(m.name.startswith("kitchen/charts/") for m in tar.getmembers())
+    # a schema that loads another file: Helm reads it on every render
+    defs = base / "schema-defs.json"
+    defs.write_text('{"properties": {"replicas": {"type": "integer", "minimum": 1}}}\n')
+    by_reference = write_tree(
+        base / "byref",
+        {
+            "Chart.yaml": "apiVersion: v2\nname: byref\nversion: 0.1.0\n",
+            "values.yaml": "replicas: 1\n",
+            "values.schema.json": f'{{"$ref": "{defs.as_uri()}"}}\n',
+            "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: r}\n"
+            "data: {replicas: {{ .Values.replicas | quote }}}\n",
+        },
+    )
     return {
+        "byref": by_reference,
         "kitchen": kitchen,
         "archive": archive,
         "oldie": oldie,
@@ -349,6 +365,9 @@ def _requests(charts: dict[str, Path], tmp: Path) -> list[tuple[str, RenderReque
         ("required empty", req({"mustHave": ""})),
         ("fail", req({"failWith": "boom"})),
         ("schema", req({"replicas": -1, "name": "x" * 30})),
+        ("schema of a subchart", req({"first": {"message": "far too long a message"}})),
+        ("schema by reference", RenderRequest(charts["byref"], {"replicas": 2})),
+        ("schema by reference fails", RenderRequest(charts["byref"], {"replicas": 0})),
         (
             "schema skipped",
             req({"replicas": -1}, helm_args=("--skip-schema-validation",)),
@@ -432,6 +451,8 @@ def test_worker_renders_fixture_charts_like_helm_template(
     assert not by_label["fail"].ok and "failWith says boom" in by_label["fail"].error
     assert not by_label["required"].ok and "mustHave is required" in by_label["required"].error
     assert not by_label["schema"].ok and by_label["schema skipped"].ok
+    assert not by_label["schema of a subchart"].ok
+    assert by_label["schema by reference"].ok and not by_label["schema by reference fails"].ok
     assert not by_label["broken YAML"].ok and not by_label["library chart"].ok
     assert "packedValue" in by_label["defaults"].text and "NOTES" not in by_label["defaults"].text
     # only what the worker does not handle went to helm
