@@ -120,6 +120,23 @@ def test_unlisted_areas_are_off_by_construction(helm: Path, make_chart: MakeChar
     assert "SESSION_STORE_URL" not in json.dumps(spec)
 
 
+def test_off_session_and_connection_values_are_not_checked(
+    helm: Path, make_chart: MakeChart
+) -> None:
+    """An unlisted session or connection area is mode none, where none of its values can
+    reach a manifest: they are not checked (a render's cost); listed, they are."""
+    bad = {
+        "session": {"sticky": {"cookie": {"name": "a b"}}},
+        "connection": {"envoy": {"connectTimeout": "5m"}},
+    }
+    out = render_chart(helm, make_chart("topology"), bad)
+    assert kinds(out) == ["Deployment", "PodDisruptionBudget", "Service"]
+    with pytest.raises(HelmError, match=re.escape("session.sticky.cookie.name")):
+        render_chart(helm, make_chart("topology session"), bad)
+    with pytest.raises(HelmError, match=re.escape("connection.envoy.connectTimeout")):
+        render_chart(helm, make_chart("topology connection"), bad)
+
+
 def test_listing_persistence_makes_a_statefulset(helm: Path, make_chart: MakeChart) -> None:
     out = render_chart(helm, make_chart("persistence, topology"))
     assert kinds(out) == ["PodDisruptionBudget", "Service", "Service", "Service", "StatefulSet"]

@@ -74,10 +74,14 @@ def test_mysql_merges_validates_and_labels_once(tmp_path: Path) -> None:
     assert calls["destate.values.build"] == 1.0
     assert calls["mysql.values"] == 1.0
     assert calls["destate.values.defaults"] == 1.0
-    assert calls["destate.values.key"] > 50  # read everywhere, built twice
-    # every area's checks run once per tree, whatever calls them
+    assert calls["destate.values.key"] > 40  # read everywhere, built once
+    assert calls["destate.values.areasOnce"] == 1.0  # the gate and the checks share it
+    # every area's checks run once per tree, whatever calls them; session and connection
+    # are off (mode none): nothing of theirs renders, so they are not checked
     assert calls["destate.validate.once"] > calls["destate.validate.persistence"] > 0
-    assert calls["destate.validate.intRange"] <= 2 * 10
+    assert "destate.validate.connection" not in calls
+    assert "destate.validate.session" not in calls
+    assert calls.get("destate.validate.intRange", 0.0) <= 2 * 10
     # many resources, few label sets and names; the library's own calls skip the guard
     assert calls["destate.labels.standardOf"] >= 3 * calls["destate.labels.standardOnce"]
     assert calls["destate.names.fullnameOf"] > 10

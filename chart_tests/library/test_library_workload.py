@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import NAMESPACE, TEST_CHART, Render
+from conftest import NAMESPACE, TEST_CHART, Render, RenderFn
 from destate_libtest import container, env_map, pod_spec, volume
 
 FULL = "t-libtest"
@@ -147,6 +147,16 @@ def test_pod_annotations_merge(sts: dict[str, Any]) -> None:
     assert len(ann["checksum/helpers"]) == 64  # podAnnotations argument
     assert len(ann["checksum/config"]) == 64
     assert len(ann["checksum/secret"]) == 64
+
+
+def test_pod_labels_merge_under_the_selector(sts: dict[str, Any], render: RenderFn) -> None:
+    """Without pod labels the pod gets the standard set; workload.podLabels are added to
+    it, and never replace a selector label (the pods would leave their own selector)."""
+    standard = sts["metadata"]["labels"]
+    assert sts["spec"]["template"]["metadata"]["labels"] == standard
+    extra = {"team": "db", "app.kubernetes.io/name": "other"}
+    labelled = render({"workload": {"podLabels": extra}}).get("StatefulSet", FULL)
+    assert labelled["spec"]["template"]["metadata"]["labels"] == standard | {"team": "db"}
 
 
 def test_soft_anti_affinity_targets_own_pods(sts: dict[str, Any]) -> None:

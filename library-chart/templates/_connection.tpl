@@ -502,8 +502,9 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.connection.serverEnv" -}}
 {{- include "destate.args.check" (list . "destate.connection.serverEnv" list) -}}
-{{- include "destate.validate.connection" . -}}
 {{- $cl := (include "destate.values.key" . | get .ctx.destateValues).connection -}}
+{{- /* mode none renders nothing here (a workload's validate.all checks the tree) */ -}}
+{{- if ne $cl.mode "none" -}}{{- include "destate.validate.connection" . -}}{{- end -}}
 {{- if eq $cl.mode "client" -}}
 - name: {{ $cl.client.env.maxConnectionAge }}
   value: {{ mul (int $cl.client.maxConnectionAgeSeconds) 1000 | toString | quote }}

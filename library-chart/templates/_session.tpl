@@ -17,8 +17,9 @@ Example:
 */}}
 {{- define "destate.session.affinity" -}}
 {{- include "destate.args.check" (list . "destate.session.affinity" list) -}}
-{{- include "destate.validate.session" . -}}
 {{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
+{{- /* mode none renders nothing here (a workload's validate.all checks the tree) */ -}}
+{{- if ne $s.mode "none" -}}{{- include "destate.validate.session" . -}}{{- end -}}
 {{- if eq $s.mode "sticky" -}}
 sessionAffinity: ClientIP
 sessionAffinityConfig:
@@ -38,8 +39,9 @@ Example:
 */}}
 {{- define "destate.session.ingressAnnotations" -}}
 {{- include "destate.args.check" (list . "destate.session.ingressAnnotations" list) -}}
-{{- include "destate.validate.session" . -}}
 {{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
+{{- /* mode none renders nothing here (a workload's validate.all checks the tree) */ -}}
+{{- if ne $s.mode "none" -}}{{- include "destate.validate.session" . -}}{{- end -}}
 {{- if eq $s.mode "sticky" -}}
 {{- $c := $s.sticky.cookie -}}
 nginx.ingress.kubernetes.io/affinity: cookie
@@ -65,8 +67,9 @@ Example:
 */}}
 {{- define "destate.session.sessionPersistence" -}}
 {{- include "destate.args.check" (list . "destate.session.sessionPersistence" list) -}}
-{{- include "destate.validate.session" . -}}
 {{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
+{{- /* mode none renders nothing here (a workload's validate.all checks the tree) */ -}}
+{{- if ne $s.mode "none" -}}{{- include "destate.validate.session" . -}}{{- end -}}
 {{- if and (eq $s.mode "sticky") $s.sticky.gatewaySessionPersistence -}}
 sessionPersistence:
   sessionName: {{ $s.sticky.cookie.name | quote }}
@@ -98,8 +101,9 @@ Keys: ctx, values, component.
 */}}
 {{- define "destate.session.storeEnv" -}}
 {{- include "destate.args.check" (list . "destate.session.storeEnv" list) -}}
-{{- include "destate.validate.session" . -}}
 {{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
+{{- /* mode none renders nothing here (a workload's validate.all checks the tree) */ -}}
+{{- if ne $s.mode "none" -}}{{- include "destate.validate.session" . -}}{{- end -}}
 {{- if eq $s.mode "store" -}}
 - name: {{ $s.store.env.backend }}
   value: redis

@@ -83,7 +83,10 @@ Usage: include "destate.validate.duration" (list $prefix "a.timeout" $value true
 */}}
 {{- define "destate.validate.duration" -}}
 {{- $path := index . 0 -}}{{- $key := index . 1 -}}{{- $val := index . 2 | toString -}}
-{{- if not (regexMatch "^[0-9]{1,9}([.][0-9]{1,9})?s$" $val) -}}
+{{- /* 1-9 digits, optionally . and 1-9 more: the lengths are checked here, since RE2 unrolls {1,9} */ -}}
+{{- $ok := regexMatch "^[0-9]+([.][0-9]+)?s$" $val -}}
+{{- if $ok -}}{{- range splitList "." (trimSuffix "s" $val) -}}{{- if gt (len .) 9 -}}{{- $ok = false -}}{{- end -}}{{- end -}}{{- end -}}
+{{- if not $ok -}}
 {{- include "destate.validate.fail" (list $path $key "be a duration in seconds such as 10s or 0.25s" (printf "%q" $val)) -}}
 {{- else if and (index . 3) (not (regexMatch "[1-9]" $val)) -}}
 {{- include "destate.validate.fail" (list $path $key "be a duration > 0s" (printf "%q" $val)) -}}
@@ -134,14 +137,18 @@ Example (first line of a chart template): {{- include "destate.validate.all" (di
 {{- define "destate.validate.all" -}}
 {{- if include "destate.validate.once" (list . "all") -}}
 {{- $a := pick . "ctx" "values" "path" -}}
+{{- /* the chart's own tree has an off area's overlay: session and connection are mode
+none, in which none of their values renders; their own templates still check them */ -}}
+{{- $on := list "session" "connection" -}}
+{{- if not (hasKey . "values") -}}{{- $on = fromJsonArray (include "destate.values.areas" (dict "ctx" .ctx)) -}}{{- end -}}
 {{- include "destate.validate.names" $a -}}
 {{- include "destate.validate.image" $a -}}
 {{- include "destate.validate.workload" $a -}}
 {{- include "destate.validate.persistence" $a -}}
 {{- include "destate.validate.config" $a -}}
 {{- include "destate.validate.topology" $a -}}
-{{- include "destate.validate.session" $a -}}
-{{- include "destate.validate.connection" $a -}}
+{{- if has "session" $on -}}{{- include "destate.validate.session" $a -}}{{- end -}}
+{{- if has "connection" $on -}}{{- include "destate.validate.connection" $a -}}{{- end -}}
 {{- include "destate.validate.network" $a -}}
 {{- end -}}
 {{- end -}}

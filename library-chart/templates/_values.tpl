@@ -53,7 +53,8 @@ level. Usage: include "destate.values.mergeInto" (list $base $over)
 {{- if kindIs "map" $v -}}
 {{- $cur := get $out $k -}}
 {{- if kindIs "map" $cur -}}
-{{- include "destate.values.mergeInto" (list $cur $v) -}}
+{{- /* an empty map changes nothing: no call for it */ -}}
+{{- if $v -}}{{- include "destate.values.mergeInto" (list $cur $v) -}}{{- end -}}
 {{- else -}}
 {{- $_ := set $out $k $v -}}
 {{- end -}}
@@ -107,14 +108,16 @@ Keys: ctx, values.
 {{- end -}}
 {{- else if not (hasKey $cache $key) -}}
 {{- $src := .ctx.Values -}}
+{{- $fresh := false -}}
 {{- with .ctx.Chart.Annotations -}}{{- with index . "destate/values" -}}
 {{- $json := include . $.ctx -}}
 {{- if not (hasPrefix "{" $json) -}}
 {{- fail (printf "destate: Chart.yaml annotation destate/values names %q, which must print the values tree as a JSON object (got %q)" . ($json | trunc 40)) -}}
 {{- end -}}
 {{- $src = fromJson $json -}}
+{{- $fresh = true -}}
 {{- end -}}{{- end -}}
-{{- include "destate.values.build" (dict "ctx" .ctx "src" $src "key" $key "gate" true) -}}
+{{- include "destate.values.build" (dict "ctx" .ctx "src" $src "key" $key "gate" true "fresh" $fresh) -}}
 {{- end -}}
 {{- $key -}}
 {{- end -}}
@@ -126,7 +129,7 @@ types charts have always seen (numbers are float64) and shares nothing with `src
 defaults are a fresh tree of the same types, parsed from their YAML once per render (a
 second tree parses the JSON kept under .ctx.destateValueSources, five times cheaper), and
 so is the gate's overlay.
-Keys: ctx, src, key, gate.
+Keys: ctx, src, key, gate, fresh (src was just parsed from JSON and is used nowhere else).
 */}}
 {{- define "destate.values.build" -}}
 {{- $sources := .ctx.destateValueSources -}}
@@ -137,7 +140,10 @@ Keys: ctx, src, key, gate.
 {{- $merged = fromYaml (include "destate.values.defaults" .) -}}
 {{- $_ := set $sources "defaults" (toJson $merged) -}}
 {{- end -}}
-{{- include "destate.values.mergeInto" (list $merged (fromJson (toJson .src))) -}}
+{{- /* a tree just parsed from JSON (destate/values) is already a fresh copy */ -}}
+{{- $src := .src -}}
+{{- if not .fresh -}}{{- $src = fromJson (toJson .src) -}}{{- end -}}
+{{- include "destate.values.mergeInto" (list $merged $src) -}}
 {{- if .gate -}}
 {{- include "destate.values.gateInto" (dict "ctx" .ctx "values" $merged) -}}
 {{- end -}}
@@ -166,6 +172,17 @@ as `values` (the embedded Redis, the Envoy front proxy) says for itself what it 
 Keys: ctx.
 */}}
 {{- define "destate.values.areas" -}}
+{{- /* asked by the gate, the validation and charts: read once per render */ -}}
+{{- if not (hasKey .ctx "destateAreas") -}}
+{{- $_ := set .ctx "destateAreas" (include "destate.values.areasOnce" .) -}}
+{{- end -}}
+{{- .ctx.destateAreas -}}
+{{- end -}}
+
+{{/*
+destate.values.areasOnce — internal: destate.values.areas without the per-render memo.
+*/}}
+{{- define "destate.values.areasOnce" -}}
 {{- $optional := fromJsonArray (include "destate.values.optionalAreas" .) -}}
 {{- $listed := "" -}}
 {{- with .ctx.Chart.Annotations -}}{{- $listed = index . "destate/areas" | default "" -}}{{- end -}}

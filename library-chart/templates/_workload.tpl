@@ -180,8 +180,12 @@ Keys: the common workload arguments (see top of file) plus kind.
 {{- $w := $v.workload -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $kind := .kind | default "StatefulSet" -}}
-{{- $labels := fromYaml (include "destate.labels.selectorOf" (list $sub.ctx $sub.component)) -}}
-{{- $labels = merge $labels (deepCopy ($w.podLabels | default dict)) (.podLabels | default dict) (fromYaml (include "destate.labels.standardOf" $sub)) -}}
+{{- /* without pod labels the set is the standard one (it holds the selector): its memo is
+already YAML, not parsed and written again */ -}}
+{{- $labels := include "destate.labels.standardOf" $sub -}}
+{{- if or $w.podLabels .podLabels -}}
+{{- $labels = merge (fromYaml (include "destate.labels.selectorOf" (list $sub.ctx $sub.component))) (deepCopy ($w.podLabels | default dict)) (.podLabels | default dict) (fromYaml $labels) | toYaml -}}
+{{- end -}}
 {{- $ann := fromYaml (include "destate.config.checksumAnnotations" $sub) | default dict -}}
 {{- $ann = merge $ann (deepCopy ($w.podAnnotations | default dict)) (.podAnnotations | default dict) -}}
 {{- $inits := list -}}
@@ -197,7 +201,7 @@ Keys: the common workload arguments (see top of file) plus kind.
 {{- $vols = concat $vols (.volumes | default list) $w.extraVolumes -}}
 metadata:
   labels:
-    {{- toYaml $labels | nindent 4 }}
+    {{- $labels | nindent 4 }}
   {{- with $ann }}
   annotations:
     {{- toYaml . | nindent 4 }}
