@@ -2,87 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from chartmatrix import k8syaml
 from chartmatrix.findings import json_path
 from chartmatrix.schemainline import Inliner
 from chartmatrix.validate import _api_file_part, _describe, _VersionSchemas
+from cm_documents import broken_copies, golden_documents
 from referencing import Resource
-
-REPO = Path(__file__).resolve().parents[2]
-CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "widgets.example.com"},
-    "spec": {
-        "group": "example.com",
-        "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
-        "scope": "Namespaced",
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {
-                                "type": "object",
-                                "properties": {"size": {"type": "integer", "default": 1}},
-                            }
-                        },
-                    }
-                },
-            }
-        ],
-    },
-}
-
-
-def _documents() -> list[dict[str, Any]]:
-    """Every distinct document of the repository's golden files, and a CRD (whose schema,
-    JSONSchemaProps, refers to itself)."""
-    found: dict[str, dict[str, Any]] = {}
-    for file in sorted(REPO.glob("chart_tests/*/golden/**/*.yaml")):
-        for doc in k8syaml.load_all(file.read_text()):
-            if isinstance(doc, dict) and doc.get("kind"):
-                found.setdefault(json.dumps(doc, sort_keys=True), doc)
-    found["crd"] = CRD
-    return list(found.values())
-
-
-def _mutants(doc: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
-    """Copies of ``doc`` each broken in one place: an unknown field, or a wrong type."""
-    spots: list[tuple[tuple[Any, ...], Any]] = []
-
-    def walk(node: Any, path: tuple[Any, ...]) -> None:
-        spots.append((path, node))
-        if isinstance(node, dict | list):
-            for key, value in node.items() if isinstance(node, dict) else enumerate(node):
-                walk(value, (*path, key))
-
-    walk(doc, ())
-    out = []
-    for path, node in rng.sample(spots, min(5, len(spots))):
-        mutant = copy.deepcopy(doc)
-        parent = mutant
-        for key in path[:-1]:
-            parent = parent[key]
-        if isinstance(node, dict):
-            (parent[path[-1]] if path else parent)["unknownField"] = {"x": 1}
-        elif path:
-            wrong = {str: 12345, bool: "yes", int: "seven", list: {"a": "map"}}
-            parent[path[-1]] = wrong.get(type(node), [1])
-        out.append(mutant)
-    return out
 
 
 def _verdict(validator: jsonschema.protocols.Validator, doc: dict[str, Any]) -> list[Any]:
@@ -95,7 +25,7 @@ def test_inlined_schemas_give_the_same_verdicts(version: str) -> None:
     rng = random.Random(12)
     pairs: dict[tuple[str, str], tuple[Any, Any] | None] = {}
     compared = invalid = 0
-    for doc in _documents():
+    for doc in golden_documents():
         key = (str(doc.get("apiVersion")), str(doc.get("kind")))
         if key not in pairs:
             file = schemas.dir / f"{key[1].lower()}-{_api_file_part(key[0])}.json"
@@ -112,7 +42,7 @@ def test_inlined_schemas_give_the_same_verdicts(version: str) -> None:
         pair = pairs[key]
         if pair is None:
             continue
-        for case in [doc, *_mutants(doc, rng)]:
+        for case in [doc, *broken_copies(doc, rng)]:
             by_reference, inlined = (_verdict(v, case) for v in pair)
             assert by_reference == inlined, (key, case)
             compared += 1

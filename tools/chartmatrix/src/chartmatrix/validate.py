@@ -24,7 +24,7 @@ import jsonschema
 import kubernetes_validate
 from referencing import Registry, Resource
 
-from chartmatrix import k8syaml
+from chartmatrix import fastvalid, k8syaml
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.findings import Finding, Severity, json_path
 from chartmatrix.manifests import Manifest
@@ -103,6 +103,9 @@ class _VersionSchemas:
         self.definitions = definitions
         self.registry: Registry = Resource.from_contents(definitions) @ Registry()
         self.inliner = Inliner(definitions)
+        self.fast = fastvalid.Compiler(definitions)
+        # (apiVersion, kind) -> the yes/no check of fastvalid, None where it cannot compile
+        self.checks: dict[tuple[str, str], fastvalid.Check | None] = {}
         self.validators: dict[
             tuple[str, str], tuple[jsonschema.protocols.Validator, str] | None
         ] = {}
@@ -123,10 +126,13 @@ class _VersionSchemas:
             if file.is_file():
                 schema = json.loads(file.read_text())
                 registry = Resource.from_contents(schema) @ self.registry
-                validator = jsonschema.Draft202012Validator(
-                    self.inliner.schema(schema), registry=registry
-                )
+                inlined = self.inliner.schema(schema)
+                validator = jsonschema.Draft202012Validator(inlined, registry=registry)
                 self.validators[key] = (validator, self._closure_digest(schema))
+                try:
+                    self.checks[key] = self.fast.compile(inlined)
+                except fastvalid.Unsupported:
+                    self.checks[key] = None
             else:
                 self.validators[key] = None
         return self.validators[key]
@@ -355,8 +361,10 @@ class SchemaValidator:
             ]
         schemas = self._schemas(version)
         builtin = schemas.validator(api, kind)
+        fast: fastvalid.Check | None = None
         if builtin is not None:
             validator, digest = builtin
+            fast = schemas.checks.get((api, kind))
         else:
             crd = self._crd_validator(api, kind, crds) or self._rendered_validator(
                 api, kind, rendered
@@ -367,9 +375,14 @@ class SchemaValidator:
         key = (digest, document_digest(manifest.obj))
         verdict = self._verdicts.get(key)
         if verdict is None:
-            verdict = sorted(
-                (json_path(e.absolute_path), _short(_describe(e)))
-                for e in validator.iter_errors(manifest.obj)
+            # a document the quick check passes has no errors; jsonschema words the rest
+            verdict = (
+                []
+                if fast is not None and fast(manifest.obj)
+                else sorted(
+                    (json_path(e.absolute_path), _short(_describe(e)))
+                    for e in validator.iter_errors(manifest.obj)
+                )
             )
             self._verdicts[key] = verdict
         return [
