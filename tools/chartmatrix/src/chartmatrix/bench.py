@@ -91,6 +91,8 @@ class Ours:
     first_run: float
     warm: float
     timings: dict[str, float]
+    helm: str  # the helm binary and job count it rendered with: the baselines' too
+    jobs: int
 
 
 def startup_seconds() -> float:
@@ -114,7 +116,16 @@ def time_chartmatrix(specs: list[MatrixSpec], options: Options) -> Ours:
     t0 = time.perf_counter()
     result = runner.run(specs)
     warm = time.perf_counter() - t0
-    return Ours(len(result.cases), startup_seconds(), max(0.0, cold - warm), warm, result.timings)
+    renderer = runner.renderer
+    return Ours(
+        len(result.cases),
+        startup_seconds(),
+        max(0.0, cold - warm),
+        warm,
+        result.timings,
+        renderer.helm,
+        renderer.jobs,
+    )
 
 
 # --- helm template + kubeconform ------------------------------------------------
@@ -327,12 +338,12 @@ def time_helm_unittest(
 # --- report ---------------------------------------------------------------------
 
 
-def report(ours: Ours, baselines: list[Baseline], jobs: int) -> list[str]:
+def report(ours: Ours, baselines: list[Baseline]) -> list[str]:
     n = max(1, ours.cases)
     ours_ms = ours.warm * 1000 / n
     stages = ", ".join(f"{k} {v * 1000 / n:.1f}" for k, v in ours.timings.items())
     lines = [
-        f"chartmatrix bench: {ours.cases} cases, {os.cpu_count()} cores, {jobs} jobs "
+        f"chartmatrix bench: {ours.cases} cases, {os.cpu_count()} cores, {ours.jobs} jobs "
         "(ms per case; ratio = chartmatrix / baseline, below 1.0 is faster)",
         f"{'chartmatrix (warm, whole pipeline)':38}{ours_ms:9.1f}   ({stages})",
     ]
@@ -364,21 +375,20 @@ def run_bench(
     if scale:
         return run_scale(specs, helm=options.helm, jobs=options.jobs)
     ours = time_chartmatrix(specs, options)
-    runner_helm = Runner(Options(helm=options.helm, jobs=options.jobs)).renderer
     cases = _cases(specs, baseline_cases)
     with tempfile.TemporaryDirectory(prefix="chartmatrix-bench-") as tmp:
         staged = [
             stage(s.chart_dir, Path(tmp) / str(i) / s.chart_dir.name) for i, s in enumerate(specs)
         ]
         helm_alone, outputs = time_helm_template(
-            cases, staged, runner_helm.helm, runner_helm.jobs, options.helm_args
+            cases, staged, ours.helm, ours.jobs, options.helm_args
         )
         baselines = [
             helm_alone,
             time_kubeconform(cases, outputs, helm_alone.seconds),
             time_helm_unittest(specs, cases, Path(tmp), options.helm_args),
         ]
-    for line in report(ours, baselines, runner_helm.jobs):
+    for line in report(ours, baselines):
         print(line)
     return 0
 

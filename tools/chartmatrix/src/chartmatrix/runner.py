@@ -240,11 +240,12 @@ class Runner:
     ) -> list[CaseResult]:
         """Render what a batch of cases needs and check each case as soon as its renders
         are in; the results in the batch's order."""
-        needed = sorted({r for _, _, per_version in batch for r in per_version.values() if r >= 0})
+        used = [{r for r in per_version.values() if r >= 0} for _, _, per_version in batch]
+        needed = sorted(set().union(*used))
         results: dict[int, RenderResult] = {}
-        missing = [{r for r in per_version.values() if r >= 0} for _, _, per_version in batch]
+        missing = [set(renders) for renders in used]  # emptied as the renders arrive
         waiting: dict[int, list[int]] = {}  # render -> the batch's cases that wait for it
-        for at, renders in enumerate(missing):
+        for at, renders in enumerate(used):
             for r in renders:
                 waiting.setdefault(r, []).append(at)
         outcomes: list[CaseResult | None] = [None] * len(batch)
@@ -257,7 +258,7 @@ class Runner:
             i, case, per_version = batch[at]
             outcome = self._case(specs[i], infos[i], case, per_version, results)
             outcome.seconds += time.perf_counter() - t0
-            outcome.seconds += sum(results[r].seconds for r in set(per_version.values()) if r >= 0)
+            outcome.seconds += sum(results[r].seconds for r in used[at])
             outcomes[at] = outcome
             checking += time.perf_counter() - t0
             self._checked += 1

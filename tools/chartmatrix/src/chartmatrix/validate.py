@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jsonschema
 import kubernetes_validate
@@ -93,6 +93,16 @@ def _short(message: str) -> str:
     return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
 
 
+class Compiled(NamedTuple):
+    """A schema ready to validate: jsonschema's validator, a digest of everything it
+    checks (equal digests, equal verdicts) and, for the bundled Kubernetes schemas, the
+    quick yes/no check of fastvalid (None where it does not compile)."""
+
+    validator: jsonschema.protocols.Validator
+    digest: str
+    quick: fastvalid.Check | None = None
+
+
 class _VersionSchemas:
     """The bundled schemas of one Kubernetes minor version."""
 
@@ -104,11 +114,7 @@ class _VersionSchemas:
         self.registry: Registry = Resource.from_contents(definitions) @ Registry()
         self.inliner = Inliner(definitions)
         self.fast = fastvalid.Compiler(definitions)
-        # (apiVersion, kind) -> the yes/no check of fastvalid, None where it cannot compile
-        self.checks: dict[tuple[str, str], fastvalid.Check | None] = {}
-        self.validators: dict[
-            tuple[str, str], tuple[jsonschema.protocols.Validator, str] | None
-        ] = {}
+        self.validators: dict[tuple[str, str], Compiled | None] = {}
         self.kinds: dict[str, list[str]] = {}
         for entry in self.dir.iterdir():
             stem = entry.name.removesuffix(".json")
@@ -116,10 +122,8 @@ class _VersionSchemas:
                 kind, _, api = stem.partition("-")
                 self.kinds.setdefault(kind, []).append(api)
 
-    def validator(
-        self, api_version: str, kind: str
-    ) -> tuple[jsonschema.protocols.Validator, str] | None:
-        """The compiled validator and a digest of everything it checks (its schema closure)."""
+    def validator(self, api_version: str, kind: str) -> Compiled | None:
+        """The kind's schema, compiled; None when this version has none."""
         key = (api_version, kind)
         if key not in self.validators:
             file = self.dir / f"{kind.lower()}-{_api_file_part(api_version)}.json"
@@ -128,11 +132,11 @@ class _VersionSchemas:
                 registry = Resource.from_contents(schema) @ self.registry
                 inlined = self.inliner.schema(schema)
                 validator = jsonschema.Draft202012Validator(inlined, registry=registry)
-                self.validators[key] = (validator, self._closure_digest(schema))
                 try:
-                    self.checks[key] = self.fast.compile(inlined)
+                    quick: fastvalid.Check | None = self.fast.compile(inlined)
                 except fastvalid.Unsupported:
-                    self.checks[key] = None
+                    quick = None
+                self.validators[key] = Compiled(validator, self._closure_digest(schema), quick)
             else:
                 self.validators[key] = None
         return self.validators[key]
@@ -311,9 +315,7 @@ class SchemaValidator:
             self._versions[resolved] = _VersionSchemas(resolved)
         return self._versions[resolved]
 
-    def _crd_validator(
-        self, api: str, kind: str, crds: Sequence[Path]
-    ) -> tuple[jsonschema.protocols.Validator, str] | None:
+    def _crd_validator(self, api: str, kind: str, crds: Sequence[Path]) -> Compiled | None:
         """The last of ``--crd`` files then ``crds`` that defines (api, kind)."""
         for file in reversed((*self._global_crds, *crds)):
             schema = self._crds_of(file).get((api, kind))
@@ -322,19 +324,19 @@ class SchemaValidator:
             key = (file, api, kind)
             if key not in self._crd_validators:
                 self._crd_validators[key] = jsonschema.Draft7Validator(schema)
-            return self._crd_validators[key], f"crd:{file}:{api}/{kind}"
+            return Compiled(self._crd_validators[key], f"crd:{file}:{api}/{kind}")
         return None
 
     def _rendered_validator(
         self, api: str, kind: str, rendered: RenderedCrds | None
-    ) -> tuple[jsonschema.protocols.Validator, str] | None:
+    ) -> Compiled | None:
         found = (rendered or {}).get((api, kind))
         if found is None:
             return None
         digest, schema = found
         if digest not in self._rendered_validators:
             self._rendered_validators[digest] = jsonschema.Draft7Validator(schema)
-        return self._rendered_validators[digest], digest
+        return Compiled(self._rendered_validators[digest], digest)
 
     def validate(
         self,
@@ -360,25 +362,21 @@ class SchemaValidator:
                 )
             ]
         schemas = self._schemas(version)
-        builtin = schemas.validator(api, kind)
-        fast: fastvalid.Check | None = None
-        if builtin is not None:
-            validator, digest = builtin
-            fast = schemas.checks.get((api, kind))
-        else:
-            crd = self._crd_validator(api, kind, crds) or self._rendered_validator(
-                api, kind, rendered
-            )
-            if crd is None:
-                return [self._unknown(schemas, api, kind, resource, version)]
-            validator, digest = crd
+        compiled = (
+            schemas.validator(api, kind)
+            or self._crd_validator(api, kind, crds)
+            or self._rendered_validator(api, kind, rendered)
+        )
+        if compiled is None:
+            return [self._unknown(schemas, api, kind, resource, version)]
+        validator, digest, quick = compiled
         key = (digest, document_digest(manifest.obj))
         verdict = self._verdicts.get(key)
         if verdict is None:
             # a document the quick check passes has no errors; jsonschema words the rest
             verdict = (
                 []
-                if fast is not None and fast(manifest.obj)
+                if quick is not None and quick(manifest.obj)
                 else sorted(
                     (json_path(e.absolute_path), _short(_describe(e)))
                     for e in validator.iter_errors(manifest.obj)
