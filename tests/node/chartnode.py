@@ -257,6 +257,29 @@ class Release:
         wait_until(back, timeout, f"pod {name} to come back Ready")
         return found
 
+    def wait_served(self, service: str, timeout: float = 120) -> None:
+        """Wait until ``service``'s ready endpoints are exactly the Ready pods it selects
+        that are not being deleted (a pod being deleted is listed as not ready). Right
+        after a deletion a workload's status can still count the deleted pod, and
+        traffic sent then may reach it as it stops."""
+        labels = self.service(service)["spec"]["selector"]
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        slices = f"/apis/discovery.k8s.io/v1/namespaces/{self.namespace}/endpointslices"
+        query = {"labelSelector": f"kubernetes.io/service-name={service}"}
+
+        def served() -> bool:
+            ready = {p["status"].get("podIP") for p in self.pods(selector) if pod_ready(p)}
+            listed = {
+                address
+                for piece in self.target.kube.items(slices, query)
+                for endpoint in piece.get("endpoints") or []
+                if (endpoint.get("conditions") or {}).get("ready")
+                for address in endpoint.get("addresses", [])
+            }
+            return bool(ready) and listed == ready
+
+        wait_until(served, timeout, f"Service {service} to send only to its Ready pods")
+
     def scale(self, kind: str, name: str, replicas: int, timeout: float = 400) -> None:
         """Set a workload's replicas through the API (what ``kubectl scale`` does)."""
         plural = {"StatefulSet": "statefulsets", "Deployment": "deployments"}[kind]

@@ -125,12 +125,23 @@ def _assert_restricted_and_running(release: Release, pods: list[dict[str, Any]])
 # --- web-session ------------------------------------------------------------------------
 WEB = "web-web-session"
 VISIT = """
-import json, sys, urllib.request
+import json, sys, time, urllib.error, urllib.request
 url, sid, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 answers = []
+
+def get(request, tries=20):
+    # refused: nothing reached an app (kube-proxy may lag the endpoints by a moment)
+    try:
+        return urllib.request.urlopen(request, timeout=10)
+    except urllib.error.URLError as error:
+        if tries == 1 or not isinstance(error.reason, ConnectionRefusedError):
+            raise
+    time.sleep(0.5)
+    return get(request, tries - 1)
+
 for _ in range(n):
     request = urllib.request.Request(url, headers={"Cookie": f"sid={sid}"} if sid else {})
-    with urllib.request.urlopen(request, timeout=10) as reply:
+    with get(request) as reply:
         cookie = reply.headers.get("Set-Cookie") or ""
         if cookie.startswith("sid="):
             sid = cookie.split(";")[0][4:]
@@ -177,6 +188,7 @@ class TestWebSessionStore:
             if pod == store_pod:
                 web_store.wait_replaced(pod, old_uid)
             web_store.wait_ready()
+            web_store.wait_served(WEB)
             sid_again, counts, _ = _visit(web_store, client, sid, 3)
             assert sid_again == sid
             assert counts == [last + 1, last + 2, last + 3], f"after deleting {pod}: {counts}"
@@ -421,6 +433,7 @@ class TestRedis:
         assert after["spec"]["nodeName"] == primary["spec"]["nodeName"]
         # its append-only file on the claim brought the key back
         assert _redis(redis, f"{KV}-0", "GET", "drill") == "one"
+        redis.wait_served(f"{KV}-primary")
         assert _redis(redis, f"{KV}-2", "SET", "after", "two", host=f"{KV}-primary") == "OK"
         for replica in (f"{KV}-1", f"{KV}-2"):
             wait_until(lambda r=replica: _has(redis, r, "after", "two"), 90, f"after on {replica}")
@@ -500,6 +513,7 @@ class TestMysqlMariadb:
             host=f"{DB}-primary",
         )
         assert _sql(mysql, f"{DB}-0", "SELECT v FROM drill.t WHERE id = 1") == "first"
+        mysql.wait_served(f"{DB}-primary")
         want = {f"{DB}-1=first", f"{DB}-2=first"}
         seen: set[str] = set()
 
@@ -539,6 +553,7 @@ class TestMysqlMariadb:
         assert claim_of(after) == claim
         assert mysql.claims()[claim]["metadata"]["uid"] == claim_uid
         assert _sql(mysql, f"{DB}-0", "SELECT v FROM drill.t WHERE id = 1") == "first"
+        mysql.wait_served(f"{DB}-primary")
         # the replicas reconnect to the new pod 0 and take its new writes
         _sql(mysql, f"{DB}-1", "INSERT INTO drill.t VALUES (2, 'after-pod0')", host=f"{DB}-primary")
         for replica in (f"{DB}-1", f"{DB}-2"):
