@@ -140,3 +140,27 @@ def test_identical_documents_are_validated_once_per_schema(
     assert calls == len(closures) < len(versions)
     key = next(iter(v._verdicts))
     assert len(key[1]) == 32  # the key holds a sha256, not the document
+
+
+def test_verdict_cache_is_bounded_least_recently_used_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    import chartmatrix.validate as validate
+
+    monkeypatch.setattr(validate, "VERDICTS_KEPT", 3)
+    v = SchemaValidator()
+    maps = [one(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\n") for i in range(3)]
+    bad = one("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata: {x: 1}\n")
+
+    def kept() -> set[bytes]:
+        return {key[1] for key in v._verdicts}
+
+    assert [f.path for f in v.validate(bad, "1.36")] == ["data.x"]
+    for m in maps[:2]:
+        assert v.validate(m, "1.36") == []
+    assert [f.path for f in v.validate(bad, "1.36")] == ["data.x"]  # the most recently used
+    assert v.validate(maps[2], "1.36") == []
+    # the least recently used (maps[0]) went out, not the oldest entry (bad)
+    digest = validate.document_digest
+    assert kept() == {digest(bad.obj), digest(maps[1].obj), digest(maps[2].obj)}
+    # an evicted verdict is worked out again, the same
+    assert v.validate(maps[0], "1.36") == []
+    assert len(v._verdicts) == 3

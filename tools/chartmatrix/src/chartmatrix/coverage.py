@@ -59,33 +59,47 @@ def check_coverage(spec: MatrixSpec, defaults: dict[str, Any]) -> list[Finding]:
         return []
     schema_file = spec.chart_dir / "values.schema.json"
     schema = _load(schema_file) if schema_file.is_file() else {}
-    effective = [
-        coalesce(defaults, case.values) for case in spec.cases if case.expect_failure is None
-    ]
-    findings = []
+    wanted: dict[str, list[Any]] = {}
     for item in spec.coverage:
-        path = item.path
-        wanted = list(item.values) or enum_at(schema, path)
-        if not wanted:
+        wanted[item.path] = list(item.values) or enum_at(schema, item.path) or []
+        if not wanted[item.path]:
             raise ChartmatrixError(
                 spec.spec_file,
-                f"coverage: {path} has no enum in {schema_file.name}; list its values",
+                f"coverage: {item.path} has no enum in {schema_file.name}; list its values",
             )
-        seen = [_value_at(values, path) for values in effective]
-        if item.has_default:
-            seen = [item.default if v is _MISSING else v for v in seen]
-        missing = [v for v in wanted if v not in seen]
+    seen = _seen_values(spec, defaults)
+    findings = []
+    for item in spec.coverage:
+        missing = [v for v in wanted[item.path] if v not in seen[item.path]]
         if missing:
             findings.append(
                 Finding(
                     "coverage",
                     "coverage/modes",
                     Severity.ERROR,
-                    f"{path}: no case renders {', '.join(map(repr, missing))} "
-                    f"(of {', '.join(map(repr, wanted))})",
+                    f"{item.path}: no case renders {', '.join(map(repr, missing))} "
+                    f"(of {', '.join(map(repr, wanted[item.path]))})",
                 )
             )
     return findings
+
+
+def _seen_values(spec: MatrixSpec, defaults: dict[str, Any]) -> dict[str, list[Any]]:
+    """The distinct values each coverage path takes over the rendering cases. One case's
+    effective values (the chart's defaults coalesced) at a time: a whole copy of the
+    defaults per case, all kept, grew a large run's memory by megabytes."""
+    seen: dict[str, list[Any]] = {item.path: [] for item in spec.coverage}
+    for case in spec.cases:
+        if case.expect_failure is not None:
+            continue
+        values = coalesce(defaults, case.values)
+        for item in spec.coverage:
+            value = _value_at(values, item.path)
+            if value is _MISSING and item.has_default:
+                value = item.default
+            if value not in seen[item.path]:
+                seen[item.path].append(value)
+    return seen
 
 
 def _load(file: Path) -> dict[str, Any]:

@@ -218,6 +218,11 @@ def _crd_versions(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return out
 
 
+# cached verdicts, least recently used out first: a document that differs in every case
+# (a StatefulSet with the case's replicas) adds one per case and version, so an unbounded
+# cache grew with the run; 50,000 is about 8 MB and far more than any case reuses
+VERDICTS_KEPT = 50_000
+
 _DIGESTS: dict[int, tuple[dict[str, Any], bytes]] = {}
 _MAX_DIGESTS = 512  # a case's documents; more would hold many cases' manifests alive
 
@@ -295,7 +300,7 @@ class SchemaValidator:
         # (schema closure digest, sha256 of the document's canonical JSON) ->
         # [(path, message)]: identical documents in many cases and versions are
         # validated once per schema
-        self._verdicts: dict[tuple[str, bytes], list[tuple[str, str]]] = {}
+        self._verdicts: dict[tuple[str, bytes], tuple[tuple[str, str], ...]] = {}
         for file in self._global_crds:
             self._crds_of(file)
 
@@ -371,18 +376,22 @@ class SchemaValidator:
             return [self._unknown(schemas, api, kind, resource, version)]
         validator, digest, quick = compiled
         key = (digest, document_digest(manifest.obj))
-        verdict = self._verdicts.get(key)
+        verdict = self._verdicts.pop(key, None)
         if verdict is None:
             # a document the quick check passes has no errors; jsonschema words the rest
             verdict = (
-                []
+                ()
                 if quick is not None and quick(manifest.obj)
-                else sorted(
-                    (json_path(e.absolute_path), _short(_describe(e)))
-                    for e in validator.iter_errors(manifest.obj)
+                else tuple(
+                    sorted(
+                        (json_path(e.absolute_path), _short(_describe(e)))
+                        for e in validator.iter_errors(manifest.obj)
+                    )
                 )
             )
-            self._verdicts[key] = verdict
+            if len(self._verdicts) >= VERDICTS_KEPT:
+                del self._verdicts[next(iter(self._verdicts))]
+        self._verdicts[key] = verdict  # (again) the most recently used
         return [
             Finding(
                 "schema",
