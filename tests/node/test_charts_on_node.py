@@ -175,6 +175,7 @@ def web_store(installs: Installs) -> Iterator[Release]:
 class TestWebSessionStore:
     def test_counter_continues_across_pods_and_their_deletion(self, web_store: Release) -> None:
         _assert_restricted_and_running(web_store, web_store.pods())
+        web_store.wait_served(WEB)
         client = _app_client(web_store)
         sid, counts, instances = _visit(web_store, client, "", 16)
         assert counts == list(range(1, 17))
@@ -210,6 +211,7 @@ class TestWebSessionSticky:
     def test_client_ip_affinity_keeps_one_client_on_one_pod(self, web_sticky: Release) -> None:
         service = web_sticky.service(WEB)
         assert service["spec"]["sessionAffinity"] == "ClientIP"
+        web_sticky.wait_served(WEB)  # all 3 pods behind the VIP before the first request
         client = _app_client(web_sticky)
         # each request a new connection: without kube-proxy's affinity to the client's
         # address, 15 of them would spread over the 3 pods and the in-memory session
