@@ -52,6 +52,7 @@ def bundled_versions() -> tuple[str, ...]:
     return tuple(f"{a}.{b}" for a, b in sorted(found))
 
 
+@cache  # asked for every document validated
 def schema_version(version: str) -> str:
     """The newest bundled schema version not newer than ``version``."""
     want = _version_key(version)
