@@ -17,7 +17,9 @@
 // --output-dir, --show-only, --debug, server dry runs: those ask for a fallback).
 // What differs is only that each chart is loaded once (cached by path and checked
 // against the files' sizes and modification times) and rendered from a fresh copy
-// of the parts Helm's dependency processing modifies.
+// of the parts Helm's dependency processing modifies, and that values schemas are
+// compiled once per content (schemacheck.go: Helm's check is skipped only when this
+// one passes; any failure is Helm's own, with its own words).
 //
 // Build with the same -X ldflags as the helm3 binary (version, gitTreeState and
 // chartutil.k8sVersionMajor/Minor) so that .Capabilities match.
@@ -310,6 +312,9 @@ func runInstall(args []string, client *action.Install, valueOpts *valueOptions, 
 	}
 
 	client.Namespace = settings.Namespace()
+	if !client.SkipSchemaValidation && valuesPassSchemas(chartRequested, vals) {
+		client.SkipSchemaValidation = true // checked already, with schemas compiled once (schemacheck.go)
+	}
 
 	// (validateDryRunOptionFlag: "true" is valid)
 	return client.RunWithContext(context.Background(), chartRequested, vals)
