@@ -41,9 +41,9 @@ Example (a whole chart): {{- include "destate.app.render" (dict "ctx" $ "contain
 */}}
 {{- define "destate.app.render" -}}
 {{- if and (kindIs "map" .) (hasKey . "Release") (not (hasKey . "ctx")) -}}
-{{- include "destate.app.render" (dict "ctx" .) -}}
+{{- template "destate.app.render" (dict "ctx" .) -}}
 {{- else -}}
-{{- include "destate.args.check" (list . "destate.app.render" (concat (fromJsonArray (include "destate.workload.argKeys" .)) (list "ports" "services" "expose" "network" "frontProxy" "hooks"))) -}}
+{{- template "destate.args.check" (list . "destate.app.render" (concat (fromJsonArray (include "destate.workload.argKeys" .)) (list "ports" "services" "expose" "network" "frontProxy" "hooks"))) -}}
 {{- $ctx := .ctx -}}
 {{- $hooks := .hooks | default dict -}}
 {{- range $k := keys $hooks | sortAlpha -}}
@@ -56,10 +56,10 @@ Example (a whole chart): {{- include "destate.app.render" (dict "ctx" $ "contain
 {{- if hasKey . "values" -}}
 {{- $_ := set $sub "values" (fromJson (include "destate.values.gate" (pick . "ctx" "values"))) -}}
 {{- end -}}
-{{- include "destate.validate.all" $sub -}}
+{{- template "destate.validate.all" $sub -}}
 {{- $on := fromJsonArray (include "destate.values.areas" (dict "ctx" $ctx)) -}}
 {{- $kind := .kind | default (ternary "StatefulSet" "Deployment" (has "persistence" $on)) -}}
-{{- include "destate.validate.enum" (list "" "destate.app.render kind" $kind (list "StatefulSet" "Deployment")) -}}
+{{- template "destate.validate.enum" (list "" "destate.app.render kind" $kind (list "StatefulSet" "Deployment")) -}}
 {{- $container := .container | default dict -}}
 {{- $ports := .ports -}}
 {{- if not $ports -}}{{- $ports = (include "destate.values.key" $sub | get $sub.ctx.destateValues).topology.ports -}}{{- end -}}
@@ -70,61 +70,61 @@ Example (a whole chart): {{- include "destate.app.render" (dict "ctx" $ "contain
 {{- end -}}
 {{- $workload := merge (dict "kind" $kind) (pick . "container" "initContainers" "containers" "volumes" "podAnnotations" "podLabels" "configStep") (pick $sub "ctx" "values" "path") -}}
 {{- if has "config" $on }}
-{{ include "destate.config.configMap" (omit $sub "path") }}
+{{ template "destate.config.configMap" (omit $sub "path") }}
 ---
-{{ include "destate.config.secret" (omit $sub "path") }}
+{{ template "destate.config.secret" (omit $sub "path") }}
 {{- end }}
 {{- if has "persistence" $on }}
 ---
-{{ include "destate.persistence.localVolumes" (omit $sub "path") }}
+{{ template "destate.persistence.localVolumes" (omit $sub "path") }}
 {{- end }}
 ---
 {{- if eq $kind "StatefulSet" }}
-{{ include "destate.workload.statefulset" $workload }}
+{{ template "destate.workload.statefulset" $workload }}
 {{- else }}
-{{ include "destate.workload.deployment" $workload }}
+{{ template "destate.workload.deployment" $workload }}
 {{- end }}
 {{- if has "topology" $on }}
 {{- $services := .services | default (ternary (list "headless" "primary" "read") (list "service") (eq $kind "StatefulSet")) }}
 {{- range $s := $services }}
 ---
-{{- $args := merge (dict "ports" $ports) (omit $sub "path") }}
+{{- $args := set (omit $sub "path") "ports" $ports }}
 {{- if eq $s "service" }}
-{{ include "destate.topology.service" $args }}
+{{ template "destate.topology.service" $args }}
 {{- else if eq $s "headless" }}
-{{ include "destate.topology.headlessService" $args }}
+{{ template "destate.topology.headlessService" $args }}
 {{- else if eq $s "primary" }}
-{{ include "destate.topology.primaryService" $args }}
+{{ template "destate.topology.primaryService" $args }}
 {{- else if eq $s "read" }}
-{{ include "destate.topology.readService" $args }}
+{{ template "destate.topology.readService" $args }}
 {{- else }}
 {{- fail (printf "destate: destate.app.render services lists an unknown Service %q (known: service, headless, primary, read)" $s) }}
 {{- end }}
 {{- end }}
 ---
-{{ include "destate.topology.pdb" (omit $sub "path") }}
+{{ template "destate.topology.pdb" (omit $sub "path") }}
 {{- end }}
 {{- if has "session" $on }}
 ---
-{{ include "destate.session.redis" (omit $sub "path") }}
+{{ template "destate.session.redis" (omit $sub "path") }}
 {{- with .expose }}
 ---
-{{ include "destate.session.expose" (merge (dict "expose" . "ports" $ports) (omit $sub "path")) }}
+{{ template "destate.session.expose" (merge (dict "expose" . "ports" $ports) (omit $sub "path")) }}
 {{- end }}
 {{- end }}
 {{- if has "connection" $on }}
 ---
-{{ include "destate.connection.grpcIngress" (omit $sub "path") }}
+{{ template "destate.connection.grpcIngress" (omit $sub "path") }}
 ---
-{{ include "destate.connection.grpcRoute" (omit $sub "path") }}
+{{ template "destate.connection.grpcRoute" (omit $sub "path") }}
 ---
-{{ include "destate.connection.clientConfig" (omit $sub "path") }}
+{{ template "destate.connection.clientConfig" (omit $sub "path") }}
 ---
-{{ include "destate.connection.frontProxy" (merge (.frontProxy | default dict) (omit $sub "path")) }}
+{{ template "destate.connection.frontProxy" (merge (.frontProxy | default dict) (omit $sub "path")) }}
 {{- end }}
 {{- if has "network" $on }}
 ---
-{{ include "destate.network.appPolicy" (merge (dict "network" (.network | default dict) "container" $container "ports" $ports "expose" (.expose | default dict)) $sub) }}
+{{ template "destate.network.appPolicy" (merge (dict "network" (.network | default dict) "container" $container "ports" $ports "expose" (.expose | default dict)) $sub) }}
 {{- end }}
 {{- range $hooks.resources }}
 ---
@@ -179,5 +179,5 @@ with destate.connection.frontProxy). Then the chart's `network` arguments.
 {{- $_ := set $args "egress" (fromYamlArray .) -}}
 {{- end -}}
 {{- end -}}
-{{- include "destate.network.policy" (merge (deepCopy .network) $args) -}}
+{{- template "destate.network.policy" (merge (deepCopy .network) $args) -}}
 {{- end -}}

@@ -27,10 +27,10 @@ config". Usage: include "destate.config.content" (list $ctx "config.files.app.co
 {{- if kindIs "map" $entry -}}
 {{- $unknown := without (keys $entry | sortAlpha) "content" "tpl" -}}
 {{- if $unknown -}}
-{{- include "destate.validate.fail" (list "" $path "be a string or a map with the keys content and tpl" (printf "the key(s) %s" (join ", " $unknown))) -}}
+{{- template "destate.validate.fail" (list "" $path "be a string or a map with the keys content and tpl" (printf "the key(s) %s" (join ", " $unknown))) -}}
 {{- end -}}
 {{- if not (has (toString (get $entry "tpl" | default false)) (list "true" "false")) -}}
-{{- include "destate.validate.fail" (list "" (printf "%s.tpl" $path) "be true or false" (printf "%q" (toString $entry.tpl))) -}}
+{{- template "destate.validate.fail" (list "" (printf "%s.tpl" $path) "be true or false" (printf "%q" (toString $entry.tpl))) -}}
 {{- end -}}
 {{- $content := get $entry "content" | default "" | toString -}}
 {{- if eq (toString $entry.tpl) "true" -}}{{- tpl $content $ctx -}}{{- else -}}{{- $content -}}{{- end -}}
@@ -47,7 +47,7 @@ Built once per render and tree (the ConfigMap and the pods' checksum both read i
 `tpl` entry is rendered once, so both always agree).
 */}}
 {{- define "destate.config.data" -}}
-{{- include "destate.args.check" (list . "destate.config.data" list) -}}
+{{- template "destate.args.check" (list . "destate.config.data" list) -}}
 {{- $tree := include "destate.values.key" . -}}
 {{- $p := .path | default "" -}}
 {{- $memo := printf "%s %s" $tree $p -}}
@@ -78,8 +78,8 @@ Keys: ctx, values, component.
 Example: {{ include "destate.config.configMap" (dict "ctx" $) }}
 */}}
 {{- define "destate.config.configMap" -}}
-{{- include "destate.args.check" (list . "destate.config.configMap" list) -}}
-{{- include "destate.validate.config" . -}}
+{{- template "destate.args.check" (list . "destate.config.configMap" list) -}}
+{{- template "destate.validate.config" . -}}
 {{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- if and $c.files (not $c.existingConfigMap) }}
@@ -118,7 +118,7 @@ that sets this password explicitly; default config.secrets.KEY), existingSecretP
 value naming a Secret to use instead; default config.existingSecret).
 */}}
 {{- define "destate.config.password" -}}
-{{- include "destate.args.check" (list . "destate.config.password" (list "secretName" "key" "valuePath" "existingSecretPath")) -}}
+{{- template "destate.args.check" (list . "destate.config.password" (list "secretName" "key" "valuePath" "existingSecretPath")) -}}
 {{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $ns := .ctx.Release.Namespace -}}
 {{- if not (hasKey .ctx "destatePasswords") -}}
@@ -178,7 +178,7 @@ an entry whose content is "" is a generated password (destate.config.password).
 Keys: ctx, values, component.
 */}}
 {{- define "destate.config.secretData" -}}
-{{- include "destate.args.check" (list . "destate.config.secretData" list) -}}
+{{- template "destate.args.check" (list . "destate.config.secretData" list) -}}
 {{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $name := include "destate.names.secret" $sub -}}
@@ -202,8 +202,8 @@ Keys: ctx, values, component.
 Example: {{ include "destate.config.secret" (dict "ctx" $) }}
 */}}
 {{- define "destate.config.secret" -}}
-{{- include "destate.args.check" (list . "destate.config.secret" list) -}}
-{{- include "destate.validate.config" . -}}
+{{- template "destate.args.check" (list . "destate.config.secret" list) -}}
+{{- template "destate.validate.config" . -}}
 {{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- if and $c.secrets (not $c.existingSecret) -}}
@@ -236,7 +236,7 @@ Example:
     {{- include "destate.config.checksumAnnotations" (dict "ctx" $) | nindent 4 }}
 */}}
 {{- define "destate.config.checksumAnnotations" -}}
-{{- include "destate.args.check" (list . "destate.config.checksumAnnotations" list) -}}
+{{- template "destate.args.check" (list . "destate.config.checksumAnnotations" list) -}}
 {{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $ann := dict -}}
@@ -266,7 +266,7 @@ destate.config.stepSources) neither "config" nor "config-rw".
 Keys: ctx, values, component, configStep.
 */}}
 {{- define "destate.config.volumes" -}}
-{{- include "destate.args.check" (list . "destate.config.volumes" (list "configStep")) -}}
+{{- template "destate.args.check" (list . "destate.config.volumes" (list "configStep")) -}}
 {{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $vols := list -}}
@@ -296,7 +296,7 @@ With configStep no ConfigMap mount: the chart's config step fills config.mountPa
 Keys: ctx, values, component, configStep.
 */}}
 {{- define "destate.config.volumeMounts" -}}
-{{- include "destate.args.check" (list . "destate.config.volumeMounts" (list "configStep")) -}}
+{{- template "destate.args.check" (list . "destate.config.volumeMounts" (list "configStep")) -}}
 {{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $mounts := list -}}
@@ -326,7 +326,7 @@ configStep (the chart brings its own step).
 Keys: ctx, values, component, configStep.
 */}}
 {{- define "destate.config.initContainer" -}}
-{{- include "destate.args.check" (list . "destate.config.initContainer" (list "configStep")) -}}
+{{- template "destate.args.check" (list . "destate.config.initContainer" (list "configStep")) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $c := $v.config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
@@ -368,7 +368,7 @@ Keys: ctx, values, component.
 Example: {{ $src := fromYaml (include "destate.config.stepSources" (dict "ctx" $)) }}
 */}}
 {{- define "destate.config.stepSources" -}}
-{{- include "destate.args.check" (list . "destate.config.stepSources" list) -}}
+{{- template "destate.args.check" (list . "destate.config.stepSources" list) -}}
 {{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $vols := list -}}
@@ -424,35 +424,35 @@ and existing* are DNS names; passwordLength >= 8.
 {{- $p := .path | default "" -}}
 {{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- if not (isAbs ($c.mountPath | toString)) -}}
-{{- include "destate.validate.fail" (list $p "config.mountPath" "be an absolute path" (printf "%q" ($c.mountPath | toString))) -}}
+{{- template "destate.validate.fail" (list $p "config.mountPath" "be an absolute path" (printf "%q" ($c.mountPath | toString))) -}}
 {{- end -}}
 {{- if and $c.secretMountPath (not (isAbs ($c.secretMountPath | toString))) -}}
-{{- include "destate.validate.fail" (list $p "config.secretMountPath" "be an absolute path or empty" (printf "%q" ($c.secretMountPath | toString))) -}}
+{{- template "destate.validate.fail" (list $p "config.secretMountPath" "be an absolute path or empty" (printf "%q" ($c.secretMountPath | toString))) -}}
 {{- end -}}
-{{- include "destate.validate.match" (list $p "config.mountPath" $c.mountPath "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
+{{- template "destate.validate.match" (list $p "config.mountPath" $c.mountPath "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
 {{- with $c.secretMountPath -}}
-{{- include "destate.validate.match" (list $p "config.secretMountPath" . "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
+{{- template "destate.validate.match" (list $p "config.secretMountPath" . "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
 {{- end -}}
 {{- range $area := list "files" "secrets" -}}
 {{- range $name, $_ := get $c $area -}}
 {{- if or (not (regexMatch (include "destate.validate.re" "key") $name)) (has $name (list "." "..")) (gt (len $name) 253) -}}
-{{- include "destate.validate.fail" (list $p (printf "config.%s" $area) "have file names of letters, digits and ._- (not . or ..)" (printf "%q" $name)) -}}
+{{- template "destate.validate.fail" (list $p (printf "config.%s" $area) "have file names of letters, digits and ._- (not . or ..)" (printf "%q" $name)) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
 {{- range $key := list "existingConfigMap" "existingSecret" -}}
 {{- with get $c $key -}}
-{{- include "destate.validate.match" (list $p (printf "config.%s" $key) . "dnsSubdomain" "be the name of a ConfigMap or Secret (a DNS name) or empty") -}}
+{{- template "destate.validate.match" (list $p (printf "config.%s" $key) . "dnsSubdomain" "be the name of a ConfigMap or Secret (a DNS name) or empty") -}}
 {{- end -}}
 {{- end -}}
 {{- if and $c.files $c.existingConfigMap -}}
-{{- include "destate.validate.fail" (list $p "config.existingConfigMap" "be empty when config.files is set (use one or the other)" (printf "%q" $c.existingConfigMap)) -}}
+{{- template "destate.validate.fail" (list $p "config.existingConfigMap" "be empty when config.files is set (use one or the other)" (printf "%q" $c.existingConfigMap)) -}}
 {{- end -}}
 {{- if and $c.secrets $c.existingSecret -}}
-{{- include "destate.validate.fail" (list $p "config.existingSecret" "be empty when config.secrets is set (use one or the other)" (printf "%q" $c.existingSecret)) -}}
+{{- template "destate.validate.fail" (list $p "config.existingSecret" "be empty when config.secrets is set (use one or the other)" (printf "%q" $c.existingSecret)) -}}
 {{- end -}}
 {{- if lt (int $c.passwordLength) 8 -}}
-{{- include "destate.validate.fail" (list $p "config.passwordLength" "be >= 8" ($c.passwordLength | toString)) -}}
+{{- template "destate.validate.fail" (list $p "config.passwordLength" "be >= 8" ($c.passwordLength | toString)) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

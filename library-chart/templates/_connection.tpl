@@ -25,8 +25,8 @@ Keys: ctx, values, component, service (default FULLNAME).
 Example: {{ include "destate.connection.grpcIngress" (dict "ctx" $) }}
 */}}
 {{- define "destate.connection.grpcIngress" -}}
-{{- include "destate.args.check" (list . "destate.connection.grpcIngress" (list "service")) -}}
-{{- include "destate.validate.connection" . -}}
+{{- template "destate.args.check" (list . "destate.connection.grpcIngress" (list "service")) -}}
+{{- template "destate.validate.connection" . -}}
 {{- $con := (include "destate.values.key" . | get .ctx.destateValues).connection -}}
 {{- if eq $con.mode "ingress" -}}
 {{- $i := $con.ingress -}}
@@ -56,7 +56,7 @@ spec:
             pathType: Prefix
             backend:
               service:
-                name: {{ include "destate.connection.serviceName" . }}
+                name: {{ template "destate.connection.serviceName" . }}
                 port:
                   number: {{ int $con.port }}
 {{- end -}}
@@ -73,8 +73,8 @@ Keys: ctx, values, component, service (default FULLNAME).
 Example: {{ include "destate.connection.grpcRoute" (dict "ctx" $) }}
 */}}
 {{- define "destate.connection.grpcRoute" -}}
-{{- include "destate.args.check" (list . "destate.connection.grpcRoute" (list "service")) -}}
-{{- include "destate.validate.connection" . -}}
+{{- template "destate.args.check" (list . "destate.connection.grpcRoute" (list "service")) -}}
+{{- template "destate.validate.connection" . -}}
 {{- $con := (include "destate.values.key" . | get .ctx.destateValues).connection -}}
 {{- if eq $con.mode "gateway" -}}
 {{- $g := $con.gateway -}}
@@ -95,7 +95,7 @@ spec:
   {{- end }}
   rules:
     - backendRefs:
-        - name: {{ include "destate.connection.serviceName" . }}
+        - name: {{ template "destate.connection.serviceName" . }}
           port: {{ int $con.port }}
 {{- end -}}
 {{- end -}}
@@ -131,8 +131,8 @@ upstreamHost (default connection.envoy.upstream.host or the headless Service FQD
 upstreamPort (default connection.envoy.upstream.port or connection.port).
 */}}
 {{- define "destate.connection.envoyYaml" -}}
-{{- include "destate.args.check" (list . "destate.connection.envoyYaml" (list "listenAddress" "upstreamHost" "upstreamPort")) -}}
-{{- include "destate.validate.connection" . -}}
+{{- template "destate.args.check" (list . "destate.connection.envoyYaml" (list "listenAddress" "upstreamHost" "upstreamPort")) -}}
+{{- template "destate.validate.connection" . -}}
 {{- $con := (include "destate.values.key" . | get .ctx.destateValues).connection -}}
 {{- $e := $con.envoy -}}
 {{- $host := .upstreamHost | default (include "destate.connection.upstreamHost" (pick . "ctx" "values" "component")) -}}
@@ -246,7 +246,7 @@ static_resources:
             alpn_protocols: [h2]
             validation_context:
               trusted_ca:
-                filename: {{ include "destate.connection.envoyCaDir" dict }}/ca.crt
+                filename: {{ template "destate.connection.envoyCaDir" dict }}/ca.crt
               match_typed_subject_alt_names:
                 - san_type: DNS
                   matcher:
@@ -280,7 +280,7 @@ destate.connection.envoyConfigName — FULLNAME-envoy (the Envoy ConfigMap).
 Keys: ctx, values, component.
 */}}
 {{- define "destate.connection.envoyConfigName" -}}
-{{- include "destate.args.check" (list . "destate.connection.envoyConfigName" list) -}}
+{{- template "destate.args.check" (list . "destate.connection.envoyConfigName" list) -}}
 {{- printf "%s-envoy" (include "destate.names.fullnameOf" (list .ctx .component) | trunc 57 | trimSuffix "-") -}}
 {{- end -}}
 
@@ -295,7 +295,7 @@ Example:
        "upstreamHost" "grpc-headless.apps.svc.cluster.local" "upstreamPort" 50051) }}
 */}}
 {{- define "destate.connection.envoyConfig" -}}
-{{- include "destate.args.check" (list . "destate.connection.envoyConfig" (list "listenAddress" "upstreamHost" "upstreamPort")) -}}
+{{- template "destate.args.check" (list . "destate.connection.envoyConfig" (list "listenAddress" "upstreamHost" "upstreamPort")) -}}
 {{- $sub := pick . "ctx" "values" "component" }}
 apiVersion: v1
 kind: ConfigMap
@@ -312,7 +312,7 @@ checksum convention of _config.tpl), for a `checksum/envoy` pod annotation.
 Keys: as destate.connection.envoyConfig.
 */}}
 {{- define "destate.connection.envoyChecksum" -}}
-{{- include "destate.config.checksum" (dict "envoy.yaml" (printf "%s\n" (include "destate.connection.envoyYaml" .))) -}}
+{{- template "destate.config.checksum" (dict "envoy.yaml" (printf "%s\n" (include "destate.connection.envoyYaml" .))) -}}
 {{- end -}}
 
 {{/*
@@ -334,7 +334,7 @@ Example: {{ include "destate.workload.deployment" (dict "ctx" $
            "volumes" (fromYamlArray (include "destate.connection.envoyVolume" (dict "ctx" $)))) }}
 */}}
 {{- define "destate.connection.envoySidecar" -}}
-{{- include "destate.args.check" (list . "destate.connection.envoySidecar" list) -}}
+{{- template "destate.args.check" (list . "destate.connection.envoySidecar" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $e := $v.connection.envoy -}}
 - name: envoy
@@ -367,7 +367,7 @@ Example: {{ include "destate.workload.deployment" (dict "ctx" $
       readOnly: true
     {{- if $v.connection.tls.existingSecret }}
     - name: envoy-upstream-ca
-      mountPath: {{ include "destate.connection.envoyCaDir" dict }}
+      mountPath: {{ template "destate.connection.envoyCaDir" dict }}
       readOnly: true
     {{- end }}
 {{- end -}}
@@ -380,7 +380,7 @@ never sees the server's key).
 Keys: ctx, values, component, configMap.
 */}}
 {{- define "destate.connection.envoyVolume" -}}
-{{- include "destate.args.check" (list . "destate.connection.envoyVolume" (list "configMap")) -}}
+{{- template "destate.args.check" (list . "destate.connection.envoyVolume" (list "configMap")) -}}
 {{- $tls := (include "destate.values.key" . | get .ctx.destateValues).connection.tls -}}
 - name: envoy-config
   configMap:
@@ -403,7 +403,7 @@ HTTP/2).
 Keys: ctx, values, component.
 */}}
 {{- define "destate.connection.appProtocol" -}}
-{{- include "destate.args.check" (list . "destate.connection.appProtocol" list) -}}
+{{- template "destate.args.check" (list . "destate.connection.appProtocol" list) -}}
 {{- ternary "https" "kubernetes.io/h2c" (not (empty (include "destate.values.key" . | get .ctx.destateValues).connection.tls.existingSecret)) -}}
 {{- end -}}
 
@@ -414,8 +414,8 @@ through the pod's fsGroup). Nothing without connection.tls.existingSecret.
 Keys: ctx, values, component.
 */}}
 {{- define "destate.connection.serverTlsVolumes" -}}
-{{- include "destate.args.check" (list . "destate.connection.serverTlsVolumes" list) -}}
-{{- include "destate.validate.connection" . -}}
+{{- template "destate.args.check" (list . "destate.connection.serverTlsVolumes" list) -}}
+{{- template "destate.validate.connection" . -}}
 {{- with (include "destate.values.key" . | get .ctx.destateValues).connection.tls.existingSecret }}
 - name: grpc-tls
   secret:
@@ -436,7 +436,7 @@ connection.tls.existingSecret.
 Keys: ctx, values, component.
 */}}
 {{- define "destate.connection.serverTlsMounts" -}}
-{{- include "destate.args.check" (list . "destate.connection.serverTlsMounts" list) -}}
+{{- template "destate.args.check" (list . "destate.connection.serverTlsMounts" list) -}}
 {{- $tls := (include "destate.values.key" . | get .ctx.destateValues).connection.tls -}}
 {{- if $tls.existingSecret }}
 - name: grpc-tls
@@ -451,7 +451,7 @@ dns:///FULLNAME-headless.NAMESPACE.svc.CLUSTER_DOMAIN:PORT (or connection.client
 Keys: ctx, values, component.
 */}}
 {{- define "destate.connection.clientTarget" -}}
-{{- include "destate.args.check" (list . "destate.connection.clientTarget" list) -}}
+{{- template "destate.args.check" (list . "destate.connection.clientTarget" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $v.connection.client.target | default (printf "dns:///%s.%s.svc.%s:%d" (include "destate.names.headlessOf" (list $sub.ctx $sub.component)) .ctx.Release.Namespace $v.topology.clusterDomain (int $v.connection.port)) -}}
@@ -464,7 +464,7 @@ address the headless Service resolves to and spread calls over them).
 Keys: ctx, values, component.
 */}}
 {{- define "destate.connection.serviceConfigJson" -}}
-{{- include "destate.args.check" (list . "destate.connection.serviceConfigJson" list) -}}
+{{- template "destate.args.check" (list . "destate.connection.serviceConfigJson" list) -}}
 {{- toJson (dict "loadBalancingConfig" (list (dict "round_robin" dict))) -}}
 {{- end -}}
 
@@ -477,8 +477,8 @@ Keys: ctx, values, component.
 Example: {{ include "destate.connection.clientConfig" (dict "ctx" $) }}
 */}}
 {{- define "destate.connection.clientConfig" -}}
-{{- include "destate.args.check" (list . "destate.connection.clientConfig" list) -}}
-{{- include "destate.validate.connection" . -}}
+{{- template "destate.args.check" (list . "destate.connection.clientConfig" list) -}}
+{{- template "destate.validate.connection" . -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- if eq $v.connection.mode "client" }}
@@ -501,10 +501,10 @@ destate.workload.container adds it automatically. Nothing for other modes.
 Keys: ctx, values, component.
 */}}
 {{- define "destate.connection.serverEnv" -}}
-{{- include "destate.args.check" (list . "destate.connection.serverEnv" list) -}}
+{{- template "destate.args.check" (list . "destate.connection.serverEnv" list) -}}
 {{- $cl := (include "destate.values.key" . | get .ctx.destateValues).connection -}}
 {{- /* mode none renders nothing here (a workload's validate.all checks the tree) */ -}}
-{{- if ne $cl.mode "none" -}}{{- include "destate.validate.connection" . -}}{{- end -}}
+{{- if ne $cl.mode "none" -}}{{- template "destate.validate.connection" . -}}{{- end -}}
 {{- if eq $cl.mode "client" -}}
 - name: {{ $cl.client.env.maxConnectionAge }}
   value: {{ mul (int $cl.client.maxConnectionAgeSeconds) 1000 | toString | quote }}
@@ -519,7 +519,7 @@ check it: connection.tls.serverName, else the upstream host (destate.connection.
 Keys: ctx, values, component.
 */}}
 {{- define "destate.connection.serverName" -}}
-{{- include "destate.args.check" (list . "destate.connection.serverName" list) -}}
+{{- template "destate.args.check" (list . "destate.connection.serverName" list) -}}
 {{- (include "destate.values.key" . | get .ctx.destateValues).connection.tls.serverName | default (include "destate.connection.upstreamHost" .) -}}
 {{- end -}}
 
@@ -538,7 +538,7 @@ Keys: ctx, values, component, name (container name, default "grpc").
 Example: {{ include "destate.app.render" (merge (dict "ctx" $) (fromYaml (include "destate.connection.server" (dict "ctx" $)))) }}
 */}}
 {{- define "destate.connection.server" -}}
-{{- include "destate.args.check" (list . "destate.connection.server" (list "name")) -}}
+{{- template "destate.args.check" (list . "destate.connection.server" (list "name")) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $con := $v.connection -}}
@@ -605,7 +605,7 @@ the other modes. destate.app.render renders it when the connection area is on.
 Keys: ctx, values, replicas (Envoy pods, default workload.replicas).
 */}}
 {{- define "destate.connection.frontProxy" -}}
-{{- include "destate.args.check" (list . "destate.connection.frontProxy" (list "replicas")) -}}
+{{- template "destate.args.check" (list . "destate.connection.frontProxy" (list "replicas")) -}}
 {{- $v := include "destate.values.key" (pick . "ctx" "values") | get .ctx.destateValues -}}
 {{- $con := $v.connection -}}
 {{- if eq $con.mode "envoy" }}
@@ -613,22 +613,22 @@ Keys: ctx, values, replicas (Envoy pods, default workload.replicas).
 {{- $envoy := dict "ctx" .ctx "values" $values "component" "envoy" }}
 {{- $cfg := merge (dict "upstreamHost" (include "destate.connection.upstreamHost" (pick . "ctx" "values")) "listenAddress" $con.envoy.listenAddress) $envoy }}
 {{- $sidecar := first (fromYamlArray (include "destate.connection.envoySidecar" $envoy)) }}
-{{- include "destate.connection.envoyConfig" $cfg }}
+{{- template "destate.connection.envoyConfig" $cfg }}
 ---
-{{- include "destate.workload.deployment" (merge (dict
+{{- template "destate.workload.deployment" (merge (dict
   "container" (merge (dict "livenessProbe" (dict "tcpSocket" (dict "port" "grpc-proxy") "periodSeconds" 10)) (omit $sidecar "image" "imagePullPolicy" "resources" "securityContext"))
   "volumes" (fromYamlArray (include "destate.connection.envoyVolume" $envoy))
   "podAnnotations" (dict "checksum/envoy" (include "destate.connection.envoyChecksum" $cfg))) $envoy) }}
 ---
-{{- include "destate.topology.service" (merge (dict "ports" (list (dict "name" "grpc" "port" (int $con.envoy.listenerPort) "targetPort" "grpc-proxy" "appProtocol" "kubernetes.io/h2c"))) $envoy) }}
+{{- template "destate.topology.service" (merge (dict "ports" (list (dict "name" "grpc" "port" (int $con.envoy.listenerPort) "targetPort" "grpc-proxy" "appProtocol" "kubernetes.io/h2c"))) $envoy) }}
 ---
-{{- include "destate.topology.pdb" $envoy }}
+{{- template "destate.topology.pdb" $envoy }}
 ---
 {{- $egress := list }}
 {{- if not $con.envoy.upstream.host }}
 {{- $egress = append $egress (dict "to" (fromYamlArray (include "destate.network.peer" (dict "ctx" .ctx))) "ports" (list (dict "port" (int ($con.envoy.upstream.port | default $con.port)) "protocol" "TCP"))) }}
 {{- end }}
-{{- include "destate.network.policy" (merge (dict "ports" (list (int $con.envoy.listenerPort)) "from" (fromJsonArray (include "destate.network.testPeers" (dict "ctx" .ctx))) "egress" $egress) $envoy) }}
+{{- template "destate.network.policy" (merge (dict "ports" (list (int $con.envoy.listenerPort)) "from" (fromJsonArray (include "destate.network.testPeers" (dict "ctx" .ctx))) "egress" $egress) $envoy) }}
 {{- end }}
 {{- end -}}
 
@@ -732,88 +732,88 @@ in seconds, integers within Envoy's bounds.
 {{- if include "destate.validate.once" (list . "connection") -}}
 {{- $p := .path | default "" -}}
 {{- $con := (include "destate.values.key" . | get .ctx.destateValues).connection -}}
-{{- include "destate.validate.enum" (list $p "connection.mode" $con.mode (list "none" "ingress" "gateway" "envoy" "client")) -}}
+{{- template "destate.validate.enum" (list $p "connection.mode" $con.mode (list "none" "ingress" "gateway" "envoy" "client")) -}}
 {{- if or (lt (int $con.port) 1) (gt (int $con.port) 65535) -}}
-{{- include "destate.validate.fail" (list $p "connection.port" "be a port number in 1..65535" ($con.port | toString)) -}}
+{{- template "destate.validate.fail" (list $p "connection.port" "be a port number in 1..65535" ($con.port | toString)) -}}
 {{- end -}}
 {{- if eq $con.mode "ingress" -}}
-{{- include "destate.validate.enum" (list $p "connection.ingress.backendProtocol" $con.ingress.backendProtocol (list "GRPC" "GRPCS")) -}}
+{{- template "destate.validate.enum" (list $p "connection.ingress.backendProtocol" $con.ingress.backendProtocol (list "GRPC" "GRPCS")) -}}
 {{- if not $con.ingress.tls.secretName -}}
-{{- include "destate.validate.fail" (list $p "connection.ingress.tls.secretName" "name a TLS Secret: gRPC through ingress-nginx needs TLS (HTTP/2) at the ingress" `""`) -}}
+{{- template "destate.validate.fail" (list $p "connection.ingress.tls.secretName" "name a TLS Secret: gRPC through ingress-nginx needs TLS (HTTP/2) at the ingress" `""`) -}}
 {{- end -}}
 {{- end -}}
 {{- if and (eq $con.mode "gateway") (not $con.gateway.parentRefs) -}}
-{{- include "destate.validate.fail" (list $p "connection.gateway.parentRefs" "list at least one Gateway for the GRPCRoute" "[]") -}}
+{{- template "destate.validate.fail" (list $p "connection.gateway.parentRefs" "list at least one Gateway for the GRPCRoute" "[]") -}}
 {{- end -}}
 {{- if eq $con.mode "envoy" -}}
-{{- include "destate.validate.enum" (list $p "connection.envoy.lbPolicy" $con.envoy.lbPolicy (list "ROUND_ROBIN" "LEAST_REQUEST")) -}}
+{{- template "destate.validate.enum" (list $p "connection.envoy.lbPolicy" $con.envoy.lbPolicy (list "ROUND_ROBIN" "LEAST_REQUEST")) -}}
 {{- end -}}
 {{- if and (eq $con.mode "client") (lt (int $con.client.maxConnectionAgeSeconds) 1) -}}
-{{- include "destate.validate.fail" (list $p "connection.client.maxConnectionAgeSeconds" "be >= 1" ($con.client.maxConnectionAgeSeconds | toString)) -}}
+{{- template "destate.validate.fail" (list $p "connection.client.maxConnectionAgeSeconds" "be >= 1" ($con.client.maxConnectionAgeSeconds | toString)) -}}
 {{- end -}}
 {{- /* values that reach envoy.yaml, nginx and env: only their own characters */ -}}
-{{- include "destate.validate.match" (list $p "connection.envoy.listenAddress" $con.envoy.listenAddress "ipAddress" "be an IP address such as 0.0.0.0, 127.0.0.1 or ::") -}}
+{{- template "destate.validate.match" (list $p "connection.envoy.listenAddress" $con.envoy.listenAddress "ipAddress" "be an IP address such as 0.0.0.0, 127.0.0.1 or ::") -}}
 {{- with $con.envoy.upstream.host -}}
-{{- include "destate.validate.match" (list $p "connection.envoy.upstream.host" . "dnsSubdomain" "be a DNS name (lower-case letters, digits, - and .) or empty") -}}
+{{- template "destate.validate.match" (list $p "connection.envoy.upstream.host" . "dnsSubdomain" "be a DNS name (lower-case letters, digits, - and .) or empty") -}}
 {{- end -}}
 {{- with $con.envoy.healthCheck.serviceName -}}
-{{- include "destate.validate.match" (list $p "connection.envoy.healthCheck.serviceName" . "key" "be a gRPC service name of letters, digits and ._- or empty") -}}
+{{- template "destate.validate.match" (list $p "connection.envoy.healthCheck.serviceName" . "key" "be a gRPC service name of letters, digits and ._- or empty") -}}
 {{- end -}}
 {{- range $key := list "maxConnectionAge" "maxConnectionAgeGrace" -}}
-{{- include "destate.validate.match" (list $p (printf "connection.client.env.%s" $key) (get $con.client.env $key) "envName" "be an environment variable name (letters, digits, _; not starting with a digit)") -}}
+{{- template "destate.validate.match" (list $p (printf "connection.client.env.%s" $key) (get $con.client.env $key) "envName" "be an environment variable name (letters, digits, _; not starting with a digit)") -}}
 {{- end -}}
 {{- with $con.ingress.host -}}
-{{- include "destate.validate.match" (list $p "connection.ingress.host" . "hostname" "be a host name (lower-case DNS name, optionally *.) or empty") -}}
+{{- template "destate.validate.match" (list $p "connection.ingress.host" . "hostname" "be a host name (lower-case DNS name, optionally *.) or empty") -}}
 {{- end -}}
-{{- include "destate.validate.match" (list $p "connection.ingress.path" $con.ingress.path "urlPath" "be a URL path of letters, digits and ._~/- starting with /") -}}
+{{- template "destate.validate.match" (list $p "connection.ingress.path" $con.ingress.path "urlPath" "be a URL path of letters, digits and ._~/- starting with /") -}}
 {{- range $con.gateway.hostnames -}}
-{{- include "destate.validate.match" (list $p "connection.gateway.hostnames[]" . "hostname" "be a host name (lower-case DNS name, optionally *.)") -}}
+{{- template "destate.validate.match" (list $p "connection.gateway.hostnames[]" . "hostname" "be a host name (lower-case DNS name, optionally *.)") -}}
 {{- end -}}
 {{- $tls := $con.tls -}}
 {{- if $tls.existingSecret -}}
-{{- include "destate.validate.match" (list $p "connection.tls.existingSecret" $tls.existingSecret "dnsSubdomain" "be a Secret name (lower-case DNS subdomain)") -}}
-{{- include "destate.validate.match" (list $p "connection.tls.mountPath" $tls.mountPath "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
-{{- include "destate.validate.intRange" (list $p "connection.tls.healthPort" $tls.healthPort 1 65535) -}}
+{{- template "destate.validate.match" (list $p "connection.tls.existingSecret" $tls.existingSecret "dnsSubdomain" "be a Secret name (lower-case DNS subdomain)") -}}
+{{- template "destate.validate.match" (list $p "connection.tls.mountPath" $tls.mountPath "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
+{{- template "destate.validate.intRange" (list $p "connection.tls.healthPort" $tls.healthPort 1 65535) -}}
 {{- if eq (int $tls.healthPort) (int $con.port) -}}
-{{- include "destate.validate.fail" (list $p "connection.tls.healthPort" (printf "differ from connection.port (%d): it serves plaintext health checks next to the TLS port" (int $con.port)) (toJson $tls.healthPort)) -}}
+{{- template "destate.validate.fail" (list $p "connection.tls.healthPort" (printf "differ from connection.port (%d): it serves plaintext health checks next to the TLS port" (int $con.port)) (toJson $tls.healthPort)) -}}
 {{- end -}}
 {{- if and (eq $con.mode "ingress") (ne $con.ingress.backendProtocol "GRPCS") -}}
-{{- include "destate.validate.fail" (list $p "connection.ingress.backendProtocol" "be GRPCS when connection.tls.existingSecret is set: the pods serve TLS only" (printf "%q" ($con.ingress.backendProtocol | toString))) -}}
+{{- template "destate.validate.fail" (list $p "connection.ingress.backendProtocol" "be GRPCS when connection.tls.existingSecret is set: the pods serve TLS only" (printf "%q" ($con.ingress.backendProtocol | toString))) -}}
 {{- end -}}
 {{- if eq $con.mode "gateway" -}}
-{{- include "destate.validate.fail" (list $p "connection.tls.existingSecret" "be empty with connection.mode=gateway: a GRPCRoute reaches the pods in plaintext unless a BackendTLSPolicy (not rendered by this chart) says otherwise; end TLS at the Gateway" (printf "%q" ($tls.existingSecret | toString))) -}}
+{{- template "destate.validate.fail" (list $p "connection.tls.existingSecret" "be empty with connection.mode=gateway: a GRPCRoute reaches the pods in plaintext unless a BackendTLSPolicy (not rendered by this chart) says otherwise; end TLS at the Gateway" (printf "%q" ($tls.existingSecret | toString))) -}}
 {{- end -}}
 {{- else if and (eq $con.mode "ingress") (eq $con.ingress.backendProtocol "GRPCS") -}}
-{{- include "destate.validate.fail" (list $p "connection.tls.existingSecret" "name the server's TLS Secret (tls.crt, tls.key, ca.crt) when connection.ingress.backendProtocol is GRPCS: without it the pods serve plaintext (h2c)" `""`) -}}
+{{- template "destate.validate.fail" (list $p "connection.tls.existingSecret" "name the server's TLS Secret (tls.crt, tls.key, ca.crt) when connection.ingress.backendProtocol is GRPCS: without it the pods serve plaintext (h2c)" `""`) -}}
 {{- end -}}
 {{- with $tls.serverName -}}
-{{- include "destate.validate.match" (list $p "connection.tls.serverName" . "dnsSubdomain" "be a DNS name (lower-case letters, digits, - and .) or empty") -}}
+{{- template "destate.validate.match" (list $p "connection.tls.serverName" . "dnsSubdomain" "be a DNS name (lower-case letters, digits, - and .) or empty") -}}
 {{- end -}}
 {{- $e := $con.envoy -}}
 {{- $d := "connection.envoy." -}}
 {{- range $key, $positive := dict "connectTimeout" true "dnsRefreshRate" true -}}
-{{- include "destate.validate.duration" (list $p (print $d $key) (get $e $key) $positive) -}}
+{{- template "destate.validate.duration" (list $p (print $d $key) (get $e $key) $positive) -}}
 {{- end -}}
 {{- range $key := list "interval" "timeout" -}}
-{{- include "destate.validate.duration" (list $p (print $d "healthCheck." $key) (get $e.healthCheck $key) true) -}}
+{{- template "destate.validate.duration" (list $p (print $d "healthCheck." $key) (get $e.healthCheck $key) true) -}}
 {{- end -}}
 {{- range $key, $val := $e.downstream.timeouts -}}
-{{- include "destate.validate.duration" (list $p (print $d "downstream.timeouts." $key) $val false) -}}
+{{- template "destate.validate.duration" (list $p (print $d "downstream.timeouts." $key) $val false) -}}
 {{- end -}}
-{{- include "destate.validate.intRange" (list $p (print $d "downstream.maxConnections") $e.downstream.maxConnections 1 1000000) -}}
+{{- template "destate.validate.intRange" (list $p (print $d "downstream.maxConnections") $e.downstream.maxConnections 1 1000000) -}}
 {{- $h2 := $e.downstream.http2 -}}
-{{- include "destate.validate.intRange" (list $p (print $d "downstream.http2.maxConcurrentStreams") $h2.maxConcurrentStreams 1 2147483647) -}}
-{{- include "destate.validate.intRange" (list $p (print $d "downstream.http2.initialStreamWindowSize") $h2.initialStreamWindowSize 65535 2147483647) -}}
-{{- include "destate.validate.intRange" (list $p (print $d "downstream.http2.initialConnectionWindowSize") $h2.initialConnectionWindowSize 65535 2147483647) -}}
+{{- template "destate.validate.intRange" (list $p (print $d "downstream.http2.maxConcurrentStreams") $h2.maxConcurrentStreams 1 2147483647) -}}
+{{- template "destate.validate.intRange" (list $p (print $d "downstream.http2.initialStreamWindowSize") $h2.initialStreamWindowSize 65535 2147483647) -}}
+{{- template "destate.validate.intRange" (list $p (print $d "downstream.http2.initialConnectionWindowSize") $h2.initialConnectionWindowSize 65535 2147483647) -}}
 {{- range $key, $val := $e.upstream.circuitBreakers -}}
-{{- include "destate.validate.intRange" (list $p (print $d "upstream.circuitBreakers." $key) $val (ternary 0 1 (eq $key "maxRetries")) 4294967295) -}}
+{{- template "destate.validate.intRange" (list $p (print $d "upstream.circuitBreakers." $key) $val (ternary 0 1 (eq $key "maxRetries")) 4294967295) -}}
 {{- end -}}
 {{- $od := $e.upstream.outlierDetection -}}
 {{- if $od.enabled -}}
-{{- include "destate.validate.intRange" (list $p (print $d "upstream.outlierDetection.consecutive5xx") $od.consecutive5xx 1 4294967295) -}}
-{{- include "destate.validate.intRange" (list $p (print $d "upstream.outlierDetection.maxEjectionPercent") $od.maxEjectionPercent 0 100) -}}
+{{- template "destate.validate.intRange" (list $p (print $d "upstream.outlierDetection.consecutive5xx") $od.consecutive5xx 1 4294967295) -}}
+{{- template "destate.validate.intRange" (list $p (print $d "upstream.outlierDetection.maxEjectionPercent") $od.maxEjectionPercent 0 100) -}}
 {{- range $key := list "interval" "baseEjectionTime" -}}
-{{- include "destate.validate.duration" (list $p (print $d "upstream.outlierDetection." $key) (get $od $key) true) -}}
+{{- template "destate.validate.duration" (list $p (print $d "upstream.outlierDetection." $key) (get $od $key) true) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

@@ -11,8 +11,8 @@ Example:
       {{- include "destate.labels.selector" (dict "ctx" $) | nindent 6 }}
 */}}
 {{- define "destate.labels.selector" -}}
-{{- include "destate.args.check" (list . "destate.labels.selector" list) -}}
-{{- include "destate.labels.selectorOf" (list .ctx .component) -}}
+{{- template "destate.args.check" (list . "destate.labels.selector" list) -}}
+{{- template "destate.labels.selectorOf" (list .ctx .component) -}}
 {{- end -}}
 
 {{/*
@@ -23,13 +23,31 @@ Usage: include "destate.labels.selectorOf" (list $ctx $component)
 {{- define "destate.labels.selectorOf" -}}
 {{- $ctx := index . 0 -}}
 {{- $component := index . 1 | default "" | toString -}}
+{{- if and (hasKey $ctx "destateSelectors") (hasKey $ctx.destateSelectors $component) -}}
+{{- get $ctx.destateSelectors $component -}}
+{{- else -}}
 {{- if not (hasKey $ctx "destateSelectors") -}}{{- $_ := set $ctx "destateSelectors" dict -}}{{- end -}}
-{{- if not (hasKey $ctx.destateSelectors $component) -}}
-{{- $lines := printf "app.kubernetes.io/name: %s\napp.kubernetes.io/instance: %s" ($component | default (include "destate.names.nameOf" $ctx) | quote) ($ctx.Release.Name | quote) -}}
+{{- $sel := dict -}}
+{{- template "destate.labels.selectorInto" (list $ctx $component $sel) -}}
+{{- $lines := printf "app.kubernetes.io/name: %s\napp.kubernetes.io/instance: %s" (get $sel "app.kubernetes.io/name" | quote) (get $sel "app.kubernetes.io/instance" | quote) -}}
 {{- with $component -}}{{- $lines = printf "%s\napp.kubernetes.io/component: %s" $lines (quote .) -}}{{- end -}}
 {{- $_ := set $ctx.destateSelectors $component $lines -}}
+{{- $lines -}}
 {{- end -}}
-{{- get $ctx.destateSelectors $component -}}
+{{- end -}}
+
+{{/*
+destate.labels.selectorInto — internal: the selector labels of destate.labels.selectorOf set
+into the dict given (for templates that add labels to them: no YAML parsed back).
+Usage: include "destate.labels.selectorInto" (list $ctx $component $dict)
+*/}}
+{{- define "destate.labels.selectorInto" -}}
+{{- $ctx := index . 0 -}}
+{{- $component := index . 1 | default "" | toString -}}
+{{- $into := index . 2 -}}
+{{- $_ := set $into "app.kubernetes.io/name" ($component | default (include "destate.names.nameOf" $ctx)) -}}
+{{- $_ := set $into "app.kubernetes.io/instance" $ctx.Release.Name -}}
+{{- with $component -}}{{- $_ := set $into "app.kubernetes.io/component" . -}}{{- end -}}
 {{- end -}}
 
 {{/*
@@ -43,8 +61,8 @@ Example:
       {{- include "destate.labels.standard" (dict "ctx" $ "component" "redis") | nindent 4 }}
 */}}
 {{- define "destate.labels.standard" -}}
-{{- include "destate.args.check" (list . "destate.labels.standard" (list "extra")) -}}
-{{- include "destate.labels.standardOf" . -}}
+{{- template "destate.args.check" (list . "destate.labels.standard" (list "extra")) -}}
+{{- template "destate.labels.standardOf" . -}}
 {{- end -}}
 
 {{/*
@@ -54,19 +72,24 @@ Every resource asks for the same few label sets: each is built once per render.
 {{- define "destate.labels.standardOf" -}}
 {{- $tree := "" -}}
 {{- if and .component (hasKey . "values") -}}{{- $tree = include "destate.values.key" (pick . "ctx" "values") -}}{{- end -}}
-{{- $key := printf "standard %s %s %s" (.component | default "") $tree (toJson (.extra | default dict)) -}}
-{{- if not (hasKey .ctx "destateLabels") -}}{{- $_ := set .ctx "destateLabels" dict -}}{{- end -}}
-{{- if not (hasKey .ctx.destateLabels $key) -}}
-{{- $_ := set .ctx.destateLabels $key (include "destate.labels.standardOnce" .) -}}
-{{- end -}}
+{{- $key := printf "standard %s %s" (.component | default "") $tree -}}
+{{- with .extra -}}{{- $key = printf "%s %s" $key (toJson .) -}}{{- end -}}
+{{- if and (hasKey .ctx "destateLabels") (hasKey .ctx.destateLabels $key) -}}
 {{- get .ctx.destateLabels $key -}}
+{{- else -}}
+{{- if not (hasKey .ctx "destateLabels") -}}{{- $_ := set .ctx "destateLabels" dict -}}{{- end -}}
+{{- $labels := include "destate.labels.standardOnce" . -}}
+{{- $_ := set .ctx.destateLabels $key $labels -}}
+{{- $labels -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
 destate.labels.standardOnce — internal: destate.labels.standard without the per-render memo.
 */}}
 {{- define "destate.labels.standardOnce" -}}
-{{- $labels := fromYaml (include "destate.labels.selectorOf" (list .ctx .component)) -}}
+{{- $labels := dict -}}
+{{- template "destate.labels.selectorInto" (list .ctx .component $labels) -}}
 {{- $version := .ctx.Chart.AppVersion -}}
 {{- if and .component (hasKey . "values") -}}
 {{- with (include "destate.values.key" (pick . "ctx" "values") | get .ctx.destateValues).image.tag -}}
@@ -95,18 +118,18 @@ Example:
     {{- include "destate.labels.metadata" (dict "ctx" $ "name" "x" "annotations" $a) | nindent 2 }}
 */}}
 {{- define "destate.labels.metadata" -}}
-{{- include "destate.args.check" (list . "destate.labels.metadata" (list "name" "labels" "annotations")) -}}
-{{- include "destate.labels.metadataOf" . -}}
+{{- template "destate.args.check" (list . "destate.labels.metadata" (list "name" "labels" "annotations")) -}}
+{{- template "destate.labels.metadataOf" . -}}
 {{- end -}}
 
 {{/*
 destate.labels.metadataOf — internal: destate.labels.metadata without the argument guard.
 */}}
 {{- define "destate.labels.metadataOf" -}}
-name: {{ .name | default (include "destate.names.fullnameOf" (list .ctx .component)) }}
+name: {{ if .name }}{{ .name }}{{ else }}{{ template "destate.names.fullnameOf" (list .ctx .component) }}{{ end }}
 namespace: {{ .ctx.Release.Namespace | quote }}
 labels:
-  {{- include "destate.labels.standardOf" (merge (dict "extra" (.labels | default dict)) (pick . "ctx" "values" "component")) | nindent 2 }}
+  {{- include "destate.labels.standardOf" (set (pick . "ctx" "values" "component") "extra" (.labels | default dict)) | nindent 2 }}
 {{- with .annotations }}
 annotations:
   {{- toYaml . | nindent 2 }}

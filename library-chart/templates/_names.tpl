@@ -4,8 +4,8 @@ Keys: ctx. (Components such as "redis" share the chart's name and differ by comp
 Example: {{ include "destate.names.name" (dict "ctx" $) }}  ->  mysql
 */}}
 {{- define "destate.names.name" -}}
-{{- include "destate.args.check" (list . "destate.names.name" list) -}}
-{{- include "destate.names.nameOf" .ctx -}}
+{{- template "destate.args.check" (list . "destate.names.name" list) -}}
+{{- template "destate.names.nameOf" .ctx -}}
 {{- end -}}
 
 {{/*
@@ -26,8 +26,8 @@ Example: {{ include "destate.names.fullname" (dict "ctx" $ "component" "redis") 
   ->  web-web-session-redis
 */}}
 {{- define "destate.names.fullname" -}}
-{{- include "destate.args.check" (list . "destate.names.fullname" list) -}}
-{{- include "destate.names.fullnameOf" (list .ctx .component) -}}
+{{- template "destate.args.check" (list . "destate.names.fullname" list) -}}
+{{- template "destate.names.fullnameOf" (list .ctx .component) -}}
 {{- end -}}
 
 {{/*
@@ -39,8 +39,11 @@ Usage: include "destate.names.fullnameOf" (list $ctx $component)
 {{- define "destate.names.fullnameOf" -}}
 {{- $ctx := index . 0 -}}
 {{- $component := index . 1 | default "" | toString -}}
+{{- /* the usual call finds the name built: two hasKey calls and a get */ -}}
+{{- if and (hasKey $ctx "destateNames") (hasKey $ctx.destateNames $component) -}}
+{{- get $ctx.destateNames $component -}}
+{{- else -}}
 {{- if not (hasKey $ctx "destateNames") -}}{{- $_ := set $ctx "destateNames" dict -}}{{- end -}}
-{{- if not (hasKey $ctx.destateNames $component) -}}
 {{- $root := $ctx.Values -}}
 {{- $base := "" -}}
 {{- if $root.fullnameOverride -}}
@@ -59,8 +62,8 @@ Usage: include "destate.names.fullnameOf" (list $ctx $component)
 {{- $base = $base | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 {{- $_ := set $ctx.destateNames $component $base -}}
+{{- $base -}}
 {{- end -}}
-{{- get $ctx.destateNames $component -}}
 {{- end -}}
 
 {{/*
@@ -68,7 +71,7 @@ destate.names.chart — NAME-VERSION for the helm.sh/chart label ("+" replaced b
 Keys: ctx.
 */}}
 {{- define "destate.names.chart" -}}
-{{- include "destate.args.check" (list . "destate.names.chart" list) -}}
+{{- template "destate.args.check" (list . "destate.names.chart" list) -}}
 {{- printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
@@ -77,8 +80,8 @@ destate.names.headless — name of the headless Service: FULLNAME-headless.
 Keys: ctx, component.
 */}}
 {{- define "destate.names.headless" -}}
-{{- include "destate.args.check" (list . "destate.names.headless" list) -}}
-{{- include "destate.names.headlessOf" (list .ctx .component) -}}
+{{- template "destate.args.check" (list . "destate.names.headless" list) -}}
+{{- template "destate.names.headlessOf" (list .ctx .component) -}}
 {{- end -}}
 
 {{/*
@@ -94,7 +97,7 @@ destate.names.namespace — the release namespace.
 Keys: ctx.
 */}}
 {{- define "destate.names.namespace" -}}
-{{- include "destate.args.check" (list . "destate.names.namespace" list) -}}
+{{- template "destate.args.check" (list . "destate.names.namespace" list) -}}
 {{- .ctx.Release.Namespace -}}
 {{- end -}}
 
@@ -104,7 +107,7 @@ FULLNAME[-COMPONENT].
 Keys: ctx, values, component.
 */}}
 {{- define "destate.names.configMap" -}}
-{{- include "destate.args.check" (list . "destate.names.configMap" list) -}}
+{{- template "destate.args.check" (list . "destate.names.configMap" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- default (include "destate.names.fullnameOf" (list .ctx .component)) $v.config.existingConfigMap -}}
 {{- end -}}
@@ -114,7 +117,7 @@ destate.names.secret — the config area's Secret: config.existingSecret, else
 FULLNAME[-COMPONENT]. Keys: ctx, values, component.
 */}}
 {{- define "destate.names.secret" -}}
-{{- include "destate.args.check" (list . "destate.names.secret" list) -}}
+{{- template "destate.args.check" (list . "destate.names.secret" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- default (include "destate.names.fullnameOf" (list .ctx .component)) $v.config.existingSecret -}}
 {{- end -}}
@@ -136,7 +139,7 @@ so names, labels and the scripts that see them hold nothing else.
 {{- if include "destate.validate.once" (list . "names") -}}
 {{- range $key := list "nameOverride" "fullnameOverride" -}}
 {{- with get $.ctx.Values $key -}}
-{{- include "destate.validate.match" (list "" $key . "dnsLabel" "be a DNS label: at most 63 lower-case letters, digits and -, starting and ending with a letter or digit") -}}
+{{- template "destate.validate.match" (list "" $key . "dnsLabel" "be a DNS label: at most 63 lower-case letters, digits and -, starting and ending with a letter or digit") -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

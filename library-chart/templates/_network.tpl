@@ -15,7 +15,7 @@ Example:
     {{- include "destate.network.peer" (dict "ctx" $ "component" "envoy") | nindent 4 }}
 */}}
 {{- define "destate.network.peer" -}}
-{{- include "destate.args.check" (list . "destate.network.peer" list) -}}
+{{- template "destate.args.check" (list . "destate.network.peer" list) -}}
 - podSelector:
     matchLabels:
       {{- include "destate.labels.selectorOf" (list .ctx .component) | nindent 6 }}
@@ -55,27 +55,27 @@ Usage: include "destate.network.checkPeer" (list $prefix "network.policy.clients
 {{- define "destate.network.checkPeer" -}}
 {{- $p := index . 0 -}}{{- $path := index . 1 -}}{{- $peer := index . 2 -}}
 {{- if not (kindIs "map" $peer) -}}
-{{- include "destate.validate.fail" (list $p $path "be a NetworkPolicy peer: a map with podSelector, namespaceSelector or ipBlock" (printf "%s %s" (kindOf $peer) (toJson $peer))) -}}
+{{- template "destate.validate.fail" (list $p $path "be a NetworkPolicy peer: a map with podSelector, namespaceSelector or ipBlock" (printf "%s %s" (kindOf $peer) (toJson $peer))) -}}
 {{- end -}}
 {{- if not $peer -}}
-{{- include "destate.validate.fail" (list $p $path "set podSelector, namespaceSelector or ipBlock (an empty peer is rejected by the API)" "{}") -}}
+{{- template "destate.validate.fail" (list $p $path "set podSelector, namespaceSelector or ipBlock (an empty peer is rejected by the API)" "{}") -}}
 {{- end -}}
 {{- range $k := keys $peer | sortAlpha -}}
 {{- if not (has $k (list "podSelector" "namespaceSelector" "ipBlock")) -}}
-{{- include "destate.validate.fail" (list $p $path "only set podSelector, namespaceSelector or ipBlock" (printf "key %q" $k)) -}}
+{{- template "destate.validate.fail" (list $p $path "only set podSelector, namespaceSelector or ipBlock" (printf "key %q" $k)) -}}
 {{- end -}}
 {{- end -}}
 {{- range $k := list "podSelector" "namespaceSelector" -}}
 {{- if and (hasKey $peer $k) (not (kindIs "map" (get $peer $k))) -}}
-{{- include "destate.validate.fail" (list $p (printf "%s.%s" $path $k) "be a label selector map (matchLabels, matchExpressions; {} selects all)" (toJson (get $peer $k))) -}}
+{{- template "destate.validate.fail" (list $p (printf "%s.%s" $path $k) "be a label selector map (matchLabels, matchExpressions; {} selects all)" (toJson (get $peer $k))) -}}
 {{- end -}}
 {{- end -}}
 {{- if hasKey $peer "ipBlock" -}}
 {{- if or (hasKey $peer "podSelector") (hasKey $peer "namespaceSelector") -}}
-{{- include "destate.validate.fail" (list $p $path "not combine ipBlock with podSelector or namespaceSelector (make them two peers)" (toJson $peer)) -}}
+{{- template "destate.validate.fail" (list $p $path "not combine ipBlock with podSelector or namespaceSelector (make them two peers)" (toJson $peer)) -}}
 {{- end -}}
 {{- if not (and (kindIs "map" $peer.ipBlock) $peer.ipBlock.cidr) -}}
-{{- include "destate.validate.fail" (list $p (printf "%s.ipBlock.cidr" $path) "be a CIDR such as 10.0.0.0/8" (toJson $peer.ipBlock)) -}}
+{{- template "destate.validate.fail" (list $p (printf "%s.ipBlock.cidr" $path) "be a CIDR such as 10.0.0.0/8" (toJson $peer.ipBlock)) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -92,14 +92,14 @@ needs at least one DNS peer. Keys: ctx, values, path.
 {{- range $list := list "clients" "edge" "dns" -}}
 {{- $items := get $np $list -}}
 {{- if not (kindIs "slice" $items) -}}
-{{- include "destate.validate.fail" (list $p (printf "network.policy.%s" $list) "be a list of NetworkPolicy peers" (toJson $items)) -}}
+{{- template "destate.validate.fail" (list $p (printf "network.policy.%s" $list) "be a list of NetworkPolicy peers" (toJson $items)) -}}
 {{- end -}}
 {{- range $i, $peer := $items -}}
-{{- include "destate.network.checkPeer" (list $p (printf "network.policy.%s[%d]" $list $i) $peer) -}}
+{{- template "destate.network.checkPeer" (list $p (printf "network.policy.%s[%d]" $list $i) $peer) -}}
 {{- end -}}
 {{- end -}}
 {{- if and $np.restrictEgress (not $np.dns) -}}
-{{- include "destate.validate.fail" (list $p "network.policy.dns" "list at least one DNS server peer when network.policy.restrictEgress is true (pods could not resolve names)" "[]") -}}
+{{- template "destate.validate.fail" (list $p "network.policy.dns" "list at least one DNS server peer when network.policy.restrictEgress is true (pods could not resolve names)" "[]") -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -125,8 +125,8 @@ Example:
   {{ include "destate.network.policy" (dict "ctx" $ "ports" (list 3306) "peerPorts" (list 3306)) }}
 */}}
 {{- define "destate.network.policy" -}}
-{{- include "destate.args.check" (list . "destate.network.policy" (list "ports" "from" "external" "clients" "edge" "peerPorts" "egress")) -}}
-{{- include "destate.validate.network" . -}}
+{{- template "destate.args.check" (list . "destate.network.policy" (list "ports" "from" "external" "clients" "edge" "peerPorts" "egress")) -}}
+{{- template "destate.validate.network" . -}}
 {{- $np := (include "destate.values.key" . | get .ctx.destateValues).network.policy -}}
 {{- if $np.enabled -}}
 {{- if not .ports -}}
@@ -147,7 +147,7 @@ Example:
 {{- $from := concat (.from | default list) $clients -}}
 {{- if .edge -}}
 {{- if not $np.edge -}}
-{{- include "destate.validate.fail" (list $p "network.policy.edge" "list the Ingress/Gateway controller's pods or namespace when the chart is exposed through an Ingress or Gateway and network.policy.allowExternal is false" "[]") -}}
+{{- template "destate.validate.fail" (list $p "network.policy.edge" "list the Ingress/Gateway controller's pods or namespace when the chart is exposed through an Ingress or Gateway and network.policy.allowExternal is false" "[]") -}}
 {{- end -}}
 {{- $from = concat $from $np.edge -}}
 {{- end -}}

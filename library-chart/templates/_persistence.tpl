@@ -12,10 +12,10 @@ StorageClass, else the given name.
 Keys: ctx, values, component.
 */}}
 {{- define "destate.persistence.storageClassName" -}}
-{{- include "destate.args.check" (list . "destate.persistence.storageClassName" list) -}}
+{{- template "destate.args.check" (list . "destate.persistence.storageClassName" list) -}}
 {{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 {{- if $p.local.enabled -}}
-storageClassName: {{ include "destate.persistence.localStorageClassName" (pick . "ctx" "values" "component") }}
+storageClassName: {{ template "destate.persistence.localStorageClassName" (pick . "ctx" "values" "component") }}
 {{- else if eq $p.storageClass "-" -}}
 storageClassName: ""
 {{- else if $p.storageClass -}}
@@ -31,7 +31,7 @@ storageClassName, resources.requests.storage and dataSource (when set).
 Keys: ctx, values, component.
 */}}
 {{- define "destate.persistence.claimSpec" -}}
-{{- include "destate.args.check" (list . "destate.persistence.claimSpec" list) -}}
+{{- template "destate.args.check" (list . "destate.persistence.claimSpec" list) -}}
 {{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 accessModes:
   {{- toYaml $p.accessModes | nindent 2 }}
@@ -60,11 +60,13 @@ Example:
   {{- end }}
 */}}
 {{- define "destate.persistence.volumeClaimTemplates" -}}
-{{- include "destate.args.check" (list . "destate.persistence.volumeClaimTemplates" list) -}}
-{{- include "destate.validate.persistence" . -}}
+{{- template "destate.args.check" (list . "destate.persistence.volumeClaimTemplates" list) -}}
+{{- template "destate.validate.persistence" . -}}
 {{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 {{- if $p.enabled -}}
-{{- $labels := merge (fromYaml (include "destate.labels.selectorOf" (list .ctx .component))) ($p.labels | default dict) -}}
+{{- $labels := dict -}}
+{{- template "destate.labels.selectorInto" (list .ctx .component $labels) -}}
+{{- $labels = merge $labels ($p.labels | default dict) -}}
 - apiVersion: v1
   kind: PersistentVolumeClaim
   metadata:
@@ -89,8 +91,8 @@ Example:
     {{- include "destate.persistence.retentionPolicy" (dict "ctx" $) | nindent 4 }}
 */}}
 {{- define "destate.persistence.retentionPolicy" -}}
-{{- include "destate.args.check" (list . "destate.persistence.retentionPolicy" list) -}}
-{{- include "destate.validate.persistence" . -}}
+{{- template "destate.args.check" (list . "destate.persistence.retentionPolicy" list) -}}
+{{- template "destate.validate.persistence" . -}}
 {{- $r := (include "destate.values.key" . | get .ctx.destateValues).persistence.retention -}}
 whenDeleted: {{ $r.whenDeleted }}
 whenScaled: {{ $r.whenScaled }}
@@ -102,7 +104,7 @@ FULLNAME[-COMPONENT]-data.
 Keys: ctx, values, component.
 */}}
 {{- define "destate.persistence.claimName" -}}
-{{- include "destate.args.check" (list . "destate.persistence.claimName" list) -}}
+{{- template "destate.args.check" (list . "destate.persistence.claimName" list) -}}
 {{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 {{- $p.existingClaim | default (printf "%s-data" (include "destate.names.fullnameOf" (list .ctx .component))) -}}
 {{- end -}}
@@ -115,7 +117,7 @@ enabled, an emptyDir when disabled.
 Keys: ctx, values, component, kind (StatefulSet|Deployment, required).
 */}}
 {{- define "destate.persistence.volumes" -}}
-{{- include "destate.args.check" (list . "destate.persistence.volumes" (list "kind")) -}}
+{{- template "destate.args.check" (list . "destate.persistence.volumes" (list "kind")) -}}
 {{- $kind := required "destate: destate.persistence.volumes needs kind (StatefulSet|Deployment)" .kind -}}
 {{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 {{- if not $p.enabled -}}
@@ -124,7 +126,7 @@ Keys: ctx, values, component, kind (StatefulSet|Deployment, required).
 {{- else if eq $kind "Deployment" -}}
 - name: data
   persistentVolumeClaim:
-    claimName: {{ include "destate.persistence.claimName" (pick . "ctx" "values" "component") }}
+    claimName: {{ template "destate.persistence.claimName" (pick . "ctx" "values" "component") }}
 {{- end -}}
 {{- end -}}
 
@@ -134,7 +136,7 @@ persistence.mountPath (with persistence.subPath when set).
 Keys: ctx, values, component.
 */}}
 {{- define "destate.persistence.volumeMounts" -}}
-{{- include "destate.args.check" (list . "destate.persistence.volumeMounts" list) -}}
+{{- template "destate.args.check" (list . "destate.persistence.volumeMounts" list) -}}
 {{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 - name: data
   mountPath: {{ $p.mountPath }}
@@ -152,8 +154,8 @@ Keys: ctx, values, component.
 Example: {{ include "destate.persistence.claim" (dict "ctx" $) }}
 */}}
 {{- define "destate.persistence.claim" -}}
-{{- include "destate.args.check" (list . "destate.persistence.claim" list) -}}
-{{- include "destate.validate.persistence" . -}}
+{{- template "destate.args.check" (list . "destate.persistence.claim" list) -}}
+{{- template "destate.validate.persistence" . -}}
 {{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 {{- if and $p.enabled (not $p.existingClaim) -}}
 {{- $ann := deepCopy ($p.annotations | default dict) -}}
@@ -176,7 +178,7 @@ so the namespace is part of the name).
 Keys: ctx, component.
 */}}
 {{- define "destate.persistence.localStorageClassName" -}}
-{{- include "destate.args.check" (list . "destate.persistence.localStorageClassName" list) -}}
+{{- template "destate.args.check" (list . "destate.persistence.localStorageClassName" list) -}}
 {{- printf "%s-%s-local" .ctx.Release.Namespace (include "destate.names.fullnameOf" (list .ctx .component)) | trunc 253 | trimSuffix "-" -}}
 {{- end -}}
 
@@ -199,8 +201,8 @@ Keys: ctx, values, component, kind (StatefulSet (default) | Deployment).
 Example: {{ include "destate.persistence.localVolumes" (dict "ctx" $) }}
 */}}
 {{- define "destate.persistence.localVolumes" -}}
-{{- include "destate.args.check" (list . "destate.persistence.localVolumes" (list "kind")) -}}
-{{- include "destate.validate.persistence" . -}}
+{{- template "destate.args.check" (list . "destate.persistence.localVolumes" (list "kind")) -}}
+{{- template "destate.validate.persistence" . -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $p := $v.persistence -}}
 {{- if and $p.enabled $p.local.enabled -}}
@@ -295,7 +297,7 @@ no-op. Nothing to render; include it before the StatefulSet.
 Keys: ctx, values, component, path.
 */}}
 {{- define "destate.persistence.renameGuard" -}}
-{{- include "destate.args.check" (list . "destate.persistence.renameGuard" list) -}}
+{{- template "destate.args.check" (list . "destate.persistence.renameGuard" list) -}}
 {{- $p := (include "destate.values.key" . | get .ctx.destateValues).persistence -}}
 {{- $name := include "destate.names.fullnameOf" (list .ctx .component) -}}
 {{- $release := .ctx.Release.Name -}}
@@ -358,43 +360,43 @@ least workload.replicas nodes.
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $per := $v.persistence -}}
 {{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$" ($per.size | toString)) -}}
-{{- include "destate.validate.fail" (list $p "persistence.size" "be a Kubernetes quantity such as 8Gi or 500Mi" (printf "%q" ($per.size | toString))) -}}
+{{- template "destate.validate.fail" (list $p "persistence.size" "be a Kubernetes quantity such as 8Gi or 500Mi" (printf "%q" ($per.size | toString))) -}}
 {{- end -}}
-{{- include "destate.validate.enum" (list $p "persistence.retention.whenDeleted" $per.retention.whenDeleted (list "Retain" "Delete")) -}}
-{{- include "destate.validate.enum" (list $p "persistence.retention.whenScaled" $per.retention.whenScaled (list "Retain" "Delete")) -}}
-{{- include "destate.validate.match" (list $p "persistence.mountPath" $per.mountPath "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
+{{- template "destate.validate.enum" (list $p "persistence.retention.whenDeleted" $per.retention.whenDeleted (list "Retain" "Delete")) -}}
+{{- template "destate.validate.enum" (list $p "persistence.retention.whenScaled" $per.retention.whenScaled (list "Retain" "Delete")) -}}
+{{- template "destate.validate.match" (list $p "persistence.mountPath" $per.mountPath "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
 {{- with $per.subPath -}}
-{{- include "destate.validate.match" (list $p "persistence.subPath" . "relPath" "be a relative path of letters, digits and ._@+- (no leading /, no .., no spaces or quotes) or empty") -}}
+{{- template "destate.validate.match" (list $p "persistence.subPath" . "relPath" "be a relative path of letters, digits and ._@+- (no leading /, no .., no spaces or quotes) or empty") -}}
 {{- end -}}
 {{- with ($.ctx.Values.global | default dict).storageClass -}}
-{{- include "destate.validate.match" (list "" "global.storageClass" . "dnsSubdomain" "be a StorageClass name (a DNS name) or empty") -}}
+{{- template "destate.validate.match" (list "" "global.storageClass" . "dnsSubdomain" "be a StorageClass name (a DNS name) or empty") -}}
 {{- end -}}
 {{- with $per.storageClass -}}
 {{- if ne . "-" -}}
-{{- include "destate.validate.match" (list $p "persistence.storageClass" . "dnsSubdomain" "be a StorageClass name (a DNS name), \"-\" or empty") -}}
+{{- template "destate.validate.match" (list $p "persistence.storageClass" . "dnsSubdomain" "be a StorageClass name (a DNS name), \"-\" or empty") -}}
 {{- end -}}
 {{- end -}}
 {{- if not $per.accessModes -}}
-{{- include "destate.validate.fail" (list $p "persistence.accessModes" "list at least one access mode" "[]") -}}
+{{- template "destate.validate.fail" (list $p "persistence.accessModes" "list at least one access mode" "[]") -}}
 {{- end -}}
 {{- range $per.accessModes -}}
-{{- include "destate.validate.enum" (list $p "persistence.accessModes[]" . (list "ReadWriteOnce" "ReadOnlyMany" "ReadWriteMany" "ReadWriteOncePod")) -}}
+{{- template "destate.validate.enum" (list $p "persistence.accessModes[]" . (list "ReadWriteOnce" "ReadOnlyMany" "ReadWriteMany" "ReadWriteOncePod")) -}}
 {{- end -}}
 {{- if and $per.enabled $per.local.enabled -}}
-{{- include "destate.validate.enum" (list $p "persistence.local.reclaimPolicy" $per.local.reclaimPolicy (list "Retain" "Delete")) -}}
+{{- template "destate.validate.enum" (list $p "persistence.local.reclaimPolicy" $per.local.reclaimPolicy (list "Retain" "Delete")) -}}
 {{- if not (isAbs ($per.local.path | toString)) -}}
-{{- include "destate.validate.fail" (list $p "persistence.local.path" "be an absolute path" (printf "%q" ($per.local.path | toString))) -}}
+{{- template "destate.validate.fail" (list $p "persistence.local.path" "be an absolute path" (printf "%q" ($per.local.path | toString))) -}}
 {{- end -}}
-{{- include "destate.validate.match" (list $p "persistence.local.path" $per.local.path "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
+{{- template "destate.validate.match" (list $p "persistence.local.path" $per.local.path "absPath" "be an absolute path of letters, digits and ._@+- (no spaces, quotes, $, .. or control characters)") -}}
 {{- range $per.local.nodes -}}
-{{- include "destate.validate.match" (list $p "persistence.local.nodes[]" . "dnsSubdomain" "be a node name (a DNS name)") -}}
+{{- template "destate.validate.match" (list $p "persistence.local.nodes[]" . "dnsSubdomain" "be a node name (a DNS name)") -}}
 {{- end -}}
 {{- $replicas := int $v.workload.replicas -}}
 {{- if lt (len $per.local.nodes) $replicas -}}
-{{- include "destate.validate.fail" (list $p "persistence.local.nodes" (printf "list at least workload.replicas (%d) nodes, one local volume per pod" $replicas) (printf "%d" (len $per.local.nodes))) -}}
+{{- template "destate.validate.fail" (list $p "persistence.local.nodes" (printf "list at least workload.replicas (%d) nodes, one local volume per pod" $replicas) (printf "%d" (len $per.local.nodes))) -}}
 {{- end -}}
 {{- if ne (len $per.local.nodes) (len (uniq $per.local.nodes)) -}}
-{{- include "destate.validate.fail" (list $p "persistence.local.nodes" "not repeat a node" (toJson $per.local.nodes)) -}}
+{{- template "destate.validate.fail" (list $p "persistence.local.nodes" "not repeat a node" (toJson $per.local.nodes)) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

@@ -16,10 +16,10 @@ Example:
     {{- include "destate.session.affinity" (dict "ctx" $) | nindent 2 }}
 */}}
 {{- define "destate.session.affinity" -}}
-{{- include "destate.args.check" (list . "destate.session.affinity" list) -}}
+{{- template "destate.args.check" (list . "destate.session.affinity" list) -}}
 {{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
 {{- /* mode none renders nothing here (a workload's validate.all checks the tree) */ -}}
-{{- if ne $s.mode "none" -}}{{- include "destate.validate.session" . -}}{{- end -}}
+{{- if ne $s.mode "none" -}}{{- template "destate.validate.session" . -}}{{- end -}}
 {{- if eq $s.mode "sticky" -}}
 sessionAffinity: ClientIP
 sessionAffinityConfig:
@@ -38,10 +38,10 @@ Example:
     {{- include "destate.session.ingressAnnotations" (dict "ctx" $) | nindent 4 }}
 */}}
 {{- define "destate.session.ingressAnnotations" -}}
-{{- include "destate.args.check" (list . "destate.session.ingressAnnotations" list) -}}
+{{- template "destate.args.check" (list . "destate.session.ingressAnnotations" list) -}}
 {{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
 {{- /* mode none renders nothing here (a workload's validate.all checks the tree) */ -}}
-{{- if ne $s.mode "none" -}}{{- include "destate.validate.session" . -}}{{- end -}}
+{{- if ne $s.mode "none" -}}{{- template "destate.validate.session" . -}}{{- end -}}
 {{- if eq $s.mode "sticky" -}}
 {{- $c := $s.sticky.cookie -}}
 nginx.ingress.kubernetes.io/affinity: cookie
@@ -66,10 +66,10 @@ Example:
       {{- include "destate.session.sessionPersistence" (dict "ctx" $) | nindent 6 }}
 */}}
 {{- define "destate.session.sessionPersistence" -}}
-{{- include "destate.args.check" (list . "destate.session.sessionPersistence" list) -}}
+{{- template "destate.args.check" (list . "destate.session.sessionPersistence" list) -}}
 {{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
 {{- /* mode none renders nothing here (a workload's validate.all checks the tree) */ -}}
-{{- if ne $s.mode "none" -}}{{- include "destate.validate.session" . -}}{{- end -}}
+{{- if ne $s.mode "none" -}}{{- template "destate.validate.session" . -}}{{- end -}}
 {{- if and (eq $s.mode "sticky") $s.sticky.gatewaySessionPersistence -}}
 sessionPersistence:
   sessionName: {{ $s.sticky.cookie.name | quote }}
@@ -87,7 +87,7 @@ session.store.redis.auth.existingSecret, else FULLNAME-session-store.
 Keys: ctx, values, component.
 */}}
 {{- define "destate.session.storeSecretName" -}}
-{{- include "destate.args.check" (list . "destate.session.storeSecretName" list) -}}
+{{- template "destate.args.check" (list . "destate.session.storeSecretName" list) -}}
 {{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
 {{- $s.store.existingSecret | default $s.store.redis.auth.existingSecret | default (printf "%s-session-store" (include "destate.names.fullnameOf" (list .ctx ""))) -}}
 {{- end -}}
@@ -100,17 +100,17 @@ Nothing for other modes. destate.workload.container adds it automatically.
 Keys: ctx, values, component.
 */}}
 {{- define "destate.session.storeEnv" -}}
-{{- include "destate.args.check" (list . "destate.session.storeEnv" list) -}}
+{{- template "destate.args.check" (list . "destate.session.storeEnv" list) -}}
 {{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
 {{- /* mode none renders nothing here (a workload's validate.all checks the tree) */ -}}
-{{- if ne $s.mode "none" -}}{{- include "destate.validate.session" . -}}{{- end -}}
+{{- if ne $s.mode "none" -}}{{- template "destate.validate.session" . -}}{{- end -}}
 {{- if eq $s.mode "store" -}}
 - name: {{ $s.store.env.backend }}
   value: redis
 - name: {{ $s.store.env.url }}
   valueFrom:
     secretKeyRef:
-      name: {{ include "destate.session.storeSecretName" (pick . "ctx" "values" "component") }}
+      name: {{ template "destate.session.storeSecretName" (pick . "ctx" "values" "component") }}
       key: {{ $s.store.urlKey }}
 {{- end }}
 {{- end -}}
@@ -136,7 +136,7 @@ redis.conf; fed to the library's own templates with component "redis".
   "config" (dict "mountPath" "/etc/redis" "files" (dict "redis.conf" (include "destate.session.redisConf" .)))
   "topology" (dict "antiAffinity" "none" "ports" (list (dict "name" "redis" "port" 6379)))
 -}}
-{{- include "destate.values.merge" (list $base (omit $s.store.redis "auth")) -}}
+{{- template "destate.values.merge" (list $base (omit $s.store.redis "auth")) -}}
 {{- end -}}
 
 {{/*
@@ -192,8 +192,8 @@ Keys: ctx, values.
 Example: {{ include "destate.session.redis" (dict "ctx" $) }}
 */}}
 {{- define "destate.session.redis" -}}
-{{- include "destate.args.check" (list . "destate.session.redis" list) -}}
-{{- include "destate.validate.session" . -}}
+{{- template "destate.args.check" (list . "destate.session.redis" list) -}}
+{{- template "destate.validate.session" . -}}
 {{- if include "destate.session.redisEnabled" . -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $rv := fromJson (include "destate.session.redisValues" .) -}}
@@ -221,11 +221,11 @@ data:
   url: {{ $data.url | quote }}
 ---
 {{- end }}
-{{- include "destate.config.configMap" $r }}
+{{- template "destate.config.configMap" $r }}
 ---
-{{- include "destate.topology.headlessService" $r }}
+{{- template "destate.topology.headlessService" $r }}
 ---
-{{- include "destate.topology.service" $r }}
+{{- template "destate.topology.service" $r }}
 {{- with include "destate.topology.pdb" $r }}
 ---
 {{- . }}
@@ -240,7 +240,7 @@ data:
   "volumeMounts" (list
     (dict "name" "redis-password" "mountPath" "/destate/redis-password" "readOnly" true)
     (dict "name" "redis-auth" "mountPath" "/destate/redis-auth")) }}
-{{- include "destate.workload.statefulset" (merge (dict "container" (dict
+{{- template "destate.workload.statefulset" (merge (dict "container" (dict
   "name" "redis"
   "command" (list "redis-server" "/etc/redis/redis.conf")
   "ports" (list (dict "name" "redis" "containerPort" 6379 "protocol" "TCP"))
@@ -274,7 +274,7 @@ Example:
        "egress" (fromYamlArray (include "destate.session.storeEgress" (dict "ctx" $)))) }}
 */}}
 {{- define "destate.session.storeEgress" -}}
-{{- include "destate.args.check" (list . "destate.session.storeEgress" list) -}}
+{{- template "destate.args.check" (list . "destate.session.storeEgress" list) -}}
 {{- if include "destate.session.redisEnabled" . -}}
 - to:
     {{- include "destate.network.peer" (dict "ctx" .ctx "component" "redis") | nindent 4 }}
@@ -297,7 +297,7 @@ annotations, tls.secretName}, gateway {parentRefs, hostnames, force}), ports (Se
 Example: {{ include "destate.session.expose" (dict "ctx" $ "expose" .Values.expose "ports" $ports) }}
 */}}
 {{- define "destate.session.expose" -}}
-{{- include "destate.args.check" (list . "destate.session.expose" (list "expose" "ports")) -}}
+{{- template "destate.args.check" (list . "destate.session.expose" (list "expose" "ports")) -}}
 {{- $e := required "destate: destate.session.expose needs expose" .expose -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
@@ -437,39 +437,39 @@ and its auth.password (URL-safe) and auth.existingSecret exclude each other.
 {{- if include "destate.validate.once" (list . "session") -}}
 {{- $p := .path | default "" -}}
 {{- $s := (include "destate.values.key" . | get .ctx.destateValues).session -}}
-{{- include "destate.validate.enum" (list $p "session.mode" $s.mode (list "none" "store" "sticky")) -}}
+{{- template "destate.validate.enum" (list $p "session.mode" $s.mode (list "none" "store" "sticky")) -}}
 {{- if eq $s.mode "sticky" -}}
 {{- $t := $s.sticky.timeoutSeconds -}}
 {{- if or (not (regexMatch "^[0-9]+$" ($t | toString))) (lt (int $t) 1) (gt (int $t) 86400) -}}
-{{- include "destate.validate.fail" (list $p "session.sticky.timeoutSeconds" "be an integer in 1..86400" ($t | toString)) -}}
+{{- template "destate.validate.fail" (list $p "session.sticky.timeoutSeconds" "be an integer in 1..86400" ($t | toString)) -}}
 {{- end -}}
-{{- include "destate.validate.enum" (list $p "session.sticky.cookie.mode" $s.sticky.cookie.mode (list "persistent" "balanced")) -}}
+{{- template "destate.validate.enum" (list $p "session.sticky.cookie.mode" $s.sticky.cookie.mode (list "persistent" "balanced")) -}}
 {{- end -}}
 {{- if and (eq $s.mode "store") (not $s.store.embedded) (not $s.store.existingSecret) -}}
-{{- include "destate.validate.fail" (list $p "session.store.existingSecret" "name the Secret holding the store URL when session.store.embedded is false" `""`) -}}
+{{- template "destate.validate.fail" (list $p "session.store.existingSecret" "name the Secret holding the store URL when session.store.embedded is false" `""`) -}}
 {{- end -}}
-{{- include "destate.validate.match" (list $p "session.sticky.cookie.name" $s.sticky.cookie.name "cookieName" "be a cookie name of letters, digits and _.-") -}}
-{{- include "destate.validate.match" (list $p "session.sticky.cookie.path" $s.sticky.cookie.path "urlPath" "be a URL path of letters, digits and ._~/- starting with /") -}}
+{{- template "destate.validate.match" (list $p "session.sticky.cookie.name" $s.sticky.cookie.name "cookieName" "be a cookie name of letters, digits and _.-") -}}
+{{- template "destate.validate.match" (list $p "session.sticky.cookie.path" $s.sticky.cookie.path "urlPath" "be a URL path of letters, digits and ._~/- starting with /") -}}
 {{- range $key := list "url" "backend" -}}
-{{- include "destate.validate.match" (list $p (printf "session.store.env.%s" $key) (get $s.store.env $key) "envName" "be an environment variable name (letters, digits, _; not starting with a digit)") -}}
+{{- template "destate.validate.match" (list $p (printf "session.store.env.%s" $key) (get $s.store.env $key) "envName" "be an environment variable name (letters, digits, _; not starting with a digit)") -}}
 {{- end -}}
-{{- include "destate.validate.match" (list $p "session.store.urlKey" $s.store.urlKey "key" "be a Secret key of letters, digits and ._-") -}}
+{{- template "destate.validate.match" (list $p "session.store.urlKey" $s.store.urlKey "key" "be a Secret key of letters, digits and ._-") -}}
 {{- with $s.store.existingSecret -}}
-{{- include "destate.validate.match" (list $p "session.store.existingSecret" . "dnsSubdomain" "be a Secret name (a DNS name) or empty") -}}
+{{- template "destate.validate.match" (list $p "session.store.existingSecret" . "dnsSubdomain" "be a Secret name (a DNS name) or empty") -}}
 {{- end -}}
 {{- $r := $s.store.redis -}}
 {{- if and (eq $s.mode "store") $s.store.embedded (not $s.store.existingSecret) -}}
 {{- if gt (int $r.workload.replicas) 1 -}}
-{{- include "destate.validate.fail" (list $p "session.store.redis.workload.replicas" "be 0 or 1: the embedded Redis is one instance without replication, and more pods would be separate stores behind one Service, each visitor's session on a random one (for more, run a replicated Redis and name it in session.store.existingSecret)" (toJson $r.workload.replicas)) -}}
+{{- template "destate.validate.fail" (list $p "session.store.redis.workload.replicas" "be 0 or 1: the embedded Redis is one instance without replication, and more pods would be separate stores behind one Service, each visitor's session on a random one (for more, run a replicated Redis and name it in session.store.existingSecret)" (toJson $r.workload.replicas)) -}}
 {{- end -}}
 {{- end -}}
 {{- with $r.auth.existingSecret -}}
-{{- include "destate.validate.match" (list $p "session.store.redis.auth.existingSecret" . "dnsSubdomain" "be a Secret name (a DNS name) or empty") -}}
+{{- template "destate.validate.match" (list $p "session.store.redis.auth.existingSecret" . "dnsSubdomain" "be a Secret name (a DNS name) or empty") -}}
 {{- end -}}
 {{- with $r.auth.password -}}
-{{- include "destate.validate.match" (list $p "session.store.redis.auth.password" . "urlSafePassword" "be 8..128 letters, digits and ._~- (it goes into the store URL and redis.conf unescaped) or empty") -}}
+{{- template "destate.validate.match" (list $p "session.store.redis.auth.password" . "urlSafePassword" "be 8..128 letters, digits and ._~- (it goes into the store URL and redis.conf unescaped) or empty") -}}
 {{- if $r.auth.existingSecret -}}
-{{- include "destate.validate.fail" (list $p "session.store.redis.auth.password" "be empty when session.store.redis.auth.existingSecret is set (use one or the other)" `"…"`) -}}
+{{- template "destate.validate.fail" (list $p "session.store.redis.auth.password" "be empty when session.store.redis.auth.existingSecret is set (use one or the other)" `"…"`) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

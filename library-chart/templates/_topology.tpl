@@ -29,7 +29,7 @@ Keys: ctx, values, component, ports (list, default topology.ports).
 Example: {{ include "destate.topology.headlessService" (dict "ctx" $ "ports" (list (dict "name" "mysql" "port" 3306))) }}
 */}}
 {{- define "destate.topology.headlessService" -}}
-{{- include "destate.args.check" (list . "destate.topology.headlessService" (list "ports")) -}}
+{{- template "destate.args.check" (list . "destate.topology.headlessService" (list "ports")) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" }}
 apiVersion: v1
@@ -58,7 +58,7 @@ Keys: ctx, values, component, ports (default topology.ports), suffix, podIndex,
 type (default ClusterIP), annotations.
 */}}
 {{- define "destate.topology.service" -}}
-{{- include "destate.args.check" (list . "destate.topology.service" (list "ports" "suffix" "podIndex" "type" "annotations")) -}}
+{{- template "destate.args.check" (list . "destate.topology.service" (list "ports" "suffix" "podIndex" "type" "annotations")) -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- $full := include "destate.names.fullnameOf" (list $sub.ctx $sub.component) -}}
 {{- $name := $full -}}
@@ -90,10 +90,10 @@ destate.topology.primaryService — FULLNAME-primary: selects only the primary p
 Keys: ctx, values, component, ports.
 */}}
 {{- define "destate.topology.primaryService" -}}
-{{- include "destate.args.check" (list . "destate.topology.primaryService" (list "ports")) -}}
-{{- include "destate.validate.topology" . -}}
+{{- template "destate.args.check" (list . "destate.topology.primaryService" (list "ports")) -}}
+{{- template "destate.validate.topology" . -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
-{{- include "destate.topology.service" (merge (dict "suffix" "primary" "podIndex" (int $v.topology.primaryOrdinal)) (pick . "ctx" "values" "component" "ports")) -}}
+{{- template "destate.topology.service" (merge (dict "suffix" "primary" "podIndex" (int $v.topology.primaryOrdinal)) (pick . "ctx" "values" "component" "ports")) -}}
 {{- end -}}
 
 {{/*
@@ -101,8 +101,8 @@ destate.topology.readService — FULLNAME-read: all ready pods (reads, load spre
 Keys: ctx, values, component, ports.
 */}}
 {{- define "destate.topology.readService" -}}
-{{- include "destate.args.check" (list . "destate.topology.readService" (list "ports")) -}}
-{{- include "destate.topology.service" (merge (dict "suffix" "read") (pick . "ctx" "values" "component" "ports")) -}}
+{{- template "destate.args.check" (list . "destate.topology.readService" (list "ports")) -}}
+{{- template "destate.topology.service" (merge (dict "suffix" "read") (pick . "ctx" "values" "component" "ports")) -}}
 {{- end -}}
 
 {{/*
@@ -112,11 +112,20 @@ Keys: ctx, values, component, ordinal (int, required).
 Example: {{ include "destate.topology.peerAddress" (dict "ctx" $ "ordinal" 2) }}
 */}}
 {{- define "destate.topology.peerAddress" -}}
-{{- include "destate.args.check" (list . "destate.topology.peerAddress" (list "ordinal")) -}}
+{{- template "destate.args.check" (list . "destate.topology.peerAddress" (list "ordinal")) -}}
 {{- if not (hasKey . "ordinal") -}}{{- fail "destate: destate.topology.peerAddress needs ordinal" -}}{{- end -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
-{{- $sub := pick . "ctx" "values" "component" -}}
-{{- printf "%s-%d.%s.%s.svc.%s" (include "destate.names.fullnameOf" (list $sub.ctx $sub.component)) (int .ordinal) (include "destate.names.headlessOf" (list $sub.ctx $sub.component)) .ctx.Release.Namespace $v.topology.clusterDomain -}}
+{{- template "destate.topology.peerAddressOf" (list .ctx .component $v .ordinal) -}}
+{{- end -}}
+
+{{/*
+destate.topology.peerAddressOf — internal: destate.topology.peerAddress without the argument
+guard, for the library's own calls (the values tree already read).
+Usage: include "destate.topology.peerAddressOf" (list $ctx $component $valuesTree $ordinal)
+*/}}
+{{- define "destate.topology.peerAddressOf" -}}
+{{- $ctx := index . 0 -}}{{- $component := index . 1 -}}
+{{- printf "%s-%d.%s.%s.svc.%s" (include "destate.names.fullnameOf" (list $ctx $component)) (int (index . 3)) (include "destate.names.headlessOf" (list $ctx $component)) $ctx.Release.Namespace (index . 2).topology.clusterDomain -}}
 {{- end -}}
 
 {{/*
@@ -124,9 +133,9 @@ destate.topology.primaryHost — peerAddress of topology.primaryOrdinal.
 Keys: ctx, values, component.
 */}}
 {{- define "destate.topology.primaryHost" -}}
-{{- include "destate.args.check" (list . "destate.topology.primaryHost" list) -}}
+{{- template "destate.args.check" (list . "destate.topology.primaryHost" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
-{{- include "destate.topology.peerAddress" (merge (dict "ordinal" (int $v.topology.primaryOrdinal)) (pick . "ctx" "values" "component")) -}}
+{{- template "destate.topology.peerAddressOf" (list .ctx .component $v $v.topology.primaryOrdinal) -}}
 {{- end -}}
 
 {{/*
@@ -137,15 +146,14 @@ Keys: ctx, values, component.
 Example: {{ $replicas := include "destate.topology.replicaAddresses" (dict "ctx" $) | fromJsonArray }}
 */}}
 {{- define "destate.topology.replicaAddresses" -}}
-{{- include "destate.args.check" (list . "destate.topology.replicaAddresses" list) -}}
+{{- template "destate.args.check" (list . "destate.topology.replicaAddresses" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
-{{- $sub := pick . "ctx" "values" "component" -}}
 {{- $start := int $v.topology.ordinals.start -}}
 {{- $out := list -}}
 {{- range $i := until (int $v.workload.replicas) -}}
 {{- $ordinal := add $start $i -}}
 {{- if ne (int $ordinal) (int $v.topology.primaryOrdinal) -}}
-{{- $out = append $out (include "destate.topology.peerAddress" (merge (dict "ordinal" $ordinal) $sub)) -}}
+{{- $out = append $out (include "destate.topology.peerAddressOf" (list $.ctx $.component $v $ordinal)) -}}
 {{- end -}}
 {{- end -}}
 {{- toJson $out -}}
@@ -156,7 +164,7 @@ destate.topology.role — ordinal -> role at render time: "primary" when ordinal
 topology.primaryOrdinal, else "replica". Keys: ctx, values, component, ordinal (int).
 */}}
 {{- define "destate.topology.role" -}}
-{{- include "destate.args.check" (list . "destate.topology.role" (list "ordinal")) -}}
+{{- template "destate.args.check" (list . "destate.topology.role" (list "ordinal")) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- if eq (int .ordinal) (int $v.topology.primaryOrdinal) -}}primary{{- else -}}replica{{- end -}}
 {{- end -}}
@@ -168,7 +176,7 @@ exports POD_ORDINAL (from the env, else the hostname suffix) and POD_ROLE
 Example (in a ConfigMap script):  {{- include "destate.topology.roleScript" (dict "ctx" $) | nindent 4 }}
 */}}
 {{- define "destate.topology.roleScript" -}}
-{{- include "destate.args.check" (list . "destate.topology.roleScript" list) -}}
+{{- template "destate.args.check" (list . "destate.topology.roleScript" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 POD_ORDINAL="${POD_ORDINAL:-${HOSTNAME##*-}}"
 if [ "$POD_ORDINAL" = "{{ int $v.topology.primaryOrdinal }}" ]; then POD_ROLE=primary; else POD_ROLE=replica; fi
@@ -186,7 +194,7 @@ Example:
     {{- include "destate.topology.identityEnv" (dict "ctx" $) | nindent 4 }}
 */}}
 {{- define "destate.topology.identityEnv" -}}
-{{- include "destate.args.check" (list . "destate.topology.identityEnv" (list "kind")) -}}
+{{- template "destate.args.check" (list . "destate.topology.identityEnv" (list "kind")) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 - name: POD_NAME
@@ -211,7 +219,7 @@ Example:
 - name: PRIMARY_ORDINAL
   value: {{ int $v.topology.primaryOrdinal | toString | quote }}
 - name: PRIMARY_HOST
-  value: {{ include "destate.topology.primaryHost" $sub | quote }}
+  value: {{ include "destate.topology.peerAddressOf" (list $sub.ctx $sub.component $v $v.topology.primaryOrdinal) | quote }}
 {{- end }}
 {{- end -}}
 
@@ -221,8 +229,8 @@ minAvailable when topology.pdb.minAvailable is set) over the pods; nothing when
 topology.pdb.enabled is false. Keys: ctx, values, component.
 */}}
 {{- define "destate.topology.pdb" -}}
-{{- include "destate.args.check" (list . "destate.topology.pdb" list) -}}
-{{- include "destate.validate.topology" . -}}
+{{- template "destate.args.check" (list . "destate.topology.pdb" list) -}}
+{{- template "destate.validate.topology" . -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
 {{- if $v.topology.pdb.enabled }}
@@ -249,7 +257,7 @@ hard = required, none = nothing; topologyKey topology.antiAffinityTopologyKey.
 Keys: ctx, values, component.
 */}}
 {{- define "destate.topology.affinity" -}}
-{{- include "destate.args.check" (list . "destate.topology.affinity" list) -}}
+{{- template "destate.args.check" (list . "destate.topology.affinity" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $t := $v.topology -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
@@ -280,7 +288,7 @@ entry without labelSelector gets the pods' selector labels.
 Keys: ctx, values, component.
 */}}
 {{- define "destate.topology.spreadConstraints" -}}
-{{- include "destate.args.check" (list . "destate.topology.spreadConstraints" list) -}}
+{{- template "destate.args.check" (list . "destate.topology.spreadConstraints" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $sel := fromYaml (include "destate.labels.selectorOf" (list .ctx .component)) -}}
 {{- $out := list -}}
@@ -336,21 +344,21 @@ name (it reaches scripts and .cnf files through POD_FQDN), antiAffinityTopologyK
 {{- $p := .path | default "" -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $t := $v.topology -}}
-{{- include "destate.validate.enum" (list $p "topology.podManagementPolicy" $t.podManagementPolicy (list "OrderedReady" "Parallel")) -}}
-{{- include "destate.validate.enum" (list $p "topology.antiAffinity" $t.antiAffinity (list "soft" "hard" "none")) -}}
+{{- template "destate.validate.enum" (list $p "topology.podManagementPolicy" $t.podManagementPolicy (list "OrderedReady" "Parallel")) -}}
+{{- template "destate.validate.enum" (list $p "topology.antiAffinity" $t.antiAffinity (list "soft" "hard" "none")) -}}
 {{- $start := int $t.ordinals.start -}}
 {{- if lt $start 0 -}}
-{{- include "destate.validate.fail" (list $p "topology.ordinals.start" "be >= 0" ($t.ordinals.start | toString)) -}}
+{{- template "destate.validate.fail" (list $p "topology.ordinals.start" "be >= 0" ($t.ordinals.start | toString)) -}}
 {{- end -}}
 {{- $primary := int $t.primaryOrdinal -}}
 {{- $replicas := int $v.workload.replicas -}}
 {{- if or (lt $primary $start) (and (gt $replicas 0) (ge $primary (add $start $replicas))) -}}
-{{- include "destate.validate.fail" (list $p "topology.primaryOrdinal" (printf "be an existing pod ordinal (%d..%d)" $start (sub (add $start (max $replicas 1)) 1)) ($t.primaryOrdinal | toString)) -}}
+{{- template "destate.validate.fail" (list $p "topology.primaryOrdinal" (printf "be an existing pod ordinal (%d..%d)" $start (sub (add $start (max $replicas 1)) 1)) ($t.primaryOrdinal | toString)) -}}
 {{- end -}}
 {{- if not $t.clusterDomain -}}
-{{- include "destate.validate.fail" (list $p "topology.clusterDomain" "not be empty" `""`) -}}
+{{- template "destate.validate.fail" (list $p "topology.clusterDomain" "not be empty" `""`) -}}
 {{- end -}}
-{{- include "destate.validate.match" (list $p "topology.clusterDomain" $t.clusterDomain "dnsSubdomain" "be a DNS name (lower-case letters, digits, - and .)") -}}
-{{- include "destate.validate.match" (list $p "topology.antiAffinityTopologyKey" $t.antiAffinityTopologyKey "labelKey" "be a label key such as kubernetes.io/hostname") -}}
+{{- template "destate.validate.match" (list $p "topology.clusterDomain" $t.clusterDomain "dnsSubdomain" "be a DNS name (lower-case letters, digits, - and .)") -}}
+{{- template "destate.validate.match" (list $p "topology.antiAffinityTopologyKey" $t.antiAffinityTopologyKey "labelKey" "be a label key such as kubernetes.io/hostname") -}}
 {{- end -}}
 {{- end -}}

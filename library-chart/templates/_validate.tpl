@@ -24,7 +24,7 @@ Usage: include "destate.validate.enum" (list $prefix "a.mode" $value (list "x" "
 {{- define "destate.validate.enum" -}}
 {{- $path := index . 0 -}}{{- $key := index . 1 -}}{{- $val := index . 2 -}}{{- $allowed := index . 3 -}}
 {{- if not (has ($val | toString) $allowed) -}}
-{{- include "destate.validate.fail" (list $path $key (printf "be one of %s" (join "|" $allowed)) (printf "%q" ($val | toString))) -}}
+{{- template "destate.validate.fail" (list $path $key (printf "be one of %s" (join "|" $allowed)) (printf "%q" ($val | toString))) -}}
 {{- end -}}
 {{- end -}}
 
@@ -72,7 +72,7 @@ Usage: include "destate.validate.match" (list $prefix "a.path" $value "absPath" 
 {{- $name := index . 3 -}}
 {{- $max := get (dict "dnsLabel" 63 "imageTag" 128 "urlSafePassword" 128) $name | default 253 -}}
 {{- if or (not (regexMatch (include "destate.validate.re" $name) $val)) (gt (len $val) $max) -}}
-{{- include "destate.validate.fail" (list (index . 0) (index . 1) (index . 4) (printf "%q" $val)) -}}
+{{- template "destate.validate.fail" (list (index . 0) (index . 1) (index . 4) (printf "%q" $val)) -}}
 {{- end -}}
 {{- end -}}
 
@@ -87,9 +87,9 @@ Usage: include "destate.validate.duration" (list $prefix "a.timeout" $value true
 {{- $ok := regexMatch "^[0-9]+([.][0-9]+)?s$" $val -}}
 {{- if $ok -}}{{- range splitList "." (trimSuffix "s" $val) -}}{{- if gt (len .) 9 -}}{{- $ok = false -}}{{- end -}}{{- end -}}{{- end -}}
 {{- if not $ok -}}
-{{- include "destate.validate.fail" (list $path $key "be a duration in seconds such as 10s or 0.25s" (printf "%q" $val)) -}}
+{{- template "destate.validate.fail" (list $path $key "be a duration in seconds such as 10s or 0.25s" (printf "%q" $val)) -}}
 {{- else if and (index . 3) (not (regexMatch "[1-9]" $val)) -}}
-{{- include "destate.validate.fail" (list $path $key "be a duration > 0s" (printf "%q" $val)) -}}
+{{- template "destate.validate.fail" (list $path $key "be a duration > 0s" (printf "%q" $val)) -}}
 {{- end -}}
 {{- end -}}
 
@@ -105,7 +105,7 @@ keeps whole; no regexp to compile on every call */ -}}
 {{- $int := has (kindOf $val) (list "float64" "int" "int64" "int32" "int16" "int8" "uint" "uint64" "uint32" "uint16" "uint8") -}}
 {{- if and $int (kindIs "float64" $val) -}}{{- $int = eq (float64 (int64 $val)) $val -}}{{- end -}}
 {{- if or (not $int) (lt (int64 $val) $min) (gt (int64 $val) $max) -}}
-{{- include "destate.validate.fail" (list $path $key (printf "be an integer in %d..%d" $min $max) (toJson $val)) -}}
+{{- template "destate.validate.fail" (list $path $key (printf "be an integer in %d..%d" $min $max) (toJson $val)) -}}
 {{- end -}}
 {{- end -}}
 
@@ -118,13 +118,16 @@ outcome depends on nothing else). Usage:
 */}}
 {{- define "destate.validate.once" -}}
 {{- $args := index . 0 -}}
-{{- if not (hasKey $args.ctx "destateValidated") -}}
+{{- if hasKey $args.ctx "destateValidated" -}}
+{{- else -}}
 {{- $_ := set $args.ctx "destateValidated" dict -}}
 {{- end -}}
 {{- $tree := "." -}}
 {{- if hasKey $args "values" -}}{{- $tree = include "destate.values.key" (pick $args "ctx" "values") -}}{{- end -}}
 {{- $key := printf "%s %s %s" (index . 1) $tree ($args.path | default "") -}}
-{{- if not (hasKey $args.ctx.destateValidated $key) -}}
+{{- if hasKey $args.ctx.destateValidated $key -}}
+{{- /* checked already: prints nothing */ -}}
+{{- else -}}
 {{- $_ := set $args.ctx.destateValidated $key true -}}
 true
 {{- end -}}
@@ -141,14 +144,14 @@ Example (first line of a chart template): {{- include "destate.validate.all" (di
 none, in which none of their values renders; their own templates still check them */ -}}
 {{- $on := list "session" "connection" -}}
 {{- if not (hasKey . "values") -}}{{- $on = fromJsonArray (include "destate.values.areas" (dict "ctx" .ctx)) -}}{{- end -}}
-{{- include "destate.validate.names" $a -}}
-{{- include "destate.validate.image" $a -}}
-{{- include "destate.validate.workload" $a -}}
-{{- include "destate.validate.persistence" $a -}}
-{{- include "destate.validate.config" $a -}}
-{{- include "destate.validate.topology" $a -}}
-{{- if has "session" $on -}}{{- include "destate.validate.session" $a -}}{{- end -}}
-{{- if has "connection" $on -}}{{- include "destate.validate.connection" $a -}}{{- end -}}
-{{- include "destate.validate.network" $a -}}
+{{- template "destate.validate.names" $a -}}
+{{- template "destate.validate.image" $a -}}
+{{- template "destate.validate.workload" $a -}}
+{{- template "destate.validate.persistence" $a -}}
+{{- template "destate.validate.config" $a -}}
+{{- template "destate.validate.topology" $a -}}
+{{- if has "session" $on -}}{{- template "destate.validate.session" $a -}}{{- end -}}
+{{- if has "connection" $on -}}{{- template "destate.validate.connection" $a -}}{{- end -}}
+{{- template "destate.validate.network" $a -}}
 {{- end -}}
 {{- end -}}

@@ -39,12 +39,12 @@ Keys: ctx, values, component, image (dict, default values.image).
 Example: image: {{ include "destate.workload.image" (dict "ctx" $) | quote }}
 */}}
 {{- define "destate.workload.image" -}}
-{{- include "destate.args.check" (list . "destate.workload.image" (list "image")) -}}
+{{- template "destate.args.check" (list . "destate.workload.image" (list "image")) -}}
 {{- $img := .image -}}
 {{- if not $img -}}{{- $img = (include "destate.values.key" . | get .ctx.destateValues).image -}}{{- end -}}
 {{- $repo := required (printf "destate: %simage.repository must be set" (.path | default "")) $img.repository -}}
 {{- with (.ctx.Values.global | default dict).imageRegistry -}}
-{{- include "destate.validate.match" (list "" "global.imageRegistry" . "imageRepository" "be a registry such as registry.example.com:5000 (optionally with a path)") -}}
+{{- template "destate.validate.match" (list "" "global.imageRegistry" . "imageRepository" "be a registry such as registry.example.com:5000 (optionally with a path)") -}}
 {{- $parts := splitList "/" $repo -}}
 {{- $first := first $parts -}}
 {{- if and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) -}}
@@ -69,9 +69,9 @@ probes, restricted securityContext (workload.securityContext).
 Keys: ctx, values, component, path, container, kind (StatefulSet|Deployment), configStep.
 */}}
 {{- define "destate.workload.container" -}}
-{{- include "destate.args.check" (list . "destate.workload.container" (list "container" "kind" "configStep")) -}}
+{{- template "destate.args.check" (list . "destate.workload.container" (list "container" "kind" "configStep")) -}}
 {{- $out := dict -}}
-{{- include "destate.workload.containerInto" (merge (dict "into" $out) .) -}}
+{{- template "destate.workload.containerInto" (merge (dict "into" $out) .) -}}
 {{- $ctr := $out.container -}}
 - name: {{ $ctr.name }}
   image: {{ $ctr.image | quote }}
@@ -129,9 +129,8 @@ Keys: those of destate.workload.container, into.
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $w := $v.workload -}}
 {{- $c := .container | default dict -}}
-{{- $sub := pick . "ctx" "values" "component" "path" -}}
 {{- $kind := .kind | default "StatefulSet" -}}
-{{- $env := fromYamlArray (include "destate.topology.identityEnv" (merge (dict "kind" $kind) (pick . "ctx" "values" "component"))) -}}
+{{- $env := fromYamlArray (include "destate.topology.identityEnv" (set (pick . "ctx" "values" "component") "kind" $kind)) -}}
 {{- $env = concat $env ($c.env | default list) -}}
 {{- with include "destate.session.storeEnv" (pick . "ctx" "values" "component") -}}
 {{- $env = concat $env (fromYamlArray .) -}}
@@ -149,7 +148,7 @@ Keys: those of destate.workload.container, into.
 {{- $envFrom := concat ($c.envFrom | default list) $w.extraEnvFrom -}}
 {{- $ctr := dict
   "name" ($c.name | default (include "destate.names.nameOf" .ctx))
-  "image" (include "destate.workload.image" (merge (dict "image" $v.image) $sub))
+  "image" (include "destate.workload.image" (set (pick . "ctx" "values" "component" "path") "image" $v.image))
   "imagePullPolicy" ($v.image.pullPolicy | default "IfNotPresent")
   "env" $env
   "securityContext" $w.securityContext -}}
@@ -175,7 +174,7 @@ topologySpreadConstraints, nodeSelector, tolerations.
 Keys: the common workload arguments (see top of file) plus kind.
 */}}
 {{- define "destate.workload.podTemplate" -}}
-{{- include "destate.args.check" (list . "destate.workload.podTemplate" (fromJsonArray (include "destate.workload.argKeys" .))) -}}
+{{- template "destate.args.check" (list . "destate.workload.podTemplate" (fromJsonArray (include "destate.workload.argKeys" .))) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $w := $v.workload -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
@@ -186,18 +185,19 @@ already YAML, not parsed and written again */ -}}
 {{- if or $w.podLabels .podLabels -}}
 {{- $labels = merge (fromYaml (include "destate.labels.selectorOf" (list $sub.ctx $sub.component))) (deepCopy ($w.podLabels | default dict)) (.podLabels | default dict) (fromYaml $labels) | toYaml -}}
 {{- end -}}
-{{- $ann := fromYaml (include "destate.config.checksumAnnotations" $sub) | default dict -}}
+{{- $ann := dict -}}
+{{- with include "destate.config.checksumAnnotations" $sub -}}{{- $ann = fromYaml . -}}{{- end -}}
 {{- $ann = merge $ann (deepCopy ($w.podAnnotations | default dict)) (.podAnnotations | default dict) -}}
 {{- $inits := list -}}
-{{- with include "destate.config.initContainer" (merge (pick . "configStep") $sub) -}}{{- $inits = concat $inits (fromYamlArray .) -}}{{- end -}}
+{{- with include "destate.config.initContainer" (pick . "ctx" "values" "component" "configStep") -}}{{- $inits = concat $inits (fromYamlArray .) -}}{{- end -}}
 {{- $inits = concat $inits (.initContainers | default list) $w.initContainers -}}
 {{- $main := dict -}}
-{{- include "destate.workload.containerInto" (merge (dict "kind" $kind "container" (.container | default dict) "into" $main) (pick . "ctx" "values" "component" "path" "configStep")) -}}
+{{- template "destate.workload.containerInto" (merge (dict "kind" $kind "container" (.container | default dict) "into" $main) (pick . "ctx" "values" "component" "path" "configStep")) -}}
 {{- $containers := list $main.container -}}
 {{- $containers = concat $containers (.containers | default list) $w.extraContainers -}}
 {{- $vols := list -}}
-{{- with include "destate.persistence.volumes" (merge (dict "kind" $kind) $sub) -}}{{- $vols = concat $vols (fromYamlArray .) -}}{{- end -}}
-{{- with include "destate.config.volumes" (merge (pick . "configStep") $sub) -}}{{- $vols = concat $vols (fromYamlArray .) -}}{{- end -}}
+{{- with include "destate.persistence.volumes" (set (pick . "ctx" "values" "component") "kind" $kind) -}}{{- $vols = concat $vols (fromYamlArray .) -}}{{- end -}}
+{{- with include "destate.config.volumes" (pick . "ctx" "values" "component" "configStep") -}}{{- $vols = concat $vols (fromYamlArray .) -}}{{- end -}}
 {{- $vols = concat $vols (.volumes | default list) $w.extraVolumes -}}
 metadata:
   labels:
@@ -269,21 +269,21 @@ Example:
        "container" (dict "name" "db" "ports" (list (dict "name" "db" "containerPort" 3306)))) }}
 */}}
 {{- define "destate.workload.statefulset" -}}
-{{- include "destate.args.check" (list . "destate.workload.statefulset" (fromJsonArray (include "destate.workload.argKeys" .))) -}}
-{{- include "destate.validate.all" . -}}
+{{- template "destate.args.check" (list . "destate.workload.statefulset" (fromJsonArray (include "destate.workload.argKeys" .))) -}}
+{{- template "destate.validate.all" . -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $w := $v.workload -}}
 {{- if $v.persistence.existingClaim -}}
-{{- include "destate.validate.fail" (list (.path | default "") "persistence.existingClaim" "be empty for a StatefulSet: every pod gets its own claim from volumeClaimTemplates" (printf "%q" $v.persistence.existingClaim)) -}}
+{{- template "destate.validate.fail" (list (.path | default "") "persistence.existingClaim" "be empty for a StatefulSet: every pod gets its own claim from volumeClaimTemplates" (printf "%q" $v.persistence.existingClaim)) -}}
 {{- end -}}
 {{- $sub := pick . "ctx" "values" "component" }}
-{{- include "destate.persistence.renameGuard" (pick . "ctx" "values" "component" "path") }}
+{{- template "destate.persistence.renameGuard" (pick . "ctx" "values" "component" "path") }}
 apiVersion: apps/v1
 kind: StatefulSet
 metadata:
   {{- include "destate.labels.metadataOf" $sub | nindent 2 }}
 spec:
-  serviceName: {{ include "destate.names.headlessOf" (list $sub.ctx $sub.component) }}
+  serviceName: {{ template "destate.names.headlessOf" (list $sub.ctx $sub.component) }}
   replicas: {{ int $w.replicas }}
   podManagementPolicy: {{ $v.topology.podManagementPolicy }}
   {{- if ne (int $v.topology.ordinals.start) 0 }}
@@ -300,7 +300,7 @@ spec:
     matchLabels:
       {{- include "destate.labels.selectorOf" (list $sub.ctx $sub.component) | nindent 6 }}
   template:
-    {{- include "destate.workload.podTemplate" (merge (dict "kind" "StatefulSet") (omit . "kind")) | nindent 4 }}
+    {{- include "destate.workload.podTemplate" (set (omit . "kind") "kind" "StatefulSet") | nindent 4 }}
   {{- with include "destate.persistence.volumeClaimTemplates" $sub }}
   volumeClaimTemplates:
     {{- . | nindent 4 }}
@@ -316,8 +316,8 @@ Keys: the common workload arguments (see top of file).
 Example: {{ include "destate.workload.deployment" (dict "ctx" $ "container" $c) }}
 */}}
 {{- define "destate.workload.deployment" -}}
-{{- include "destate.args.check" (list . "destate.workload.deployment" (fromJsonArray (include "destate.workload.argKeys" .))) -}}
-{{- include "destate.validate.all" . -}}
+{{- template "destate.args.check" (list . "destate.workload.deployment" (fromJsonArray (include "destate.workload.argKeys" .))) -}}
+{{- template "destate.validate.all" . -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
 {{- $w := $v.workload -}}
 {{- $p := $v.persistence -}}
@@ -343,7 +343,7 @@ spec:
     matchLabels:
       {{- include "destate.labels.selectorOf" (list $sub.ctx $sub.component) | nindent 6 }}
   template:
-    {{- include "destate.workload.podTemplate" (merge (dict "kind" "Deployment") (omit . "kind")) | nindent 4 }}
+    {{- include "destate.workload.podTemplate" (set (omit . "kind") "kind" "Deployment") | nindent 4 }}
 {{- end -}}
 
 {{/*
@@ -407,13 +407,13 @@ holds, nothing that could end a YAML scalar or a shell word.
 {{- $p := .path | default "" -}}
 {{- $img := (include "destate.values.key" . | get .ctx.destateValues).image -}}
 {{- with $img.repository -}}
-{{- include "destate.validate.match" (list $p "image.repository" . "imageRepository" "be an image repository such as registry.example.com:5000/team/app") -}}
+{{- template "destate.validate.match" (list $p "image.repository" . "imageRepository" "be an image repository such as registry.example.com:5000/team/app") -}}
 {{- end -}}
 {{- with $img.tag -}}
-{{- include "destate.validate.match" (list $p "image.tag" . "imageTag" "be an image tag: letters, digits, _ . - (at most 128, not starting with . or -)") -}}
+{{- template "destate.validate.match" (list $p "image.tag" . "imageTag" "be an image tag: letters, digits, _ . - (at most 128, not starting with . or -)") -}}
 {{- end -}}
 {{- with $img.digest -}}
-{{- include "destate.validate.match" (list $p "image.digest" . "imageDigest" "be an image digest such as sha256:<64 hex digits>") -}}
+{{- template "destate.validate.match" (list $p "image.digest" . "imageDigest" "be an image digest such as sha256:<64 hex digits>") -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -427,14 +427,14 @@ priorityClassName are DNS names.
 {{- $p := .path | default "" -}}
 {{- $w := (include "destate.values.key" . | get .ctx.destateValues).workload -}}
 {{- if not (regexMatch "^-?[0-9]+$" ($w.replicas | toString)) -}}
-{{- include "destate.validate.fail" (list $p "workload.replicas" "be an integer" (printf "%q" ($w.replicas | toString))) -}}
+{{- template "destate.validate.fail" (list $p "workload.replicas" "be an integer" (printf "%q" ($w.replicas | toString))) -}}
 {{- end -}}
 {{- if lt (int $w.replicas) 0 -}}
-{{- include "destate.validate.fail" (list $p "workload.replicas" "be >= 0" ($w.replicas | toString)) -}}
+{{- template "destate.validate.fail" (list $p "workload.replicas" "be >= 0" ($w.replicas | toString)) -}}
 {{- end -}}
 {{- range $key := list "serviceAccountName" "priorityClassName" -}}
 {{- with get $w $key -}}
-{{- include "destate.validate.match" (list $p (printf "workload.%s" $key) . "dnsSubdomain" "be a DNS name (lower-case letters, digits, - and .)") -}}
+{{- template "destate.validate.match" (list $p (printf "workload.%s" $key) . "dnsSubdomain" "be a DNS name (lower-case letters, digits, - and .)") -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
