@@ -171,3 +171,19 @@ def test_store_password_is_stable_offline(store: Rendered, render_chart: ChartRe
     assert secret == again.get("Secret", f"{FULL}-session-store")
     assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     assert store.text == again.text
+
+
+@pytest.mark.parametrize(("grace", "drain"), [(30, 5), (6, 3), (1, None)])
+def test_a_stopping_app_pod_keeps_serving_while_it_leaves_the_service(
+    render_chart: ChartRenderer, grace: int, drain: int | None
+) -> None:
+    values = {"workload": {"terminationGracePeriodSeconds": grace}}
+    out = render_chart(CHART, values, release=RELEASE)
+    pod = out.get("Deployment", FULL)["spec"]["template"]["spec"]
+    hook = _app(out).get("lifecycle", {}).get("preStop")
+    if drain is None:  # no time to spare: the app stops at once
+        assert hook is None
+    else:
+        # at most half the grace period: the app still has the rest to finish its requests
+        assert hook == {"sleep": {"seconds": drain}}
+        assert drain <= pod["terminationGracePeriodSeconds"] / 2

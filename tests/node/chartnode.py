@@ -181,6 +181,7 @@ class Release:
             values=values,
         )
         self.wait_ready()
+        self.wait_all_served()
 
     def install(self, values: dict[str, Any]) -> None:
         """``helm upgrade --install --wait`` with the target's image overrides, then wait
@@ -259,13 +260,27 @@ class Release:
 
     def wait_served(self, service: str, timeout: float = 120) -> None:
         """Wait until ``service``'s ready endpoints are exactly the Ready pods it selects
-        that are not being deleted (a pod being deleted is listed as not ready). Right
-        after a deletion a workload's status can still count the deleted pod, and
-        traffic sent then may reach it as it stops."""
-        labels = self.service(service)["spec"]["selector"]
+        that are not being deleted (a pod being deleted is listed as not ready), and there
+        is at least one. Right after a deletion a workload's status can still count the
+        deleted pod, and traffic sent then may reach it as it stops."""
+        self._wait_served(self.service(service), timeout, some=True)
+
+    def wait_all_served(self, timeout: float = 120) -> None:
+        """``wait_served`` for every Service with a cluster IP and a selector (helm's
+        --wait does not wait for the endpoints): traffic to a VIP right after an install
+        or upgrade reaches only Ready pods, all of them."""
+        path = f"/api/v1/namespaces/{self.namespace}/services"
+        for service in self.target.kube.items(path):
+            spec = service["spec"]
+            if spec.get("selector") and spec.get("clusterIP") not in (None, "None"):
+                self._wait_served(service, timeout, some=False)
+
+    def _wait_served(self, service: dict[str, Any], timeout: float, some: bool) -> None:
+        name = service["metadata"]["name"]
+        labels = service["spec"]["selector"]
         selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
         slices = f"/apis/discovery.k8s.io/v1/namespaces/{self.namespace}/endpointslices"
-        query = {"labelSelector": f"kubernetes.io/service-name={service}"}
+        query = {"labelSelector": f"kubernetes.io/service-name={name}"}
 
         def served() -> bool:
             ready = {p["status"].get("podIP") for p in self.pods(selector) if pod_ready(p)}
@@ -276,9 +291,9 @@ class Release:
                 if (endpoint.get("conditions") or {}).get("ready")
                 for address in endpoint.get("addresses", [])
             }
-            return bool(ready) and listed == ready
+            return listed == ready and (bool(ready) or not some)
 
-        wait_until(served, timeout, f"Service {service} to send only to its Ready pods")
+        wait_until(served, timeout, f"Service {name} to send only to its Ready pods")
 
     def scale(self, kind: str, name: str, replicas: int, timeout: float = 400) -> None:
         """Set a workload's replicas through the API (what ``kubectl scale`` does)."""
