@@ -266,13 +266,12 @@ class Release:
         self._wait_served(self.service(service), timeout, some=True)
 
     def wait_all_served(self, timeout: float = 120) -> None:
-        """``wait_served`` for every Service with a cluster IP and a selector (helm's
-        --wait does not wait for the endpoints): traffic to a VIP right after an install
-        or upgrade reaches only Ready pods, all of them."""
+        """``wait_served`` for every Service with a selector (helm's --wait does not wait
+        for the endpoints): traffic to a VIP, or to the addresses a headless Service's
+        name resolves to, right after an install or upgrade reaches all Ready pods."""
         path = f"/api/v1/namespaces/{self.namespace}/services"
         for service in self.target.kube.items(path):
-            spec = service["spec"]
-            if spec.get("selector") and spec.get("clusterIP") not in (None, "None"):
+            if service["spec"].get("selector"):
                 self._wait_served(service, timeout, some=False)
 
     def _wait_served(self, service: dict[str, Any], timeout: float, some: bool) -> None:
