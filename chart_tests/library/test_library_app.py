@@ -300,3 +300,35 @@ def test_config_step_mounts_no_configmap(helm: Path, make_chart: MakeChart) -> N
     assert (
         "checksum/config" in out.all("Deployment")[0]["spec"]["template"]["metadata"]["annotations"]
     )
+
+
+OWN_LIFECYCLE = (
+    '{{- include "destate.app.render" (dict "ctx" $ "container" (dict "name" "app"\n'
+    '  "ports" (list (dict "name" "http" "containerPort" 8080))\n'
+    '  "lifecycle" (dict "preStop" (dict "exec" (dict "command" (list "drain")))))) }}\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("areas", "grace", "app", "hook"),
+    [
+        ("topology", 30, APP, {"sleep": {"seconds": 5}}),
+        ("topology", 6, APP, {"sleep": {"seconds": 3}}),
+        ("topology", 1, APP, None),  # no time to spare: the app stops at once
+        ("config", 30, APP, None),  # no Service: nothing to leave
+        ("topology", 30, OWN_LIFECYCLE, {"exec": {"command": ["drain"]}}),  # the chart's own
+    ],
+)
+def test_a_stopping_deployment_pod_keeps_serving_while_it_leaves_its_services(
+    helm: Path, make_chart: MakeChart, areas: str, grace: int, app: str, hook: Any
+) -> None:
+    values = {"workload": {"terminationGracePeriodSeconds": grace}}
+    spec = pod(render_chart(helm, make_chart(areas, app=app), values))
+    assert spec["containers"][0].get("lifecycle", {}).get("preStop") == hook
+
+
+def test_a_statefulset_pod_stops_at_once(helm: Path, make_chart: MakeChart) -> None:
+    """A StatefulSet's pod is replaced under the same name only once it is gone: a drain
+    would delay its return (a database primary's clients reconnect instead)."""
+    out = render_chart(helm, make_chart("persistence topology"))
+    assert "lifecycle" not in pod(out, "StatefulSet")["containers"][0]

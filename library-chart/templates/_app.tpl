@@ -22,7 +22,10 @@ Keys:
   ctx, values, path  (see _values.tpl; `values` is the chart's tree, still gated by its areas)
   kind            StatefulSet | Deployment
   container, initContainers, containers, volumes, podAnnotations, podLabels, configStep
-                  the workload arguments (see _workload.tpl)
+                  the workload arguments (see _workload.tpl); a Deployment's container
+                  without `lifecycle` gets a preStop sleep of min(5, half of
+                  workload.terminationGracePeriodSeconds) seconds (none under 2): a
+                  stopping pod keeps serving while its address leaves the Services
   ports           Service ports (default topology.ports, else the container's ports)
   services        which Services: any of service (FULLNAME), headless, primary, read
                   (default: Deployment [service]; StatefulSet [headless primary read])
@@ -69,6 +72,15 @@ Example (a whole chart): {{- include "destate.app.render" (dict "ctx" $ "contain
 {{- end -}}
 {{- end -}}
 {{- $workload := merge (dict "kind" $kind) (pick . "container" "initContainers" "containers" "volumes" "podAnnotations" "podLabels" "configStep") (pick $sub "ctx" "values" "path") -}}
+{{- if and (eq $kind "Deployment") (has "topology" $on) (not (hasKey $container "lifecycle")) -}}
+{{- /* a stopping pod keeps serving while its address leaves the Service (kube-proxy and
+ingress controllers follow the endpoints a moment later): no request meets a closed port */ -}}
+{{- $grace := (include "destate.values.key" $sub | get $sub.ctx.destateValues).workload.terminationGracePeriodSeconds -}}
+{{- $drain := min 5 (div (int $grace) 2) -}}
+{{- if gt (int $drain) 0 -}}
+{{- $_ := set $workload "container" (merge (dict "lifecycle" (dict "preStop" (dict "sleep" (dict "seconds" (int $drain))))) $container) -}}
+{{- end -}}
+{{- end -}}
 {{- if has "config" $on }}
 {{ template "destate.config.configMap" (omit $sub "path") }}
 ---
