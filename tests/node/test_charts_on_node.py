@@ -517,7 +517,6 @@ class TestMysqlMariadb:
             host=f"{DB}-primary",
         )
         assert _sql(mysql, f"{DB}-0", "SELECT v FROM drill.t WHERE id = 1") == "first"
-        mysql.wait_served(f"{DB}-primary")
         want = {f"{DB}-1=first", f"{DB}-2=first"}
         seen: set[str] = set()
 
