@@ -276,8 +276,7 @@ class Release:
 
     def _wait_served(self, service: dict[str, Any], timeout: float, some: bool) -> None:
         name = service["metadata"]["name"]
-        labels = service["spec"]["selector"]
-        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        selector = label_selector(service["spec"]["selector"])
         slices = f"/apis/discovery.k8s.io/v1/namespaces/{self.namespace}/endpointslices"
         query = {"labelSelector": f"kubernetes.io/service-name={name}"}
 
@@ -343,7 +342,11 @@ class Release:
 
 
 def selector_of(workload: dict[str, Any]) -> str:
-    labels = workload["spec"]["selector"]["matchLabels"]
+    return label_selector(workload["spec"]["selector"]["matchLabels"])
+
+
+def label_selector(labels: dict[str, str]) -> str:
+    """``labels`` as a label selector (k=v,...), for the API's labelSelector."""
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
