@@ -3,7 +3,7 @@
 # version into a cache outside the clone and link them into .tools/bin.
 #
 #   . tools/lib-build.sh      (with $root set to the repository root)
-#   go_build NAME VERSION TARGET LDFLAGS [WORKDIR]
+#   go_build NAME VERSION TARGET LDFLAGS [WORKDIR [BUILDFLAG]]
 #
 # Sets: cache (per-version build cache), bin (.tools/bin), logs (.tools/logs).
 # Every fresh build appends "NAME VERSION SECONDS" to .tools/logs/build-times.txt.
@@ -25,10 +25,11 @@ need_go() {
     die "Go $have is too old: Go >= $GO_MIN is needed (install a newer Go: https://go.dev/doc/install)"
 }
 
-# go_build NAME VERSION TARGET LDFLAGS [WORKDIR]: builds TARGET (a package@version,
-# or a package of the module in WORKDIR) into the cache and links .tools/bin/NAME.
+# go_build NAME VERSION TARGET LDFLAGS [WORKDIR [BUILDFLAG]]: builds TARGET (a
+# package@version, or a package of the module in WORKDIR, with one more go build flag)
+# into the cache and links .tools/bin/NAME.
 go_build() {
-  local name=$1 version=$2 target=$3 ldflags=$4 workdir=${5:-}
+  local name=$1 version=$2 target=$3 ldflags=$4 workdir=${5:-} flag=${6:--trimpath}
   local dest=$cache/tools/$name-$version
   if [ ! -x "$dest/$name" ]; then
     need_go
@@ -37,7 +38,7 @@ go_build() {
     rm -rf "$tmp"; mkdir -p "$tmp"
     local started=$SECONDS
     if [ -n "$workdir" ]; then
-      (cd "$workdir" && go build -trimpath -ldflags "$ldflags" -o "$tmp/$name" "$target") >"$logs/$name.log" 2>&1 || build_failed "$name" "$target"
+      (cd "$workdir" && go build -trimpath "$flag" -ldflags "$ldflags" -o "$tmp/$name" "$target") >"$logs/$name.log" 2>&1 || build_failed "$name" "$target"
     else
       (cd "$tmp" && GOBIN=$tmp GOFLAGS=-mod=mod go install -trimpath -ldflags "$ldflags" "$target") >"$logs/$name.log" 2>&1 || build_failed "$name" "$target"
       local built

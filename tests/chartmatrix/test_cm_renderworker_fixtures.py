@@ -480,3 +480,52 @@ def test_worker_sees_a_chart_that_changed(helm: str, tmp_path: Path) -> None:
     assert "added: line" in after.text and "added: line" not in before.text
     assert '"changed"' in after.text
     assert (after.text, after.error) == (want.text, want.error)
+
+
+DEFINES = {
+    "Chart.yaml": "apiVersion: v2\nname: defines\nversion: 0.1.0\n",
+    "values.yaml": 'text: \'{{ define "fromTpl" }}t{{ end }}{{ include "fromTpl" . }}\'\n'
+    "leak: false\n",
+    "templates/_a.tpl": '{{- define "who" -}}a{{- end -}}\n',
+    "templates/_b.tpl": '{{- define "who" -}}b{{- end -}}{{- define "kept" -}}full{{- end -}}\n',
+    "templates/deeper/_c.tpl": '{{- define "who" -}}c{{- end -}}\n',
+    # an empty body does not replace a template defined before it
+    "templates/_d.tpl": '{{- define "kept" -}}{{/* nothing */}}{{- end -}}\n',
+    "templates/cm.yaml": """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: defines}
+data:
+  who: {{ include "who" . | quote }}
+  kept: {{ include "kept" . | quote }}
+  tpl: {{ tpl .Values.text . | quote }}
+""",
+    # a template defined inside tpl text stays in that tpl call's copy of the set
+    "templates/zz.yaml": '{{- if .Values.leak }}{{ include "fromTpl" . }}{{- end }}\n',
+}
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_worker_reuses_parse_trees_like_a_fresh_parse(helm: str, tmp_path: Path) -> None:
+    """The worker keeps each chart's parse trees between renders: redefinitions, empty
+    bodies and templates defined by tpl behave as in a fresh parse, render after render."""
+    reference, worker = renderers(helm, 1)
+    chart = write_tree(tmp_path / "defines", DEFINES)
+    requests = [
+        RenderRequest(chart, {}),
+        RenderRequest(chart, {}),  # the same files: the kept trees
+        RenderRequest(chart, {"leak": True}),  # fails: fromTpl is not in the chart's set
+        RenderRequest(chart, {}),
+    ]
+    labels = ["first", "again", "leak", "after the failure"]
+    try:
+        expected = reference.render_many(requests)
+        actual = worker.render_many(requests)
+    finally:
+        worker.close()
+    problems = mismatches(requests, expected, actual, labels, reference)
+    assert not problems, "\n".join(problems)
+    assert expected[0].ok and 'kept: "full"' in expected[0].text
+    assert 'tpl: "t"' in expected[0].text
+    assert not expected[2].ok and "fromTpl" in expected[2].error
+    assert expected[3].text == expected[0].text

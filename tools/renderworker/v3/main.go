@@ -19,7 +19,9 @@
 // against the files' sizes and modification times) and rendered from a fresh copy
 // of the parts Helm's dependency processing modifies, and that values schemas are
 // compiled once per content (schemacheck.go: Helm's check is skipped only when this
-// one passes; any failure is Helm's own, with its own words).
+// one passes; any failure is Helm's own, with its own words), and that the engine
+// keeps the parse trees of the template files between renders (bootstrap adds
+// tools/renderworker/engine/parsecache.go to Helm's pkg/engine: a go build -overlay).
 //
 // Build with the same -X ldflags as the helm3 binary (version, gitTreeState and
 // chartutil.k8sVersionMajor/Minor) so that .Capabilities match.
@@ -50,6 +52,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli"
+	"helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/getter"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/release"
@@ -98,6 +101,7 @@ func warning(format string, v ...interface{}) {
 
 func main() {
 	setupLogging()
+	engine.ParseCacheSize = 32 // a worker renders the same chart many times
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	enc := json.NewEncoder(out)

@@ -19,7 +19,9 @@
 // against the files' sizes and modification times) and rendered from a fresh copy
 // of the parts Helm's dependency processing modifies, and that values schemas are
 // compiled once per content (schemacheck.go: Helm's check is skipped only when this
-// one passes; any failure is Helm's own, with its own words).
+// one passes; any failure is Helm's own, with its own words), and that the engine
+// keeps the parse trees of the template files between renders (bootstrap adds
+// tools/renderworker/engine/parsecache.go to Helm's pkg/engine: a go build -overlay).
 //
 // Build with the same -X ldflags as the helm binary (version, gitTreeState) so that
 // .Capabilities.HelmVersion matches.
@@ -52,6 +54,7 @@ import (
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	v2loader "helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/cli"
+	"helm.sh/helm/v4/pkg/engine"
 	"helm.sh/helm/v4/pkg/getter"
 	"helm.sh/helm/v4/pkg/registry"
 	ri "helm.sh/helm/v4/pkg/release"
@@ -106,6 +109,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "profile" { // a developer tool: see profile.go
 		os.Exit(profileMain(os.Args[2:], os.Stdout))
 	}
+	engine.ParseCacheSize = 32 // a worker renders the same chart many times
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	enc := json.NewEncoder(out)
