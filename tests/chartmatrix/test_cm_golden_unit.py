@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import yaml
+from chartmatrix import golden
 from chartmatrix.golden import (
     MASK,
     Normalizer,
@@ -228,3 +230,55 @@ def test_only_files_with_the_golden_header_are_orphans(tmp_path: Path) -> None:
         golden / "stale.yaml",
     ]
     assert foreign(golden) == [golden / "Chart.yaml", golden / "values.yaml"]
+
+
+class _PyYamlDumper(golden._Dumper):
+    """The golden dumper without its fast path: PyYAML's own representer."""
+
+    def represent(self, data: object) -> None:
+        yaml.representer.BaseRepresenter.represent(self, data)
+
+
+def _both(data: object) -> tuple[str, str]:
+    options = dict(sort_keys=True, default_flow_style=False, width=1000, allow_unicode=True)
+    fast = yaml.dump(data, Dumper=golden._Dumper, **options)
+    slow = yaml.dump(data, Dumper=_PyYamlDumper, **options)
+    return fast, slow
+
+
+def _random_tree(rng: random.Random, depth: int = 0) -> object:
+    scalars = [
+        "plain", "multi\nline\n", "trailing\n", "y", "1e3", "0x1F", "null", "", " lead",
+        "a: b", "- x", "#c", "ünï", "true", "08", "'q'", 7, -3, 2**70, True, False, None,
+    ]  # fmt: skip
+    if depth > 3 or rng.random() < 0.4:
+        return rng.choice(scalars)
+    if rng.random() < 0.5:
+        return [_random_tree(rng, depth + 1) for _ in range(rng.randrange(4))]
+    keys = ["b", "a", "apiVersion", "10", "yes", "k-8", "z.z/y"]
+    return {rng.choice(keys): _random_tree(rng, depth + 1) for _ in range(rng.randrange(5))}
+
+
+def test_the_fast_dump_writes_what_pyyaml_writes() -> None:
+    rng = random.Random(7)
+    trees = [_random_tree(rng) for _ in range(400)]
+    shared = {"a": 1}
+    trees += [
+        {"x": 1.5, "y": [float("inf"), -0.0]},  # floats: PyYAML's way
+        {"one": shared, "two": shared},  # a container met twice: an anchor
+        {1: "int key", "s": "str key"},  # keys that do not sort: PyYAML's order
+        {"empty": {}, "none": [], "n": {"deep": [{}]}},
+    ]
+    for root in ROOTS_OF_GOLDEN_FILES:
+        for file in sorted(root.rglob("*.yaml"))[:40]:
+            trees += [d for d in yaml.safe_load_all(file.read_text()) if d is not None]
+    for tree in trees:
+        fast, slow = _both(tree)
+        assert fast == slow, tree
+    assert "&id001" in _both(trees[401])[0]  # the fallback was taken
+
+
+ROOTS_OF_GOLDEN_FILES = [
+    Path(__file__).resolve().parents[2] / "chart_tests" / name / "golden"
+    for name in ("mysql", "grpc", "web-session")
+]

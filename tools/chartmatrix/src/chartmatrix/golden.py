@@ -61,11 +61,57 @@ _CACHE_BYTES = 8 * 1024 * 1024
 class _Dumper(k8syaml.Resolver, getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """Quotes every string Kubernetes would not read back as that string (``y``, ``1e3``)."""
 
+    def represent(self, data: Any) -> None:
+        """PyYAML's nodes for a tree of dicts, lists, strings, integers, booleans and
+        nulls, built without its generic dispatch (the most of a golden dump); anything
+        else (floats, a container met twice, keys that do not sort) takes PyYAML's way."""
+        try:
+            node = _plain_node(data, set())
+        except _NotPlain:
+            super().represent(data)
+        else:
+            self.serialize(node)
+
+
+class _NotPlain(Exception):
+    pass
+
+
+_STR = "tag:yaml.org,2002:str"
+
+
+def _plain_node(data: Any, seen: set[int]) -> yaml.Node:
+    """What SafeRepresenter, _str_presenter, sort_keys=True and default_flow_style=False
+    make of ``data``."""
+    kind = type(data)
+    if kind is str:
+        return yaml.ScalarNode(_STR, data, style="|" if "\n" in data else None)
+    if kind is dict or kind is list:
+        if id(data) in seen:  # PyYAML writes an anchor and an alias
+            raise _NotPlain
+        seen.add(id(data))
+        if kind is list:
+            items = [_plain_node(v, seen) for v in data]
+            return yaml.SequenceNode("tag:yaml.org,2002:seq", items, flow_style=False)
+        try:
+            pairs = sorted(data.items(), key=lambda kv: kv[0])
+        except TypeError:  # PyYAML keeps the order then
+            raise _NotPlain from None
+        mapping = [(_plain_node(k, seen), _plain_node(v, seen)) for k, v in pairs]
+        return yaml.MappingNode("tag:yaml.org,2002:map", mapping, flow_style=False)
+    if kind is bool:
+        return yaml.ScalarNode("tag:yaml.org,2002:bool", "true" if data else "false")
+    if kind is int:
+        return yaml.ScalarNode("tag:yaml.org,2002:int", str(data))
+    if data is None:
+        return yaml.ScalarNode("tag:yaml.org,2002:null", "null")
+    raise _NotPlain
+
 
 def _str_presenter(dumper: Any, data: str) -> yaml.ScalarNode:
     if "\n" in data:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+        return dumper.represent_scalar(_STR, data, style="|")
+    return dumper.represent_scalar(_STR, data)
 
 
 _Dumper.add_representer(str, _str_presenter)
