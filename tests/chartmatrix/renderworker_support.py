@@ -31,6 +31,16 @@ def renderers(name: str, jobs: int | None = None) -> tuple[Renderer, WorkerRende
     return Renderer(helm, jobs), worker
 
 
+def render_both(
+    reference: Renderer, worker: WorkerRenderer, requests: Sequence[RenderRequest]
+) -> tuple[list[RenderResult], list[RenderResult]]:
+    """helm's results and the worker's for the same requests; the worker is closed."""
+    try:
+        return reference.render_many(requests), worker.render_many(requests)
+    finally:
+        worker.close()
+
+
 def _same(a: RenderResult, b: RenderResult) -> bool:
     return (a.ok, a.text, a.error) == (b.ok, b.text, b.error)
 

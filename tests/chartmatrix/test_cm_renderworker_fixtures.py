@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from chartmatrix.render import RenderRequest
 from cm_charts import write_tree
-from renderworker_support import HELMS, mismatches, renderers
+from renderworker_support import HELMS, mismatches, render_both, renderers
 
 SUB = {
     "Chart.yaml": "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
@@ -434,11 +434,7 @@ def test_worker_renders_fixture_charts_like_helm_template(
     labelled = _requests(charts, tmp_path)
     labels = [label for label, _ in labelled]
     requests = [request for _, request in labelled]
-    try:
-        expected = reference.render_many(requests)
-        actual = worker.render_many(requests)
-    finally:
-        worker.close()
+    expected, actual = render_both(reference, worker, requests)
     # (helm lists values schema errors in random order: the worker's order is one of them)
     problems = mismatches(requests, expected, actual, labels, reference)
     assert not problems, "\n".join(problems)
@@ -518,11 +514,7 @@ def test_worker_reuses_parse_trees_like_a_fresh_parse(helm: str, tmp_path: Path)
         RenderRequest(chart, {}),
     ]
     labels = ["first", "again", "leak", "after the failure"]
-    try:
-        expected = reference.render_many(requests)
-        actual = worker.render_many(requests)
-    finally:
-        worker.close()
+    expected, actual = render_both(reference, worker, requests)
     problems = mismatches(requests, expected, actual, labels, reference)
     assert not problems, "\n".join(problems)
     assert expected[0].ok and 'kept: "full"' in expected[0].text

@@ -12,7 +12,7 @@ import pytest
 from chartmatrix.charts import load_chart, stage
 from chartmatrix.render import RenderRequest
 from chartmatrix.spec import MatrixSpec, load_spec
-from renderworker_support import HELMS, mismatches, renderers
+from renderworker_support import HELMS, mismatches, render_both, renderers
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = sorted(REPO.glob("chart_tests/*/matrix.yaml"))
@@ -58,11 +58,7 @@ def test_worker_renders_every_case_like_helm_template(
     spec = load_spec(spec_file)
     chart = stage(spec.chart_dir, tmp_path / spec.chart_dir.name)
     requests, labels = spec_requests(spec, chart)
-    try:
-        expected = reference.render_many(requests)
-        actual = worker.render_many(requests)
-    finally:
-        worker.close()
+    expected, actual = render_both(reference, worker, requests)
     problems = mismatches(requests, expected, actual, labels, reference)
     assert not problems, f"{len(problems)} of {len(requests)} differ:\n" + "\n".join(problems)
     assert worker.fallbacks == 0
@@ -116,11 +112,7 @@ def test_corpus_defaults_and_archives(helm: str, tmp_path: Path) -> None:
         for archive in sorted((CORPUS / "tgz").glob(f"{name}-*.tgz")):
             requests.append(RenderRequest(archive, {}, kube_version="1.33"))
             labels.append(f"{archive.name} kube 1.33")
-    try:
-        expected = reference.render_many(requests)
-        actual = worker.render_many(requests)
-    finally:
-        worker.close()
+    expected, actual = render_both(reference, worker, requests)
     odd: list[str] = []
     problems = mismatches(requests, expected, actual, labels, reference, odd)
     assert not problems, f"{len(problems)} of {len(requests)} differ:\n" + "\n".join(problems)
@@ -147,11 +139,7 @@ def test_corpus_specs(helm: str, spec_file: Path, tmp_path: Path) -> None:
     name = spec_file.parent.name.split("-v")[0]
     args = ("--skip-schema-validation",) if name in SKIP_SCHEMA else ()
     requests, labels = spec_requests(spec, chart, args)
-    try:
-        expected = reference.render_many(requests)
-        actual = worker.render_many(requests)
-    finally:
-        worker.close()
+    expected, actual = render_both(reference, worker, requests)
     odd: list[str] = []
     problems = mismatches(requests, expected, actual, labels, reference, odd)
     assert not problems, f"{len(problems)} of {len(requests)} differ:\n" + "\n".join(problems)
