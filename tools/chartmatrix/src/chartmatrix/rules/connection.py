@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -88,16 +89,26 @@ def grpc_ingress(ctx: RuleContext) -> Iterator[Violation]:
             )
 
 
+@lru_cache(maxsize=256)
+def _envoy_config(text: str, is_json: bool) -> dict[str, Any] | None:
+    """The Envoy bootstrap in a ConfigMap value, or None. Many cases render the same
+    config, so it is parsed once; the dict is shared: rules only read it."""
+    try:
+        doc = json.loads(text) if is_json else yaml.load(text, Loader=_LOADER)
+    except (ValueError, yaml.YAMLError):
+        return None
+    if isinstance(doc, dict) and isinstance(doc.get("static_resources"), dict):
+        return doc
+    return None
+
+
 def _envoy_configs(ctx: RuleContext) -> Iterator[tuple[Manifest, str, dict[str, Any]]]:
     for cm in ctx.of_kind("ConfigMap"):
         for key, text in (cm.obj.get("data") or {}).items():
             if not isinstance(text, str) or not key.endswith((".yaml", ".yml", ".json")):
                 continue
-            try:
-                doc = json.loads(text) if key.endswith(".json") else yaml.load(text, Loader=_LOADER)
-            except (ValueError, yaml.YAMLError):
-                continue
-            if isinstance(doc, dict) and isinstance(doc.get("static_resources"), dict):
+            doc = _envoy_config(text, key.endswith(".json"))
+            if doc is not None:
                 yield cm, key, doc
 
 
