@@ -282,3 +282,16 @@ ROOTS_OF_GOLDEN_FILES = [
     Path(__file__).resolve().parents[2] / "chart_tests" / name / "golden"
     for name in ("mysql", "grpc", "web-session")
 ]
+
+
+def test_tree_copy_is_a_deep_copy_that_keeps_shared_containers() -> None:
+    shared = {"k": ["v", {"deep": 1}]}
+    doc = {"a": shared, "b": [shared, 1.5, None, True, "s"], "c": {"labels": {"x": "y"}}}
+    copied = golden._tree_copy(doc, {})
+    assert copied == doc
+    assert copied["a"] is copied["b"][0]  # shared, as in the original
+    assert copied["a"] is not shared and copied["a"]["k"] is not shared["k"]
+    copied["c"]["labels"]["x"] = "changed"
+    assert doc["c"]["labels"]["x"] == "y"
+    options = dict(sort_keys=True, default_flow_style=False, width=1000, allow_unicode=True)
+    assert yaml.dump(copied, Dumper=golden._Dumper, **options).count("&id001") == 1
