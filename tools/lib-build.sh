@@ -29,7 +29,7 @@ need_go() {
 # package@version, or a package of the module in WORKDIR, with one more go build flag)
 # into the cache and links .tools/bin/NAME.
 go_build() {
-  local name=$1 version=$2 target=$3 ldflags=$4 workdir=${5:-} flag=${6:--trimpath}
+  local name=$1 version=$2 target=$3 ldflags=$4 workdir=${5:-} flag=${6:-}
   local dest=$cache/tools/$name-$version
   if [ ! -x "$dest/$name" ]; then
     need_go
@@ -38,7 +38,7 @@ go_build() {
     rm -rf "$tmp"; mkdir -p "$tmp"
     local started=$SECONDS
     if [ -n "$workdir" ]; then
-      (cd "$workdir" && go build -trimpath "$flag" -ldflags "$ldflags" -o "$tmp/$name" "$target") >"$logs/$name.log" 2>&1 || build_failed "$name" "$target"
+      (cd "$workdir" && go build -trimpath ${flag:+"$flag"} -ldflags "$ldflags" -o "$tmp/$name" "$target") >"$logs/$name.log" 2>&1 || build_failed "$name" "$target"
     else
       (cd "$tmp" && GOBIN=$tmp GOFLAGS=-mod=mod go install -trimpath -ldflags "$ldflags" "$target") >"$logs/$name.log" 2>&1 || build_failed "$name" "$target"
       local built

@@ -138,11 +138,27 @@ class NodeTarget:
         )
 
     def exec(
-        self, namespace: str, pod: str, argv: list[str], container: str = "", timeout: float = 120
+        self,
+        namespace: str,
+        pod: str,
+        argv: list[str],
+        container: str = "",
+        timeout: float = 120,
+        retry_if: str = "",
     ) -> str:
-        """Run argv in a pod (kubectl exec); its stdout. Fails the test on a non-zero exit."""
+        """Run argv in a pod (kubectl exec); its stdout. Fails the test on a non-zero exit;
+        ``retry_if``: the text of a transient error (on stderr) worth up to 10 more tries,
+        1 s apart."""
         where = ["-c", container] if container else []
-        done = self.kubectl_run("exec", "-n", namespace, pod, *where, "--", *argv, timeout=timeout)
+        for tries_left in range(10, -1, -1):
+            done = self.kubectl_run(
+                "exec", "-n", namespace, pod, *where, "--", *argv, timeout=timeout
+            )
+            if done.returncode == 0 or not tries_left or not retry_if:
+                break
+            if retry_if not in done.stderr:
+                break
+            time.sleep(1)
         assert done.returncode == 0, f"exec in {namespace}/{pod} failed: {done.stderr.strip()}"
         return done.stdout
 

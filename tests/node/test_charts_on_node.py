@@ -457,7 +457,10 @@ def _sql(db: Release, pod: str, statement: str, host: str = "127.0.0.1", form: s
     ``form``: the client's output flags (-NB: values only, tab-separated; -E: NAME: value)."""
     script = 'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" exec mariadb -h "$1" -uroot "$2" -e "$3"'
     argv = ["sh", "-c", script, "sql", host, form, statement]
-    return db.target.exec(db.namespace, pod, argv, container="mysql").strip()
+    # "Unknown server host 'h' (-3)": EAI_AGAIN, the pod's resolver had no answer in time
+    # (seen once under load); a name that does not exist (-2) fails at once
+    retry = "' (-3)" if host != "127.0.0.1" else ""
+    return db.target.exec(db.namespace, pod, argv, container="mysql", retry_if=retry).strip()
 
 
 def _try_sql(db: Release, pod: str, statement: str, form: str = "-NB") -> str | None:
