@@ -240,9 +240,8 @@ class _PyYamlDumper(golden._Dumper):
 
 
 def _both(data: object) -> tuple[str, str]:
-    options = dict(sort_keys=True, default_flow_style=False, width=1000, allow_unicode=True)
-    fast = yaml.dump(data, Dumper=golden._Dumper, **options)
-    slow = yaml.dump(data, Dumper=_PyYamlDumper, **options)
+    fast = golden._dump_obj(data)
+    slow = yaml.dump(data, Dumper=_PyYamlDumper, **golden.DUMP_OPTIONS)
     return fast, slow
 
 
@@ -257,6 +256,12 @@ def _random_tree(rng: random.Random, depth: int = 0) -> object:
         return [_random_tree(rng, depth + 1) for _ in range(rng.randrange(4))]
     keys = ["b", "a", "apiVersion", "10", "yes", "k-8", "z.z/y"]
     return {rng.choice(keys): _random_tree(rng, depth + 1) for _ in range(rng.randrange(5))}
+
+
+ROOTS_OF_GOLDEN_FILES = [
+    Path(__file__).resolve().parents[2] / "chart_tests" / name / "golden"
+    for name in ("mysql", "grpc", "web-session")
+]
 
 
 def test_the_fast_dump_writes_what_pyyaml_writes() -> None:
@@ -278,12 +283,6 @@ def test_the_fast_dump_writes_what_pyyaml_writes() -> None:
     assert "&id001" in _both(trees[401])[0]  # the fallback was taken
 
 
-ROOTS_OF_GOLDEN_FILES = [
-    Path(__file__).resolve().parents[2] / "chart_tests" / name / "golden"
-    for name in ("mysql", "grpc", "web-session")
-]
-
-
 def test_tree_copy_is_a_deep_copy_that_keeps_shared_containers() -> None:
     shared = {"k": ["v", {"deep": 1}]}
     doc = {"a": shared, "b": [shared, 1.5, None, True, "s"], "c": {"labels": {"x": "y"}}}
@@ -293,5 +292,4 @@ def test_tree_copy_is_a_deep_copy_that_keeps_shared_containers() -> None:
     assert copied["a"] is not shared and copied["a"]["k"] is not shared["k"]
     copied["c"]["labels"]["x"] = "changed"
     assert doc["c"]["labels"]["x"] == "y"
-    options = dict(sort_keys=True, default_flow_style=False, width=1000, allow_unicode=True)
-    assert yaml.dump(copied, Dumper=golden._Dumper, **options).count("&id001") == 1
+    assert golden._dump_obj(copied).count("&id001") == 1

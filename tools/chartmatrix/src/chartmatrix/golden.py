@@ -81,8 +81,7 @@ _STR = "tag:yaml.org,2002:str"
 
 
 def _plain_node(data: Any, seen: set[int]) -> yaml.Node:
-    """What SafeRepresenter, _str_presenter, sort_keys=True and default_flow_style=False
-    make of ``data``."""
+    """What SafeRepresenter and _str_presenter make of ``data`` with DUMP_OPTIONS."""
     kind = type(data)
     if kind is str:
         return yaml.ScalarNode(_STR, data, style="|" if "\n" in data else None)
@@ -213,15 +212,17 @@ def normalize(manifests: Iterable[Manifest], masks: Iterable[Mask] = ()) -> list
     return Normalizer(masks).normalize(manifests)
 
 
+# how a golden document is written (_plain_node builds what these options ask for)
+DUMP_OPTIONS: dict[str, Any] = {
+    "sort_keys": True,
+    "default_flow_style": False,
+    "width": 1000,
+    "allow_unicode": True,
+}
+
+
 def _dump_obj(obj: Any) -> str:
-    return yaml.dump(
-        obj,
-        Dumper=_Dumper,
-        sort_keys=True,
-        default_flow_style=False,
-        width=1000,
-        allow_unicode=True,
-    )
+    return yaml.dump(obj, Dumper=_Dumper, **DUMP_OPTIONS)
 
 
 def _document(m: Manifest) -> str:
