@@ -154,9 +154,8 @@ class NodeTarget:
             done = self.kubectl_run(
                 "exec", "-n", namespace, pod, *where, "--", *argv, timeout=timeout
             )
-            if done.returncode == 0 or not tries_left or not retry_if:
-                break
-            if retry_if not in done.stderr:
+            transient = bool(retry_if) and retry_if in done.stderr
+            if done.returncode == 0 or not transient or not tries_left:
                 break
             time.sleep(1)
         assert done.returncode == 0, f"exec in {namespace}/{pod} failed: {done.stderr.strip()}"
