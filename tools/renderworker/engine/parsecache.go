@@ -19,8 +19,11 @@ import (
 )
 
 // ParseCacheSize is how many template sets are kept; 0 (the default) parses every
-// render, as Helm does. The worker sets it; its profiler leaves it at 0.
+// render, as Helm does. The workers set it to WorkerParseCacheSize.
 var ParseCacheSize = 0
+
+// WorkerParseCacheSize: a render worker renders a few charts (and subchart sets) many times.
+const WorkerParseCacheSize = 32
 
 // parsedSet is what parsing one set of template files left in the template set.
 type parsedSet struct {

@@ -101,7 +101,7 @@ func warning(format string, v ...interface{}) {
 
 func main() {
 	setupLogging()
-	engine.ParseCacheSize = 32 // a worker renders the same chart many times
+	engine.ParseCacheSize = engine.WorkerParseCacheSize
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	enc := json.NewEncoder(out)

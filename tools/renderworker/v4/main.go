@@ -109,7 +109,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "profile" { // a developer tool: see profile.go
 		os.Exit(profileMain(os.Args[2:], os.Stdout))
 	}
-	engine.ParseCacheSize = 32 // a worker renders the same chart many times
+	engine.ParseCacheSize = engine.WorkerParseCacheSize
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	enc := json.NewEncoder(out)

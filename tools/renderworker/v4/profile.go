@@ -343,7 +343,7 @@ func timeWorkerTemplate(o *profileOptions) ([]time.Duration, error) {
 		args = append(args, "--set-string", v)
 	}
 	cache := map[string]*cached{}
-	engine.ParseCacheSize = 32 // as in the worker: parse trees kept between renders
+	engine.ParseCacheSize = engine.WorkerParseCacheSize // as in the worker
 	defer func() { engine.ParseCacheSize = 0 }()
 	times := make([]time.Duration, 0, o.runs)
 	for range o.runs {
