@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from chartmatrix import golden, manifests
 from chartmatrix import runner as runner_module
+from chartmatrix.caselog import CaseLog
 from chartmatrix.manifests import Manifest, parse
 from chartmatrix.report.model import to_dict
 from chartmatrix.runner import Options, Runner
@@ -172,3 +173,26 @@ def test_a_check_that_crashes_stops_the_run_after_its_renders(
 
     again = verdicts(runner)
     assert len(again) == 11 and again == verdicts(Runner(Options(ci=True)))
+
+
+def test_results_are_written_to_disk_batch_by_batch(
+    spec_file: Path, kv_chart: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case's result leaves memory once its batch is settled; a case that renders a CRD
+    waits for the end of the run, where its golden file is compared."""
+    held: list[int] = []
+    spill = CaseLog.spill
+
+    def watched(self: CaseLog, keep: Any = lambda _: False) -> None:
+        spill(self, keep)
+        held.append(self.in_memory)
+
+    monkeypatch.setattr(CaseLog, "spill", watched)
+    with_crds, _, _ = _run(spec_file, 3, monkeypatch)
+    # batches of 3 over 11 cases, then the end; odd replicas (6 cases) render the CRD
+    assert held == [2, 4, 5, 6, 0]
+    assert [c["golden"]["status"] for c in with_crds["charts"][0]["cases"][:-1]] == ["written"] * 10
+    held.clear()
+    (kv_chart / "templates" / "crd.yaml").unlink()
+    _run(spec_file, 3, monkeypatch)
+    assert held == [0, 0, 0, 0, 0]

@@ -118,7 +118,7 @@ def time_chartmatrix(specs: list[MatrixSpec], options: Options) -> Ours:
     warm = time.perf_counter() - t0
     renderer = runner.renderer
     return Ours(
-        len(result.cases),
+        result.case_count,
         startup_seconds(),
         max(0.0, cold - warm),
         warm,
@@ -421,7 +421,7 @@ def scale_one(spec: MatrixSpec, size: int, helm: str | None, jobs: int | None) -
     result = runner.run([scale_spec(spec, size)])
     seconds = time.perf_counter() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return json.dumps({"cases": len(result.cases), "seconds": seconds, "rss_mb": rss_mb})
+    return json.dumps({"cases": result.case_count, "seconds": seconds, "rss_mb": rss_mb})
 
 
 def run_scale(specs: list[MatrixSpec], *, helm: str | None, jobs: int | None) -> int:

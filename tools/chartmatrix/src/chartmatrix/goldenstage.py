@@ -90,6 +90,7 @@ class GoldenStage:
             id(s): goldens.Normalizer(s.masks) for s in specs if s.golden_dir is not None
         }
         self.pending: list[_Pending] = []
+        self._pending_ids: set[int] = set()  # id() of each pending case's result
         self.seen: dict[int, set[str]] = {}  # per spec: the ids of the cases normalized
 
     def prepare(self, spec: MatrixSpec, case: Case, manifests: list[Manifest]) -> Draft:
@@ -119,6 +120,7 @@ class GoldenStage:
             out.ran.add("golden")
             draft.previous = None  # read by the rules, which have run
             self.pending.append(_Pending(out, spec, out.case, draft, request))
+            self._pending_ids.add(id(out))
             self.seen.setdefault(id(spec), set()).add(out.case.id)
 
     def settle(self, requests: list[RenderRequest]) -> None:
@@ -143,7 +145,13 @@ class GoldenStage:
             self._compare(group, {})
         done = {id(p) for p in ready}
         self.pending = [p for p in self.pending if id(p) not in done]
+        self._pending_ids = {id(p.out) for p in self.pending}
         self.timings["golden"] += time.perf_counter() - t1
+
+    def holds(self, result: CaseResult) -> bool:
+        """Whether ``result`` waits for a later :meth:`settle` or :meth:`finish`, which
+        will still write its golden verdict."""
+        return id(result) in self._pending_ids
 
     # -- after every case ------------------------------------------------------------
 

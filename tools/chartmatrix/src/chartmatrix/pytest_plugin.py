@@ -64,7 +64,7 @@ from chartmatrix.findings import Severity
 from chartmatrix.fixtures import ChartRenderer
 from chartmatrix.golden import orphans
 from chartmatrix.manifests import Rendered, query
-from chartmatrix.runner import Options, Runner, RunResult
+from chartmatrix.runner import CaseResult, Options, Runner, RunResult
 from chartmatrix.spec import SPEC_FILE, Case, MatrixSpec, load_spec
 from chartmatrix.validate import SchemaValidator
 
@@ -199,10 +199,19 @@ class _Batch:
     def __init__(self) -> None:
         self.result: RunResult | None = None
         self.error: str | None = None
+        self.found: dict[str, CaseResult] | None = None  # the whole file's, by case id
+
+    def outcome(self, item: MatrixCase, spec: MatrixSpec) -> tuple[CaseResult | None, bool]:
+        """The item's case result (None when it was not run) and whether the run is strict."""
+        if not _whole_file(item.config):
+            result = self._run(item, spec, {item.case.id})
+            return next(iter(result.cases), None), result.strict
+        result = self.get(item, spec)
+        if self.found is None:  # each result read back from disk once, not once per item
+            self.found = {c.case.id: c for c in result.cases}
+        return self.found.get(item.case.id), result.strict
 
     def get(self, item: MatrixCase, spec: MatrixSpec) -> RunResult:
-        if not _whole_file(item.config):
-            return self._run(item, spec, {item.case.id})
         if self.result is None and self.error is None:
             selected = {
                 i.case.id
@@ -249,12 +258,9 @@ class MatrixCase(pytest.Item):
 
     def runtest(self) -> None:
         spec = _spec_of(self)
-        result = _batch(self).get(self, spec)
-        found = [c for c in result.cases if c.case.id == self.case.id]
-        if not found:
+        outcome, strict = _batch(self).outcome(self, spec)
+        if outcome is None:
             raise MatrixCaseFailed(f"case {self.case.id} was not run")
-        outcome = found[0]
-        strict = result.strict
         bad = [f for f in outcome.findings if f.severity is Severity.ERROR or strict]
         for f in outcome.findings:
             if f not in bad:

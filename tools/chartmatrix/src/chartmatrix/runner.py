@@ -4,8 +4,9 @@ Renders run concurrently (one helm process per core); parsing, validation, rules
 golden comparison run in this process with compiled validators shared by every case.
 Cases stream through in batches (:data:`BATCH_CASES`): each case of a batch is checked as
 soon as its renders arrive, while the workers render the rest; a batch's renders are
-dropped before the next, and a case keeps only its findings and notes, so memory does not
-grow with the number of cases.
+dropped before the next, and a case keeps only its findings and notes, written to disk
+once final (:class:`~chartmatrix.caselog.CaseLog`), so memory does not grow with the number
+of cases.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import json
 import re
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chartmatrix import golden as goldens
+from chartmatrix.caselog import CaseLog
 from chartmatrix.charts import (
     ChartInfo,
     dependency_problems,
@@ -87,7 +89,7 @@ class CaseResult:
 @dataclass
 class ChartResult:
     spec: MatrixSpec
-    cases: list[CaseResult] = field(default_factory=list)
+    cases: CaseLog = field(default_factory=CaseLog)  # on disk once final
     findings: list[Finding] = field(default_factory=list)  # chart level (orphans)
     selected: list[str] = field(default_factory=list)  # a shard's: every shard's case ids
     unused_masks: list[Finding] = field(default_factory=list)  # a shard's: for the merge
@@ -108,8 +110,13 @@ class RunResult:
     shard: tuple[int, int] | None = None  # (I, N) of run --shard I/N
 
     @property
-    def cases(self) -> list[CaseResult]:
-        return [c for chart in self.charts for c in chart.cases]
+    def cases(self) -> Iterator[CaseResult]:
+        """Every chart's cases, one at a time (they are read back from disk)."""
+        return (c for chart in self.charts for c in chart.cases)
+
+    @property
+    def case_count(self) -> int:
+        return sum(len(chart.cases) for chart in self.charts)
 
     def failed(self) -> bool:
         return any(c.failed(self.strict) for c in self.charts)
@@ -220,7 +227,11 @@ class Runner:
                 for (i, _, _), outcome in zip(batch, outcomes, strict=True):
                     charts[i].cases.append(outcome)
                 self._golden.settle(requests)
+                for chart in charts:  # final now, but for cases the golden stage holds
+                    chart.cases.spill(keep=self._golden.holds)
             self._golden.finish(requests)
+            for chart in charts:
+                chart.cases.spill()
             for chart, info in zip(charts, infos, strict=True):
                 self._golden.chart(
                     chart, prune=selected is None, whole=only is None and shard is not None

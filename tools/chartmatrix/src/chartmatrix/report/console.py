@@ -92,14 +92,14 @@ def print_report(run: RunResult, console: Console) -> None:
     for chart in run.charts:
         console.print(_chart_line(chart, run.strict), soft_wrap=True)
     failed = sum(1 for c in run.cases if c.failed(run.strict))
-    ms = {k: v * 1000 / max(1, len(run.cases)) for k, v in run.timings.items()}
+    ms = {k: v * 1000 / max(1, run.case_count) for k, v in run.timings.items()}
     stages = ", ".join(f"{k} {v:.0f}" for k, v in ms.items())
     verdict = Text(
         "FAILED" if run.failed() else "OK", style="bold red" if run.failed() else "green"
     )
     console.print(
         verdict,
-        f"{len(run.cases)} cases in {len(run.charts)} chart(s), {failed} failed, "
+        f"{run.case_count} cases in {len(run.charts)} chart(s), {failed} failed, "
         f"{run.wall:.1f} s (ms/case: {stages})",
         soft_wrap=True,
     )

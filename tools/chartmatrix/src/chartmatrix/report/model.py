@@ -62,7 +62,7 @@ def to_dict(run: RunResult) -> dict[str, Any]:
     out: dict[str, Any] = {
         "ok": not run.failed(),
         "strict": run.strict,
-        "cases": len(run.cases),
+        "cases": run.case_count,
         "failed": sum(1 for c in run.cases if c.failed(run.strict)),
         "seconds": round(run.wall, 3),
         "timings_ms": {k: round(v * 1000, 1) for k, v in run.timings.items()},
