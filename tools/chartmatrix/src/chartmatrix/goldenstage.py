@@ -61,7 +61,7 @@ class _Pending:
     spec: MatrixSpec
     case: Case
     draft: Draft
-    request: int  # the render the golden file holds
+    request: RenderRequest  # the render the golden file holds
     text: str = ""
     refs: list[str] = field(default_factory=list)  # CRD files it names
     stale: bool = False  # its golden files would change
@@ -114,7 +114,7 @@ class GoldenStage:
                     )
         return draft
 
-    def add(self, out: CaseResult, spec: MatrixSpec, draft: Draft, request: int) -> None:
+    def add(self, out: CaseResult, spec: MatrixSpec, draft: Draft, request: RenderRequest) -> None:
         """Compare the case's golden file in :meth:`finish`."""
         if draft.render is not None:
             out.ran.add("golden")
@@ -123,7 +123,7 @@ class GoldenStage:
             self._pending_ids.add(id(out))
             self.seen.setdefault(id(spec), set()).add(out.case.id)
 
-    def settle(self, requests: list[RenderRequest]) -> None:
+    def settle(self) -> None:
         """Compare (or write) the golden files of the cases added so far that render no
         CRD, and forget them: only cases with CRDs wait for :meth:`finish`, where the
         files of CRDs shared by many cases are named once every case has rendered."""
@@ -136,7 +136,7 @@ class GoldenStage:
             p.text = p.draft.render.text()
             p.stale = p.draft.old != p.text
         self.timings["golden"] += time.perf_counter() - t0
-        self._render_again([p for p in ready if p.stale], requests)
+        self._render_again([p for p in ready if p.stale])
         t1 = time.perf_counter()
         groups: dict[int, list[_Pending]] = {}
         for p in ready:
@@ -155,7 +155,7 @@ class GoldenStage:
 
     # -- after every case ------------------------------------------------------------
 
-    def finish(self, requests: list[RenderRequest]) -> None:
+    def finish(self) -> None:
         """Resolve CRD files, render stale cases again, then compare or write."""
         t0 = time.perf_counter()
         groups: dict[int, list[_Pending]] = {}
@@ -179,7 +179,7 @@ class GoldenStage:
                     for ref in p.refs
                 )
         self.timings["golden"] += time.perf_counter() - t0
-        self._render_again([p for p in self.pending if p.stale], requests)
+        self._render_again([p for p in self.pending if p.stale])
         t1 = time.perf_counter()
         for key, group in groups.items():
             self._compare(group, files[key])
@@ -191,8 +191,9 @@ class GoldenStage:
             cache[str(path)] = path.read_text(encoding="utf-8") if path.is_file() else None
         return cache[str(path)]
 
-    def _render_again(self, stale: list[_Pending], requests: list[RenderRequest]) -> None:
-        needed = sorted({p.request for p in stale})
+    def _render_again(self, stale: list[_Pending]) -> None:
+        # cases that share a render (one request object) render it again once
+        needed = list({id(p.request): p.request for p in stale}.values())
         if not needed:
             return
         done = 0
@@ -203,17 +204,16 @@ class GoldenStage:
             self.progress("re-render", done, len(needed))
 
         t0 = time.perf_counter()
-        again = dict(
-            zip(
-                needed,
-                self.renderer.render_many([requests[r] for r in needed], rendered),
-                strict=True,
+        again = {
+            id(request): result
+            for request, result in zip(
+                needed, self.renderer.render_many(needed, rendered), strict=True
             )
-        )
+        }
         t1 = time.perf_counter()
         self.timings["render"] += t1 - t0
         for p in stale:
-            result = again[p.request]
+            result = again[id(p.request)]
             if not result.ok or p.draft.render is None or p.draft.normalized is None:
                 continue
             try:

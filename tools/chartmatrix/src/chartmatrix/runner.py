@@ -210,7 +210,6 @@ class Runner:
                 for i, s in enumerate(specs)
             ]
             selected = only if shard is None else _both(only, shard)
-            plan, requests = self._plan(specs, infos, staged, selected)
             charts = [ChartResult(s) for s in specs]
             for chart, staged_dir in zip(charts, staged, strict=True):
                 chart.findings.extend(_chart_findings(chart.spec, staged_dir, self.project))
@@ -220,16 +219,18 @@ class Runner:
             # streamed in batches: a batch's cases are checked as their renders arrive
             # (the workers go on rendering meanwhile), then its renders are dropped, so
             # memory stays flat however many cases there are
-            self._checked, self._planned = 0, len(plan)
-            for start in range(0, len(plan), BATCH_CASES):
-                batch = plan[start : start + BATCH_CASES]
+            self._checked = self._rendered = 0
+            self._planned = sum(
+                1 for s in specs for c in s.cases if selected is None or selected(s, c)
+            )
+            for batch, requests in self._batches(specs, infos, staged, selected):
                 outcomes = self._run_batch(specs, infos, batch, requests)
                 for (i, _, _), outcome in zip(batch, outcomes, strict=True):
                     charts[i].cases.append(outcome)
-                self._golden.settle(requests)
+                self._golden.settle()
                 for chart in charts:  # final now, but for cases the golden stage holds
                     chart.cases.spill(keep=self._golden.holds)
-            self._golden.finish(requests)
+            self._golden.finish()
             for chart in charts:
                 chart.cases.spill()
             for chart, info in zip(charts, infos, strict=True):
@@ -267,7 +268,7 @@ class Runner:
             nonlocal checking
             t0 = time.perf_counter()
             i, case, per_version = batch[at]
-            outcome = self._case(specs[i], infos[i], case, per_version, results)
+            outcome = self._case(specs[i], infos[i], case, per_version, results, requests)
             outcome.seconds += time.perf_counter() - t0
             outcome.seconds += sum(results[r].seconds for r in used[at])
             outcomes[at] = outcome
@@ -276,11 +277,12 @@ class Runner:
             self.progress("check", self._checked, self._planned)
 
         def rendered(k: int, result: RenderResult) -> None:
-            self._rendered += 1  # a render shared by two batches is done twice
-            self.progress("render", min(self._rendered, len(requests)), len(requests))
             results[needed[k]] = result
             for at in waiting.get(needed[k], ()):
                 missing[at].discard(needed[k])
+                if not missing[at]:
+                    self._rendered += 1
+                    self.progress("render", self._rendered, self._planned)
                 if not missing[at] and not failure:
                     try:
                         check(at)
@@ -297,22 +299,25 @@ class Runner:
         ordered: list[CaseResult] = []
         for at in range(len(batch)):
             if outcomes[at] is None:  # no render to wait for (every version excluded)
+                self._rendered += 1
                 check(at)
             outcome = outcomes[at]
             assert outcome is not None
             ordered.append(outcome)
         return ordered
 
-    def _plan(
+    def _batches(
         self,
         specs: list[MatrixSpec],
         infos: list[ChartInfo],
         staged: list[Path],
         only: Selector | None,
-    ) -> tuple[list[tuple[int, Case, dict[str, int]]], list[RenderRequest]]:
-        """The renders to run (deduplicated) and, per case, which render serves each
-        Kubernetes version (-1: Chart.yaml's kubeVersion excludes that version)."""
-        plan: list[tuple[int, Case, dict[str, int]]] = []
+    ) -> Iterator[tuple[list[tuple[int, Case, dict[str, int]]], list[RenderRequest]]]:
+        """The selected cases, :data:`BATCH_CASES` at a time, planned as each batch is
+        reached (nothing is kept per case of the run): the batch's renders (deduplicated)
+        and, per case, which render serves each Kubernetes version (-1: Chart.yaml's
+        kubeVersion excludes that version)."""
+        batch: list[tuple[int, Case, dict[str, int]]] = []
         requests: list[RenderRequest] = []
         index: dict[str, int] = {}
         for i, (s, info) in enumerate(zip(specs, infos, strict=True)):
@@ -344,8 +349,12 @@ class Runner:
                         index[key] = len(requests)
                         requests.append(req)
                     per_version[version] = index[key]
-                plan.append((i, case, per_version))
-        return plan, requests
+                batch.append((i, case, per_version))
+                if len(batch) == BATCH_CASES:
+                    yield batch, requests
+                    batch, requests, index = [], [], {}
+        if batch:
+            yield batch, requests
 
     def _case(
         self,
@@ -354,6 +363,7 @@ class Runner:
         case: Case,
         per_version: dict[str, int],
         results: dict[int, RenderResult],
+        requests: list[RenderRequest],
     ) -> CaseResult:
         out = CaseResult(spec.name, case)
         out.ran.add("render")
@@ -448,7 +458,7 @@ class Runner:
         out.notes["rules"] = f"{len(RULES)} rules; {len(raw) - len(kept)} finding(s) suppressed"
         t3 = time.perf_counter()
         self.timings["rules"] += t3 - t2
-        self._golden.add(out, spec, draft, per_version[top])  # compared in finish()
+        self._golden.add(out, spec, draft, requests[per_version[top]])  # compared later
         return out
 
     def _expect_failure(self, out: CaseResult, case: Case, result: RenderResult) -> None:
