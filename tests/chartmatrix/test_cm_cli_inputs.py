@@ -6,12 +6,13 @@ Every bad input is one line naming the flag or file (exit 2), never a traceback.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 from chartmatrix.cli import axes_from_args, main
 from chartmatrix.errors import ChartmatrixError
-from chartmatrix.spec import load_spec
+from chartmatrix.spec import ci_cases, load_spec
 from cm_charts import write_tree
 
 
@@ -161,3 +162,36 @@ def test_init_proposes_axes_and_counts_cases(
     assert "exists; pass --force" in capsys.readouterr().err
     code, out, err = run(capsys, str(out_file))
     assert code in (0, 1) and "internal error" not in err, out + err
+
+
+def test_a_ci_values_file_of_several_documents_is_read_as_helm_v4_does(
+    kv_chart: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Helm accepts a values file of several documents and reads one (v4 the last that
+    is not empty, v3 the first): the case renders what helm v4 renders, with a warning
+    naming the file; the chart's other cases are not held up."""
+    monkeypatch.chdir(tmp_path)
+    ci = kv_chart / "ci"
+    ci.mkdir()
+    scenarios = ci / "scenarios-values.yaml"
+    scenarios.write_text("replicas: 2\n---\nreplicas: 5\n---\n# none\n")
+    (ci / "plain-values.yaml").write_text("replicas: 1\n")
+    assert main(["run", "--no-progress", str(kv_chart), "--json", "r.json"]) in (0, 1)
+    report = json.loads((tmp_path / "r.json").read_text())
+    cases = {c["id"]: c for c in report["charts"][0]["cases"]}
+    assert set(cases) == {"default", "ci/scenarios", "ci/plain"}
+    found = cases["ci/scenarios"]["checks"]["render"]["findings"]
+    assert [f["rule"] for f in found] == ["values/multi-document"]
+    assert f"{scenarios} holds 2 YAML documents" in found[0]["message"]
+    assert cases["ci/plain"]["checks"]["render"]["findings"] == []
+    (case,) = (
+        c for c in ci_cases(kv_chart, {}, "t", "default", ("1.33",), ()) if c.id == "ci/scenarios"
+    )
+    assert case.values == {"replicas": 5}
+    helm = subprocess.run(
+        ["helm", "template", "t", str(kv_chart), "-f", str(scenarios)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "replicas: 5" in helm.stdout  # helm v4 too

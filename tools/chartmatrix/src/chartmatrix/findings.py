@@ -30,6 +30,7 @@ NON_RULE_IDS = frozenset(
         "chart/dependency-version",
         "spec/unknown-value",
         "spec/deprecated",
+        "values/multi-document",
     }
 )
 

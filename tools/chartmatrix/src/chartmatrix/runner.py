@@ -367,6 +367,11 @@ class Runner:
     ) -> CaseResult:
         out = CaseResult(spec.name, case)
         out.ran.add("render")
+        out.findings.extend(
+            Finding("render", rule, Severity.WARNING, message)
+            for rule, message in case.warnings
+            if not case.suppressed(rule, "")
+        )
         excluded = [v for v, r in per_version.items() if r < 0]
         per_version = {v: r for v, r in per_version.items() if r >= 0}
         for version in excluded:

@@ -29,7 +29,7 @@ from chartmatrix.findings import NON_RULE_IDS, json_path
 from chartmatrix.manifests import _tokens
 from chartmatrix.validate import bundled_versions, schema_version
 from chartmatrix.values import Values, from_path, merge, merge_all, split_path
-from chartmatrix.yamlfile import load_yaml_file
+from chartmatrix.yamlfile import load_values_file, load_yaml_file
 
 SPEC_FILE = "matrix.yaml"
 _SCHEMA_FILE = Path(__file__).with_name("spec.schema.json")
@@ -89,6 +89,7 @@ class Case:
     crds: tuple[Path, ...] = ()
     suppress: tuple[Suppression, ...] = ()
     description: str = ""
+    warnings: tuple[tuple[str, str], ...] = ()  # (finding id, message) about its input
 
     @property
     def golden_name(self) -> str:
@@ -371,20 +372,35 @@ def ci_cases(
     suppress: tuple[Suppression, ...] = (),
 ) -> list[Case]:
     """One case per ``ci/*-values.yaml`` of the chart (chart-testing's convention),
-    layered over the spec's base values like every other case."""
-    return [
-        Case(
-            id="ci/" + ci_file.name.removesuffix("-values.yaml"),
-            values=merge(base, load_yaml_file(ci_file)),
-            release=release,
-            namespace=namespace,
-            kube_versions=versions,
-            api_versions=api_versions,
-            origin=str(ci_file),
-            suppress=suppress,
+    layered over the spec's base values like every other case. A file of several YAML
+    documents is read as Helm v4 reads it, with a warning: Helm v3 reads another one."""
+    cases = []
+    for ci_file in sorted((chart_dir / "ci").glob("*-values.yaml")):
+        values, documents = load_values_file(ci_file)
+        warnings: tuple[tuple[str, str], ...] = ()
+        if documents > 1:
+            warnings = (
+                (
+                    "values/multi-document",
+                    f"{ci_file} holds {documents} YAML documents, but helm reads only one "
+                    "(v4 the last, v3 the first): this case renders the last; put each "
+                    "scenario in its own ci/*-values.yaml to test them all",
+                ),
+            )
+        cases.append(
+            Case(
+                id="ci/" + ci_file.name.removesuffix("-values.yaml"),
+                values=merge(base, values),
+                release=release,
+                namespace=namespace,
+                kube_versions=versions,
+                api_versions=api_versions,
+                origin=str(ci_file),
+                suppress=suppress,
+                warnings=warnings,
+            )
         )
-        for ci_file in sorted((chart_dir / "ci").glob("*-values.yaml"))
-    ]
+    return cases
 
 
 def _golden_dir(
