@@ -195,3 +195,62 @@ def test_a_ci_values_file_of_several_documents_is_read_as_helm_v4_does(
         check=True,
     )
     assert "replicas: 5" in helm.stdout  # helm v4 too
+
+
+PROBED_CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: probed\nversion: 0.1.0\n",
+    "values.yaml": ("a: {enabled: false}\nb: {enabled: false}\nc: {enabled: false, name: ''}\n"),
+    "templates/secret.yaml": (  # differs in every render: no axis change is seen in it
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: pw}\n"
+        "stringData: {password: {{ randAlphaNum 16 | quote }}}\n"
+    ),
+    "templates/a.yaml": (
+        "{{- if .Values.a.enabled }}\napiVersion: v1\nkind: ConfigMap\n"
+        "metadata: {name: a}\ndata: {b: {{ .Values.b.enabled | quote }}}\n{{- end }}\n"
+    ),
+    "templates/c.yaml": (
+        "{{- if .Values.c.enabled }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+        '  name: {{ required "c.name is required with c.enabled" .Values.c.name }}\n'
+        "{{- end }}\n"
+    ),
+}
+
+
+def test_init_leaves_out_axes_that_change_nothing_or_cannot_render_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = write_tree(tmp_path / "charts" / "probed", PROBED_CHART)
+    out_file = tmp_path / "chart_tests" / "probed" / "matrix.yaml"
+    assert main(["init", str(chart), "-o", str(out_file)]) == 0
+    text = out_file.read_text()
+    axes = [line for line in text.splitlines() if line.startswith("  ")]
+    assert axes == ['  "a.enabled": [false, true]  # switch']  # b's template needs a
+    assert '#   "b.enabled": [false, true]  # switch; changes nothing with the defaults' in text
+    assert (
+        '#   "c.enabled": [false, true]  # switch; fails to render alone: '
+        "execution error at (probed/templates/c.yaml:5:11): c.name is required with c.enabled"
+    ) in text
+    assert "2 cases" in capsys.readouterr().out
+
+
+def test_run_finds_the_spec_init_wrote_for_a_chart_in_another_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """init names the spec after Chart.yaml's name; run finds it under the project root
+    for the chart in a directory of another name, or packaged, and only for that chart."""
+    (tmp_path / ".git").mkdir()
+    monkeypatch.chdir(tmp_path)
+    chart = write_tree(tmp_path / "src" / "probed-chart", PROBED_CHART)
+    assert main(["init", str(chart)]) == 0
+    assert (tmp_path / "chart_tests" / "probed" / "matrix.yaml").is_file()
+    capsys.readouterr()
+    assert main(["run", "--list", str(chart)]) == 0
+    assert capsys.readouterr().out.split() == [
+        "probed",
+        "enabled:false",
+        "probed",
+        "enabled:true",
+    ]
+    other = write_tree(tmp_path / "elsewhere" / "probed", PROBED_CHART)  # same name, not it
+    assert main(["run", "--list", str(other)]) == 0
+    assert capsys.readouterr().out.split() == ["probed", "default"]

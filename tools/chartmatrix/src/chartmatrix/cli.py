@@ -117,13 +117,14 @@ def resolve_specs(args: argparse.Namespace) -> list[MatrixSpec]:
             raise ChartmatrixError(path, "chart not found")
         if not (path / "Chart.yaml").is_file():
             raise ChartmatrixError(path, "not a Helm chart (no Chart.yaml) and no matrix.yaml")
-        if load_chart(path).chart_type == "library":
+        info = load_chart(path)
+        if info.chart_type == "library":
             raise ChartmatrixError(
                 path,
                 "a library chart renders nothing by itself; run the spec of a chart that "
                 "uses it (or a small test chart that does)",
             )
-        spec_file = None if adhoc else find_spec(path)
+        spec_file = None if adhoc else find_spec(path, name=info.name, root=find_root())
         if spec_file is not None:
             specs.append(load_spec(spec_file, kube_versions=versions))
         else:

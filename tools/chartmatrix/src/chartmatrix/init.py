@@ -3,7 +3,9 @@
 Axes come from what the chart says it can vary: ``enabled`` switches and replica counts
 in values.yaml, booleans and enums in values.schema.json. Axes multiply, so only the
 most telling ones (switches first, then replica counts, enums, other booleans) are
-kept while the product stays under ``--max-cases``; the rest are listed as comments.
+kept while the product stays under ``--max-cases``; the rest are listed as comments, and
+so is an axis that changes nothing with the defaults or whose value cannot render alone
+(:mod:`chartmatrix.initprobe` renders each once).
 The chart's ``ci/*-values.yaml`` files are cases too. The file written is loaded back
 to count its cases, so the count printed is the one ``chartmatrix run`` will use.
 """
@@ -22,6 +24,7 @@ import yaml
 
 from chartmatrix.charts import ChartInfo, chart_dir_of, load_chart
 from chartmatrix.errors import ChartmatrixError
+from chartmatrix.initprobe import effects
 from chartmatrix.spec import SPEC_FILE, load_spec
 
 REPLICA_KEYS = ("replicas", "replicaCount")
@@ -112,8 +115,14 @@ def _flow(values: tuple[Any, ...]) -> str:
 
 
 def render_spec(
-    chart: Path, name: str, out_file: Path, kept: list[Candidate], rest: list[Candidate]
+    chart: Path,
+    name: str,
+    out_file: Path,
+    kept: list[Candidate],
+    rest: list[Candidate],
+    notes: dict[str, str] | None = None,
 ) -> str:
+    """The spec's text; ``notes``: why a candidate in ``rest`` is not proposed."""
     chart_rel = os.path.relpath(chart.resolve(), out_file.parent.resolve())
     lines = [
         f"# chartmatrix spec for chart {name}, proposed by `chartmatrix init`: review the axes,",
@@ -125,7 +134,11 @@ def render_spec(
         lines += [f"  {json.dumps(c.path)}: {_flow(c.values)}  # {c.why}" for c in kept]
     if rest:
         lines.append("# more candidate axes (each multiplies the case count):")
-        lines += [f"#   {json.dumps(c.path)}: {_flow(c.values)}  # {c.why}" for c in rest]
+        lines += [
+            f"#   {json.dumps(c.path)}: {_flow(c.values)}  # {c.why}"
+            + (f"; {notes[c.path]}" if notes and c.path in notes else "")
+            for c in rest
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -148,8 +161,11 @@ def init(chart: Path, out_file: Path | None, *, force: bool, max_cases: int) -> 
     out_file = out_file or default_output(info.name)
     if out_file.exists() and not force:
         raise ChartmatrixError(out_file, "exists; pass --force to overwrite it")
-    kept, rest = choose(candidates(info), max_cases)
-    text = render_spec(Path(chart), info.name, out_file, kept, rest)
+    found = candidates(info)
+    notes = {path: e.note for path, e in effects(chart_dir, found).items() if e.note}
+    kept, rest = choose([c for c in found if c.path not in notes], max_cases)
+    rest += [c for c in found if c.path in notes]
+    text = render_spec(Path(chart), info.name, out_file, kept, rest, notes)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(text, encoding="utf-8")
     spec = load_spec(out_file)
