@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from pathlib import Path
 
@@ -406,3 +408,30 @@ def test_spread_warning_for_replicated_statefulsets() -> None:
         }
     ]
     assert "topology/spread" not in findings(spread, headless, PDB)
+
+
+def test_checksums_of_one_value_and_objects_without_data() -> None:
+    """A checksum of the one file a Secret templates covers it (``tpl … | sha256sum``);
+    a Secret rendered without data (a controller fills it) needs no checksum."""
+    s = sts()
+    pod = s["spec"]["template"]["spec"]
+    pod["volumes"] = [{"name": "c", "secret": {"secretName": "db-config"}}]
+    headless = svc("db-headless", {"app": "db"}, clusterIP="None")
+    config = "server:\n  port: 3101\n"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db-config"},
+        "stringData": {"config.yaml": config},
+    }
+    assert "config/checksum-annotation" in findings(s, headless, PDB, secret)
+    annotations = s["spec"]["template"]["metadata"].setdefault("annotations", {})
+    annotations["checksum/app"] = hashlib.sha256(config.encode()).hexdigest()
+    assert "config/checksum-annotation" not in findings(s, headless, PDB, secret)
+    encoded = {**secret, "data": {"config.yaml": base64.b64encode(config.encode()).decode()}}
+    del encoded["stringData"]
+    assert "config/checksum-annotation" not in findings(s, headless, PDB, encoded)
+    annotations["checksum/app"] = "0" * 64
+    assert "config/checksum-annotation" in findings(s, headless, PDB, encoded)
+    filled_later = {k: v for k, v in secret.items() if k != "stringData"}
+    assert "config/checksum-annotation" not in findings(s, headless, PDB, filled_later)

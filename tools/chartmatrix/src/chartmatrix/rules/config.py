@@ -19,6 +19,8 @@ convention (the default), an error under ``strict`` and ``data-hash``
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import re
@@ -65,10 +67,30 @@ CHECKSUM_RULE = "config/checksum-annotation"
 
 
 def _hashes(obj: dict[str, Any]) -> frozenset[str]:
+    """The checksums that cover the object: of its data as a whole, and of each single
+    value (a chart that hashes the one file it templates, ``tpl … | sha256sum``)."""
     out = {canonical_hash(obj.get("data"))}
-    if isinstance(obj.get("stringData"), dict):
-        out.add(canonical_hash(obj["stringData"]))
+    for key in ("data", "stringData"):
+        items = obj.get(key)
+        if not isinstance(items, dict):
+            continue
+        if key == "stringData":
+            out.add(canonical_hash(items))
+        for value in items.values():
+            if isinstance(value, str):
+                out.add(hashlib.sha256(value.encode()).hexdigest())
+                if key == "data" and obj.get("kind") == "Secret":
+                    decoded = _base64(value)
+                    if decoded is not None:
+                        out.add(hashlib.sha256(decoded).hexdigest())
     return frozenset(out)
+
+
+def _base64(value: str) -> bytes | None:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _volume_of(pod: PodTemplate, path: str) -> str | None:

@@ -18,14 +18,17 @@ Used by ``config/checksum-annotation``. An object a pod template uses is *covere
    hash (8+ hex digits, or kustomize's 10-character suffix): a change renames it, which
    rolls the pods by itself; or ``helm.sh/resource-policy: keep``: state that outlives the
    release, such as credentials generated once and reused through ``lookup``, not
-   configuration rendered from values;
+   configuration rendered from values; or no ``data``, ``stringData`` or ``binaryData``
+   at all: a controller or the app fills it at run time (a webhook's certificate), and
+   nothing the chart renders can change it;
 3. **a checksum annotation covers it**. Checksum annotations are the pod template's keys
    ``checksum/<x>``, keys whose name has a word ``checksum`` or ``hash``
    (``example.com/config-hash``), and ``rollme`` (Helm's random-value idiom: every
    upgrade rolls). One covers the object when
 
    a. its value is the object's hash (:func:`chartmatrix.rules.config.canonical_hash` of
-      ``.data``, or of ``.stringData``), or ``<x>`` is the object's name; or
+      ``.data``, or of ``.stringData``), or the sha256 of one of its values (of a
+      Secret's ``.data`` value, encoded or decoded), or ``<x>`` is the object's name; or
    b. by its words: ``<x>`` is split at ``-_./`` into lower-case words, a plural ``s``
       dropped, the words ``checksum``/``hash``/``sha256``... removed. *Kind words* say
       what kind was hashed: ConfigMap (``config``, ``configmap``, ``cm``,
@@ -138,10 +141,18 @@ def _object_volume(vol: Any) -> bool:
 
 
 def unchanging(target: Target) -> bool:
-    """Immutable, content-named, or kept across releases (see the module docstring)."""
+    """Immutable, content-named, kept across releases (see the module docstring), or
+    rendered without any data: its content comes from a controller or the app at run
+    time, and nothing the chart renders can change it."""
     meta = target.obj.get("metadata") or {}
     kept = str((meta.get("annotations") or {}).get("helm.sh/resource-policy", "")) == "keep"
-    return kept or target.obj.get("immutable") is True or bool(_HASH_SUFFIX.search(target.name))
+    empty = not any(target.obj.get(k) for k in ("data", "stringData", "binaryData"))
+    return (
+        kept
+        or empty
+        or target.obj.get("immutable") is True
+        or bool(_HASH_SUFFIX.search(target.name))
+    )
 
 
 @dataclass(frozen=True)
