@@ -31,6 +31,12 @@ from chartmatrix.semver import SemverError, satisfies
 from chartmatrix.yamlfile import load_yaml_file
 
 _KUBE_VERSION = re.compile(r"KubeVersion")
+_API_VERSIONS = re.compile(r"Capabilities\.APIVersions")
+# "group/version/Kind" string literals ("policy/v1/PodDisruptionBudget", "v1/Service"):
+# what a template may test with .Capabilities.APIVersions.Has
+_KIND_LITERAL = re.compile(
+    r'"((?:[a-z0-9-]+(?:\.[a-z0-9-]+)*/)?v[0-9]+(?:alpha[0-9]+|beta[0-9]+)?/[A-Z][A-Za-z0-9]*)"'
+)
 
 
 @dataclass(frozen=True)
@@ -46,10 +52,23 @@ class ChartInfo:
     kube_version_constraint: str = ""
 
     @cached_property
+    def _templates(self) -> list[str]:
+        """Read on first use: only the render plan needs them, and they are every template
+        of every subchart (packaged ones unpacked in memory)."""
+        return _template_texts(self.path)
+
+    @cached_property
     def reads_kube_version(self) -> bool:
-        """Scanned on first use: only the render plan needs it, and the scan reads every
-        template of every subchart (packaged ones unpacked in memory)."""
-        return _reads_kube_version(self.path)
+        """Whether any template (own or of a subchart) reads ``.Capabilities.KubeVersion``."""
+        return any(_KUBE_VERSION.search(text) for text in self._templates)
+
+    @cached_property
+    def tested_kinds(self) -> tuple[str, ...]:
+        """The ``group/version/Kind`` literals of the templates when any of them reads
+        ``.Capabilities.APIVersions``: the kinds whose being served may change the render."""
+        if not any(_API_VERSIONS.search(text) for text in self._templates):
+            return ()
+        return tuple(sorted({k for text in self._templates for k in _KIND_LITERAL.findall(text)}))
 
 
 @dataclass(frozen=True)
@@ -126,11 +145,6 @@ def _tgz_templates(tgz: Path) -> list[str]:
     except (OSError, tarfile.TarError) as exc:
         raise ChartmatrixError(tgz, f"not a readable chart archive ({exc})") from None
     return out
-
-
-def _reads_kube_version(chart_dir: Path) -> bool:
-    """True when any template (own or of a subchart) reads ``.Capabilities.KubeVersion``."""
-    return any(_KUBE_VERSION.search(text) for text in _template_texts(chart_dir))
 
 
 def _dependencies(chart_dir: Path) -> list[dict[str, Any]]:

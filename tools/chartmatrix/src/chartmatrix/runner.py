@@ -39,7 +39,7 @@ from chartmatrix.render import RenderRequest, RenderResult
 from chartmatrix.renderworker import make_renderer
 from chartmatrix.rules import RULES, RuleContext, run_rules
 from chartmatrix.spec import Case, MatrixSpec
-from chartmatrix.validate import SchemaValidator, rendered_crds
+from chartmatrix.validate import SchemaValidator, rendered_crds, served
 from chartmatrix.valuepaths import unknown_value_paths
 
 CHECKS = ("render", "schema", "rules", "golden")
@@ -149,6 +149,10 @@ def _both(only: Selector | None, shard: Selector) -> Selector:
 
 def _highest(versions: tuple[str, ...]) -> str:
     return max(versions, key=lambda v: tuple(int(x) for x in v.split(".")[:2]))
+
+
+def _served_kinds(info: ChartInfo, version: str, given: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(k for k in info.tested_kinds if k not in given and served(k, version))
 
 
 def _allowed_versions(info: ChartInfo, versions: tuple[str, ...]) -> dict[str, bool | None]:
@@ -328,9 +332,16 @@ class Runner:
                 allowed = _allowed_versions(info, case.kube_versions)
                 # one render serves every version unless the templates read
                 # .Capabilities.KubeVersion (or Chart.yaml's kubeVersion is unclear)
-                per_kube = info.reads_kube_version or None in allowed.values()
                 usable = [v for v in case.kube_versions if allowed[v] is not False]
                 top = _highest(tuple(usable)) if usable else _highest(case.kube_versions)
+                # the built-in kinds the templates test that each version serves (a real
+                # cluster advertises them; helm template alone knows none)
+                kinds = {v: _served_kinds(info, v, case.api_versions) for v in usable}
+                per_kube = (
+                    info.reads_kube_version
+                    or None in allowed.values()
+                    or len(set(kinds.values())) > 1
+                )
                 for version in case.kube_versions:
                     if allowed[version] is False:
                         per_version[version] = -1
@@ -341,7 +352,7 @@ class Runner:
                         release=case.release,
                         namespace=case.namespace,
                         kube_version=version if per_kube else top,
-                        api_versions=case.api_versions,
+                        api_versions=case.api_versions + kinds[version if per_kube else top],
                         helm_args=self.options.helm_args,
                     )
                     key = _request_key(req)

@@ -67,6 +67,23 @@ def schema_version(version: str) -> str:
     return usable[-1]
 
 
+@cache
+def _schema_files(version: str) -> frozenset[str]:
+    return frozenset(p.name for p in (SCHEMA_ROOT / f"v{version}.0-local-strict").iterdir())
+
+
+def served(kind: str, version: str) -> bool:
+    """Whether a cluster of Kubernetes ``version`` serves ``group/version/Kind`` as a
+    built-in API (a custom resource's kind is never one): as its discovery tells Helm
+    on an install, where ``helm template`` knows only group/versions."""
+    api, _, name = kind.rpartition("/")
+    group = api.rpartition("/")[0]
+    if "." in group and not group.endswith(".k8s.io"):
+        return False  # the built-in groups: apps, policy, ..., and *.k8s.io
+    file = f"{name.lower()}-{_api_file_part(api)}.json"
+    return file in _schema_files(schema_version(version))
+
+
 def _api_file_part(api_version: str) -> str:
     # rbac.authorization.k8s.io/v1 -> rbac-v1 ; apps/v1 -> apps-v1 ; v1 -> v1
     return re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
