@@ -164,3 +164,38 @@ def test_verdict_cache_is_bounded_least_recently_used_out(monkeypatch: pytest.Mo
     # an evicted verdict is worked out again, the same
     assert v.validate(maps[0], "1.36") == []
     assert len(v._verdicts) == 3
+
+
+def test_a_custom_resource_is_validated_as_the_api_server_prunes_its_nulls(
+    tmp_path: Path,
+) -> None:
+    """A null in a field its CRD does not declare nullable is dropped before validation
+    (then a required field is missing, not of the wrong type); a nullable one stays."""
+    crd = tmp_path / "widget.yaml"
+    crd.write_text(
+        CRD.replace("required: [size]", "required: [size, mode]").replace(
+            "note: {type: string, nullable: true}",
+            "note: {type: string, nullable: true}\n"
+            "                mode: {type: string}\n"
+            "                level: {type: integer, default: 2}\n"
+            "                credential: {type: object, properties: {name: {type: string}}}\n"
+            "                pad: {x-kubernetes-int-or-string: true, nullable: true}",
+        )
+    )
+    v = SchemaValidator([crd])
+    widget = one(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+        "spec: {size: 3, mode: null, note: null, level: null, credential: null, pad: null}\n"
+    )
+    got = [(f.path, f.message) for f in v.validate(widget, "1.36")]
+    assert got == [("spec", "'mode' is a required property")]
+    fixed = one(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+        "spec: {size: 3, mode: a, credential: null, level: null}\n"
+    )
+    assert v.validate(fixed, "1.36") == []
+    wrong = one(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+        "spec: {size: 3, mode: a, credential: 1}\n"
+    )
+    assert [f.path for f in v.validate(wrong, "1.36")] == ["spec.credential"]

@@ -192,8 +192,11 @@ def _crd_schema(schema: dict[str, Any], *, root: bool) -> dict[str, Any]:
         if node.pop("x-kubernetes-int-or-string", False):
             node.pop("type", None)
             node["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-        if node.pop("nullable", False) and isinstance(node.get("type"), str):
-            node["type"] = [node["type"], "null"]
+        if node.pop("nullable", False):
+            if isinstance(node.get("type"), str):
+                node["type"] = [node["type"], "null"]
+            elif isinstance(node.get("anyOf"), list):  # int-or-string
+                node["anyOf"] = [*node["anyOf"], {"type": "null"}]
         for key in ("properties", "patternProperties", "definitions"):
             if isinstance(node.get(key), dict):
                 node[key] = {k: walk(v) for k, v in node[key].items()}
@@ -216,6 +219,36 @@ def _crd_schema(schema: dict[str, Any], *, root: bool) -> dict[str, Any]:
         props.setdefault("kind", {"type": "string"})
         props["metadata"] = {"type": "object"}
         out.setdefault("type", "object")
+    return out
+
+
+def _allows_null(schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    return (isinstance(kind, list) and "null" in kind) or {"type": "null"} in (
+        schema.get("anyOf") or []
+    )
+
+
+def without_nulls(value: Any, schema: Any) -> Any:
+    """A custom resource as the API server validates it: a field set to null that its
+    CRD does not declare nullable is dropped first, or replaced by the field's default
+    (apiextensions' pruning of non-nullable nulls); a copy where anything changed."""
+    if not isinstance(value, dict) or not isinstance(schema, dict):
+        return value
+    properties = schema.get("properties") or {}
+    more = schema.get("additionalProperties")
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        sub = properties.get(key, more if isinstance(more, dict) else None)
+        if not isinstance(sub, dict):
+            out[key] = item
+        elif item is None and not _allows_null(sub):
+            if "default" in sub:
+                out[key] = copy.deepcopy(sub["default"])
+        elif isinstance(item, list) and isinstance(sub.get("items"), dict):
+            out[key] = [without_nulls(x, sub["items"]) for x in item]
+        else:
+            out[key] = without_nulls(item, sub)
     return out
 
 
@@ -385,25 +418,27 @@ class SchemaValidator:
                 )
             ]
         schemas = self._schemas(version)
+        built_in = schemas.validator(api, kind)
         compiled = (
-            schemas.validator(api, kind)
+            built_in
             or self._crd_validator(api, kind, crds)
             or self._rendered_validator(api, kind, rendered)
         )
         if compiled is None:
             return [self._unknown(schemas, api, kind, resource, version)]
         validator, digest, quick = compiled
+        obj = manifest.obj if built_in else without_nulls(manifest.obj, validator.schema)
         key = (digest, document_digest(manifest.obj))
         verdict = self._verdicts.pop(key, None)
         if verdict is None:
             # a document the quick check passes has no errors; jsonschema words the rest
             verdict = (
                 ()
-                if quick is not None and quick(manifest.obj)
+                if quick is not None and quick(obj)
                 else tuple(
                     sorted(
                         (json_path(e.absolute_path), _short(_describe(e)))
-                        for e in validator.iter_errors(manifest.obj)
+                        for e in validator.iter_errors(obj)
                     )
                 )
             )
