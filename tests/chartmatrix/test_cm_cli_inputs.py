@@ -231,6 +231,13 @@ def test_init_leaves_out_axes_that_change_nothing_or_cannot_render_alone(
         "execution error at (probed/templates/c.yaml:5:11): c.name is required with c.enabled"
     ) in text
     assert "2 cases" in capsys.readouterr().out
+    (chart / "values.yaml").write_text(
+        "a: {enabled: false}\nb: {enabled: false}\nc: {enabled: true}\n"
+    )
+    assert main(["init", str(chart), "-o", str(out_file), "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "the chart's defaults do not render (execution error at" in out
+    assert "c.name is required with c.enabled" in out
 
 
 def test_run_finds_the_spec_init_wrote_for_a_chart_in_another_directory(

@@ -24,7 +24,7 @@ import yaml
 
 from chartmatrix.charts import ChartInfo, chart_dir_of, load_chart
 from chartmatrix.errors import ChartmatrixError
-from chartmatrix.initprobe import effects
+from chartmatrix.initprobe import DefaultsFail, effects
 from chartmatrix.spec import SPEC_FILE, load_spec
 
 REPLICA_KEYS = ("replicas", "replicaCount")
@@ -162,7 +162,14 @@ def init(chart: Path, out_file: Path | None, *, force: bool, max_cases: int) -> 
     if out_file.exists() and not force:
         raise ChartmatrixError(out_file, "exists; pass --force to overwrite it")
     found = candidates(info)
-    notes = {path: e.note for path, e in effects(chart_dir, found).items() if e.note}
+    try:
+        notes = {path: e.note for path, e in effects(chart_dir, found).items() if e.note}
+    except DefaultsFail as exc:
+        notes = {}
+        print(
+            f"note: {chart}: the chart's defaults do not render ({exc}); every case needs "
+            "the values it asks for (values: or set: in the spec)"
+        )
     kept, rest = choose([c for c in found if c.path not in notes], max_cases)
     rest += [c for c in found if c.path in notes]
     text = render_spec(Path(chart), info.name, out_file, kept, rest, notes)

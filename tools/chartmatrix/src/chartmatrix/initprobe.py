@@ -52,9 +52,13 @@ def _differences(a: list[Manifest], b: list[Manifest]) -> set[tuple[str, str, st
     return {(v.kind, v.name, v.path) for v in variations(a, b)}
 
 
+class DefaultsFail(Exception):
+    """The chart's defaults do not render: nothing can be told apart."""
+
+
 def effects(chart_dir: Path, candidates: list[Candidate]) -> dict[str, Effect]:
-    """Each candidate's effect by value path; {} when the defaults do not render (then
-    nothing can be told apart)."""
+    """Each candidate's effect by value path. Raises :class:`DefaultsFail` (with helm's
+    first line) when the chart's defaults do not render."""
     with tempfile.TemporaryDirectory(prefix="chartmatrix-init-") as tmp:
         staged = stage(chart_dir, Path(tmp) / chart_dir.name)
         requests = [RenderRequest(staged), RenderRequest(staged)]  # twice: what is volatile
@@ -70,7 +74,7 @@ def effects(chart_dir: Path, candidates: list[Candidate]) -> dict[str, Effect]:
             renderer.close()
     first, second = _objects(results[0]), _objects(results[1])
     if first is None or second is None:
-        return {}
+        raise DefaultsFail(_first_line(results[0].error) or "its output is not YAML")
     volatile = _differences(first, second)
     changed: set[str] = set()
     rendered: set[str] = set()
