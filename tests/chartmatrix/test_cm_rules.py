@@ -435,3 +435,46 @@ def test_checksums_of_one_value_and_objects_without_data() -> None:
     assert "config/checksum-annotation" in findings(s, headless, PDB, encoded)
     filled_later = {k: v for k, v in secret.items() if k != "stringData"}
     assert "config/checksum-annotation" not in findings(s, headless, PDB, filled_later)
+
+
+def test_a_selector_on_a_label_the_pods_set_on_themselves_is_a_warning() -> None:
+    """A leader that labels its own pod (Vault's vault-active, Patroni's role) is selected
+    by a Service once it runs: a warning when the render lets its ServiceAccount patch
+    pods, an error otherwise."""
+    s = sts()
+    s["spec"]["template"]["spec"]["serviceAccountName"] = "db"
+    headless = svc("db-headless", {"app": "db"}, clusterIP="None")
+    active = svc("db-active", {"app": "db", "db-active": "true"})
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "db-discovery"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "patch"]}],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "db-discovery"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": "db-discovery",
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": "db"}],
+    }
+    objs = (s, headless, PDB, active, role)
+    error = findings(*objs)["service/selector-matches"]
+    assert len(error) == 1 and "nothing in the render runs such pods" in error[0]
+    [warning] = findings(*objs, binding)["service/selector-matches"]
+    assert "label themselves db-active at run time" in warning
+    assert "ServiceAccount db may patch pods: Role/db-discovery" in warning
+    read_only = {**role, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}
+    assert (
+        "nothing in the render"
+        in findings(s, headless, PDB, active, read_only, binding)["service/selector-matches"][0]
+    )
+    other = svc("db-other", {"app": "web", "db-active": "true"})  # conflicts with app: db
+    assert (
+        "nothing in the render"
+        in findings(s, headless, PDB, other, role, binding)["service/selector-matches"][0]
+    )

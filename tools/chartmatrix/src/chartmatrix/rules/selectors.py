@@ -13,7 +13,11 @@ source (declare the Service under ``external.Service`` or suppress the rule):
   certificate or secret kind);
 * the control plane or another namespace: a Service in a namespace other than the
   release's (``kube-system``), or control-plane labels (``component: etcd``,
-  ``k8s-app: kube-dns``).
+  ``k8s-app: kube-dns``);
+* the pods themselves, at run time: the selector matches a pod template of the render
+  but for labels the template does not set, and the render lets that pod's
+  ServiceAccount patch or update pods (a leader labelling itself ``vault-active: "true"``
+  or ``role: primary``, as Vault and Patroni do).
 """
 
 from __future__ import annotations
@@ -127,6 +131,53 @@ def _operator_resource(selector: dict[str, Any], crs: list[Manifest]) -> Manifes
     return None
 
 
+_PATCH_VERBS = {"patch", "update", "*"}
+
+
+def _may_patch_pods(ctx: RuleContext, account: str) -> str | None:
+    """The Role/ClusterRole of the render that lets ServiceAccount ``account`` patch or
+    update pods (through a binding of the render), or None."""
+    for binding in ctx.of_kind("RoleBinding", "ClusterRoleBinding"):
+        subjects = binding.obj.get("subjects") or []
+        if not any(
+            isinstance(s, dict) and s.get("kind") == "ServiceAccount" and s.get("name") == account
+            for s in subjects
+        ):
+            continue
+        ref = binding.obj.get("roleRef") or {}
+        role = ctx.find(str(ref.get("kind", "")), str(ref.get("name", "")))
+        for r in (role.obj.get("rules") or []) if role is not None else []:
+            if not isinstance(r, dict):
+                continue
+            groups, resources = r.get("apiGroups") or [], r.get("resources") or []
+            if (
+                ("" in groups or "*" in groups)
+                and ("pods" in resources or "*" in resources)
+                and _PATCH_VERBS & set(r.get("verbs") or [])
+            ):
+                return role.ref
+    return None
+
+
+def _self_labelled(ctx: RuleContext, selector: dict[str, Any], pods: list[Any]) -> str | None:
+    """Why the selected pods may label themselves at run time, or None."""
+    for pod in pods:
+        labels = pod.labels
+        missing = [k for k in selector if k not in labels]
+        if not missing or any(str(labels[k]) != str(v) for k, v in selector.items() if k in labels):
+            continue
+        account = str(
+            pod.spec.get("serviceAccountName") or pod.spec.get("serviceAccount") or "default"
+        )
+        role = _may_patch_pods(ctx, account)
+        if role is not None:
+            return (
+                f"pods of {pod.owner.ref} once they label themselves {', '.join(missing)} at "
+                f"run time (their ServiceAccount {account} may patch pods: {role})"
+            )
+    return None
+
+
 def _outside(ctx: RuleContext, svc: Manifest, selector: dict[str, Any]) -> str | None:
     """Why the selected pods are probably made outside the chart, or None."""
     crs = [m for m in ctx.manifests if is_custom(m) and m.kind not in NO_PODS]
@@ -154,7 +205,7 @@ def _outside(ctx: RuleContext, svc: Manifest, selector: dict[str, Any]) -> str |
     RULE,
     Severity.ERROR,
     "every Service selector matches some pod template in the render (warning when an "
-    "operator or the control plane probably runs the pods)",
+    "operator or the control plane probably runs the pods, or the pods label themselves)",
 )
 def service_selects_pods(ctx: RuleContext) -> Iterator[Violation]:
     pods = pod_templates(ctx.manifests)
@@ -168,7 +219,7 @@ def service_selects_pods(ctx: RuleContext) -> Iterator[Violation]:
         if any(map_selector_matches(selector, p) for p in pods):
             continue
         declare = f"declare it under external.Service: [{svc.name}] or suppress {RULE}"
-        why = _outside(ctx, svc, selector)
+        why = _outside(ctx, svc, selector) or _self_labelled(ctx, selector, pods)
         if why is not None:
             yield Violation(
                 f"selector {selector} matches no pod template in the render; it probably "
