@@ -15,6 +15,7 @@ from chartmatrix.golden import (
     dump,
     foreign,
     is_golden,
+    name_glob,
     normalize,
     orphans,
     resolve_crds,
@@ -127,6 +128,11 @@ def test_an_object_in_one_render_only_is_a_variation() -> None:
     )
     found = variations(normalize(first), normalize(second))
     assert [(v.resource, v.path) for v in found] == [("ConfigMap/x-1", ""), ("ConfigMap/x-2", "")]
+    # a name mask (a glob of both names) compares them under one masked name
+    assert name_glob("x-1", "x-2") == "x-*" and name_glob("a-x", "b-x") == "*-x"
+    assert name_glob("abc", "xyz") is None
+    masks = [Mask(kind="ConfigMap", name="x-*", path="metadata.name")]
+    assert variations(normalize(first, masks), normalize(second, masks)) == []
 
 
 def test_normalizer_counts_mask_hits() -> None:

@@ -471,6 +471,22 @@ class Variation:
         return yaml.safe_dump(entry, default_flow_style=True, width=10**6, sort_keys=False).strip()
 
 
+def name_glob(a: str, b: str) -> str | None:
+    """A name pattern that matches both names (what they share at each end around a
+    ``*``), or None when they share nothing at either end."""
+    prefix = _shared_start(a, b)
+    rest_a, rest_b = a[len(prefix) :], b[len(prefix) :]
+    suffix = _shared_start(rest_a[::-1], rest_b[::-1])[::-1]
+    return f"{prefix}*{suffix}" if prefix or suffix else None
+
+
+def _shared_start(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
 def variations(first: Iterable[Manifest], second: Iterable[Manifest]) -> list[Variation]:
     """Paths (manifest query syntax) whose values differ between two normalized renders."""
 

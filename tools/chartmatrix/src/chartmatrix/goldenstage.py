@@ -68,6 +68,17 @@ class _Pending:
     variations: list[goldens.Variation] | None = None  # the render differs from itself
 
 
+def _name_mask(v: goldens.Variation, found: list[goldens.Variation], spec_name: str) -> str:
+    """The mask that compares an object whose name varies under a masked name, when the
+    other render has one object of its kind in its place."""
+    others = [o for o in found if o.kind == v.kind and not o.path and o.name != v.name]
+    glob = goldens.name_glob(v.name, others[0].name) if len(others) == 1 else None
+    if glob is None:
+        return ""
+    entry = goldens.Variation(v.kind, glob, "metadata.name").mask_entry()
+    return f"to compare it under a masked name, add to {spec_name}: mask: [{entry}]; "
+
+
 class GoldenStage:
     """The golden files of one run (one instance per :meth:`Runner.run`)."""
 
@@ -291,7 +302,7 @@ class GoldenStage:
             elif v.kind:
                 message = (
                     "is rendered by only one of two renders of the same values: its name "
-                    f"varies, which no mask can hide; {file.name} is not written"
+                    f"varies; {_name_mask(v, found, spec_name)}{file.name} is not written"
                 )
             else:
                 message = (
