@@ -199,3 +199,13 @@ def test_a_custom_resource_is_validated_as_the_api_server_prunes_its_nulls(
         "spec: {size: 3, mode: a, credential: 1}\n"
     )
     assert [f.path for f in v.validate(wrong, "1.36")] == ["spec.credential"]
+
+
+def test_an_object_without_a_name_is_an_error() -> None:
+    v = SchemaValidator()
+    nameless = one("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ''}\ndata: {a: b}\n")
+    [finding] = v.validate(nameless, "1.36")
+    assert finding.rule == "schema/no-name" and finding.severity.value == "error"
+    assert "v1 ConfigMap has no metadata.name" in finding.message
+    generated = one("apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: x-}\n")
+    assert v.validate(generated, "1.36") == []

@@ -31,6 +31,7 @@ NON_RULE_IDS = frozenset(
         "spec/unknown-value",
         "spec/deprecated",
         "values/multi-document",
+        "schema/no-name",
     }
 )
 

@@ -417,6 +417,20 @@ class SchemaValidator:
                     kube_version=version,
                 )
             ]
+        meta = manifest.obj.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        if not meta.get("name") and not meta.get("generateName") and not kind.endswith("List"):
+            return [
+                Finding(
+                    "schema",
+                    "schema/no-name",
+                    Severity.ERROR,
+                    f"{api} {kind} has no metadata.name (nor generateName): the API server "
+                    "refuses it",
+                    resource=manifest.source,
+                    kube_version=version,
+                )
+            ]
         schemas = self._schemas(version)
         built_in = schemas.validator(api, kind)
         compiled = (
