@@ -255,3 +255,33 @@ def test_merged_shards_annotate_as_the_whole_run_does(failing_project: Path) -> 
     merged = chartmatrix("merge", "--github-annotations", "1.json", "2.json")
     assert merged.returncode == 1, merged.stderr
     assert commands(whole) and commands(merged) == commands(whole)
+
+
+def test_a_message_without_a_resource_starts_with_its_version() -> None:
+    report = {
+        "charts": [
+            {
+                "name": "c",
+                "findings": [],
+                "cases": [
+                    {
+                        "id": "default",
+                        "checks": {
+                            "render": {
+                                "findings": [
+                                    {
+                                        "rule": "render/failed",
+                                        "severity": "error",
+                                        "message": "execution error",
+                                        "kube_version": "1.37",
+                                    }
+                                ]
+                            }
+                        },
+                    }
+                ],
+            }
+        ]
+    }
+    [command] = annotations(report, Path("/w"))
+    assert command.endswith("::[k8s 1.37]: execution error%0A(case: default)")

@@ -48,9 +48,9 @@ def _findings(report: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]
 
 
 def _message(finding: dict[str, Any]) -> str:
-    where = finding.get("resource", "") + (f" {finding['path']}" if finding.get("path") else "")
-    version = f" [k8s {finding['kube_version']}]" if finding.get("kube_version") else ""
-    return f"{where}{version}: {finding['message']}" if where or version else finding["message"]
+    version = f"[k8s {finding['kube_version']}]" if finding.get("kube_version") else ""
+    where = " ".join(p for p in (finding.get("resource"), finding.get("path"), version) if p)
+    return f"{where}: {finding['message']}" if where else finding["message"]
 
 
 def annotations(report: dict[str, Any], workspace: Path) -> list[str]:
