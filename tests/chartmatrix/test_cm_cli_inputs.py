@@ -261,3 +261,24 @@ def test_run_finds_the_spec_init_wrote_for_a_chart_in_another_directory(
     other = write_tree(tmp_path / "elsewhere" / "probed", PROBED_CHART)  # same name, not it
     assert main(["run", "--list", str(other)]) == 0
     assert capsys.readouterr().out.split() == ["probed", "default"]
+
+
+def test_init_keeps_replica_counts_within_the_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = write_tree(
+        tmp_path / "charts" / "probed",
+        {
+            **PROBED_CHART,
+            "values.yaml": "replicaCount: 1\nworkers: {replicas: 5}\n",
+            "values.schema.json": (
+                '{"type": "object", "properties": {"replicaCount": '
+                '{"type": "integer", "maximum": 1}}}'
+            ),
+        },
+    )
+    out_file = tmp_path / "matrix.yaml"
+    assert main(["init", str(chart), "-o", str(out_file)]) == 0
+    text = out_file.read_text()
+    assert "replicaCount" not in text  # the schema allows 1 only: nothing to vary
+    assert '"workers.replicas": [1, 5]' in text

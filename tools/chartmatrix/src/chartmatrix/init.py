@@ -48,9 +48,20 @@ def _key(parent: str, key: str) -> str:
     return f"{parent}.{escaped}" if parent else escaped
 
 
-def _from_values(node: Any, parent: str = "", depth: int = 0) -> Iterator[Candidate]:
+def _replicas(value: int, schema: Any) -> tuple[int, ...]:
+    """1 and 3 (or the default when higher), within the schema's minimum and maximum."""
+    bounds = schema if isinstance(schema, dict) else {}
+    low, high = bounds.get("minimum", -math.inf), bounds.get("maximum", math.inf)
+    return tuple(sorted(n for n in {1, max(value, 3)} if low <= n <= high))
+
+
+def _from_values(
+    node: Any, schema: Any = None, parent: str = "", depth: int = 0
+) -> Iterator[Candidate]:
+    """Candidates from the chart's defaults; ``schema``: the values schema at ``node``."""
     if not isinstance(node, dict) or depth > MAX_DEPTH:
         return
+    properties = (schema.get("properties") if isinstance(schema, dict) else None) or {}
     for key, value in node.items():
         path = _key(parent, str(key))
         if key == "global":
@@ -58,9 +69,11 @@ def _from_values(node: Any, parent: str = "", depth: int = 0) -> Iterator[Candid
         if key == "enabled" and isinstance(value, bool) and parent:
             yield Candidate(path, (value, not value), "switch")
         elif key in REPLICA_KEYS and isinstance(value, int) and not isinstance(value, bool):
-            yield Candidate(path, tuple(sorted({1, max(value, 3)})), "replicas")
+            values = _replicas(value, properties.get(key))
+            if len(values) > 1:
+                yield Candidate(path, values, "replicas")
         elif isinstance(value, dict):
-            yield from _from_values(value, path, depth + 1)
+            yield from _from_values(value, properties.get(key), path, depth + 1)
 
 
 def _from_schema(node: Any, defaults: Any, parent: str = "", depth: int = 0) -> Iterator[Candidate]:
@@ -86,6 +99,7 @@ def candidates(info: ChartInfo) -> list[Candidate]:
     """Proposed axes, most telling first, one per value path."""
     found: dict[str, Candidate] = {}
     schema_file = info.path / "values.schema.json"
+    schema: Any = None
     if schema_file.is_file():
         try:
             schema = json.loads(schema_file.read_text(encoding="utf-8"))
@@ -93,7 +107,7 @@ def candidates(info: ChartInfo) -> list[Candidate]:
             raise ChartmatrixError(schema_file, f"not readable JSON ({exc})") from None
         for c in _from_schema(schema, info.defaults):
             found.setdefault(c.path, c)
-    for c in _from_values(info.defaults):
+    for c in _from_values(info.defaults, schema):
         found.setdefault(c.path, c)
     return sorted(found.values(), key=lambda c: (_PRIORITY[c.why], c.depth, c.path))
 
