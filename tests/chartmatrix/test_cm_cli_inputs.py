@@ -271,6 +271,10 @@ def test_init_keeps_replica_counts_within_the_schema(
         {
             **PROBED_CHART,
             "values.yaml": "replicaCount: 1\nworkers: {replicas: 5}\n",
+            "templates/workers.yaml": (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: workers}\n"
+                "data: {replicas: {{ .Values.workers.replicas | quote }}}\n"
+            ),
             "values.schema.json": (
                 '{"type": "object", "properties": {"replicaCount": '
                 '{"type": "integer", "maximum": 1}}}'
@@ -281,4 +285,5 @@ def test_init_keeps_replica_counts_within_the_schema(
     assert main(["init", str(chart), "-o", str(out_file)]) == 0
     text = out_file.read_text()
     assert "replicaCount" not in text  # the schema allows 1 only: nothing to vary
-    assert '"workers.replicas": [1, 5]' in text
+    # the default first, then what init renders to see that it changes something
+    assert '\n  "workers.replicas": [5, 1]  # replicas\n' in text

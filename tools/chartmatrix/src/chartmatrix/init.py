@@ -49,10 +49,12 @@ def _key(parent: str, key: str) -> str:
 
 
 def _replicas(value: int, schema: Any) -> tuple[int, ...]:
-    """1 and 3 (or the default when higher), within the schema's minimum and maximum."""
+    """The default first, then 1 or 3 (whichever it is not), within the schema's
+    minimum and maximum (an axis lists its default first: init renders the others)."""
     bounds = schema if isinstance(schema, dict) else {}
     low, high = bounds.get("minimum", -math.inf), bounds.get("maximum", math.inf)
-    return tuple(sorted(n for n in {1, max(value, 3)} if low <= n <= high))
+    other = 3 if value <= 1 else 1
+    return tuple(n for n in (value, other) if low <= n <= high)
 
 
 def _from_values(
@@ -64,8 +66,8 @@ def _from_values(
     properties = (schema.get("properties") if isinstance(schema, dict) else None) or {}
     for key, value in node.items():
         path = _key(parent, str(key))
-        if key == "global":
-            continue
+        if str(key).startswith("_"):
+            continue  # private by convention (istio's _internal_defaults_do_not_set)
         if key == "enabled" and isinstance(value, bool) and parent:
             yield Candidate(path, (value, not value), "switch")
         elif key in REPLICA_KEYS and isinstance(value, int) and not isinstance(value, bool):
@@ -80,7 +82,7 @@ def _from_schema(node: Any, defaults: Any, parent: str = "", depth: int = 0) -> 
     if not isinstance(node, dict) or depth > MAX_DEPTH:
         return
     for key, prop in (node.get("properties") or {}).items():
-        if key == "global" or not isinstance(prop, dict):
+        if str(key).startswith("_") or not isinstance(prop, dict):
             continue
         path = _key(parent, str(key))
         default = defaults.get(key) if isinstance(defaults, dict) else None

@@ -81,6 +81,7 @@ NO_PODS = {
     "Probe",
     "PrometheusRule",
     "ReferenceGrant",
+    "Route",
     "RequestAuthentication",
     "ScaledObject",
     "ScrapeConfig",
