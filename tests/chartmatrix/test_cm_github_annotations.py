@@ -285,3 +285,40 @@ def test_a_message_without_a_resource_starts_with_its_version() -> None:
     }
     [command] = annotations(report, Path("/w"))
     assert command.endswith("::[k8s 1.37]: execution error%0A(case: default)")
+
+
+TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: x
+spec:
+  template:
+    spec:
+      initContainers:
+      {{- include "partials.proxy-init" . | nindent 8 }}
+      containers:
+      - name: app
+        securityContext:
+          runAsNonRoot: true
+      securityContext:
+        fsGroup: 1
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        # written by an include: the key that holds it, not the pod's securityContext
+        ("spec.template.spec.initContainers[0].securityContext.capabilities", 8),
+        ("spec.template.spec.containers[0].securityContext.runAsNonRoot", 13),
+        ("spec.template.spec.securityContext.fsGroup", 15),
+    ],
+)
+def test_a_path_points_at_its_own_block(tmp_path: Path, path: str, line: int) -> None:
+    from chartmatrix.locate import _PATH_KEY, _path_line
+
+    file = tmp_path / "deployment.yaml"
+    file.write_text(TEMPLATE)
+    keys = [k for k in _PATH_KEY.findall(path) if not k.isdigit()]
+    assert _path_line(file, "Deployment", keys) == line

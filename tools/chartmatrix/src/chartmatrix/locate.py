@@ -90,19 +90,52 @@ def template_file(chart_dir: Path, source: str) -> Path | None:
     return None
 
 
+def _key_indent(text: str) -> int:
+    """The column of a line's key (after a list item's ``- ``)."""
+    stripped = text.lstrip()
+    indent = len(text) - len(stripped)
+    return indent + len(stripped) - len(stripped.removeprefix("-").lstrip()) if stripped else indent
+
+
+def _block_end(lines: list[str], at: int) -> int:
+    """Where the YAML block of the key on line ``at`` ends: the next line spelled at its
+    column or left of it (template actions and blank lines do not end it)."""
+    column = _key_indent(lines[at])
+    for n in range(at + 1, len(lines)):
+        stripped = lines[n].strip()
+        if not stripped or stripped.startswith(("{{", "#")):
+            continue
+        if stripped == "---" or _key_indent(lines[n]) <= column:
+            return n
+    return len(lines)
+
+
 def _path_line(file: Path, kind: str, keys: list[str]) -> int:
     """The line of the deepest key of ``keys`` the template spells out, each searched
-    after the previous one (so a container's ``securityContext`` is not the pod's),
-    starting at the object's ``kind:`` line; 1 when nothing matches."""
+    inside the block of the previous one (so a container's ``securityContext`` is not
+    the pod's), starting at the object's ``kind:`` line; 1 when nothing matches. A key
+    the template does not spell out (an ``include`` writes it) leaves the line of the
+    last key found."""
     lines = _lines(file)
     kind_line = re.compile(rf"^\s*kind:\s*[\"']?{re.escape(kind)}\b")
     start = next((n for n, text in enumerate(lines) if kind_line.search(text)), 0)
     found = start + 1 if lines and kind_line.search(lines[start]) else 1
+    # the object's document: from its kind line to the next ---
+    end = next((n for n in range(start + 1, len(lines)) if lines[n].strip() == "---"), len(lines))
+    column = -1  # keys of the document's top level sit at any column
     for key in keys:
         pattern = _key_pattern(key)
-        hit = next((n for n in range(start, len(lines)) if pattern.search(lines[n])), None)
-        if hit is not None:
-            start, found = hit, hit + 1
+        hits = [
+            n
+            for n in range(start, end)
+            if pattern.search(lines[n]) and _key_indent(lines[n]) > column
+        ]
+        if not hits:
+            break
+        # the child of the previous key, not a grandchild of the same name
+        hit = min(hits, key=lambda n: (_key_indent(lines[n]), n))
+        start, found = hit, hit + 1
+        column, end = _key_indent(lines[hit]), _block_end(lines, hit)
     return found
 
 
