@@ -296,13 +296,14 @@ class GoldenStage:
             if v.path:
                 message = (
                     "differs between two renders of the same values (random or time-based "
-                    f"output), so {file.name} could never settle and is not written; "
-                    f"add to {spec_name}: mask: [{v.mask_entry()}]"
+                    "output), so the case's golden file could never settle and is not "
+                    f"written; add to {spec_name}: mask: [{v.mask_entry()}]"
                 )
             elif v.kind:
                 message = (
                     "is rendered by only one of two renders of the same values: its name "
-                    f"varies; {_name_mask(v, found, spec_name)}{file.name} is not written"
+                    f"varies; {_name_mask(v, found, spec_name)}the case's golden file is not "
+                    "written"
                 )
             else:
                 message = (
