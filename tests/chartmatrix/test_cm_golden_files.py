@@ -10,7 +10,7 @@ import pytest
 import yaml
 from chartmatrix import render, renderworker
 from chartmatrix.cli import main
-from cm_charts import write_tree
+from cm_charts import write_spec, write_tree
 
 RANDOM_CHART = {
     "Chart.yaml": "apiVersion: v2\nname: rnd\nversion: 0.1.0\n",
@@ -251,3 +251,36 @@ def test_a_crd_is_kept_once_per_chart(
     assert code == 0, out
     assert not crd_file.exists()
     assert "CRD" not in (golden / "replicas=2.yaml").read_text()
+
+
+def test_a_change_in_a_chart_that_reads_the_clock_proposes_masks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two renders of one run fall in the same minute, so a field derived from the time
+    settles within a run and changes between runs: the golden/changed finding of such a
+    chart proposes the mask of what changed."""
+    monkeypatch.delenv("CI", raising=False)
+    write_tree(
+        tmp_path / "charts" / "clock",
+        {
+            "Chart.yaml": "apiVersion: v2\nname: clock\nversion: 0.1.0\n",
+            "values.yaml": "{}\n",
+            "templates/cronjob.yaml": (
+                "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: beat}\nspec:\n"
+                '  schedule: "0 3 1 1 {{ now | date "2006" | mod 7 }}"\n'
+                "  jobTemplate:\n    spec:\n      template:\n        spec:\n"
+                "          restartPolicy: Never\n"
+                "          containers: [{name: b, image: 'busybox:1.36'}]\n"
+            ),
+        },
+    )
+    spec = write_spec(tmp_path, "clock", {})
+    assert main(["run", "--no-progress", str(spec)]) in (0, 1)
+    golden = spec.parent / "golden" / "default.yaml"
+    text = golden.read_text()
+    golden.write_text(re.sub(r"schedule: 0 3 1 1 \d", "schedule: 0 3 1 1 9", text))
+    capsys.readouterr()
+    assert main(["run", "--no-progress", "--ci", str(spec)]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the chart's templates read the clock (now)" in out, out
+    assert "mask: [{kind: CronJob, name: beat, path: spec.schedule}]" in out, out

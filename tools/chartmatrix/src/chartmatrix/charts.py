@@ -32,6 +32,7 @@ from chartmatrix.yamlfile import load_yaml_file
 
 _KUBE_VERSION = re.compile(r"KubeVersion")
 _API_VERSIONS = re.compile(r"Capabilities\.APIVersions")
+_CLOCK = re.compile(r"\{\{[^}]*\bnow\b")  # an action that calls sprig's now
 # "group/version/Kind" string literals ("policy/v1/PodDisruptionBudget", "v1/Service"):
 # what a template may test with .Capabilities.APIVersions.Has
 _KIND_LITERAL = re.compile(
@@ -61,6 +62,11 @@ class ChartInfo:
     def reads_kube_version(self) -> bool:
         """Whether any template (own or of a subchart) reads ``.Capabilities.KubeVersion``."""
         return any(_KUBE_VERSION.search(text) for text in self._templates)
+
+    @cached_property
+    def reads_clock(self) -> bool:
+        """Whether any template calls ``now`` (dates, schedules derived from the time)."""
+        return any(_CLOCK.search(text) for text in self._templates)
 
     @cached_property
     def tested_kinds(self) -> tuple[str, ...]:

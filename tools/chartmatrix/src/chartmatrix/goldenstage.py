@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +53,7 @@ class Draft:
     findings: list[Finding] = field(default_factory=list)
     render: goldens.Render | None = None
     old: str | None = None  # the golden file's text
+    clock: bool = False  # the chart's templates read the clock (now)
 
 
 @dataclass
@@ -66,6 +67,31 @@ class _Pending:
     refs: list[str] = field(default_factory=list)  # CRD files it names
     stale: bool = False  # its golden files would change
     variations: list[goldens.Variation] | None = None  # the render differs from itself
+
+
+def _spec_name(spec: MatrixSpec) -> str:
+    return spec.spec_file.name if spec.spec_file else "the spec"
+
+
+def _clock_hint(finding: Finding, p: _Pending, *, spec_name: str) -> Finding:
+    """golden/changed of a chart that reads the clock: the masks for what changed, in
+    case it is the time of the render (the two renders of one run fall in the same
+    minute, so the run cannot tell)."""
+    if p.draft.old is None or p.draft.normalized is None:
+        return finding
+    try:
+        before = parse(p.draft.old)
+    except ManifestParseError:
+        return finding
+    changed = [v for v in goldens.variations(before, p.draft.normalized) if v.path][:5]
+    if not changed:
+        return finding
+    entries = ", ".join(v.mask_entry() for v in changed)
+    hint = (
+        "; the chart's templates read the clock (now): if this is the time of the render, "
+        f"add to {spec_name}: mask: [{entries}]"
+    )
+    return replace(finding, message=finding.message + hint)
 
 
 def _name_mask(v: goldens.Variation, found: list[goldens.Variation], spec_name: str) -> str:
@@ -104,14 +130,18 @@ class GoldenStage:
         self._pending_ids: set[int] = set()  # id() of each pending case's result
         self.seen: dict[int, set[str]] = {}  # per spec: the ids of the cases normalized
 
-    def prepare(self, spec: MatrixSpec, case: Case, manifests: list[Manifest]) -> Draft:
-        """Normalize a render (masks applied) and read the golden render it replaces."""
+    def prepare(
+        self, spec: MatrixSpec, case: Case, manifests: list[Manifest], *, clock: bool = False
+    ) -> Draft:
+        """Normalize a render (masks applied) and read the golden render it replaces.
+        ``clock``: the chart's templates read the clock (two renders a second apart are
+        equal, two runs a minute apart may not be)."""
         normalizer = self.normalizers.get(id(spec))
         if normalizer is None or spec.golden_dir is None:
             return Draft()
         normalized = normalizer.normalize(manifests)
         render = normalizer.render(normalized, spec.name, case.id)
-        draft = Draft(normalized, render=render)
+        draft = Draft(normalized, render=render, clock=clock)
         file = spec.golden_dir / case.golden_name
         if file.is_file():
             draft.old = file.read_text(encoding="utf-8")
@@ -248,7 +278,10 @@ class GoldenStage:
                 self._unsettled(p, file)
                 continue
             verdict = goldens.compare(file, p.text, update=self.update, ci=self.ci)
-            p.out.findings.extend(self._findings(verdict, ""))
+            found = self._findings(verdict, "")
+            if verdict.status == "changed" and p.draft.clock:
+                found = [_clock_hint(f, p, spec_name=_spec_name(spec)) for f in found]
+            p.out.findings.extend(found)
             shared: list[goldens.GoldenResult] = []
             diffs: list[str] = []
             for ref in p.refs:
@@ -290,7 +323,7 @@ class GoldenStage:
 
     def _unsettled(self, p: _Pending, file: Path) -> None:
         assert p.variations is not None
-        spec_name = p.spec.spec_file.name if p.spec.spec_file else "the spec"
+        spec_name = _spec_name(p.spec)
         found = p.variations or [goldens.Variation("", "", "")]
         for v in found:
             if v.path:

@@ -452,7 +452,7 @@ class Runner:
         self.timings["validate"] += t1 - t0
         # also when updating: accepting a render that changes an immutable field is exactly
         # when the upgrade hazard must be seen (suppress upgrade/immutable-field to accept it)
-        draft = self._golden.prepare(spec, case, manifests)
+        draft = self._golden.prepare(spec, case, manifests, clock=info.reads_clock)
         out.findings.extend(draft.findings)
         t2 = time.perf_counter()
         self.timings["golden"] += t2 - t1
