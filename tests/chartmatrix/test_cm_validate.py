@@ -68,7 +68,7 @@ def test_valid_object_and_removed_api() -> None:
     assert v.validate(ok, "1.30") == []
     old = one("apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: p}\n")
     [finding] = v.validate(old, "1.30")
-    assert finding.rule == "schema/api-not-served" and "policy-v1" in finding.message
+    assert finding.rule == "schema/api-not-served" and "policy/v1" in finding.message
 
 
 def test_unknown_kind_is_reported_then_crd_validates(tmp_path: Path) -> None:
@@ -170,7 +170,8 @@ def test_a_custom_resource_is_validated_as_the_api_server_prunes_its_nulls(
     tmp_path: Path,
 ) -> None:
     """A null in a field its CRD does not declare nullable is dropped before validation
-    (then a required field is missing, not of the wrong type); a nullable one stays."""
+    (then a required field is missing, not of the wrong type), and an absent field with a
+    default gets it; a nullable null stays."""
     crd = tmp_path / "widget.yaml"
     crd.write_text(
         CRD.replace("required: [size]", "required: [size, mode]").replace(
@@ -178,6 +179,7 @@ def test_a_custom_resource_is_validated_as_the_api_server_prunes_its_nulls(
             "note: {type: string, nullable: true}\n"
             "                mode: {type: string}\n"
             "                level: {type: integer, default: 2}\n"
+            "                tier: {type: string, default: gold, enum: [gold]}\n"
             "                credential: {type: object, properties: {name: {type: string}}}\n"
             "                pad: {x-kubernetes-int-or-string: true, nullable: true}",
         )
@@ -194,6 +196,13 @@ def test_a_custom_resource_is_validated_as_the_api_server_prunes_its_nulls(
         "spec: {size: 3, mode: a, credential: null, level: null}\n"
     )
     assert v.validate(fixed, "1.36") == []
+    defaulted = CRD.replace("required: [size]", "required: [size, tier]").replace(
+        "note: {type: string, nullable: true}",
+        "note: {type: string, nullable: true}\n                tier: {type: string, default: gold}",
+    )
+    crd.write_text(defaulted)
+    widget = one("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n")
+    assert SchemaValidator([crd]).validate(widget, "1.36") == []  # tier is defaulted
     wrong = one(
         "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
         "spec: {size: 3, mode: a, credential: 1}\n"
@@ -209,3 +218,20 @@ def test_an_object_without_a_name_is_an_error() -> None:
     assert "v1 ConfigMap has no metadata.name" in finding.message
     generated = one("apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: x-}\n")
     assert v.validate(generated, "1.36") == []
+
+
+def test_a_custom_resource_in_a_group_named_like_a_built_in_one_is_not_built_in() -> None:
+    """Only the built-in group/version of a kind gets its schema: a CRD of another group
+    with the same kind name (apps.example.com/v1 Deployment, Knative's Service,
+    monitoring.coreos.com Probe) is a kind without schema, never 'not served'."""
+    v = SchemaValidator()
+    for api, kind in [
+        ("apps.example.com/v1", "Deployment"),
+        ("serving.knative.dev/v1", "Service"),
+        ("monitoring.coreos.com/v1", "Probe"),
+    ]:
+        doc = one(f"apiVersion: {api}\nkind: {kind}\nmetadata: {{name: x}}\nspec: {{}}\n")
+        assert [f.rule for f in v.validate(doc, "1.33")] == ["schema/unknown-kind"], api
+    beta = one("apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: x}\n")
+    [finding] = v.validate(beta, "1.33")
+    assert finding.rule == "schema/api-not-served" and "(it serves policy/v1)" in finding.message

@@ -68,20 +68,35 @@ def schema_version(version: str) -> str:
 
 
 @cache
-def _schema_files(version: str) -> frozenset[str]:
-    return frozenset(p.name for p in (SCHEMA_ROOT / f"v{version}.0-local-strict").iterdir())
+def _definitions(version: str) -> dict[str, Any]:
+    """The shared definitions of a bundled schema version (read once; never modified)."""
+    file = SCHEMA_ROOT / f"v{version}.0-local-strict" / "_definitions.json"
+    return json.loads(file.read_text())  # type: ignore[no-any-return]
+
+
+def _gvk(api_version: str, kind: str) -> tuple[str, str, str]:
+    group, _, version = api_version.rpartition("/")
+    return group, version, kind
+
+
+@cache
+def served_kinds(version: str) -> frozenset[tuple[str, str, str]]:
+    """(group, version, kind) of every built-in kind a cluster of the bundled schema
+    ``version`` serves (their definitions' x-kubernetes-group-version-kind)."""
+    return frozenset(
+        (str(g.get("group", "")), str(g.get("version", "")), str(g.get("kind", "")))
+        for definition in _definitions(version)["$defs"].values()
+        for g in definition.get("x-kubernetes-group-version-kind") or ()
+        if isinstance(g, dict)
+    )
 
 
 def served(kind: str, version: str) -> bool:
     """Whether a cluster of Kubernetes ``version`` serves ``group/version/Kind`` as a
-    built-in API (a custom resource's kind is never one): as its discovery tells Helm
-    on an install, where ``helm template`` knows only group/versions."""
+    built-in API: as its discovery tells Helm on an install, where ``helm template``
+    knows only group/versions."""
     api, _, name = kind.rpartition("/")
-    group = api.rpartition("/")[0]
-    if "." in group and not group.endswith(".k8s.io"):
-        return False  # the built-in groups: apps, policy, ..., and *.k8s.io
-    file = f"{name.lower()}-{_api_file_part(api)}.json"
-    return file in _schema_files(schema_version(version))
+    return _gvk(api, name) in served_kinds(schema_version(version))
 
 
 def _api_file_part(api_version: str) -> str:
@@ -127,22 +142,19 @@ class _VersionSchemas:
     def __init__(self, version: str) -> None:
         self.version = version
         self.dir = SCHEMA_ROOT / f"v{version}.0-local-strict"
-        definitions = json.loads((self.dir / "_definitions.json").read_text())
+        definitions = _definitions(version)
         self.definitions = definitions
         self.registry: Registry = Resource.from_contents(definitions) @ Registry()
         self.inliner = Inliner(definitions)
         self.fast = fastvalid.Compiler(definitions)
         self.validators: dict[tuple[str, str], Compiled | None] = {}
-        self.kinds: dict[str, list[str]] = {}
-        for entry in self.dir.iterdir():
-            stem = entry.name.removesuffix(".json")
-            if "-" in stem:
-                kind, _, api = stem.partition("-")
-                self.kinds.setdefault(kind, []).append(api)
 
     def validator(self, api_version: str, kind: str) -> Compiled | None:
-        """The kind's schema, compiled; None when this version has none."""
+        """The kind's schema, compiled; None when this version does not serve it (a
+        custom resource of a group named like a built-in one included)."""
         key = (api_version, kind)
+        if key not in self.validators and _gvk(api_version, kind) not in served_kinds(self.version):
+            self.validators[key] = None
         if key not in self.validators:
             file = self.dir / f"{kind.lower()}-{_api_file_part(api_version)}.json"
             if file.is_file():
@@ -229,10 +241,11 @@ def _allows_null(schema: dict[str, Any]) -> bool:
     )
 
 
-def without_nulls(value: Any, schema: Any) -> Any:
-    """A custom resource as the API server validates it: a field set to null that its
-    CRD does not declare nullable is dropped first, or replaced by the field's default
-    (apiextensions' pruning of non-nullable nulls); a copy where anything changed."""
+def as_admitted(value: Any, schema: Any) -> Any:
+    """A custom resource as the API server validates it, after its defaulting: a field
+    set to null that its CRD does not declare nullable is dropped, an absent field (or
+    such a null) with a ``default`` gets it, in every object present. A copy where
+    anything changed."""
     if not isinstance(value, dict) or not isinstance(schema, dict):
         return value
     properties = schema.get("properties") or {}
@@ -243,12 +256,14 @@ def without_nulls(value: Any, schema: Any) -> Any:
         if not isinstance(sub, dict):
             out[key] = item
         elif item is None and not _allows_null(sub):
-            if "default" in sub:
-                out[key] = copy.deepcopy(sub["default"])
+            pass  # pruned, then defaulted below when the field has a default
         elif isinstance(item, list) and isinstance(sub.get("items"), dict):
-            out[key] = [without_nulls(x, sub["items"]) for x in item]
+            out[key] = [as_admitted(x, sub["items"]) for x in item]
         else:
-            out[key] = without_nulls(item, sub)
+            out[key] = as_admitted(item, sub)
+    for key, sub in properties.items():
+        if key not in out and isinstance(sub, dict) and "default" in sub:
+            out[key] = as_admitted(copy.deepcopy(sub["default"]), sub)
     return out
 
 
@@ -441,7 +456,7 @@ class SchemaValidator:
         if compiled is None:
             return [self._unknown(schemas, api, kind, resource, version)]
         validator, digest, quick = compiled
-        obj = manifest.obj if built_in else without_nulls(manifest.obj, validator.schema)
+        obj = manifest.obj if built_in else as_admitted(manifest.obj, validator.schema)
         key = (digest, document_digest(manifest.obj))
         verdict = self._verdicts.pop(key, None)
         if verdict is None:
@@ -475,14 +490,19 @@ class SchemaValidator:
     def _unknown(
         self, schemas: _VersionSchemas, api: str, kind: str, resource: str, version: str
     ) -> Finding:
-        served = schemas.kinds.get(kind.lower())
-        if served:
+        group = _gvk(api, kind)[0]
+        others = sorted(
+            f"{g}/{v}" if g else v
+            for g, v, k in served_kinds(schemas.version)
+            if k == kind and g == group
+        )
+        if others:
             return Finding(
                 "schema",
                 "schema/api-not-served",
                 Severity.ERROR,
                 f"{api} {kind} is not served by Kubernetes {version} "
-                f"(schemas exist for: {', '.join(sorted(served))})",
+                f"(it serves {', '.join(others)})",
                 resource=resource,
                 kube_version=version,
             )
