@@ -13,7 +13,7 @@ import pytest
 from chartmatrix.cli import axes_from_args, main
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.spec import ci_cases, load_spec
-from cm_charts import write_tree
+from cm_charts import write_spec, write_tree
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -287,3 +287,15 @@ def test_init_keeps_replica_counts_within_the_schema(
     assert "replicaCount" not in text  # the schema allows 1 only: nothing to vary
     # the default first, then what init renders to see that it changes something
     assert '\n  "workers.replicas": [5, 1]  # replicas\n' in text
+
+
+def test_axis_and_values_are_never_dropped_silently(
+    kv_chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = write_spec(kv_chart.parent.parent, "kv", {})
+    code, _, err = run(capsys, str(spec), "--axis", "replicas=1,3")
+    assert code == 2 and "--axis/--values apply to a chart directory, not to a spec" in err
+    code, _, err = run(capsys, str(spec.parent), "-f", str(spec))
+    assert code == 2 and str(spec) in err
+    code, _, err = run(capsys, str(kv_chart), "--axis", "replicas=1,3", "--update-golden")
+    assert code == 2 and "--update-golden: does not go with --axis/--values" in err

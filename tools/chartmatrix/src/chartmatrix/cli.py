@@ -104,14 +104,26 @@ def resolve_specs(args: argparse.Namespace) -> list[MatrixSpec]:
         if not files:
             raise ChartmatrixError(root, f"no chart_tests/*/{SPEC_FILE} found; name a CHART")
         return [load_spec(f, kube_versions=versions) for f in files]
+    if adhoc and getattr(args, "update_golden", False):
+        raise ChartmatrixError(
+            "--update-golden",
+            "does not go with --axis/--values: they make an ad-hoc run, which keeps no "
+            "golden files (put the axis or values file in the chart's spec)",
+        )
     specs = []
     for raw in args.charts:
         path = chart_dir_of(Path(raw))
-        if path.is_file() and path.suffix in (".yaml", ".yml"):
-            specs.append(load_spec(path, kube_versions=versions))
-            continue
-        if (path / SPEC_FILE).is_file():
-            specs.append(load_spec(path / SPEC_FILE, kube_versions=versions))
+        spec_file = path if path.is_file() and path.suffix in (".yaml", ".yml") else None
+        if spec_file is None and (path / SPEC_FILE).is_file():
+            spec_file = path / SPEC_FILE
+        if spec_file is not None:
+            if adhoc:
+                raise ChartmatrixError(
+                    spec_file,
+                    "--axis/--values apply to a chart directory, not to a spec (put the "
+                    "axis or values file in the spec, or name the chart)",
+                )
+            specs.append(load_spec(spec_file, kube_versions=versions))
             continue
         if not path.exists():
             raise ChartmatrixError(path, "chart not found")

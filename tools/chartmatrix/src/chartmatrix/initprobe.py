@@ -74,7 +74,7 @@ def effects(chart_dir: Path, candidates: list[Candidate]) -> dict[str, Effect]:
             renderer.close()
     first, second = _objects(results[0]), _objects(results[1])
     if first is None or second is None:
-        raise DefaultsFail(_first_line(results[0].error) or "its output is not YAML")
+        raise DefaultsFail(_one_line(results[0].error) or "its output is not YAML")
     volatile = _differences(first, second)
     changed: set[str] = set()
     rendered: set[str] = set()
@@ -82,7 +82,7 @@ def effects(chart_dir: Path, candidates: list[Candidate]) -> dict[str, Effect]:
     for path, result in zip(owners, results[2:], strict=True):
         objects = _objects(result)
         if objects is None:
-            failures.setdefault(path, _first_line(result.error) or "its output is not YAML")
+            failures.setdefault(path, _one_line(result.error) or "its output is not YAML")
             continue
         rendered.add(path)
         if _differences(first, objects) - volatile:
@@ -93,5 +93,8 @@ def effects(chart_dir: Path, candidates: list[Candidate]) -> dict[str, Effect]:
     }
 
 
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+def _one_line(text: str, limit: int = 300) -> str:
+    """Helm's message on one line (a comment line of the spec): its cause is often on
+    its last line."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
