@@ -478,3 +478,15 @@ def test_a_selector_on_a_label_the_pods_set_on_themselves_is_a_warning() -> None
         "nothing in the render"
         in findings(s, headless, PDB, other, role, binding)["service/selector-matches"][0]
     )
+
+
+def test_a_secret_openshift_writes_for_an_annotated_service_exists() -> None:
+    s = sts()
+    s["spec"]["template"]["spec"]["volumes"] = [{"name": "t", "secret": {"secretName": "ui-tls"}}]
+    headless = svc("db-headless", {"app": "db"}, clusterIP="None")
+    assert "refs/exists" in findings(s, headless, PDB)
+    annotated = svc("db-ui", {"app": "db"})
+    annotated["metadata"]["annotations"] = {
+        "service.beta.openshift.io/serving-cert-secret-name": "ui-tls"
+    }
+    assert "refs/exists" not in findings(s, headless, PDB, annotated)

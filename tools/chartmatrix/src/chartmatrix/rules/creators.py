@@ -5,6 +5,8 @@ Used by ``refs/exists`` and ``service/selector-matches``. Three degrees, stronge
 * **made**: the render declares it and a controller creates it: a cert-manager
   ``Certificate`` (``spec.secretName``), an external-secrets ``ExternalSecret``
   (``spec.target.name``, default its own name), a ``SealedSecret`` (its name), a
+  Service annotated ``service.beta.openshift.io/serving-cert-secret-name`` (OpenShift's
+  service CA writes that Secret), a
   StatefulSet's ``volumeClaimTemplates`` (``<template>-<sts>-<ordinal>``), and the
   ``kube-root-ca.crt`` ConfigMap that Kubernetes puts in every namespace;
 * **named creator**: a pod (hook Job or any workload) whose ServiceAccount is bound
@@ -36,6 +38,11 @@ PLURAL = {
     "PersistentVolumeClaim": "persistentvolumeclaims",
 }
 ALWAYS_PRESENT = {("ConfigMap", "kube-root-ca.crt")}
+# a Service annotated so makes OpenShift's service CA write its TLS Secret
+SERVING_CERT_ANNOTATIONS = (
+    "service.beta.openshift.io/serving-cert-secret-name",
+    "service.alpha.openshift.io/serving-cert-secret-name",
+)
 # built-in ClusterRoles that allow creating Secrets/ConfigMaps/PVCs in a namespace
 BUILTIN_CREATORS = {"cluster-admin", "admin", "edit"}
 # API groups served by Kubernetes itself; anything else is a custom resource
@@ -100,6 +107,10 @@ def made_by(ctx: RuleContext, kind: str, name: str) -> str | None:
                 meta = (spec.get("template") or {}).get("metadata") or {}
                 if (meta.get("name") or m.name) == name:
                     return m.ref
+            elif m.kind == "Service" and group == "":
+                annotations = (m.obj.get("metadata") or {}).get("annotations") or {}
+                if name in (annotations.get(k) for k in SERVING_CERT_ANNOTATIONS):
+                    return f"{m.ref} (OpenShift's service CA, serving-cert-secret-name)"
         if kind == "PersistentVolumeClaim" and m.kind == "StatefulSet" and _claim_of(m, name):
             return m.ref
     return None
