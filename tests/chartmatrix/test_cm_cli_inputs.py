@@ -299,3 +299,36 @@ def test_axis_and_values_are_never_dropped_silently(
     assert code == 2 and str(spec) in err
     code, _, err = run(capsys, str(kv_chart), "--axis", "replicas=1,3", "--update-golden")
     assert code == 2 and "--update-golden: does not go with --axis/--values" in err
+
+
+def test_init_proposes_a_subcharts_own_switches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A vendored subchart's switches are axes under its key (its alias when it has
+    one); a value the parent sets is the parent's."""
+    chart = write_tree(
+        tmp_path / "charts" / "parent",
+        {
+            "Chart.yaml": (
+                "apiVersion: v2\nname: parent\nversion: 0.1.0\ndependencies:\n"
+                "  - {name: sub, version: 0.1.0, alias: side}\n"
+            ),
+            "values.yaml": "side: {metrics: {enabled: true}}\n",
+            "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\n",
+            "charts/sub/Chart.yaml": "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+            "charts/sub/values.yaml": (
+                "metrics: {enabled: false}\nextra: {enabled: false}\nglobal: {x: {enabled: true}}\n"
+            ),
+            "charts/sub/templates/cm.yaml": (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata:\n"
+                "  metrics: {{ .Values.metrics.enabled | quote }}\n"
+                "  extra: {{ .Values.extra.enabled | quote }}\n"
+            ),
+        },
+    )
+    out_file = tmp_path / "matrix.yaml"
+    assert main(["init", str(chart), "-o", str(out_file)]) == 0
+    text = out_file.read_text()
+    assert '\n  "side.extra.enabled": [false, true]  # switch\n' in text
+    assert '\n  "side.metrics.enabled": [true, false]  # switch\n' in text  # the parent's
+    assert "global" not in text

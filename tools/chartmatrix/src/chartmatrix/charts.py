@@ -170,6 +170,27 @@ def _file_dependencies(chart_dir: Path) -> list[Path]:
     return out
 
 
+def subcharts(chart_dir: Path) -> dict[str, Path]:
+    """The chart's subcharts by the key of their values in the parent's (alias or name):
+    those vendored in ``charts/`` (a package unpacked), else a ``file://`` dependency's
+    source directory."""
+    aliases: dict[str, list[str]] = {}
+    for dep in _dependencies(chart_dir):
+        name = str(dep.get("name") or "")
+        aliases.setdefault(name, []).append(str(dep.get("alias") or name))
+    found: dict[str, Path] = {}
+    for dep in _dependencies(chart_dir):
+        repo = str(dep.get("repository") or "")
+        source = (chart_dir / repo.removeprefix("file://")).resolve()
+        if repo.startswith("file://") and (source / "Chart.yaml").is_file():
+            found[str(dep.get("alias") or dep.get("name") or source.name)] = source
+    for sub in vendored(chart_dir):
+        path = chart_dir_of(sub.path)
+        for key in aliases.get(sub.name, [sub.name]):
+            found[key] = path
+    return found
+
+
 def tgz_member(tgz: Path, name: str) -> str | None:
     """The text of ``<chart>/<name>`` at the top of a packaged chart (None if absent)."""
     try:

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from chartmatrix.charts import ChartInfo, chart_dir_of, load_chart
+from chartmatrix.charts import ChartInfo, chart_dir_of, load_chart, subcharts
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.initprobe import DefaultsFail, effects
 from chartmatrix.spec import SPEC_FILE, load_spec
@@ -111,6 +111,12 @@ def candidates(info: ChartInfo) -> list[Candidate]:
             found.setdefault(c.path, c)
     for c in _from_values(info.defaults, schema):
         found.setdefault(c.path, c)
+    # a subchart's own switches and replica counts, under its key (the parent's values,
+    # above, win where they set the same path)
+    for key, sub_dir in subcharts(info.path).items():
+        own = {k: v for k, v in load_chart(sub_dir).defaults.items() if k != "global"}
+        for c in _from_values(own, None, _key("", key), 1):
+            found.setdefault(c.path, c)
     return sorted(found.values(), key=lambda c: (_PRIORITY[c.why], c.depth, c.path))
 
 
