@@ -113,3 +113,24 @@ def test_unknown_project_setting_is_one_line_naming_the_file(tmp_path: Path) -> 
 def test_unknown_spec_setting_is_rejected(kv_chart: Path) -> None:
     with pytest.raises(ChartmatrixError, match="checksumConvention: 'mine' is not one of"):
         load_spec(_spec(kv_chart, checksumConvention="mine") / "matrix.yaml")
+
+
+@pytest.mark.parametrize("head", ["", "{{- if true }}\n"])
+def test_a_checksum_of_the_rendered_template_covers_its_object(
+    kv_chart: Path, capsys: pytest.CaptureFixture[str], head: str
+) -> None:
+    """Helm's own idiom: ``include (print $.Template.BasePath "/cm.yaml") . | sha256sum``
+    hashes the template's rendered text (which may start with the newline after an
+    ``{{- if }}``): it covers the ConfigMap, under the strict convention too."""
+    cm = kv_chart / "templates" / "cm.yaml"
+    cm.write_text(head + cm.read_text() + ("{{- end }}\n" if head else ""))
+    sts = kv_chart / "templates" / "sts.yaml"
+    sts.write_text(
+        sts.read_text().replace(
+            CHECKSUM_LINE,
+            '        checksum/app: {{ include (print $.Template.BasePath "/cm.yaml") . '
+            "| sha256sum }}\n",
+        )
+    )
+    got, out = _run(capsys, kv_chart.parent.parent, _spec(kv_chart, checksumConvention="strict"))
+    assert got == 0 and "config/checksum-annotation" not in out, out

@@ -318,7 +318,7 @@ class Normalizer:
             if count:
                 for i, n in enumerate(hits):
                     self.hits[i] += n
-            out.append(Manifest(obj, m.source, len(out)))
+            out.append(Manifest(obj, m.source, len(out), m.text))
         return out
 
     def _forget(self, key: tuple[int, str]) -> None:

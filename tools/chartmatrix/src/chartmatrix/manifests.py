@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chartmatrix import k8syaml
@@ -41,6 +41,9 @@ class Manifest:
     obj: dict[str, Any]
     source: str
     index: int
+    # the document as helm printed it (its template's text when the template renders this
+    # one document); "" when unknown
+    text: str = field(default="", compare=False, repr=False)
 
     @property
     def kind(self) -> str:
@@ -142,6 +145,7 @@ def parse(text: str) -> list[Manifest]:
         if source_match:
             source = source_match.group(1).strip()
         docs = _load_chunk(chunk, source)
+        text = _SOURCE.sub("", chunk, count=1).strip() if len(docs) == 1 else ""
         for doc in docs:
             if doc is None:
                 continue
@@ -150,7 +154,7 @@ def parse(text: str) -> list[Manifest]:
                 raise ManifestParseError(
                     f"rendered document{where} is a {type(doc).__name__}, not an object"
                 )
-            out.append(Manifest(doc, source, len(out)))
+            out.append(Manifest(doc, source, len(out), text))
     return out
 
 

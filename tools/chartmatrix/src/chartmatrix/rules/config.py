@@ -66,10 +66,16 @@ ROLLING = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationC
 CHECKSUM_RULE = "config/checksum-annotation"
 
 
-def _hashes(obj: dict[str, Any]) -> frozenset[str]:
-    """The checksums that cover the object: of its data as a whole, and of each single
-    value (a chart that hashes the one file it templates, ``tpl … | sha256sum``)."""
+def _hashes(obj: dict[str, Any], text: str = "") -> frozenset[str]:
+    """The checksums that cover the object: of its data as a whole, of each single value
+    (a chart that hashes the one file it templates, ``tpl … | sha256sum``), and of its
+    template's rendered text (``include (print $.Template.BasePath "/secret.yaml") . |
+    sha256sum``: helm prints the document trimmed, the template's text may start with
+    the newline after an ``{{- if }}``)."""
     out = {canonical_hash(obj.get("data"))}
+    if text:
+        for framed in (f"{text}\n", f"\n{text}\n", f"---\n{text}\n", f"\n---\n{text}\n"):
+            out.add(hashlib.sha256(framed.encode()).hexdigest())
     for key in ("data", "stringData"):
         items = obj.get(key)
         if not isinstance(items, dict):
@@ -121,7 +127,7 @@ def _used(ctx: RuleContext) -> Iterator[tuple[PodTemplate, list[Target], set[str
             if known is not None and (known.volume is None or volume is not None):
                 continue  # env use (no volume) wins: a sidecar cannot reload it
             targets[(ref.kind, ref.name)] = Target(
-                ref.kind, ref.name, found.obj, _hashes(found.obj), volume
+                ref.kind, ref.name, found.obj, _hashes(found.obj, found.text), volume
             )
         if targets:
             yield pod, list(targets.values()), {r.name for r in refs}

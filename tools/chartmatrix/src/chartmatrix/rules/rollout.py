@@ -28,7 +28,9 @@ Used by ``config/checksum-annotation``. An object a pod template uses is *covere
 
    a. its value is the object's hash (:func:`chartmatrix.rules.config.canonical_hash` of
       ``.data``, or of ``.stringData``), or the sha256 of one of its values (of a
-      Secret's ``.data`` value, encoded or decoded), or ``<x>`` is the object's name; or
+      Secret's ``.data`` value, encoded or decoded), or of its template's rendered text
+      (``include (print $.Template.BasePath "/secret.yaml") . | sha256sum``), or ``<x>``
+      is the object's name; or
    b. by its words: ``<x>`` is split at ``-_./`` into lower-case words, a plural ``s``
       dropped, the words ``checksum``/``hash``/``sha256``... removed. *Kind words* say
       what kind was hashed: ConfigMap (``config``, ``configmap``, ``cm``,
