@@ -284,3 +284,19 @@ def test_a_change_in_a_chart_that_reads_the_clock_proposes_masks(
     out = " ".join(capsys.readouterr().out.split())
     assert "the chart's templates read the clock (now)" in out, out
     assert "mask: [{kind: CronJob, name: beat, path: spec.schedule}]" in out, out
+
+
+@pytest.mark.parametrize(
+    ("template", "calls"),
+    [
+        ("{{/* mariadb.enable -> now external */}}", False),
+        ('{{ printf "now" }}', False),
+        ("{{ .Values.now }} {{ $now := 1 }}", False),
+        ('{{ now | date "2006" }}', True),
+        ('{{- dateInZone "04 15 * * *" (now | mustDateModify "+10m") "UTC" }}', True),
+    ],
+)
+def test_what_counts_as_reading_the_clock(template: str, calls: bool) -> None:
+    from chartmatrix.charts import _calls_now
+
+    assert _calls_now(template) is calls

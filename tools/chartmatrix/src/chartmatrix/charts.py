@@ -32,7 +32,20 @@ from chartmatrix.yamlfile import load_yaml_file
 
 _KUBE_VERSION = re.compile(r"KubeVersion")
 _API_VERSIONS = re.compile(r"Capabilities\.APIVersions")
-_CLOCK = re.compile(r"\{\{[^}]*\bnow\b")  # an action that calls sprig's now
+_ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`')
+_NOW = re.compile(r"(?<![\w.$])now\b")  # sprig's now, not .Values.now or $now
+
+
+def _calls_now(text: str) -> bool:
+    """Whether a template calls ``now`` in an action (not in a comment or a string)."""
+    return any(
+        _NOW.search(_STRING.sub("", action))
+        for action in _ACTION.findall(text)
+        if not action.startswith("/*")
+    )
+
+
 # "group/version/Kind" string literals ("policy/v1/PodDisruptionBudget", "v1/Service"):
 # what a template may test with .Capabilities.APIVersions.Has
 _KIND_LITERAL = re.compile(
@@ -66,7 +79,7 @@ class ChartInfo:
     @cached_property
     def reads_clock(self) -> bool:
         """Whether any template calls ``now`` (dates, schedules derived from the time)."""
-        return any(_CLOCK.search(text) for text in self._templates)
+        return any(_calls_now(text) for text in self._templates)
 
     @cached_property
     def tested_kinds(self) -> tuple[str, ...]:
