@@ -490,3 +490,22 @@ def test_a_secret_openshift_writes_for_an_annotated_service_exists() -> None:
         "service.beta.openshift.io/serving-cert-secret-name": "ui-tls"
     }
     assert "refs/exists" not in findings(s, headless, PDB, annotated)
+
+
+def test_a_route_or_a_monitor_named_like_a_missing_object_does_not_create_it() -> None:
+    s = sts()
+    s["spec"]["template"]["spec"]["volumes"] = [
+        {"name": "a", "configMap": {"name": "db-accesslist"}}
+    ]
+    headless = svc("db-headless", {"app": "db"}, clusterIP="None")
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "db"},
+        "spec": {"parentRefs": [{"name": "gw"}]},
+    }
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "db"}}
+    [error] = findings(s, headless, PDB, route)["refs/exists"]
+    assert "no object in the render creates it" in error
+    [candidate] = findings(s, headless, PDB, widget)["refs/exists"]
+    assert "Widget/db (custom resource: its operator may create it)" in candidate

@@ -38,6 +38,68 @@ PLURAL = {
     "PersistentVolumeClaim": "persistentvolumeclaims",
 }
 ALWAYS_PRESENT = {("ConfigMap", "kube-root-ca.crt")}
+# custom resource kinds that configure something but never make pods run
+NO_PODS = {
+    "AlertmanagerConfig",
+    "AuthorizationPolicy",
+    "BackendConfig",
+    "BackendTLSPolicy",
+    "Certificate",
+    "CertificateRequest",
+    "CiliumClusterwideNetworkPolicy",
+    "CiliumNetworkPolicy",
+    "ClusterIssuer",
+    "ClusterSecretStore",
+    "DestinationRule",
+    "EnvoyFilter",
+    "ExternalSecret",
+    "FrontendConfig",
+    "GatewayClass",
+    "GRPCRoute",
+    "GrafanaDashboard",
+    "HTTPRoute",
+    "IngressRoute",
+    "IngressRouteTCP",
+    "IngressRouteUDP",
+    "Issuer",
+    "ManagedCertificate",
+    "Middleware",
+    "MiddlewareTCP",
+    "PeerAuthentication",
+    "PodMonitor",
+    "Probe",
+    "PrometheusRule",
+    "ReferenceGrant",
+    "Route",
+    "RequestAuthentication",
+    "ScaledObject",
+    "ScrapeConfig",
+    "SealedSecret",
+    "SecretStore",
+    "ServersTransport",
+    "ServiceEntry",
+    "ServiceMonitor",
+    "Sidecar",
+    "TCPRoute",
+    "Telemetry",
+    "TLSOption",
+    "TLSRoute",
+    "TLSStore",
+    "TraefikService",
+    "TriggerAuthentication",
+    "UDPRoute",
+    "VerticalPodAutoscaler",
+    "VirtualService",
+}
+# of those, the kinds whose controllers write Secrets (named in their spec)
+WRITE_SECRETS = {
+    "Certificate",
+    "CertificateRequest",
+    "ClusterIssuer",
+    "ExternalSecret",
+    "Issuer",
+    "SealedSecret",
+}
 # a Service annotated so makes OpenShift's service CA write its TLS Secret
 SERVING_CERT_ANNOTATIONS = (
     "service.beta.openshift.io/serving-cert-secret-name",
@@ -240,8 +302,8 @@ def creators(ctx: RuleContext, kind: str, name: str, user: Manifest) -> list[Cre
                 )
             )
     for m in ctx.manifests:
-        if not is_custom(m) or m is user:
-            continue
+        if not is_custom(m) or m is user or m.kind in NO_PODS - WRITE_SECRETS:
+            continue  # a route, a monitor, a policy: its controller creates no object
         spec = m.obj.get("spec")
         extends = bool(m.name) and (name == m.name or name.startswith(f"{m.name}-"))
         if extends or _mentions(_strings(spec), name):

@@ -29,7 +29,7 @@ from typing import Any
 from chartmatrix.findings import Severity
 from chartmatrix.manifests import Manifest
 from chartmatrix.rules.base import RuleContext, Violation, rule
-from chartmatrix.rules.creators import is_custom
+from chartmatrix.rules.creators import NO_PODS, is_custom
 from chartmatrix.rules.pods import map_selector_matches, pod_templates
 
 RULE = "service/selector-matches"
@@ -49,59 +49,6 @@ CONTROL_PLANE_KEYS = {"component", "k8s-app", "tier"}
 # labels operators put on the pods they run (prometheus-operator, Zalando postgres-operator)
 OPERATOR_KEYS = {"prometheus", "alertmanager", "thanos-ruler", "spilo-role"}
 OPERATOR_PREFIXES = ("cnpg.io", "strimzi.io", "k8s.elastic.co")
-# custom resource kinds that configure something but never make pods run
-NO_PODS = {
-    "AlertmanagerConfig",
-    "AuthorizationPolicy",
-    "BackendConfig",
-    "BackendTLSPolicy",
-    "Certificate",
-    "CertificateRequest",
-    "CiliumClusterwideNetworkPolicy",
-    "CiliumNetworkPolicy",
-    "ClusterIssuer",
-    "ClusterSecretStore",
-    "DestinationRule",
-    "EnvoyFilter",
-    "ExternalSecret",
-    "FrontendConfig",
-    "GatewayClass",
-    "GRPCRoute",
-    "GrafanaDashboard",
-    "HTTPRoute",
-    "IngressRoute",
-    "IngressRouteTCP",
-    "IngressRouteUDP",
-    "Issuer",
-    "ManagedCertificate",
-    "Middleware",
-    "MiddlewareTCP",
-    "PeerAuthentication",
-    "PodMonitor",
-    "Probe",
-    "PrometheusRule",
-    "ReferenceGrant",
-    "Route",
-    "RequestAuthentication",
-    "ScaledObject",
-    "ScrapeConfig",
-    "SealedSecret",
-    "SecretStore",
-    "ServersTransport",
-    "ServiceEntry",
-    "ServiceMonitor",
-    "Sidecar",
-    "TCPRoute",
-    "Telemetry",
-    "TLSOption",
-    "TLSRoute",
-    "TLSStore",
-    "TraefikService",
-    "TriggerAuthentication",
-    "UDPRoute",
-    "VerticalPodAutoscaler",
-    "VirtualService",
-}
 
 
 def _norm(value: Any) -> str:
