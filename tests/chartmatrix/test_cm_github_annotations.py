@@ -322,3 +322,23 @@ def test_a_path_points_at_its_own_block(tmp_path: Path, path: str, line: int) ->
     file.write_text(TEMPLATE)
     keys = [k for k in _PATH_KEY.findall(path) if not k.isdigit()]
     assert _path_line(file, "Deployment", keys) == line
+
+
+@pytest.mark.parametrize(
+    ("message", "line"),
+    [
+        # Helm v4
+        ('c/templates/sa.yaml:41:10\n  executing "c/templates/sa.yaml" at <x>: nil', 41),
+        # Helm v3
+        ("template: c/templates/sa.yaml:7:3: executing ...", 7),
+        ("execution error at (c/templates/sa.yaml:9:4): boom", 9),
+        # the line of a parse error is the output's: the file, line 1
+        ("YAML parse error on c/templates/sa.yaml: error converting YAML to JSON: line 17", 1),
+    ],
+)
+def test_a_failed_render_points_at_its_template(tmp_path: Path, message: str, line: int) -> None:
+    from chartmatrix.locate import _in_message
+
+    chart = write_tree(tmp_path / "c", {"Chart.yaml": "name: c\n", "templates/sa.yaml": "x\n"})
+    found = _in_message(Finding("render", "render/failed", Severity.ERROR, message), chart)
+    assert (found.file, found.file_line) == (str(chart / "templates" / "sa.yaml"), line)

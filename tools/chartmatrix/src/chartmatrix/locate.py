@@ -24,7 +24,13 @@ from chartmatrix.yamlfile import load_yaml_file
 
 # helm v3/v4: "execution error at (chart/templates/x.yaml:12:3): ..." and
 # "template: chart/templates/x.yaml:12:10: executing ..."
-_TEMPLATE_AT = re.compile(r"(?:template: |\()([^\s():]+/[^\s():]+):(\d+)(?::\d+)?")
+# helm's "template: c/templates/x.yaml:41:10: ..." (v3), "(c/templates/x.yaml:41:10)",
+# or the message starting with "c/templates/x.yaml:41:10" (v4)
+_TEMPLATE_AT = re.compile(
+    r"(?:template: |\(|^|\n)\s*([^\s():]+/[^\s():]+):(\d+)(?::\d+)?", re.MULTILINE
+)
+# "YAML parse error on c/templates/x.yaml: ...": the file (its line is the output's)
+_PARSE_ERROR_ON = re.compile(r"parse error on ([^\s():]+/[^\s():]+):")
 _PATH_KEY = re.compile(r"[^.\[\]\"'\s=]+")
 
 
@@ -153,9 +159,13 @@ def _in_template(finding: Finding, manifests: Iterable[Manifest], chart_dir: Pat
 def _in_message(finding: Finding, chart_dir: Path) -> Finding:
     match = _TEMPLATE_AT.search(finding.message)
     file = template_file(chart_dir, match.group(1)) if match else None
-    if match is None or file is None:
-        return finding
-    return replace(finding, file=str(file), file_line=int(match.group(2)))
+    if match is not None and file is not None:
+        return replace(finding, file=str(file), file_line=int(match.group(2)))
+    match = _PARSE_ERROR_ON.search(finding.message)
+    file = template_file(chart_dir, match.group(1)) if match else None
+    if match is not None and file is not None:
+        return replace(finding, file=str(file), file_line=1)
+    return finding
 
 
 def defining_file(finding: Finding, spec: MatrixSpec, case: Case | None) -> tuple[Path, int] | None:
