@@ -332,3 +332,31 @@ def test_init_proposes_a_subcharts_own_switches(
     assert '\n  "side.extra.enabled": [false, true]  # switch\n' in text
     assert '\n  "side.metrics.enabled": [true, false]  # switch\n' in text  # the parent's
     assert "global" not in text
+
+
+def test_init_skips_a_values_schema_that_cannot_be_loaded_offline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No value can fix a schema whose $ref cannot be loaded (a URL, offline; here a
+    file that is not there, so that nothing leaves the machine): the spec init writes
+    skips schema validation and says why, and run renders with it."""
+    monkeypatch.delenv("CI", raising=False)
+    chart = write_tree(
+        tmp_path / "charts" / "probed",
+        {
+            **PROBED_CHART,
+            "values.schema.json": (
+                '{"type": "object", "properties": {"a": '
+                '{"$ref": "file:///nonexistent/definitions.json"}}}'
+            ),
+        },
+    )
+    out_file = tmp_path / "chart_tests" / "probed" / "matrix.yaml"
+    assert main(["init", str(chart), "-o", str(out_file)]) == 0
+    assert "refers to a schema that cannot be loaded offline" in capsys.readouterr().out
+    text = out_file.read_text()
+    assert "\nskipSchemaValidation: true  # its values.schema.json refers to" in text
+    assert '\n  "a.enabled": [false, true]  # switch\n' in text  # probed without the schema
+    main(["run", "--no-progress", str(out_file)])  # the random Secret wants a mask
+    out = capsys.readouterr().out
+    assert "render/failed" not in out and "golden/nondeterministic" in out, out

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from chartmatrix.initprobe import DefaultsFail, effects
 from chartmatrix.spec import SPEC_FILE, load_spec
 
 REPLICA_KEYS = ("replicas", "replicaCount")
+# helm's message when a values schema $refs what it cannot load (a URL, offline)
+_UNLOADABLE_SCHEMA = re.compile(r"failing loading|failed to load|HTTP request failed")
 _PRIORITY = {"switch": 0, "replicas": 1, "enum": 2, "boolean": 3}
 MAX_DEPTH = 5
 
@@ -136,6 +139,10 @@ def _flow(values: tuple[Any, ...]) -> str:
     return yaml.safe_dump(list(values), default_flow_style=True, width=10_000).strip()
 
 
+def _notes(chart_dir: Path, found: list[Candidate], helm_args: tuple[str, ...]) -> dict[str, str]:
+    return {p: e.note for p, e in effects(chart_dir, found, helm_args).items() if e.note}
+
+
 def render_spec(
     chart: Path,
     name: str,
@@ -143,14 +150,18 @@ def render_spec(
     kept: list[Candidate],
     rest: list[Candidate],
     notes: dict[str, str] | None = None,
+    skip_schema: str = "",
 ) -> str:
-    """The spec's text; ``notes``: why a candidate in ``rest`` is not proposed."""
+    """The spec's text; ``notes``: why a candidate in ``rest`` is not proposed;
+    ``skip_schema``: why the spec skips schema validation ("": it does not)."""
     chart_rel = os.path.relpath(chart.resolve(), out_file.parent.resolve())
     lines = [
         f"# chartmatrix spec for chart {name}, proposed by `chartmatrix init`: review the axes,",
         "# then run `chartmatrix run --update-golden` and review the golden files.",
         f"chart: {json.dumps(chart_rel)}",
     ]
+    if skip_schema:
+        lines.append(f"skipSchemaValidation: true  # {skip_schema}")
     if kept:
         lines.append("axes:")
         lines += [f"  {json.dumps(c.path)}: {_flow(c.values)}  # {c.why}" for c in kept]
@@ -184,17 +195,29 @@ def init(chart: Path, out_file: Path | None, *, force: bool, max_cases: int) -> 
     if out_file.exists() and not force:
         raise ChartmatrixError(out_file, "exists; pass --force to overwrite it")
     found = candidates(info)
+    skip_schema = ""  # why the spec renders with --skip-schema-validation
     try:
-        notes = {path: e.note for path, e in effects(chart_dir, found).items() if e.note}
+        notes = _notes(chart_dir, found, ())
     except DefaultsFail as exc:
         notes = {}
-        print(
-            f"note: {chart}: the chart's defaults do not render ({exc}); every case needs "
-            "the values it asks for (values: or set: in the spec)"
-        )
+        if not _UNLOADABLE_SCHEMA.search(str(exc)):
+            print(
+                f"note: {chart}: the chart's defaults do not render ({exc}); every case "
+                "needs the values it asks for (values: or set: in the spec)"
+            )
+        else:  # no value can fix a schema that cannot be read offline
+            skip_schema = "its values.schema.json refers to a schema that cannot be loaded offline"
+            print(f"note: {chart}: {skip_schema} ({exc}): the spec skips schema validation")
+            try:
+                notes = _notes(chart_dir, found, ("--skip-schema-validation",))
+            except DefaultsFail as again:
+                print(
+                    f"note: {chart}: the chart's defaults do not render ({again}); every "
+                    "case needs the values it asks for (values: or set: in the spec)"
+                )
     kept, rest = choose([c for c in found if c.path not in notes], max_cases)
     rest += [c for c in found if c.path in notes]
-    text = render_spec(Path(chart), info.name, out_file, kept, rest, notes)
+    text = render_spec(Path(chart), info.name, out_file, kept, rest, notes, skip_schema)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(text, encoding="utf-8")
     spec = load_spec(out_file)

@@ -56,16 +56,20 @@ class DefaultsFail(Exception):
     """The chart's defaults do not render: nothing can be told apart."""
 
 
-def effects(chart_dir: Path, candidates: list[Candidate]) -> dict[str, Effect]:
+def effects(
+    chart_dir: Path, candidates: list[Candidate], helm_args: tuple[str, ...] = ()
+) -> dict[str, Effect]:
     """Each candidate's effect by value path. Raises :class:`DefaultsFail` (with helm's
-    first line) when the chart's defaults do not render."""
+    message) when the chart's defaults do not render."""
     with tempfile.TemporaryDirectory(prefix="chartmatrix-init-") as tmp:
         staged = stage(chart_dir, Path(tmp) / chart_dir.name)
-        requests = [RenderRequest(staged), RenderRequest(staged)]  # twice: what is volatile
+        # the defaults twice: what differs between them is volatile
+        requests = [RenderRequest(staged, helm_args=helm_args) for _ in range(2)]
         owners: list[str] = []
         for c in candidates:
             for value in c.values[1:]:
-                requests.append(RenderRequest(staged, from_path(c.path, value)))
+                values = from_path(c.path, value)
+                requests.append(RenderRequest(staged, values, helm_args=helm_args))
                 owners.append(c.path)
         renderer = make_renderer()
         try:

@@ -151,6 +151,11 @@ def _highest(versions: tuple[str, ...]) -> str:
     return max(versions, key=lambda v: tuple(int(x) for x in v.split(".")[:2]))
 
 
+def _helm_args(given: tuple[str, ...], spec: tuple[str, ...]) -> tuple[str, ...]:
+    """The command line's helm flags, then the spec's that it does not repeat."""
+    return given + tuple(a for a in spec if a not in given)
+
+
 def _served_kinds(info: ChartInfo, version: str, given: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(k for k in info.tested_kinds if k not in given and served(k, version))
 
@@ -353,7 +358,7 @@ class Runner:
                         namespace=case.namespace,
                         kube_version=version if per_kube else top,
                         api_versions=case.api_versions + kinds[version if per_kube else top],
-                        helm_args=self.options.helm_args,
+                        helm_args=_helm_args(self.options.helm_args, s.helm_args),
                     )
                     key = _request_key(req)
                     if key not in index:

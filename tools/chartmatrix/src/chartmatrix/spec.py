@@ -116,6 +116,7 @@ class MatrixSpec:
     suppress: tuple[Suppression, ...] = ()  # the spec-wide entries
     value_paths: tuple[str, ...] = ()  # axis and `set` paths, checked against the chart
     deprecations: tuple[str, ...] = ()  # old spellings in the spec, reported as warnings
+    helm_args: tuple[str, ...] = ()  # helm flags of the spec (skipSchemaValidation)
 
 
 @cache
@@ -335,6 +336,7 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
         external=external,
         checksum_convention=convention,
         deprecations=deprecations,
+        helm_args=("--skip-schema-validation",) if data.get("skipSchemaValidation") else (),
         masks=masks,
         suppress=global_suppress,
         value_paths=(*(data.get("axes") or {}), *(data.get("set") or {})),
