@@ -143,3 +143,21 @@ def test_dangling_file_dependency_link_without_a_vendored_copy(
     code, out, err = run(capsys, str(chart))
     assert code == 2, out + err
     assert "dangling symlink" in err and "charts/ has no common" in err
+
+
+def test_an_apiversion_v1_chart_lists_its_dependencies_in_requirements_yaml(
+    tmp_path: Path,
+) -> None:
+    """Helm reads requirements.yaml for apiVersion v1 charts (and only for them)."""
+    pinned = (
+        "dependencies:\n  - name: common\n    version: 2.30.0\n    repository: oci://r.example/c\n"
+    )
+    files = _app("")
+    files["Chart.yaml"] = "apiVersion: v1\nname: app\nversion: 1.0.0\n"
+    chart = write_tree(tmp_path / "app", {**files, "requirements.yaml": pinned})
+    write_tree(chart / "charts" / "common", LIBRARY)
+    [problem] = dependency_problems(chart)
+    assert "'2.30.0'" in problem and "2.31.4" in problem
+    v2 = chart / "Chart.yaml"
+    v2.write_text("apiVersion: v2\nname: app\nversion: 1.0.0\n")
+    assert dependency_problems(chart) == []  # v2: requirements.yaml is not read

@@ -167,10 +167,16 @@ def _tgz_templates(tgz: Path) -> list[str]:
 
 
 def _dependencies(chart_dir: Path) -> list[dict[str, Any]]:
-    meta = load_yaml_file(chart_dir / "Chart.yaml")
+    """The chart's dependencies: Chart.yaml's, or requirements.yaml's for an apiVersion v1
+    chart (Helm reads that file for v1 charts only)."""
+    file = chart_dir / "Chart.yaml"
+    meta = load_yaml_file(file)
+    requirements = chart_dir / "requirements.yaml"
+    if str(meta.get("apiVersion") or "v1") == "v1" and requirements.is_file():
+        file, meta = requirements, load_yaml_file(requirements)
     deps = meta.get("dependencies") or []
     if not isinstance(deps, list):
-        raise ChartmatrixError(chart_dir / "Chart.yaml", "dependencies must be a list")
+        raise ChartmatrixError(file, "dependencies must be a list")
     return [d for d in deps if isinstance(d, dict)]
 
 

@@ -190,8 +190,8 @@ class Runner:
         self.timings = dict.fromkeys(STAGES, 0.0)
         self.project = load_project_config()  # chartmatrix.yaml / pyproject.toml
         self.severities = self.project.severities()
-        self._rendered = 0
-        self._checked = self._planned = 0  # cases of this run, for the progress bar
+        # cases of this run rendered and checked, and how many, for the progress bar
+        self._rendered = self._checked = self._planned = 0
 
     def run(
         self, specs: list[MatrixSpec], only: Selector | None = None, shard: Selector | None = None
@@ -202,7 +202,6 @@ class Runner:
         (``ChartResult.unused_masks``): the merge reports those that no shard used."""
         started = time.perf_counter()
         self.timings = dict.fromkeys(STAGES, 0.0)
-        self._rendered = 0  # renders done in this run, for the progress bar
         check_update(specs, self.options.update_golden)
         self._golden = GoldenStage(
             specs,
