@@ -72,3 +72,20 @@ def test_bad_render_is_a_clear_error() -> None:
 def test_documents_without_source_continue_the_previous_template() -> None:
     helm3 = "---\n# Source: c/templates/two.yaml\nkind: A\n---\nkind: B\n"
     assert [m.source for m in parse(helm3)] == ["c/templates/two.yaml"] * 2
+
+
+def test_a_list_is_installed_as_its_items_so_it_is_checked_as_them() -> None:
+    ms = parse(
+        "---\n# Source: c/templates/l.yaml\napiVersion: v1\nkind: List\nitems:\n"
+        "- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+        "- {apiVersion: networking.k8s.io/v1, kind: IngressClass, metadata: {name: b}}\n"
+        "---\n# Source: c/templates/x.yaml\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
+    )
+    assert [(m.kind, m.name, m.source, m.index) for m in ms] == [
+        ("ConfigMap", "a", "c/templates/l.yaml", 0),
+        ("IngressClass", "b", "c/templates/l.yaml", 1),
+        ("Secret", "s", "c/templates/x.yaml", 2),
+    ]
+    # a kind named ...List that holds no objects is left as it is
+    [odd] = parse("apiVersion: example.com/v1\nkind: AllowList\nmetadata: {name: x}\nitems: [a]\n")
+    assert odd.kind == "AllowList"

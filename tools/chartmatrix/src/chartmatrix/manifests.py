@@ -132,6 +132,16 @@ def _load_chunk(chunk: str, source: str) -> list[Any]:
     return docs
 
 
+def _is_list(doc: dict[str, Any]) -> bool:
+    """A ``v1 List`` (or any ``...List`` kind) of objects, which Helm flattens on install."""
+    items = doc.get("items")
+    return (
+        str(doc.get("kind") or "").endswith("List")
+        and isinstance(items, list)
+        and all(isinstance(item, dict) for item in items)
+    )
+
+
 def parse(text: str) -> list[Manifest]:
     """Split a multi-document render into manifests, skipping empty documents."""
     out: list[Manifest] = []
@@ -154,6 +164,10 @@ def parse(text: str) -> list[Manifest]:
                 raise ManifestParseError(
                     f"rendered document{where} is a {type(doc).__name__}, not an object"
                 )
+            if _is_list(doc):  # helm installs a List's items (kubectl too): so are they
+                for item in doc["items"]:
+                    out.append(Manifest(item, source, len(out)))
+                continue
             out.append(Manifest(doc, source, len(out), text))
     return out
 
