@@ -509,3 +509,21 @@ def test_a_route_or_a_monitor_named_like_a_missing_object_does_not_create_it() -
     assert "no object in the render creates it" in error
     [candidate] = findings(s, headless, PDB, widget)["refs/exists"]
     assert "Widget/db (custom resource: its operator may create it)" in candidate
+
+
+def test_a_checksum_key_names_an_object_with_its_words_run_together() -> None:
+    s = sts()
+    s["spec"]["template"]["spec"]["volumes"] = [
+        {"name": "i", "configMap": {"name": "db-installinfo"}}
+    ]
+    headless = svc("db-headless", {"app": "db"}, clusterIP="None")
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "db-installinfo"},
+        "data": {"a": "b"},
+    }
+    s["spec"]["template"]["metadata"]["annotations"] = {"checksum/install_info": "0" * 64}
+    assert "config/checksum-annotation" not in findings(s, headless, PDB, cm)
+    s["spec"]["template"]["metadata"]["annotations"] = {"checksum/install_log": "0" * 64}
+    assert "config/checksum-annotation" in findings(s, headless, PDB, cm)

@@ -204,6 +204,11 @@ def checksum_covers(
     specific = c.specific
     if not specific:
         return bool(c.kinds)
-    if specific <= words(target.name):
-        return True
+    if specific <= words(target.name) or _squashed(c.suffix) in words(target.name):
+        return True  # checksum/install_info for ...-installinfo too
     return bool(c.kinds) and not names_specific(c)
+
+
+def _squashed(text: str) -> str:
+    """A key's words run together (``install_info`` -> ``installinfo``)."""
+    return _SPLIT.sub("", text.lower())
