@@ -260,7 +260,19 @@ def test_run_finds_the_spec_init_wrote_for_a_chart_in_another_directory(
     ]
     other = write_tree(tmp_path / "elsewhere" / "probed", PROBED_CHART)  # same name, not it
     assert main(["run", "--list", str(other)]) == 0
-    assert capsys.readouterr().out.split() == ["probed", "default"]
+    out, err = capsys.readouterr()
+    assert out.split() == ["probed", "default"]
+    assert "chart_tests/probed/matrix.yaml is the spec of another chart" in err
+    # a spec of any name whose chart: is a package is that package's
+    package = subprocess.run(
+        ["helm", "package", str(chart), "-d", str(tmp_path / "pkg")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[-1]
+    write_spec(tmp_path, "probed-package", {"chart": package, "axes": {"a.enabled": [True]}})
+    assert main(["run", "--list", package]) == 0
+    assert capsys.readouterr().out.split() == ["probed-package", "enabled:true"]
 
 
 def test_init_keeps_replica_counts_within_the_schema(

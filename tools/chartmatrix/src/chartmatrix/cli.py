@@ -136,11 +136,19 @@ def resolve_specs(args: argparse.Namespace) -> list[MatrixSpec]:
                 "a library chart renders nothing by itself; run the spec of a chart that "
                 "uses it (or a small test chart that does)",
             )
-        spec_file = None if adhoc else find_spec(path, name=info.name, root=find_root())
+        root = find_root()
+        spec_file = None if adhoc else find_spec(path, name=info.name, root=root)
         if spec_file is not None:
             specs.append(load_spec(spec_file, kube_versions=versions))
-        else:
-            specs.append(adhoc_spec(path, values_files=values, axes=axes, kube_versions=versions))
+            continue
+        other = root / "chart_tests" / info.name / SPEC_FILE
+        if not adhoc and other.is_file():
+            print(
+                f"note: {other} is the spec of another chart than {raw}: running {raw}'s "
+                "defaults and ci values (name the spec to run it)",
+                file=sys.stderr,
+            )
+        specs.append(adhoc_spec(path, values_files=values, axes=axes, kube_versions=versions))
     return specs
 
 

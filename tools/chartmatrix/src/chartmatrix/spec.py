@@ -515,7 +515,7 @@ def find_spec(chart_dir: Path, *, name: str = "", root: Path | None = None) -> P
     """The spec of a chart, one whose ``chart:`` is this chart (a directory or a
     package): ``chart_tests/<directory name>/matrix.yaml`` above a chart under
     ``charts/<name>``; else, under the project ``root``, ``chart_tests/<name>/matrix.yaml``
-    (``name``: Chart.yaml's, as ``chartmatrix init`` names it)."""
+    (``name``: Chart.yaml's, as ``chartmatrix init`` names it), then any spec there."""
     chart_dir = Path(chart_dir).resolve()
     for parent in chart_dir.parents:
         candidate = parent / "chart_tests" / chart_dir.name / SPEC_FILE
@@ -523,19 +523,25 @@ def find_spec(chart_dir: Path, *, name: str = "", root: Path | None = None) -> P
             return candidate
         if (parent / ".git").exists():
             break
-    if root is not None and name:
-        candidate = Path(root) / "chart_tests" / name / SPEC_FILE
+    if root is None:
+        return None
+    named = Path(root) / "chart_tests" / name / SPEC_FILE
+    for candidate in ([named] if name else []) + discover_specs(Path(root)):
         if candidate.is_file() and _chart_of(candidate) == chart_dir:
             return candidate
     return None
 
 
-def _chart_of(spec_file: Path) -> Path:
-    """The chart directory a spec names (a package: where it is unpacked)."""
-    data = load_yaml_file(spec_file)
-    base = spec_file.parent
-    chart = base / str(data["chart"]) if data.get("chart") else default_chart_dir(base)
-    return chart_dir_of(chart).resolve()
+def _chart_of(spec_file: Path) -> Path | None:
+    """The chart directory a spec names (a package: where it is unpacked); None for a
+    spec that cannot be read (it is reported when it is run, not here)."""
+    try:
+        data = load_yaml_file(spec_file)
+        base = spec_file.parent
+        chart = base / str(data["chart"]) if data.get("chart") else default_chart_dir(base)
+        return chart_dir_of(chart).resolve()
+    except ChartmatrixError:
+        return None
 
 
 def discover_specs(root: Path) -> list[Path]:
