@@ -372,3 +372,27 @@ def test_init_skips_a_values_schema_that_cannot_be_loaded_offline(
     main(["run", "--no-progress", str(out_file)])  # the random Secret wants a mask
     out = capsys.readouterr().out
     assert "render/failed" not in out and "golden/nondeterministic" in out, out
+
+
+def test_init_sees_a_change_next_to_a_generated_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config file that holds a generated key changes with every render; a switch that
+    changes another line of it still changes the chart."""
+    chart = write_tree(
+        tmp_path / "charts" / "keyed",
+        {
+            "Chart.yaml": "apiVersion: v2\nname: keyed\nversion: 0.1.0\n",
+            "values.yaml": "chat: {enabled: false}\nunused: {enabled: false}\n",
+            "templates/cm.yaml": (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keyed}\ndata:\n"
+                "  config.yaml: |\n    signing_key: {{ randAlphaNum 16 }}\n"
+                "    chat: {{ .Values.chat.enabled }}\n"
+            ),
+        },
+    )
+    out_file = tmp_path / "matrix.yaml"
+    assert main(["init", str(chart), "-o", str(out_file)]) == 0
+    text = out_file.read_text()
+    assert '\n  "chat.enabled": [false, true]  # switch\n' in text
+    assert '#   "unused.enabled": [false, true]  # switch; changes nothing' in text

@@ -2,10 +2,11 @@
 
 A switch whose templates are gated by another value, or a key that no template reads,
 multiplies the cases without testing anything; a value that cannot render alone (its
-chart then asks for another value) makes every case of that axis fail. Each candidate's
-other values are rendered once over the chart's defaults and compared with the defaults'
-render; what differs between two renders of the defaults (generated passwords,
-certificates) does not count as a change.
+chart then asks for another value) makes every case of that axis fail. The defaults and
+each candidate's other values are rendered twice each, and compared by what stays the
+same between their two renders: generated passwords and certificates do not count as a
+change, and a real change next to them (another line of a config file that holds a
+generated key) does.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chartmatrix.charts import stage
-from chartmatrix.golden import normalize, variations
+from chartmatrix.golden import normalize
 from chartmatrix.manifests import Manifest, ManifestParseError, parse
 from chartmatrix.render import RenderRequest, RenderResult
 from chartmatrix.renderworker import make_renderer
@@ -24,6 +25,8 @@ from chartmatrix.values import from_path
 
 if TYPE_CHECKING:
     from chartmatrix.init import Candidate
+
+_VARIES = "<varies>"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class Effect:
         return "" if self.changes else "changes nothing with the defaults"
 
 
+class DefaultsFail(Exception):
+    """The chart's defaults do not render: nothing can be told apart."""
+
+
 def _objects(result: RenderResult) -> list[Manifest] | None:
     if not result.ok:
         return None
@@ -48,12 +55,28 @@ def _objects(result: RenderResult) -> list[Manifest] | None:
         return None
 
 
-def _differences(a: list[Manifest], b: list[Manifest]) -> set[tuple[str, str, str]]:
-    return {(v.kind, v.name, v.path) for v in variations(a, b)}
+def _steady(a: Any, b: Any) -> Any:
+    """What two renders of the same values share: a text's lines that are in both, an
+    object's keys in both; anything else that differs is only "varies"."""
+    if a == b:
+        return a
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: _steady(a[k], b[k]) for k in a.keys() & b.keys()}
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [_steady(x, y) for x, y in zip(a, b, strict=True)]
+    if isinstance(a, str) and isinstance(b, str):
+        return (_VARIES, sorted(set(a.splitlines()) & set(b.splitlines())))
+    return _VARIES
 
 
-class DefaultsFail(Exception):
-    """The chart's defaults do not render: nothing can be told apart."""
+def _steady_render(a: list[Manifest], b: list[Manifest]) -> dict[tuple[str, ...], Any]:
+    """Two renders' objects (those in both, by kind, namespace and name) as they stay."""
+
+    def index(ms: list[Manifest]) -> dict[tuple[str, ...], Any]:
+        return {(m.api_version, m.kind, m.namespace, m.name): m.obj for m in ms}
+
+    first, second = index(a), index(b)
+    return {k: _steady(first[k], second[k]) for k in first.keys() & second.keys()}
 
 
 def effects(
@@ -63,13 +86,12 @@ def effects(
     message) when the chart's defaults do not render."""
     with tempfile.TemporaryDirectory(prefix="chartmatrix-init-") as tmp:
         staged = stage(chart_dir, Path(tmp) / chart_dir.name)
-        # the defaults twice: what differs between them is volatile
         requests = [RenderRequest(staged, helm_args=helm_args) for _ in range(2)]
         owners: list[str] = []
         for c in candidates:
             for value in c.values[1:]:
                 values = from_path(c.path, value)
-                requests.append(RenderRequest(staged, values, helm_args=helm_args))
+                requests += [RenderRequest(staged, values, helm_args=helm_args) for _ in range(2)]
                 owners.append(c.path)
         renderer = make_renderer()
         try:
@@ -79,17 +101,19 @@ def effects(
     first, second = _objects(results[0]), _objects(results[1])
     if first is None or second is None:
         raise DefaultsFail(_one_line(results[0].error) or "its output is not YAML")
-    volatile = _differences(first, second)
+    defaults = _steady_render(first, second)
     changed: set[str] = set()
     rendered: set[str] = set()
     failures: dict[str, str] = {}  # the first message per candidate
-    for path, result in zip(owners, results[2:], strict=True):
-        objects = _objects(result)
-        if objects is None:
-            failures.setdefault(path, _one_line(result.error) or "its output is not YAML")
+    for n, path in enumerate(owners):
+        one, two = results[2 + 2 * n], results[3 + 2 * n]
+        a, b = _objects(one), _objects(two)
+        if a is None or b is None:
+            error = one.error if a is None else two.error
+            failures.setdefault(path, _one_line(error) or "its output is not YAML")
             continue
         rendered.add(path)
-        if _differences(first, objects) - volatile:
+        if _steady_render(a, b) != defaults:
             changed.add(path)
     return {
         c.path: Effect(c.path in changed, "" if c.path in rendered else failures.get(c.path, ""))
