@@ -197,6 +197,12 @@ def test_a_ci_values_file_of_several_documents_is_read_as_helm_v4_does(
     assert "replicas: 5" in helm.stdout  # helm v4 too
 
 
+def _init_text(chart: Path, out_file: Path) -> str:
+    """The spec ``chartmatrix init`` writes for ``chart``."""
+    assert main(["init", str(chart), "-o", str(out_file)]) == 0
+    return out_file.read_text()
+
+
 PROBED_CHART = {
     "Chart.yaml": "apiVersion: v2\nname: probed\nversion: 0.1.0\n",
     "values.yaml": ("a: {enabled: false}\nb: {enabled: false}\nc: {enabled: false, name: ''}\n"),
@@ -293,9 +299,7 @@ def test_init_keeps_replica_counts_within_the_schema(
             ),
         },
     )
-    out_file = tmp_path / "matrix.yaml"
-    assert main(["init", str(chart), "-o", str(out_file)]) == 0
-    text = out_file.read_text()
+    text = _init_text(chart, tmp_path / "matrix.yaml")
     assert "replicaCount" not in text  # the schema allows 1 only: nothing to vary
     # the default first, then what init renders to see that it changes something
     assert '\n  "workers.replicas": [5, 1]  # replicas\n' in text
@@ -338,9 +342,7 @@ def test_init_proposes_a_subcharts_own_switches(
             ),
         },
     )
-    out_file = tmp_path / "matrix.yaml"
-    assert main(["init", str(chart), "-o", str(out_file)]) == 0
-    text = out_file.read_text()
+    text = _init_text(chart, tmp_path / "matrix.yaml")
     assert '\n  "side.extra.enabled": [false, true]  # switch\n' in text
     assert '\n  "side.metrics.enabled": [true, false]  # switch\n' in text  # the parent's
     assert "global" not in text
@@ -391,8 +393,6 @@ def test_init_sees_a_change_next_to_a_generated_value(
             ),
         },
     )
-    out_file = tmp_path / "matrix.yaml"
-    assert main(["init", str(chart), "-o", str(out_file)]) == 0
-    text = out_file.read_text()
+    text = _init_text(chart, tmp_path / "matrix.yaml")
     assert '\n  "chat.enabled": [false, true]  # switch\n' in text
     assert '#   "unused.enabled": [false, true]  # switch; changes nothing' in text

@@ -42,6 +42,13 @@ def svc(name: str, selector: dict, **spec: object) -> dict:
     }
 
 
+def sts_with_volume(volume: dict) -> tuple[dict, dict]:
+    """The StatefulSet with one volume, and its headless Service."""
+    s = sts()
+    s["spec"]["template"]["spec"]["volumes"] = [volume]
+    return s, svc("db-headless", {"app": "db"}, clusterIP="None")
+
+
 PDB = {
     "apiVersion": "policy/v1",
     "kind": "PodDisruptionBudget",
@@ -481,9 +488,7 @@ def test_a_selector_on_a_label_the_pods_set_on_themselves_is_a_warning() -> None
 
 
 def test_a_secret_openshift_writes_for_an_annotated_service_exists() -> None:
-    s = sts()
-    s["spec"]["template"]["spec"]["volumes"] = [{"name": "t", "secret": {"secretName": "ui-tls"}}]
-    headless = svc("db-headless", {"app": "db"}, clusterIP="None")
+    s, headless = sts_with_volume({"name": "t", "secret": {"secretName": "ui-tls"}})
     assert "refs/exists" in findings(s, headless, PDB)
     annotated = svc("db-ui", {"app": "db"})
     annotated["metadata"]["annotations"] = {
@@ -493,11 +498,7 @@ def test_a_secret_openshift_writes_for_an_annotated_service_exists() -> None:
 
 
 def test_a_route_or_a_monitor_named_like_a_missing_object_does_not_create_it() -> None:
-    s = sts()
-    s["spec"]["template"]["spec"]["volumes"] = [
-        {"name": "a", "configMap": {"name": "db-accesslist"}}
-    ]
-    headless = svc("db-headless", {"app": "db"}, clusterIP="None")
+    s, headless = sts_with_volume({"name": "a", "configMap": {"name": "db-accesslist"}})
     route = {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
@@ -512,11 +513,7 @@ def test_a_route_or_a_monitor_named_like_a_missing_object_does_not_create_it() -
 
 
 def test_a_checksum_key_names_an_object_with_its_words_run_together() -> None:
-    s = sts()
-    s["spec"]["template"]["spec"]["volumes"] = [
-        {"name": "i", "configMap": {"name": "db-installinfo"}}
-    ]
-    headless = svc("db-headless", {"app": "db"}, clusterIP="None")
+    s, headless = sts_with_volume({"name": "i", "configMap": {"name": "db-installinfo"}})
     cm = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
