@@ -231,6 +231,15 @@ def test_a_crd_is_kept_once_per_chart(
     assert out.count("wrote new golden file") == 4  # three cases, one CRD
     code, out = cli(capsys, "--ci", "--strict", str(spec_dir))
     assert code == 0, out
+    # in CI a missing case file is missing; the CRD file it would name is not an orphan
+    case_text = (golden / "replicas=2.yaml").read_text()
+    (golden / "replicas=2.yaml").unlink()
+    (golden / "replicas=3.yaml").unlink()
+    (golden / "replicas=1.yaml").unlink()
+    code, out = cli(capsys, "--ci", str(spec_dir))
+    assert code == 1 and out.count("golden/missing") == 3 and "golden/orphaned" not in out, out
+    code, out = cli(capsys, str(spec_dir))
+    assert (golden / "replicas=2.yaml").read_text() == case_text
 
     # a changed CRD is one diff, and fails every case that renders it
     (kv_chart / "crds" / "widgets.yaml").write_text(_big_crd(3000, "the field"))

@@ -655,16 +655,17 @@ def _yaml_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def orphans(golden_dir: Path, expected: Iterable[str]) -> list[Path]:
+def orphans(golden_dir: Path, expected: Iterable[str], rendered: Iterable[str] = ()) -> list[Path]:
     """Golden files that no case produces: case files not in ``expected``, and CRD files
-    that no expected case file names. Only files with the golden header count."""
+    that neither an expected case file nor this run's renders (``rendered``: the CRD
+    files they name, ``crds/<file>``) name. Only files with the golden header count."""
     if not golden_dir.is_dir():
         return []
     wanted = set(expected)
     out = [p for p in _yaml_files(golden_dir) if p.name not in wanted and is_golden(p)]
     crd_files = [p for p in _yaml_files(golden_dir / CRD_DIR) if is_golden(p)]
     if crd_files:
-        named: set[str] = set()
+        named: set[str] = set(rendered)
         for name in wanted:
             case_file = golden_dir / name
             if case_file.is_file():

@@ -129,6 +129,7 @@ class GoldenStage:
         self.pending: list[_Pending] = []
         self._pending_ids: set[int] = set()  # id() of each pending case's result
         self.seen: dict[int, set[str]] = {}  # per spec: the ids of the cases normalized
+        self.crd_files: dict[int, set[str]] = {}  # per spec: the CRD files its renders name
 
     def prepare(
         self, spec: MatrixSpec, case: Case, manifests: list[Manifest], *, clock: bool = False
@@ -214,6 +215,7 @@ class GoldenStage:
                 assert p.draft.render is not None
                 p.text = p.draft.render.text(refs)
                 p.refs = sorted({refs[c.digest] for c in p.draft.render.crds})
+                self.crd_files.setdefault(key, set()).update(p.refs)
                 p.stale = p.draft.old != p.text or any(
                     self._disk(spec.golden_dir / ref, on_disk)
                     != files[key][ref].file_text(spec.name)
@@ -365,7 +367,7 @@ class GoldenStage:
         if spec.golden_dir is None:
             return
         expected = [c.golden_name for c in spec.cases if c.expect_failure is None]
-        for path in goldens.orphans(spec.golden_dir, expected):
+        for path in goldens.orphans(spec.golden_dir, expected, self.crd_files.get(id(spec), ())):
             if self.update:
                 if prune:
                     path.unlink()
