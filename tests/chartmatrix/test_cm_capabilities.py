@@ -59,3 +59,26 @@ def test_a_chart_testing_built_in_kinds_renders_as_each_version_serves_them(
     old = adhoc_spec(chart, values_files=[], axes={}, kube_versions=("1.30",))
     (case,) = to_dict(runner.run([old]))["charts"][0]["cases"]
     assert case["manifests"] == 2  # the ConfigMap of flowcontrol v1beta3 too
+
+
+def test_init_renders_as_run_does(tmp_path: Path) -> None:
+    """init's probe sees the built-in kinds a cluster serves, as run does: a switch
+    gated by one of them changes the chart."""
+    from chartmatrix.cli import main
+
+    chart = write_tree(
+        tmp_path / "gated",
+        {
+            "Chart.yaml": "apiVersion: v2\nname: gated\nversion: 0.1.0\n",
+            "values.yaml": "pdb: {enabled: false}\n",
+            "templates/pdb.yaml": (
+                "{{- if and .Values.pdb.enabled "
+                '(.Capabilities.APIVersions.Has "policy/v1/PodDisruptionBudget") }}\n'
+                "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: g}\n"
+                "spec: {maxUnavailable: 1, selector: {matchLabels: {app: g}}}\n{{- end }}\n"
+            ),
+        },
+    )
+    out_file = tmp_path / "matrix.yaml"
+    assert main(["init", str(chart), "-o", str(out_file)]) == 0
+    assert '\n  "pdb.enabled": [false, true]  # switch\n' in out_file.read_text()

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chartmatrix.charts import stage
+from chartmatrix.charts import load_chart, stage
 from chartmatrix.golden import normalize
 from chartmatrix.manifests import Manifest, ManifestParseError, parse
 from chartmatrix.render import RenderRequest, RenderResult
 from chartmatrix.renderworker import make_renderer
+from chartmatrix.validate import bundled_versions, served
 from chartmatrix.values import from_path
 
 if TYPE_CHECKING:
@@ -84,14 +85,23 @@ def effects(
 ) -> dict[str, Effect]:
     """Each candidate's effect by value path. Raises :class:`DefaultsFail` (with helm's
     message) when the chart's defaults do not render."""
+    # as `run` renders a spec's cases by default: the newest Kubernetes version, which
+    # serves the built-in kinds the templates test
+    version = bundled_versions()[-1]
+    kinds = tuple(k for k in load_chart(chart_dir).tested_kinds if served(k, version))
+
+    def request(values: dict[str, Any]) -> RenderRequest:
+        return RenderRequest(
+            staged, values, kube_version=version, api_versions=kinds, helm_args=helm_args
+        )
+
     with tempfile.TemporaryDirectory(prefix="chartmatrix-init-") as tmp:
         staged = stage(chart_dir, Path(tmp) / chart_dir.name)
-        requests = [RenderRequest(staged, helm_args=helm_args) for _ in range(2)]
+        requests = [request({}) for _ in range(2)]
         owners: list[str] = []
         for c in candidates:
             for value in c.values[1:]:
-                values = from_path(c.path, value)
-                requests += [RenderRequest(staged, values, helm_args=helm_args) for _ in range(2)]
+                requests += [request(from_path(c.path, value)) for _ in range(2)]
                 owners.append(c.path)
         renderer = make_renderer()
         try:
