@@ -130,10 +130,27 @@ def test_axis_on_a_path_the_chart_does_not_have_warns(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     chart = _chart_with_ci(tmp_path)
-    code, out, _ = run(capsys, str(chart), "--axis", "sise=1,2", "--axis", "labels.a=x")
+    (chart / "templates" / "extra.yaml").write_text(
+        "{{- if .Values.extra.enabled }}\napiVersion: v1\nkind: ConfigMap\n"
+        "metadata: {name: extra}\n{{- end }}\n"
+    )
+    code, out, _ = run(
+        capsys,
+        str(chart),
+        "--axis",
+        "sise=1,2",
+        "--axis",
+        "labels.a=x",
+        "--axis",
+        "extra.enabled=true",
+        "--axis",
+        "extra.enabled.more=1",
+    )
     assert code == 0
     assert "spec/unknown-value" in out and "sise:" in out
     assert "labels.a:" not in out  # an empty map takes any key
+    # left out of values.yaml, read by a template: known (and anything below it)
+    assert "extra.enabled:" not in out and "extra.enabled.more:" not in out
 
 
 def test_bad_mask_path_is_a_spec_error(tmp_path: Path) -> None:

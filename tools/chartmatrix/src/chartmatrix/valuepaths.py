@@ -1,14 +1,17 @@
 """Does a value path exist in a chart? A typo'd axis silently tests nothing.
 
 A path is known when the chart's values (its values.yaml, with each subchart's
-values.yaml under the subchart's name or alias) or its values.schema.json lead to it.
-An empty map, a ``null`` or a schema without ``properties`` accepts any key below it,
-and ``global`` is always known (Helm passes it to every chart).
+values.yaml under the subchart's name or alias) or its values.schema.json lead to it, or
+when the chart's own templates read it (``.Values.a.b``, for a value left out of
+values.yaml; below a map they read, anything). An empty map, a ``null`` or a schema
+without ``properties`` accepts any key below it, and ``global`` is always known (Helm
+passes it to every chart).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,12 +91,32 @@ def _known_in_schema(parts: list[str], schema: Any) -> bool:
     return True
 
 
+_READ = re.compile(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+
+
+def _template_reads(chart_dir: Path) -> set[tuple[str, ...]]:
+    """The value paths the chart's own templates read as ``.Values.a.b``."""
+    templates = chart_dir / "templates"
+    found: set[tuple[str, ...]] = set()
+    for file in templates.rglob("*") if templates.is_dir() else ():
+        if file.is_file():
+            text = file.read_text(encoding="utf-8", errors="replace")
+            found.update(tuple(m.split(".")[1:]) for m in _READ.findall(text))
+    return found
+
+
+def _read_by_templates(parts: list[str], reads: set[tuple[str, ...]]) -> bool:
+    path = tuple(parts)
+    return any(path[: len(read)] == read for read in reads)
+
+
 def unknown_value_paths(spec: MatrixSpec, chart_dir: Path) -> list[str]:
     """A message per value path of the spec that the chart does not have."""
     if not spec.value_paths:
         return []
     values = chart_values(chart_dir)
     schema = _load(_chart_file(chart_dir, "values.schema.json"), json.loads)
+    reads: set[tuple[str, ...]] | None = None  # read from the templates when needed
     out = []
     for path in spec.value_paths:
         try:
@@ -104,9 +127,13 @@ def unknown_value_paths(spec: MatrixSpec, chart_dir: Path) -> list[str]:
             continue
         if schema is not None and _known_in_schema(parts, schema):
             continue
+        if reads is None:
+            reads = _template_reads(chart_dir)
+        if _read_by_templates(parts, reads):
+            continue
         out.append(
-            f"{path}: the chart has no such value (not in values.yaml nor in "
-            "values.schema.json), so this axis probably tests nothing; fix the path, or "
-            "suppress spec/unknown-value if the chart reads it anyway"
+            f"{path}: the chart has no such value (not in values.yaml, values.schema.json "
+            "or its templates' .Values), so setting it probably tests nothing; fix the "
+            "path, or suppress spec/unknown-value if the chart reads it anyway"
         )
     return out
