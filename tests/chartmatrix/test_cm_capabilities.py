@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from chartmatrix.report.model import to_dict
 from chartmatrix.runner import Options, Runner
 from chartmatrix.spec import adhoc_spec
@@ -82,3 +83,35 @@ def test_init_renders_as_run_does(tmp_path: Path) -> None:
     out_file = tmp_path / "matrix.yaml"
     assert main(["init", str(chart), "-o", str(out_file)]) == 0
     assert '\n  "pdb.enabled": [false, true]  # switch\n' in out_file.read_text()
+
+
+def test_init_names_the_apis_a_chart_requires_of_the_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A chart whose defaults render only on a cluster serving an API (no value can fix
+    that) gets a spec saying the cluster serves it."""
+    from chartmatrix.cli import main
+
+    chart = write_tree(
+        tmp_path / "charts" / "needs",
+        {
+            "Chart.yaml": "apiVersion: v2\nname: needs\nversion: 0.1.0\n",
+            "values.yaml": "extra: {enabled: false}\n",
+            "templates/check.yaml": (
+                '{{- if not (.Capabilities.APIVersions.Has "cert-manager.io/v1") }}\n'
+                '{{- fail "this chart requires cert-manager" }}\n{{- end }}\n'
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: needs}\n"
+                "data: {extra: {{ .Values.extra.enabled | quote }}}\n"
+            ),
+        },
+    )
+    out_file = tmp_path / "chart_tests" / "needs" / "matrix.yaml"
+    assert main(["init", str(chart), "-o", str(out_file)]) == 0
+    out = capsys.readouterr().out
+    assert "the defaults render only on a cluster that serves cert-manager.io/v1" in out
+    text = out_file.read_text()
+    assert "\nkubernetes:  # the defaults render only on a cluster that serves these\n" in text
+    assert "\n  apiVersions: [cert-manager.io/v1]\n" in text
+    assert '\n  "extra.enabled": [false, true]  # switch\n' in text
+    assert main(["run", "--no-progress", str(out_file)]) in (0, 1)
+    assert "render/failed" not in capsys.readouterr().out

@@ -51,6 +51,8 @@ def _calls_now(text: str) -> bool:
 _KIND_LITERAL = re.compile(
     r'"((?:[a-z0-9-]+(?:\.[a-z0-9-]+)*/)?v[0-9]+(?:alpha[0-9]+|beta[0-9]+)?/[A-Z][A-Za-z0-9]*)"'
 )
+# "group/version" literals of a dotted group ("cert-manager.io/v1"): custom APIs
+_GROUP_LITERAL = re.compile(r'"([a-z0-9-]+(?:\.[a-z0-9-]+)+/v[0-9]+(?:alpha[0-9]+|beta[0-9]+)?)"')
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,17 @@ class ChartInfo:
         if not any(_API_VERSIONS.search(text) for text in self._templates):
             return ()
         return tuple(sorted({k for text in self._templates for k in _KIND_LITERAL.findall(text)}))
+
+    @cached_property
+    def tested_apis(self) -> tuple[str, ...]:
+        """:attr:`tested_kinds` and the custom ``group/version`` literals of the templates
+        (``cert-manager.io/v1``): what a chart may require the cluster to serve."""
+        if not self.tested_kinds and not any(
+            _API_VERSIONS.search(text) for text in self._templates
+        ):
+            return ()
+        groups = {g for text in self._templates for g in _GROUP_LITERAL.findall(text)}
+        return tuple(sorted({*self.tested_kinds, *groups}))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import math
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -139,8 +139,56 @@ def _flow(values: tuple[Any, ...]) -> str:
     return yaml.safe_dump(list(values), default_flow_style=True, width=10_000).strip()
 
 
-def _notes(chart_dir: Path, found: list[Candidate], helm_args: tuple[str, ...]) -> dict[str, str]:
-    return {p: e.note for p, e in effects(chart_dir, found, helm_args).items() if e.note}
+@dataclass
+class Probe:
+    """What rendering the candidates told: why some are left out, and what the spec
+    needs for the chart's defaults to render at all."""
+
+    notes: dict[str, str] = field(default_factory=dict)  # path -> why not proposed
+    skip_schema: str = ""  # why the spec skips schema validation ("": it does not)
+    api_versions: tuple[str, ...] = ()  # what the cluster must serve
+
+
+def _probe(chart: Path, chart_dir: Path, info: ChartInfo, found: list[Candidate]) -> Probe:
+    """Render the candidates; when the defaults do not render, try again without a
+    values schema that cannot be loaded offline, then on a cluster that serves the APIs
+    the templates test (no value can fix either), and say what it took."""
+    probe = Probe()
+    failure = ""
+    for attempt in ("plain", "schema", "apis"):
+        if attempt == "schema":
+            if not _UNLOADABLE_SCHEMA.search(failure):
+                continue
+            probe.skip_schema = (
+                "its values.schema.json refers to a schema that cannot be loaded offline"
+            )
+        if attempt == "apis":
+            if not info.tested_apis:
+                break
+            probe.api_versions = info.tested_apis
+        flags = ("--skip-schema-validation",) if probe.skip_schema else ()
+        try:
+            probe.notes = {
+                p: e.note
+                for p, e in effects(chart_dir, found, flags, probe.api_versions).items()
+                if e.note
+            }
+        except DefaultsFail as exc:
+            failure = str(exc)
+            continue
+        if probe.skip_schema:
+            print(f"note: {chart}: {probe.skip_schema}: the spec skips schema validation")
+        if probe.api_versions:
+            print(
+                f"note: {chart}: the defaults render only on a cluster that serves "
+                f"{', '.join(probe.api_versions)}: the spec says it does"
+            )
+        return probe
+    print(
+        f"note: {chart}: the chart's defaults do not render ({failure}); every case needs "
+        "the values it asks for (values: or set: in the spec)"
+    )
+    return Probe()
 
 
 def render_spec(
@@ -149,19 +197,25 @@ def render_spec(
     out_file: Path,
     kept: list[Candidate],
     rest: list[Candidate],
-    notes: dict[str, str] | None = None,
-    skip_schema: str = "",
+    probe: Probe | None = None,
 ) -> str:
-    """The spec's text; ``notes``: why a candidate in ``rest`` is not proposed;
-    ``skip_schema``: why the spec skips schema validation ("": it does not)."""
+    """The spec's text; ``probe``: why a candidate in ``rest`` is not proposed, and what
+    the spec needs for the defaults to render."""
+    probe = probe or Probe()
+    notes = probe.notes
     chart_rel = os.path.relpath(chart.resolve(), out_file.parent.resolve())
     lines = [
         f"# chartmatrix spec for chart {name}, proposed by `chartmatrix init`: review the axes,",
         "# then run `chartmatrix run --update-golden` and review the golden files.",
         f"chart: {json.dumps(chart_rel)}",
     ]
-    if skip_schema:
-        lines.append(f"skipSchemaValidation: true  # {skip_schema}")
+    if probe.skip_schema:
+        lines.append(f"skipSchemaValidation: true  # {probe.skip_schema}")
+    if probe.api_versions:
+        lines += [
+            "kubernetes:  # the defaults render only on a cluster that serves these",
+            f"  apiVersions: {_flow(probe.api_versions)}",
+        ]
     if kept:
         lines.append("axes:")
         lines += [f"  {json.dumps(c.path)}: {_flow(c.values)}  # {c.why}" for c in kept]
@@ -195,29 +249,11 @@ def init(chart: Path, out_file: Path | None, *, force: bool, max_cases: int) -> 
     if out_file.exists() and not force:
         raise ChartmatrixError(out_file, "exists; pass --force to overwrite it")
     found = candidates(info)
-    skip_schema = ""  # why the spec renders with --skip-schema-validation
-    try:
-        notes = _notes(chart_dir, found, ())
-    except DefaultsFail as exc:
-        notes = {}
-        if not _UNLOADABLE_SCHEMA.search(str(exc)):
-            print(
-                f"note: {chart}: the chart's defaults do not render ({exc}); every case "
-                "needs the values it asks for (values: or set: in the spec)"
-            )
-        else:  # no value can fix a schema that cannot be read offline
-            skip_schema = "its values.schema.json refers to a schema that cannot be loaded offline"
-            print(f"note: {chart}: {skip_schema} ({exc}): the spec skips schema validation")
-            try:
-                notes = _notes(chart_dir, found, ("--skip-schema-validation",))
-            except DefaultsFail as again:
-                print(
-                    f"note: {chart}: the chart's defaults do not render ({again}); every "
-                    "case needs the values it asks for (values: or set: in the spec)"
-                )
+    probe = _probe(Path(chart), chart_dir, info, found)
+    notes = probe.notes
     kept, rest = choose([c for c in found if c.path not in notes], max_cases)
     rest += [c for c in found if c.path in notes]
-    text = render_spec(Path(chart), info.name, out_file, kept, rest, notes, skip_schema)
+    text = render_spec(Path(chart), info.name, out_file, kept, rest, probe)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(text, encoding="utf-8")
     spec = load_spec(out_file)

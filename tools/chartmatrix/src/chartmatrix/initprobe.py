@@ -81,14 +81,19 @@ def _steady_render(a: list[Manifest], b: list[Manifest]) -> dict[tuple[str, ...]
 
 
 def effects(
-    chart_dir: Path, candidates: list[Candidate], helm_args: tuple[str, ...] = ()
+    chart_dir: Path,
+    candidates: list[Candidate],
+    helm_args: tuple[str, ...] = (),
+    api_versions: tuple[str, ...] = (),
 ) -> dict[str, Effect]:
-    """Each candidate's effect by value path. Raises :class:`DefaultsFail` (with helm's
+    """Each candidate's effect by value path (``api_versions``: more the cluster serves,
+    as a spec's ``kubernetes.apiVersions``). Raises :class:`DefaultsFail` (with helm's
     message) when the chart's defaults do not render."""
     # as `run` renders a spec's cases by default: the newest Kubernetes version, which
     # serves the built-in kinds the templates test
     version = bundled_versions()[-1]
-    kinds = tuple(k for k in load_chart(chart_dir).tested_kinds if served(k, version))
+    served_here = (k for k in load_chart(chart_dir).tested_kinds if served(k, version))
+    kinds = api_versions + tuple(k for k in served_here if k not in api_versions)
 
     def request(values: dict[str, Any]) -> RenderRequest:
         return RenderRequest(
