@@ -110,6 +110,14 @@ def test_missing_dependency_names_the_way_out(tmp_path: Path) -> None:
     chart = write_tree(tmp_path / "app", _app(FROM_REPO))
     with pytest.raises(ChartmatrixError, match=r"missing from charts/.*helm dependency build"):
         stage(chart, tmp_path / "staged")
+    two = FROM_REPO + "  - name: extra\n    version: 1.x.x\n    repository: oci://r.example/e\n"
+    chart = write_tree(tmp_path / "app2", _app(two))
+    with pytest.raises(
+        ChartmatrixError,
+        match=r"dependencies common \(oci://registry.example/charts\), extra \(oci://r.examp"
+        r"le/e\) are missing",
+    ):
+        stage(chart, tmp_path / "staged2")
 
 
 def test_self_dependency_is_one_clear_error(

@@ -294,6 +294,7 @@ def stage(chart_dir: Path, into: Path, _chain: tuple[Path, ...] = ()) -> Path:
     chain = (*_chain, chart_dir)
     _copy_tree(chart_dir, into)
     charts_dir = into / "charts"
+    missing: list[str] = []  # all named in one error, as helm does
     for dep in _dependencies(chart_dir):
         repo = str(dep.get("repository") or "")
         name = str(dep.get("name") or "")
@@ -330,11 +331,14 @@ def stage(chart_dir: Path, into: Path, _chain: tuple[Path, ...] = ()) -> Path:
                 f"dependency {name}: {repo} is {what}, and charts/ has no {name} either",
             )
         if not present:
-            raise ChartmatrixError(
-                chart_dir / "Chart.yaml",
-                f"dependency {name} ({repo or 'no repository'}) is missing from charts/; "
-                "run `helm dependency build` first",
-            )
+            missing.append(f"{name} ({repo or 'no repository'})")
+    if missing:
+        raise ChartmatrixError(
+            chart_dir / "Chart.yaml",
+            f"{'dependency' if len(missing) == 1 else 'dependencies'} {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} missing from charts/; run `helm "
+            "dependency build` first",
+        )
     lock = into / "Chart.lock"
     if lock.exists() and _file_dependencies(chart_dir):
         lock.unlink()
