@@ -450,8 +450,9 @@ def test_a_selector_on_a_label_the_pods_set_on_themselves_is_a_warning() -> None
     pods, an error otherwise."""
     s = sts()
     s["spec"]["template"]["spec"]["serviceAccountName"] = "db"
+    s["spec"]["template"]["metadata"]["labels"]["component"] = "server"
     headless = svc("db-headless", {"app": "db"}, clusterIP="None")
-    active = svc("db-active", {"app": "db", "db-active": "true"})
+    active = svc("db-active", {"app": "db", "component": "server", "db-active": "true"})
     role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -479,6 +480,12 @@ def test_a_selector_on_a_label_the_pods_set_on_themselves_is_a_warning() -> None
     assert (
         "nothing in the render"
         in findings(s, headless, PDB, active, read_only, binding)["service/selector-matches"][0]
+    )
+    # a webhook that patches other pods: the selector names no component of it
+    release_wide = svc("db-dns", {"app": "db", "hasDNS": "true"})
+    assert (
+        "nothing in the render"
+        in findings(s, headless, PDB, release_wide, role, binding)["service/selector-matches"][0]
     )
     other = svc("db-other", {"app": "web", "db-active": "true"})  # conflicts with app: db
     assert (

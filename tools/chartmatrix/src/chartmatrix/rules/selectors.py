@@ -14,9 +14,9 @@ source (declare the Service under ``external.Service`` or suppress the rule):
 * the control plane or another namespace: a Service in a namespace other than the
   release's (``kube-system``), or control-plane labels (``component: etcd``,
   ``k8s-app: kube-dns``);
-* the pods themselves, at run time: the selector matches a pod template of the render
-  but for labels the template does not set, and the render lets that pod's
-  ServiceAccount patch or update pods (a leader labelling itself ``vault-active: "true"``
+* the pods themselves, at run time: the selector picks a component's pod template of
+  the render (by a label beyond the release's) but for labels the template does not
+  set, and the render lets that pod's ServiceAccount patch or update pods (a leader labelling itself ``vault-active: "true"``
   or ``role: primary``, as Vault and Patroni do).
 """
 
@@ -107,13 +107,34 @@ def _may_patch_pods(ctx: RuleContext, account: str) -> str | None:
     return None
 
 
+# labels every pod of a release carries: matching them alone does not pick a component
+_RELEASE_LABELS = {
+    "app",
+    "release",
+    "chart",
+    "heritage",
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/version",
+    "helm.sh/chart",
+}
+
+
 def _self_labelled(ctx: RuleContext, selector: dict[str, Any], pods: list[Any]) -> str | None:
-    """Why the selected pods may label themselves at run time, or None."""
+    """Why the selected pods may label themselves at run time, or None: the selector
+    picks a component's pod template (a label beyond the release's, such as
+    ``component: server``) but for labels it does not set, and the render lets that
+    pod's ServiceAccount patch pods."""
     for pod in pods:
         labels = pod.labels
         missing = [k for k in selector if k not in labels]
-        if not missing or any(str(labels[k]) != str(v) for k, v in selector.items() if k in labels):
+        matched = [k for k in selector if k in labels]
+        if not missing or any(str(labels[k]) != str(selector[k]) for k in matched):
             continue
+        if not set(matched) - _RELEASE_LABELS:
+            continue  # the release's pods in general: not this one labelling itself
         account = str(
             pod.spec.get("serviceAccountName") or pod.spec.get("serviceAccount") or "default"
         )
