@@ -413,3 +413,27 @@ def test_init_sees_a_change_next_to_a_generated_value(
     text = _init_text(chart, tmp_path / "matrix.yaml")
     assert '\n  "chat.enabled": [false, true]  # switch\n' in text
     assert '#   "unused.enabled": [false, true]  # switch; changes nothing' in text
+
+
+@pytest.mark.parametrize(("helm", "fails"), [("helm", True), ("helm3", False)])
+def test_a_ci_values_file_of_several_documents_renders_as_the_helm_in_use_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helm: str, fails: bool
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    chart = write_tree(
+        tmp_path / "multi",
+        {
+            "Chart.yaml": "apiVersion: v2\nname: multi\nversion: 0.1.0\n",
+            "values.yaml": "replicas: 1\n",
+            "ci/two-values.yaml": "replicas: 2\n---\nreplicas: 5\n",  # v3: 2, v4: 5
+            "templates/cm.yaml": (
+                '{{- if eq (int .Values.replicas) 5 }}{{ fail "read the last" }}{{ end }}\n'
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: multi}\n"
+            ),
+        },
+    )
+    main(["run", "--no-progress", "--helm", helm, str(chart), "--json", "r.json"])
+    cases = json.loads((tmp_path / "r.json").read_text())["charts"][0]["cases"]
+    (case,) = (c for c in cases if c["id"] == "ci/two")
+    rules = [f["rule"] for f in case["checks"]["render"]["findings"]]
+    assert ("render/failed" in rules) is fails and "values/multi-document" in rules

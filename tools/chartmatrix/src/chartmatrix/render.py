@@ -15,9 +15,11 @@ import logging
 import os
 import re
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +110,25 @@ def own_checkout() -> Path | None:
     if src.parts[-3:] == ("tools", "chartmatrix", "src"):
         return src.parents[2]
     return None  # an installed copy, wherever it is (a shallow path too)
+
+
+@cache
+def helm_major(helm: str) -> int:
+    """The major version of the ``helm`` executable (asked once per process)."""
+    try:
+        out = subprocess.run(
+            [helm, "version", "--template", "{{.Version}}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ChartmatrixError(helm, f"cannot tell its version ({exc})") from None
+    digits = out.strip().lstrip("v").split(".", 1)[0]
+    if not digits.isdigit():
+        raise ChartmatrixError(helm, f"cannot tell its version from {out.strip()!r}")
+    return int(digits)
 
 
 def find_helm(name_or_path: str | None = None) -> str:

@@ -35,10 +35,10 @@ from chartmatrix.goldenstage import GoldenStage, check_update
 from chartmatrix.locate import locate
 from chartmatrix.manifests import Manifest, ManifestParseError, parse
 from chartmatrix.projectconfig import ProjectConfig, load_project_config
-from chartmatrix.render import RenderRequest, RenderResult
+from chartmatrix.render import RenderRequest, RenderResult, find_helm, helm_major
 from chartmatrix.renderworker import make_renderer
 from chartmatrix.rules import RULES, RuleContext, run_rules
-from chartmatrix.spec import Case, MatrixSpec
+from chartmatrix.spec import Case, MatrixSpec, Values
 from chartmatrix.validate import SchemaValidator, rendered_crds, served
 from chartmatrix.valuepaths import unknown_value_paths
 
@@ -314,6 +314,12 @@ class Runner:
             ordered.append(outcome)
         return ordered
 
+    def _values_read(self, case: Case) -> Values:
+        """The case's values as the helm in use reads them (a multi-document ci file)."""
+        if case.helm3_values is None:
+            return case.values
+        return case.helm3_values if helm_major(find_helm(self.options.helm)) == 3 else case.values
+
     def _batches(
         self,
         specs: list[MatrixSpec],
@@ -352,7 +358,7 @@ class Runner:
                         continue
                     req = RenderRequest(
                         chart_dir=staged[i],
-                        values=case.values,
+                        values=self._values_read(case),
                         release=case.release,
                         namespace=case.namespace,
                         kube_version=version if per_kube else top,

@@ -90,6 +90,7 @@ class Case:
     suppress: tuple[Suppression, ...] = ()
     description: str = ""
     warnings: tuple[tuple[str, str], ...] = ()  # (finding id, message) about its input
+    helm3_values: Values | None = None  # what Helm v3 reads instead (a multi-document file)
 
     @property
     def golden_name(self) -> str:
@@ -378,15 +379,17 @@ def ci_cases(
     documents is read as Helm v4 reads it, with a warning: Helm v3 reads another one."""
     cases = []
     for ci_file in sorted((chart_dir / "ci").glob("*-values.yaml")):
-        values, documents = load_values_file(ci_file)
+        values, documents, first = load_values_file(ci_file)
         warnings: tuple[tuple[str, str], ...] = ()
+        helm3_values = None
         if documents > 1:
+            helm3_values = merge(base, first)
             warnings = (
                 (
                     "values/multi-document",
                     f"{ci_file} holds {documents} YAML documents, but helm reads only one "
-                    "(v4 the last, v3 the first): this case renders the last; put each "
-                    "scenario in its own ci/*-values.yaml to test them all",
+                    "(v4 the last, v3 the first): this case renders the one the helm in use "
+                    "reads; put each scenario in its own ci/*-values.yaml to test them all",
                 ),
             )
         cases.append(
@@ -400,6 +403,7 @@ def ci_cases(
                 origin=str(ci_file),
                 suppress=suppress,
                 warnings=warnings,
+                helm3_values=helm3_values,
             )
         )
     return cases

@@ -45,12 +45,14 @@ def load_yaml_file(path: Path, *, expect_mapping: bool = True) -> Any:
     return _mapping(data, path, expect_mapping)
 
 
-def load_values_file(path: Path) -> tuple[dict[str, Any], int]:
-    """A chart's values file as the pinned Helm (v4) reads it, and how many documents
-    that are not empty it holds. Helm accepts a file of several documents (``---``) but
-    reads one: v4 the last that is not empty, v3 the first."""
+def load_values_file(path: Path) -> tuple[dict[str, Any], int, dict[str, Any]]:
+    """A chart's values file as Helm v4 reads it, how many documents that are not empty
+    it holds, and the first of them, which Helm v3 reads. Helm accepts a file of several
+    documents (``---``) but reads one: v4 the last that is not empty, v3 the first."""
     try:
         documents = [d for d in k8syaml.load_all(_read(path)) if d is not None]
     except k8syaml.YamlError as exc:
         raise ChartmatrixError(path, _describe(exc)) from None
-    return _mapping(documents[-1] if documents else None, path, True), len(documents)
+    last = _mapping(documents[-1] if documents else None, path, True)
+    first = _mapping(documents[0], path, True) if documents else last
+    return last, len(documents), first

@@ -16,8 +16,9 @@ source (declare the Service under ``external.Service`` or suppress the rule):
   ``k8s-app: kube-dns``);
 * the pods themselves, at run time: the selector picks a component's pod template of
   the render (by a label beyond the release's) but for labels the template does not
-  set, and the render lets that pod's ServiceAccount patch or update pods (a leader labelling itself ``vault-active: "true"``
-  or ``role: primary``, as Vault and Patroni do).
+  set, and the render lets that pod's ServiceAccount patch or update pods (a leader
+  labelling itself ``vault-active: "true"`` or ``role: primary``, as Vault and Patroni
+  do).
 """
 
 from __future__ import annotations
