@@ -437,3 +437,25 @@ def test_a_ci_values_file_of_several_documents_renders_as_the_helm_in_use_reads_
     (case,) = (c for c in cases if c["id"] == "ci/two")
     rules = [f["rule"] for f in case["checks"]["render"]["findings"]]
     assert ("render/failed" in rules) is fails and "values/multi-document" in rules
+
+
+def test_init_takes_the_values_every_case_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--set and --values: init renders with them, and the spec keeps them (set:, files:),
+    so an axis that needs them is proposed and every case renders."""
+    monkeypatch.delenv("CI", raising=False)
+    chart = write_tree(tmp_path / "charts" / "probed", PROBED_CHART)
+    extra = tmp_path / "extra-values.yaml"
+    extra.write_text("b: {enabled: false}\n")
+    out_file = tmp_path / "chart_tests" / "probed" / "matrix.yaml"
+    argv = ["init", str(chart), "-o", str(out_file), "--set", "c.name=named", "-f", str(extra)]
+    assert main(argv) == 0
+    text = out_file.read_text()
+    assert '\nfiles: ["../../extra-values.yaml"]\nset:\n  "c.name": named\n' in text
+    assert '\n  "c.enabled": [false, true]  # switch\n' in text
+    spec = load_spec(out_file)
+    assert all(c.values["c"]["name"] == "named" for c in spec.cases)
+    capsys.readouterr()
+    assert main(["init", str(chart), "-o", str(out_file), "--force", "--set", "c.name"]) == 2
+    assert "--set: 'c.name' must look like KEY=VALUE" in capsys.readouterr().err

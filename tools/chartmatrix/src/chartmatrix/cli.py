@@ -400,7 +400,14 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.max_cases < 1:
         raise ChartmatrixError("--max-cases", f"must be >= 1 (got {args.max_cases})")
     output = Path(args.output) if args.output else None
-    return init(Path(args.chart), output, force=args.force, max_cases=args.max_cases)
+    return init(
+        Path(args.chart),
+        output,
+        force=args.force,
+        max_cases=args.max_cases,
+        files=[Path(f) for f in args.values or []],
+        sets=args.set or [],
+    )
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -492,6 +499,19 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="where to write the spec (default: chart_tests/<chart name>/matrix.yaml)",
     )
     init.add_argument("--force", action="store_true", help="overwrite an existing spec")
+    init.add_argument(
+        "--values",
+        "-f",
+        action="append",
+        metavar="FILE",
+        help="a values file every case needs (the spec's files:); init renders with it",
+    )
+    init.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a value every case needs (the spec's set:; VALUE is YAML)",
+    )
     init.add_argument(
         "--max-cases",
         type=int,

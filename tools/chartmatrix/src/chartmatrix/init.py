@@ -23,10 +23,13 @@ from typing import Any
 
 import yaml
 
+from chartmatrix import k8syaml
 from chartmatrix.charts import ChartInfo, chart_dir_of, load_chart, subcharts
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.initprobe import DefaultsFail, effects
 from chartmatrix.spec import SPEC_FILE, load_spec
+from chartmatrix.values import from_path, merge, merge_all
+from chartmatrix.yamlfile import load_yaml_file
 
 REPLICA_KEYS = ("replicas", "replicaCount")
 # helm's message when a values schema $refs what it cannot load (a URL, offline)
@@ -147,9 +150,13 @@ class Probe:
     notes: dict[str, str] = field(default_factory=dict)  # path -> why not proposed
     skip_schema: str = ""  # why the spec skips schema validation ("": it does not)
     api_versions: tuple[str, ...] = ()  # what the cluster must serve
+    files: tuple[Path, ...] = ()  # values files every case layers (--values)
+    sets: tuple[str, ...] = ()  # KEY=VALUE every case sets (--set)
 
 
-def _probe(chart: Path, chart_dir: Path, info: ChartInfo, found: list[Candidate]) -> Probe:
+def _probe(
+    chart: Path, chart_dir: Path, info: ChartInfo, found: list[Candidate], base: dict[str, Any]
+) -> Probe:
     """Render the candidates; when the defaults do not render, try again without a
     values schema that cannot be loaded offline, then on a cluster that serves the APIs
     the templates test (no value can fix either), and say what it took."""
@@ -170,7 +177,7 @@ def _probe(chart: Path, chart_dir: Path, info: ChartInfo, found: list[Candidate]
         try:
             probe.notes = {
                 p: e.note
-                for p, e in effects(chart_dir, found, flags, probe.api_versions).items()
+                for p, e in effects(chart_dir, found, flags, probe.api_versions, base).items()
                 if e.note
             }
         except DefaultsFail as exc:
@@ -209,6 +216,15 @@ def render_spec(
         "# then run `chartmatrix run --update-golden` and review the golden files.",
         f"chart: {json.dumps(chart_rel)}",
     ]
+    if probe.files:
+        here = out_file.parent.resolve()
+        paths = [os.path.relpath(f.resolve(), here) for f in probe.files]
+        lines.append(f"files: {json.dumps(paths)}")
+    if probe.sets:
+        lines.append("set:")
+        for item in probe.sets:
+            key, _, raw = item.partition("=")
+            lines.append(f"  {json.dumps(key.strip())}: {_flow((k8syaml.load(raw),))[1:-1]}")
     if probe.skip_schema:
         lines.append(f"skipSchemaValidation: true  # {probe.skip_schema}")
     if probe.api_versions:
@@ -238,9 +254,32 @@ def default_output(chart_name: str) -> Path:
     return out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out
 
 
-def init(chart: Path, out_file: Path | None, *, force: bool, max_cases: int) -> int:
+def _given_values(files: list[Path], sets: list[str]) -> dict[str, Any]:
+    """The values of ``--values`` files and ``--set KEY=VALUE`` flags (VALUE is YAML)."""
+    out: dict[str, Any] = merge_all([load_yaml_file(f) for f in files])
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ChartmatrixError("--set", f"{item!r} must look like KEY=VALUE")
+        try:
+            out = merge(out, from_path(key.strip(), k8syaml.load(raw)))
+        except (ValueError, k8syaml.YamlError) as exc:
+            raise ChartmatrixError("--set", f"{item!r}: {exc}") from None
+    return out
+
+
+def init(
+    chart: Path,
+    out_file: Path | None,
+    *,
+    force: bool,
+    max_cases: int,
+    files: list[Path] | None = None,
+    sets: list[str] | None = None,
+) -> int:
     """Write a spec for ``chart`` (a directory or a packaged ``.tgz``, which the spec
-    then names as it is)."""
+    then names as it is); ``files`` and ``sets``: values every case needs (the spec's
+    ``files:`` and ``set:``), which init renders with too."""
     chart_dir = chart_dir_of(Path(chart))
     info = load_chart(chart_dir)
     if info.chart_type == "library":
@@ -249,7 +288,10 @@ def init(chart: Path, out_file: Path | None, *, force: bool, max_cases: int) -> 
     if out_file.exists() and not force:
         raise ChartmatrixError(out_file, "exists; pass --force to overwrite it")
     found = candidates(info)
-    probe = _probe(Path(chart), chart_dir, info, found)
+    base = _given_values(files or [], sets or [])
+    probe = _probe(Path(chart), chart_dir, info, found, base)
+    probe.files = tuple(files or ())
+    probe.sets = tuple(sets or ())
     notes = probe.notes
     kept, rest = choose([c for c in found if c.path not in notes], max_cases)
     rest += [c for c in found if c.path in notes]

@@ -22,7 +22,7 @@ from chartmatrix.manifests import Manifest, ManifestParseError, parse
 from chartmatrix.render import RenderRequest, RenderResult
 from chartmatrix.renderworker import make_renderer
 from chartmatrix.validate import bundled_versions, served
-from chartmatrix.values import from_path
+from chartmatrix.values import from_path, merge
 
 if TYPE_CHECKING:
     from chartmatrix.init import Candidate
@@ -85,10 +85,11 @@ def effects(
     candidates: list[Candidate],
     helm_args: tuple[str, ...] = (),
     api_versions: tuple[str, ...] = (),
+    base: dict[str, Any] | None = None,
 ) -> dict[str, Effect]:
     """Each candidate's effect by value path (``api_versions``: more the cluster serves,
-    as a spec's ``kubernetes.apiVersions``). Raises :class:`DefaultsFail` (with helm's
-    message) when the chart's defaults do not render."""
+    as a spec's ``kubernetes.apiVersions``; ``base``: values every case sets). Raises
+    :class:`DefaultsFail` (with helm's message) when the chart's defaults do not render."""
     # as `run` renders a spec's cases by default: the newest Kubernetes version, which
     # serves the built-in kinds the templates test
     version = bundled_versions()[-1]
@@ -97,7 +98,11 @@ def effects(
 
     def request(values: dict[str, Any]) -> RenderRequest:
         return RenderRequest(
-            staged, values, kube_version=version, api_versions=kinds, helm_args=helm_args
+            staged,
+            merge(base or {}, values),
+            kube_version=version,
+            api_versions=kinds,
+            helm_args=helm_args,
         )
 
     with tempfile.TemporaryDirectory(prefix="chartmatrix-init-") as tmp:
