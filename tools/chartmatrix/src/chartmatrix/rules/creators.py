@@ -187,11 +187,11 @@ def _claim_of(sts: Manifest, claim: str) -> bool:
     return False
 
 
-def _service_account(pod: PodTemplate) -> str:
+def service_account(pod: PodTemplate) -> str:
     return str(pod.spec.get("serviceAccountName") or pod.spec.get("serviceAccount") or "default")
 
 
-def _namespace(ctx: RuleContext, m: Manifest) -> str:
+def namespace_of(ctx: RuleContext, m: Manifest) -> str:
     return m.namespace or ctx.namespace
 
 
@@ -200,7 +200,7 @@ def _binds(ctx: RuleContext, binding: Manifest, sa: str, namespace: str) -> bool
         if not isinstance(subject, dict):
             continue
         kind, sname = subject.get("kind"), subject.get("name")
-        subject_ns = subject.get("namespace") or _namespace(ctx, binding)
+        subject_ns = subject.get("namespace") or namespace_of(ctx, binding)
         if kind == "ServiceAccount" and sname == sa and subject_ns == namespace:
             return True
         if kind == "Group" and sname in (
@@ -211,11 +211,13 @@ def _binds(ctx: RuleContext, binding: Manifest, sa: str, namespace: str) -> bool
     return False
 
 
-def _rules(ctx: RuleContext, sa: str, namespace: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def granted_rules(
+    ctx: RuleContext, sa: str, namespace: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """(role ref, rule) for every RBAC rule granted to the ServiceAccount by the render;
     a binding to a built-in role yields a synthetic allow-all rule."""
     for binding in ctx.of_kind("RoleBinding", "ClusterRoleBinding"):
-        if binding.kind == "RoleBinding" and _namespace(ctx, binding) != namespace:
+        if binding.kind == "RoleBinding" and namespace_of(ctx, binding) != namespace:
             continue
         if not _binds(ctx, binding, sa, namespace):
             continue
@@ -232,7 +234,7 @@ def _rules(ctx: RuleContext, sa: str, namespace: str) -> Iterator[tuple[str, dic
                 yield role.ref, r
 
 
-def _covers_resource(r: dict[str, Any], plural: str) -> bool:
+def covers_resource(r: dict[str, Any], plural: str) -> bool:
     groups = r.get("apiGroups") or []
     resources = r.get("resources") or []
     return ("" in groups or "*" in groups) and (plural in resources or "*" in resources)
@@ -242,7 +244,7 @@ def _may_create(r: dict[str, Any], plural: str, name: str) -> bool:
     verbs = r.get("verbs") or []
     names = r.get("resourceNames") or []
     return (
-        _covers_resource(r, plural)
+        covers_resource(r, plural)
         and ("create" in verbs or "*" in verbs)
         and (not names or name in names)
     )
@@ -286,11 +288,11 @@ def creators(ctx: RuleContext, kind: str, name: str, user: Manifest) -> list[Cre
         for pod in pod_templates(ctx.manifests):
             if pod.owner is user:
                 continue
-            granted = list(_rules(ctx, _service_account(pod), _namespace(ctx, pod.owner)))
+            granted = list(granted_rules(ctx, service_account(pod), namespace_of(ctx, pod.owner)))
             if not any(_may_create(r, plural, name) for _, r in granted):
                 continue
             named = _pod_mentions(pod, name) or any(
-                _covers_resource(r, plural) and name in (r.get("resourceNames") or [])
+                covers_resource(r, plural) and name in (r.get("resourceNames") or [])
                 for _, r in granted
             )
             hook = " (hook)" if is_hook(pod.owner) else ""

@@ -30,8 +30,15 @@ from typing import Any
 from chartmatrix.findings import Severity
 from chartmatrix.manifests import Manifest
 from chartmatrix.rules.base import RuleContext, Violation, rule
-from chartmatrix.rules.creators import NO_PODS, is_custom
-from chartmatrix.rules.pods import map_selector_matches, pod_templates
+from chartmatrix.rules.creators import (
+    NO_PODS,
+    covers_resource,
+    granted_rules,
+    is_custom,
+    namespace_of,
+    service_account,
+)
+from chartmatrix.rules.pods import PodTemplate, map_selector_matches, pod_templates
 
 RULE = "service/selector-matches"
 CONTROL_PLANE = {
@@ -83,28 +90,13 @@ def _operator_resource(selector: dict[str, Any], crs: list[Manifest]) -> Manifes
 _PATCH_VERBS = {"patch", "update", "*"}
 
 
-def _may_patch_pods(ctx: RuleContext, account: str) -> str | None:
-    """The Role/ClusterRole of the render that lets ServiceAccount ``account`` patch or
-    update pods (through a binding of the render), or None."""
-    for binding in ctx.of_kind("RoleBinding", "ClusterRoleBinding"):
-        subjects = binding.obj.get("subjects") or []
-        if not any(
-            isinstance(s, dict) and s.get("kind") == "ServiceAccount" and s.get("name") == account
-            for s in subjects
-        ):
-            continue
-        ref = binding.obj.get("roleRef") or {}
-        role = ctx.find(str(ref.get("kind", "")), str(ref.get("name", "")))
-        for r in (role.obj.get("rules") or []) if role is not None else []:
-            if not isinstance(r, dict):
-                continue
-            groups, resources = r.get("apiGroups") or [], r.get("resources") or []
-            if (
-                ("" in groups or "*" in groups)
-                and ("pods" in resources or "*" in resources)
-                and _PATCH_VERBS & set(r.get("verbs") or [])
-            ):
-                return role.ref
+def _may_patch_pods(ctx: RuleContext, pod: PodTemplate) -> str | None:
+    """The role of the render (or built-in one it binds) that lets the pod's
+    ServiceAccount patch or update pods, or None."""
+    account = service_account(pod)
+    for role, r in granted_rules(ctx, account, namespace_of(ctx, pod.owner)):
+        if covers_resource(r, "pods") and _PATCH_VERBS & set(r.get("verbs") or []):
+            return role
     return None
 
 
@@ -123,7 +115,9 @@ _RELEASE_LABELS = {
 }
 
 
-def _self_labelled(ctx: RuleContext, selector: dict[str, Any], pods: list[Any]) -> str | None:
+def _self_labelled(
+    ctx: RuleContext, selector: dict[str, Any], pods: list[PodTemplate]
+) -> str | None:
     """Why the selected pods may label themselves at run time, or None: the selector
     picks a component's pod template (a label beyond the release's, such as
     ``component: server``) but for labels it does not set, and the render lets that
@@ -136,14 +130,11 @@ def _self_labelled(ctx: RuleContext, selector: dict[str, Any], pods: list[Any]) 
             continue
         if not set(matched) - _RELEASE_LABELS:
             continue  # the release's pods in general: not this one labelling itself
-        account = str(
-            pod.spec.get("serviceAccountName") or pod.spec.get("serviceAccount") or "default"
-        )
-        role = _may_patch_pods(ctx, account)
+        role = _may_patch_pods(ctx, pod)
         if role is not None:
             return (
                 f"pods of {pod.owner.ref} once they label themselves {', '.join(missing)} at "
-                f"run time (their ServiceAccount {account} may patch pods: {role})"
+                f"run time (their ServiceAccount {service_account(pod)} may patch pods: {role})"
             )
     return None
 
