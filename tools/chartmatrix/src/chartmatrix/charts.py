@@ -84,10 +84,14 @@ class ChartInfo:
         return any(_calls_now(text) for text in self._templates)
 
     @cached_property
+    def _reads_api_versions(self) -> bool:
+        return any(_API_VERSIONS.search(text) for text in self._templates)
+
+    @cached_property
     def tested_kinds(self) -> tuple[str, ...]:
         """The ``group/version/Kind`` literals of the templates when any of them reads
         ``.Capabilities.APIVersions``: the kinds whose being served may change the render."""
-        if not any(_API_VERSIONS.search(text) for text in self._templates):
+        if not self._reads_api_versions:
             return ()
         return tuple(sorted({k for text in self._templates for k in _KIND_LITERAL.findall(text)}))
 
@@ -95,9 +99,7 @@ class ChartInfo:
     def tested_apis(self) -> tuple[str, ...]:
         """:attr:`tested_kinds` and the custom ``group/version`` literals of the templates
         (``cert-manager.io/v1``): what a chart may require the cluster to serve."""
-        if not self.tested_kinds and not any(
-            _API_VERSIONS.search(text) for text in self._templates
-        ):
+        if not self._reads_api_versions:
             return ()
         groups = {g for text in self._templates for g in _GROUP_LITERAL.findall(text)}
         return tuple(sorted({*self.tested_kinds, *groups}))
@@ -207,15 +209,15 @@ def subcharts(chart_dir: Path) -> dict[str, Path]:
     those vendored in ``charts/`` (a package unpacked), else a ``file://`` dependency's
     source directory."""
     aliases: dict[str, list[str]] = {}
-    for dep in _dependencies(chart_dir):
-        name = str(dep.get("name") or "")
-        aliases.setdefault(name, []).append(str(dep.get("alias") or name))
     found: dict[str, Path] = {}
     for dep in _dependencies(chart_dir):
+        name = str(dep.get("name") or "")
+        key = str(dep.get("alias") or name)
+        aliases.setdefault(name, []).append(key)
         repo = str(dep.get("repository") or "")
         source = (chart_dir / repo.removeprefix("file://")).resolve()
         if repo.startswith("file://") and (source / "Chart.yaml").is_file():
-            found[str(dep.get("alias") or dep.get("name") or source.name)] = source
+            found[key or source.name] = source
     for sub in vendored(chart_dir):
         path = chart_dir_of(sub.path)
         for key in aliases.get(sub.name, [sub.name]):

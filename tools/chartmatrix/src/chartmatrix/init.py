@@ -154,9 +154,7 @@ class Probe:
     sets: tuple[str, ...] = ()  # KEY=VALUE every case sets (--set)
 
 
-def _probe(
-    chart: Path, chart_dir: Path, info: ChartInfo, found: list[Candidate], base: dict[str, Any]
-) -> Probe:
+def _probe(chart: Path, info: ChartInfo, found: list[Candidate], base: dict[str, Any]) -> Probe:
     """Render the candidates; when the defaults do not render, try again without a
     values schema that cannot be loaded offline, then on a cluster that serves the APIs
     the templates test (no value can fix either), and say what it took."""
@@ -177,7 +175,7 @@ def _probe(
         try:
             probe.notes = {
                 p: e.note
-                for p, e in effects(chart_dir, found, flags, probe.api_versions, base).items()
+                for p, e in effects(info, found, flags, probe.api_versions, base).items()
                 if e.note
             }
         except DefaultsFail as exc:
@@ -289,7 +287,7 @@ def init(
         raise ChartmatrixError(out_file, "exists; pass --force to overwrite it")
     found = candidates(info)
     base = _given_values(files or [], sets or [])
-    probe = _probe(Path(chart), chart_dir, info, found, base)
+    probe = _probe(Path(chart), info, found, base)
     probe.files = tuple(files or ())
     probe.sets = tuple(sets or ())
     notes = probe.notes

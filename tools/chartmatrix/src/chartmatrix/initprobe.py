@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chartmatrix.charts import load_chart, stage
+from chartmatrix.charts import ChartInfo, stage
 from chartmatrix.golden import normalize
 from chartmatrix.manifests import Manifest, ManifestParseError, parse
 from chartmatrix.render import RenderRequest, RenderResult
@@ -81,7 +81,7 @@ def _steady_render(a: list[Manifest], b: list[Manifest]) -> dict[tuple[str, ...]
 
 
 def effects(
-    chart_dir: Path,
+    info: ChartInfo,
     candidates: list[Candidate],
     helm_args: tuple[str, ...] = (),
     api_versions: tuple[str, ...] = (),
@@ -93,7 +93,7 @@ def effects(
     # as `run` renders a spec's cases by default: the newest Kubernetes version, which
     # serves the built-in kinds the templates test
     version = bundled_versions()[-1]
-    served_here = (k for k in load_chart(chart_dir).tested_kinds if served(k, version))
+    served_here = (k for k in info.tested_kinds if served(k, version))
     kinds = api_versions + tuple(k for k in served_here if k not in api_versions)
 
     def request(values: dict[str, Any]) -> RenderRequest:
@@ -106,7 +106,7 @@ def effects(
         )
 
     with tempfile.TemporaryDirectory(prefix="chartmatrix-init-") as tmp:
-        staged = stage(chart_dir, Path(tmp) / chart_dir.name)
+        staged = stage(info.path, Path(tmp) / info.path.name)
         requests = [request({}) for _ in range(2)]
         owners: list[str] = []
         for c in candidates:
