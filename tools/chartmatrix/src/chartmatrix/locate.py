@@ -22,10 +22,9 @@ from chartmatrix.manifests import Manifest
 from chartmatrix.spec import Case, MatrixSpec
 from chartmatrix.yamlfile import load_yaml_file
 
-# helm v3/v4: "execution error at (chart/templates/x.yaml:12:3): ..." and
-# "template: chart/templates/x.yaml:12:10: executing ..."
-# helm's "template: c/templates/x.yaml:41:10: ..." (v3), "(c/templates/x.yaml:41:10)",
-# or the message starting with "c/templates/x.yaml:41:10" (v4)
+# helm's "template: c/templates/x.yaml:41:10: ..." (v3), "execution error at
+# (c/templates/x.yaml:41:10): ...", or the message starting with
+# "c/templates/x.yaml:41:10" (v4)
 _TEMPLATE_AT = re.compile(
     r"(?:template: |\(|^|\n)\s*([^\s():]+/[^\s():]+):(\d+)(?::\d+)?", re.MULTILINE
 )
@@ -157,14 +156,12 @@ def _in_template(finding: Finding, manifests: Iterable[Manifest], chart_dir: Pat
 
 
 def _in_message(finding: Finding, chart_dir: Path) -> Finding:
-    match = _TEMPLATE_AT.search(finding.message)
-    file = template_file(chart_dir, match.group(1)) if match else None
-    if match is not None and file is not None:
-        return replace(finding, file=str(file), file_line=int(match.group(2)))
-    match = _PARSE_ERROR_ON.search(finding.message)
-    file = template_file(chart_dir, match.group(1)) if match else None
-    if match is not None and file is not None:
-        return replace(finding, file=str(file), file_line=1)
+    for pattern in (_TEMPLATE_AT, _PARSE_ERROR_ON):
+        match = pattern.search(finding.message)
+        file = template_file(chart_dir, match.group(1)) if match else None
+        if match is not None and file is not None:
+            line = int(match.group(2)) if pattern.groups > 1 else 1
+            return replace(finding, file=str(file), file_line=line)
     return finding
 
 
