@@ -125,10 +125,16 @@ def helm_major(helm: str) -> int:
         ).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         raise ChartmatrixError(helm, f"cannot tell its version ({exc})") from None
-    digits = out.strip().lstrip("v").split(".", 1)[0]
-    if not digits.isdigit():
+    major = major_of(out.strip())
+    if major is None:
         raise ChartmatrixError(helm, f"cannot tell its version from {out.strip()!r}")
-    return int(digits)
+    return major
+
+
+def major_of(version: str) -> int | None:
+    """``v4.3.1`` -> 4 (None when it is not a version)."""
+    digits = version.lstrip("v").split(".", 1)[0]
+    return int(digits) if digits.isdigit() else None
 
 
 def find_helm(name_or_path: str | None = None) -> str:

@@ -38,6 +38,7 @@ from chartmatrix.render import (
     RenderResult,
     clean_error,
     find_helm,
+    major_of,
     own_checkout,
 )
 
@@ -226,11 +227,6 @@ def _probe_file(key: str) -> Path:
     return Path(base) / "chartmatrix" / "helm-probe" / f"{key}.json"
 
 
-def _major(version: str) -> int | None:
-    digits = version.lstrip("v").split(".", 1)[0]
-    return int(digits) if digits.isdigit() else None
-
-
 class WorkerRenderer:
     """Renders with ``jobs`` render workers; the interface of :class:`Renderer`."""
 
@@ -302,7 +298,7 @@ class WorkerRenderer:
         renders the probe chart) must render the probe chart as helm does."""
         try:
             theirs, version = probe.result()
-            major = _major(version)
+            major = major_of(version)
             if self._given is None and major != self._guess:
                 self.close()
                 self.worker = ""
