@@ -127,7 +127,6 @@ class GoldenStage:
             id(s): goldens.Normalizer(s.masks) for s in specs if s.golden_dir is not None
         }
         self.pending: list[_Pending] = []
-        self._pending_ids: set[int] = set()  # id() of each pending case's result
         self.seen: dict[int, set[str]] = {}  # per spec: the ids of the cases normalized
         self.crd_files: dict[int, set[str]] = {}  # per spec: the CRD files its renders name
 
@@ -162,7 +161,6 @@ class GoldenStage:
             out.ran.add("golden")
             draft.previous = None  # read by the rules, which have run
             self.pending.append(_Pending(out, spec, out.case, draft, request))
-            self._pending_ids.add(id(out))
             self.seen.setdefault(id(spec), set()).add(out.case.id)
 
     def settle(self) -> None:
@@ -187,13 +185,12 @@ class GoldenStage:
             self._compare(group, {})
         done = {id(p) for p in ready}
         self.pending = [p for p in self.pending if id(p) not in done]
-        self._pending_ids = {id(p.out) for p in self.pending}
         self.timings["golden"] += time.perf_counter() - t1
 
-    def holds(self, result: CaseResult) -> bool:
-        """Whether ``result`` waits for a later :meth:`settle` or :meth:`finish`, which
-        will still write its golden verdict."""
-        return id(result) in self._pending_ids
+    def held(self) -> set[int]:
+        """``id()`` of the case results that wait for a later :meth:`settle` or
+        :meth:`finish`, which will still write their golden verdict."""
+        return {id(p.out) for p in self.pending}
 
     # -- after every case ------------------------------------------------------------
 

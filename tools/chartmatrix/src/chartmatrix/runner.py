@@ -236,8 +236,9 @@ class Runner:
                 for (i, _, _), outcome in zip(batch, outcomes, strict=True):
                     charts[i].cases.append(outcome)
                 self._golden.settle()
-                for chart in charts:  # final now, but for cases the golden stage holds
-                    chart.cases.spill(keep=self._golden.holds)
+                held = self._golden.held()  # final now, but for these
+                for chart in charts:
+                    chart.cases.spill(keep=lambda result, held=held: id(result) in held)
             self._golden.finish()
             for chart in charts:
                 chart.cases.spill()
