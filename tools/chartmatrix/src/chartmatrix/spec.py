@@ -376,7 +376,8 @@ def ci_cases(
 ) -> list[Case]:
     """One case per ``ci/*-values.yaml`` of the chart (chart-testing's convention),
     layered over the spec's base values like every other case. A file of several YAML
-    documents is read as Helm v4 reads it, with a warning: Helm v3 reads another one."""
+    documents gets a warning, and what each Helm major reads of it: v4 the last
+    document (``values``), v3 the first (``helm3_values``)."""
     cases = []
     for ci_file in sorted((chart_dir / "ci").glob("*-values.yaml")):
         values, documents, first = load_values_file(ci_file)
