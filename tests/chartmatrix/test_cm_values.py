@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from chartmatrix.values import coalesce, from_path, merge, merge_all, parse_axis, split_path
+import yaml
+from chartmatrix.spec import load_spec
+from chartmatrix.values import (
+    coalesce,
+    from_path,
+    layered,
+    merge,
+    merge_all,
+    parse_axis,
+    split_path,
+)
 
 
 def test_maps_merge_lists_replace() -> None:
@@ -36,3 +48,34 @@ def test_paths_and_axes() -> None:
         parse_axis("nokey")
     with pytest.raises(ValueError, match="empty key"):
         split_path("a..b")
+
+
+def test_layered_is_merge_sharing_what_the_overlay_leaves() -> None:
+    base = {"a": {"x": 1, "y": [1, 2], "deep": {"k": "v"}}, "b": {"big": list(range(50))}}
+    over = {"a": {"y": [3], "deep": {"k2": None}}, "c": {"n": 1}}
+    out = layered(base, over)
+    assert out == merge(base, over)
+    assert base == {"a": {"x": 1, "y": [1, 2], "deep": {"k": "v"}}, "b": {"big": list(range(50))}}
+    assert out["b"] is base["b"], "an untouched subtree is shared, not copied"
+    assert out["a"] is not base["a"] and out["a"]["deep"] is not base["a"]["deep"]
+    assert out["c"] is not over["c"], "the overlay's own values are copied"
+    assert layered(base, {"a": 3}) == {"a": 3, "b": base["b"]}  # a scalar over a map
+    assert layered({"a": None}, {"a": {"z": 1}}) == {"a": {"z": 1}}
+
+
+def test_axis_cases_share_the_spec_values(tmp_path: Path) -> None:
+    """A case holds what its axes change, not a copy of the spec's base values."""
+    (tmp_path / "c" / "templates").mkdir(parents=True)
+    (tmp_path / "c" / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    spec = {
+        "chart": "c",
+        "values": {"big": {"list": list(range(100))}, "app": {"replicas": 1, "name": "x"}},
+        "axes": {"app.replicas": [1, 2, 3], "app.tls": [True, False]},
+    }
+    file = tmp_path / "matrix.yaml"
+    file.write_text(yaml.safe_dump(spec))
+    cases = load_spec(file).cases
+    assert len(cases) == 6
+    assert len({id(c.values["big"]) for c in cases}) == 1
+    assert cases[3].values["app"] == {"replicas": 2, "name": "x", "tls": False}
+    assert cases[0].values["app"] == {"replicas": 1, "name": "x", "tls": True}

@@ -45,6 +45,7 @@ from chartmatrix.render import RenderRequest
 from chartmatrix.runner import Options, Runner
 from chartmatrix.spec import Case, MatrixSpec
 from chartmatrix.validate import SCHEMA_ROOT, schema_version
+from chartmatrix.values import layered
 
 # 10, 100 and 1,000 as issue-sized steps; 3,000 shows where memory levels off once the
 # runner's bounded caches (parsed and normalized documents) are full
@@ -405,9 +406,11 @@ def scale_spec(spec: MatrixSpec, size: int) -> MatrixSpec:
     cases = []
     for n in range(size):
         replicas, grace = (1, 3)[n % 2], 30 + n // 2
-        values = json.loads(json.dumps(base.values, default=str))
-        workload = values.setdefault("workload", {})
-        workload.update(replicas=replicas, terminationGracePeriodSeconds=grace)
+        # as a spec's axes do: the base values shared, only the changed keys new
+        values = layered(
+            base.values,
+            {"workload": {"replicas": replicas, "terminationGracePeriodSeconds": grace}},
+        )
         case_id = f"{SCALE_AXES[0]}={replicas},{SCALE_AXES[1]}={grace}"
         cases.append(dataclasses.replace(base, id=case_id, values=values, suppress=()))
     # no golden directory: the generated cases must never write into the spec's

@@ -306,7 +306,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.junit or args.json or args.html or args.github_annotations:
         from chartmatrix.report.model import to_dict
 
-        write_reports(to_dict(result), args)
+        write_reports(to_dict(result, lazy=True), args)
     return 1 if result.failed() else 0
 
 

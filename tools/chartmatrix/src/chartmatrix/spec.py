@@ -9,6 +9,7 @@ files are ``ci/<file stem>``. Golden files are named after the id with ``:`` →
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 import itertools
@@ -28,7 +29,7 @@ from chartmatrix.errors import ChartmatrixError
 from chartmatrix.findings import NON_RULE_IDS, json_path
 from chartmatrix.manifests import _tokens
 from chartmatrix.validate import bundled_versions, schema_version
-from chartmatrix.values import Values, from_path, merge, merge_all, split_path
+from chartmatrix.values import Values, from_path, layered, merge, merge_all, split_path
 from chartmatrix.yamlfile import load_values_file, load_yaml_file
 
 SPEC_FILE = "matrix.yaml"
@@ -74,9 +75,10 @@ class Coverage:
         return self.default is not _UNSET
 
 
-@dataclass
+@dataclass(slots=True)  # a matrix may hold many thousands
 class Case:
-    """One render of one chart with one set of values."""
+    """One render of one chart with one set of values (an axis case's values share
+    the spec's base values: read them, never modify them)."""
 
     id: str
     values: Values
@@ -289,7 +291,7 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
         )
 
     cases = _axis_cases(data, file, base, release, namespace, versions, api_versions)
-    cases = [Case(**{**c.__dict__, "suppress": global_suppress}) for c in cases]
+    cases = [dataclasses.replace(c, suppress=global_suppress) for c in cases]
     for i, item in enumerate(data.get("include") or []):
         if "message" in item:
             raise ChartmatrixError(file, f"include[{i}].message: only expectFailure cases fail")
@@ -469,7 +471,9 @@ def _axis_cases(
         if any(all(chosen[k] == v for k, v in rule.items()) for rule in excludes):
             continue
         case_id = "+".join(f"{short[k]}:{_fmt(v)}" for k, v in chosen.items())
-        values = merge_all([base, *(from_path(k, v) for k, v in chosen.items())])
+        values = base
+        for k, v in chosen.items():
+            values = layered(values, from_path(k, v))
         cases.append(
             Case(case_id, values, release, namespace, versions, api_versions, f"{file.name} axes")
         )

@@ -42,6 +42,20 @@ def merge_all(layers: Iterable[Mapping[str, Any]]) -> Values:
     return out
 
 
+def layered(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> Values:
+    """:func:`merge`'s result, sharing with ``base`` every subtree ``overlay`` does not
+    reach: a matrix's cases each hold their base values this way, so a case costs the
+    size of what it changes, not of the whole tree. Read the result, never modify it."""
+    out = dict(base)
+    for key, value in overlay.items():
+        below = out.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            out[key] = layered(below, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
 def coalesce(defaults: Mapping[str, Any], user: Mapping[str, Any]) -> Values:
     """The effective values helm renders with: ``user`` over chart ``defaults``.
 

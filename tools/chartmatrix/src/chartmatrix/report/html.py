@@ -6,10 +6,12 @@ cell's findings or golden diff in the panel under the grid. No external resource
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from chartmatrix.report.output import write_pieces
 from chartmatrix.runner import CHECKS
 
 _SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "skip": "\u2013"}
@@ -88,52 +90,55 @@ def _detail(chart: str, case: str, check: str, status: str, info: dict) -> str:
     return "".join(parts)
 
 
-def render_html_data(data: dict[str, Any]) -> str:
-    """The page of a report's plain data (a run's, or a merge of its shards')."""
-    body = []
+def html_pieces(data: dict[str, Any]) -> Iterator[str]:
+    """The page of a report's plain data (a run's, or a merge of its shards'), in
+    pieces: the grid, then each cell's details (the cases are read twice, not held)."""
+    yield (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<title>chartmatrix report</title>"
+        f"<style>{_CSS}</style></head><body><h1>chartmatrix report</h1>"
+        '<div class="layout"><div class="grid">'
+    )
     verdict = "ok" if data["ok"] else "bad"
-    body.append(
+    yield (
         f'<p class="sum {verdict}">{data["cases"]} cases, {data["failed"]} failed, '
         f"{data['seconds']} s{' (strict)' if data['strict'] else ''}</p>"
     )
-    details = []
     for ci, chart in enumerate(data["charts"]):
-        body.append(f"<h2>{escape(chart['name'])} <small>{escape(chart['chart'])}</small></h2>")
+        yield f"<h2>{escape(chart['name'])} <small>{escape(chart['chart'])}</small></h2>"
         for f in chart["findings"]:
-            body.append(f"<p class='sum bad'>{escape(f['severity'])}: {escape(f['message'])}</p>")
+            yield f"<p class='sum bad'>{escape(f['severity'])}: {escape(f['message'])}</p>"
         head = "".join(f"<th>{c}</th>" for c in CHECKS)
-        rows = []
+        yield f"<table><tr><th>case</th>{head}<th>objects</th></tr>"
         for ki, case in enumerate(chart["cases"]):
             cells = []
             for check in CHECKS:
                 status = case["status"][check]
-                cell_id = f"c{ci}-{ki}-{check}"
                 cells.append(
-                    f'<td class="cell {status}"><button data-cell="{cell_id}" '
+                    f'<td class="cell {status}"><button data-cell="c{ci}-{ki}-{check}" '
                     f'title="{check}: {status}">{_SYMBOL[status]}</button></td>'
                 )
-                details.append(
-                    f'<div class="detail" id="{cell_id}">'
+            label = escape(case["id"]) + (" <i>(must fail)</i>" if case["expect_failure"] else "")
+            cells.append(f"<td>{case['manifests']}</td>")
+            yield f"<tr><td><code>{label}</code></td>{''.join(cells)}</tr>"
+        yield "</table>"
+    yield '</div><div id="panel"><p>Click a cell to see its errors or diff.</p></div></div>'
+    for ci, chart in enumerate(data["charts"]):
+        for ki, case in enumerate(chart["cases"]):
+            for check in CHECKS:
+                status = case["status"][check]
+                yield (
+                    f'<div class="detail" id="c{ci}-{ki}-{check}">'
                     f"{_detail(chart['name'], case['id'], check, status, case['checks'][check])}"
                     "</div>"
                 )
-            label = escape(case["id"]) + (" <i>(must fail)</i>" if case["expect_failure"] else "")
-            rows.append(
-                f"<tr><td><code>{label}</code></td>{''.join(cells)}"
-                f"<td>{case['manifests']}</td></tr>"
-            )
-        body.append(f"<table><tr><th>case</th>{head}<th>objects</th></tr>{''.join(rows)}</table>")
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<title>chartmatrix report</title>"
-        f"<style>{_CSS}</style></head><body><h1>chartmatrix report</h1>"
-        + '<div class="layout"><div class="grid">'
-        + "".join(body)
-        + '</div><div id="panel"><p>Click a cell to see its errors or diff.</p></div></div>'
-        + "".join(details)
-        + f"<script>{_JS}</script></body></html>\n"
-    )
+    yield f"<script>{_JS}</script></body></html>\n"
+
+
+def render_html_data(data: dict[str, Any]) -> str:
+    """The whole page as one string."""
+    return "".join(html_pieces(data))
 
 
 def write_html_data(data: dict[str, Any], file: Path) -> None:
-    Path(file).write_text(render_html_data(data), encoding="utf-8")
+    write_pieces(file, html_pieces(data))

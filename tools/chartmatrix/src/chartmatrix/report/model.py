@@ -1,12 +1,14 @@
-"""A plain-data view of a run shared by every report format."""
+"""A plain-data view of a run shared by every report format (its cases are read as
+they are written: :class:`CaseRecords`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
 
 from chartmatrix.findings import Finding
 from chartmatrix.locate import in_golden_file, locate
-from chartmatrix.runner import CHECKS, CaseResult, RunResult
+from chartmatrix.runner import CHECKS, CaseResult, ChartResult, RunResult
 from chartmatrix.spec import MatrixSpec
 
 
@@ -26,29 +28,56 @@ def case_details(case: CaseResult, check: str, findings: list[Finding]) -> dict[
     return {"findings": findings_here, "diff": diff, "note": case.notes.get(check, "")}
 
 
-def to_dict(run: RunResult) -> dict[str, Any]:
+def case_record(case: CaseResult, spec: MatrixSpec, strict: bool) -> dict[str, Any]:
+    """One case of the report."""
+    findings = located(case, spec)
+    return {
+        "id": case.case.id,
+        "origin": case.case.origin,
+        "expect_failure": case.case.expect_failure,
+        "manifests": case.manifests,
+        "failed": case.failed(strict),
+        "status": {c: case.status(c, strict) for c in CHECKS},
+        "checks": {c: case_details(case, c, findings) for c in CHECKS},
+        "golden": (
+            {"status": case.golden.status, "file": str(case.golden.file)} if case.golden else None
+        ),
+        "seconds": round(case.seconds, 4),  # what --shard-timings reads
+    }
+
+
+class CaseRecords(Sequence[dict[str, Any]]):
+    """A chart's cases in the report, each made when it is read from the run's results
+    (which are on disk): a report file is written case by case, and never holds every
+    case of a large run at once."""
+
+    def __init__(self, chart: ChartResult, strict: bool) -> None:
+        self._chart = chart
+        self._strict = strict
+
+    def __len__(self) -> int:
+        return len(self._chart.cases)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return case_record(self._chart.cases[index], self._chart.spec, self._strict)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for case in self._chart.cases:
+            yield case_record(case, self._chart.spec, self._strict)
+
+
+def to_dict(run: RunResult, *, lazy: bool = False) -> dict[str, Any]:
+    """The run as plain data. ``lazy``: each chart's ``cases`` is a
+    :class:`CaseRecords`, read as it is written (the report writers take either)."""
     charts = []
     for chart in run.charts:
-        cases = []
-        for case in chart.cases:
-            findings = located(case, chart.spec)
-            cases.append(
-                {
-                    "id": case.case.id,
-                    "origin": case.case.origin,
-                    "expect_failure": case.case.expect_failure,
-                    "manifests": case.manifests,
-                    "failed": case.failed(run.strict),
-                    "status": {c: case.status(c, run.strict) for c in CHECKS},
-                    "checks": {c: case_details(case, c, findings) for c in CHECKS},
-                    "golden": (
-                        {"status": case.golden.status, "file": str(case.golden.file)}
-                        if case.golden
-                        else None
-                    ),
-                    "seconds": round(case.seconds, 4),  # what --shard-timings reads
-                }
-            )
+        records = CaseRecords(chart, run.strict)
         charts.append(
             {
                 "name": chart.spec.name,
@@ -56,7 +85,7 @@ def to_dict(run: RunResult) -> dict[str, Any]:
                 "spec": str(chart.spec.spec_file) if chart.spec.spec_file else None,
                 "failed": chart.failed(run.strict),
                 "findings": [f.as_dict() for f in locate(chart.findings, chart.spec, None)],
-                "cases": cases,
+                "cases": records if lazy else list(records),
             }
         )
     out: dict[str, Any] = {
