@@ -521,3 +521,29 @@ def test_worker_reuses_parse_trees_like_a_fresh_parse(helm: str, tmp_path: Path)
     assert 'tpl: "t"' in expected[0].text
     assert not expected[2].ok and "fromTpl" in expected[2].error
     assert expected[3].text == expected[0].text
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_worker_reuses_manifest_heads_like_a_fresh_parse(
+    helm: str, charts: dict[str, Path]
+) -> None:
+    """The worker keeps what each manifest text parsed to (Helm's sorter parses every
+    manifest to order it and find its hooks): the same text again gives the same hooks,
+    weights, policies and order, and a broken manifest the same error, every time."""
+    reference, worker = renderers(helm, 1)
+    kitchen = charts["kitchen"]
+    requests = [
+        RenderRequest(kitchen, {}),
+        RenderRequest(kitchen, {}),  # every manifest text seen before
+        RenderRequest(kitchen, {"brokenYaml": True}),
+        RenderRequest(kitchen, {"brokenYaml": True}),  # the same error, remembered
+        RenderRequest(kitchen, {"replicas": 2}),  # some texts new, hooks the same
+        RenderRequest(kitchen, {}),
+    ]
+    labels = ["first", "again", "broken", "broken again", "other values", "after"]
+    expected, actual = render_both(reference, worker, requests)
+    problems = mismatches(requests, expected, actual, labels, reference)
+    assert not problems, "\n".join(problems)
+    assert expected[0].ok and "helm.sh/hook-weight" in expected[0].text
+    assert not expected[3].ok and "YAML parse error" in expected[3].error
+    assert expected[5].text == expected[0].text

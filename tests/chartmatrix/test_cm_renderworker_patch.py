@@ -1,5 +1,6 @@
 """tools/renderworker/engine/patched_helm.py: the copy of Helm's module the render
-workers build against (its engine keeps parse trees between renders)."""
+workers build against (its engine keeps parse trees between renders, its manifest sorter
+the heads it parsed)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,17 @@ def patched_helm() -> ModuleType:
     return module
 
 
-def _helm(root: Path, engine_source: str) -> Path:
+SORTER = (
+    'package util\n\nimport "sigs.k8s.io/yaml"\n\nfunc sort() {\n\tfor m := range x {\n'
+    "\t\tvar entry SimpleHead\n"
+    "\t\tif err := yaml.Unmarshal([]byte(m), &entry); err != nil {\n\t\t\treturn err\n\t\t}\n"
+    "\t}\n}\n"
+)
+
+
+def _helm(root: Path, engine_source: str, sorter: str = SORTER) -> Path:
+    (root / "pkg" / "release" / "v1" / "util").mkdir(parents=True)
+    (root / "pkg" / "release" / "v1" / "util" / "manifest_sorter.go").write_text(sorter)
     (root / "pkg" / "engine").mkdir(parents=True)
     (root / "pkg" / "engine" / "testdata").mkdir()
     (root / "go.mod").write_text("module helm.sh/helm/v9\n\ngo 1.24\n")
@@ -54,6 +65,16 @@ def test_writes_a_module_copy_with_the_loop_replaced(
     assert engine.joinpath("zz_destate_parsecache.go").read_text() == (
         patched_helm.PARSECACHE.read_text()
     )
+    util = out / "helm" / "pkg" / "release" / "v1" / "util"
+    assert util.joinpath("manifest_sorter.go").read_text() == (
+        SORTER.replace(patched_helm.HEAD_PARSE, patched_helm.HEAD_CALL)
+        + patched_helm.HEAD_IMPORT_KEPT
+    )
+    head_cache = util.joinpath("zz_destate_headcache.go").read_text()
+    assert head_cache == patched_helm.HEADCACHE.read_text().replace(
+        "package releaseutil\n", "package util\n"
+    )
+    assert "func unmarshalHead(" in head_cache
     assert not engine.joinpath("engine_test.go").exists()
     assert not engine.joinpath("testdata").exists()
     go_mod = (out / "go.mod").read_text()
@@ -61,6 +82,19 @@ def test_writes_a_module_copy_with_the_loop_replaced(
     assert go_mod.endswith(f"\nreplace helm.sh/helm/v9 => {out / 'helm'}\n")
     assert (out / "go.sum").read_text() == "sums\n"
     assert (helm / "pkg" / "engine" / "engine.go").read_text() == source  # untouched
+
+
+@pytest.mark.parametrize("parses", [0, 2])
+def test_refuses_a_helm_whose_manifest_parse_changed(
+    patched_helm: ModuleType, tmp_path: Path, parses: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = "package engine\n" + patched_helm.PARSE_LOOP
+    sorter = "package util\n" + patched_helm.HEAD_PARSE * parses
+    helm = _helm(tmp_path / "helm-src", source, sorter)
+    out = tmp_path / "out"
+    assert patched_helm.main(["x", str(helm), str(_worker(tmp_path / "w")), str(out)]) == 1
+    assert not out.exists()
+    assert f"manifest parse occurs {parses} times" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("loops", [0, 2])
@@ -87,8 +121,8 @@ def test_names_a_missing_file(
 
 
 def test_the_pinned_helms_still_have_the_loop(patched_helm: ModuleType) -> None:
-    """The workers in .tools/bin were built on it; a Helm bump that changes the loop
-    fails here, not only as a bootstrap warning."""
+    """The workers in .tools/bin were built on it and on the sorter's parse; a Helm bump
+    that changes either fails here, not only as a bootstrap warning."""
     for major in ("v4", "v3"):
         worker = ROOT / "tools" / "renderworker" / major
         found = subprocess.run(
@@ -102,3 +136,9 @@ def test_the_pinned_helms_still_have_the_loop(patched_helm: ModuleType) -> None:
             pytest.skip(f"helm.sh/helm/{major} is not in the Go module cache: {found.stderr}")
         engine = Path(found.stdout.strip()) / "pkg" / "engine" / "engine.go"
         assert engine.read_text().count(patched_helm.PARSE_LOOP) == 1, engine
+        (sorter,) = [
+            Path(found.stdout.strip()) / s
+            for s in patched_helm.SORTERS
+            if (Path(found.stdout.strip()) / s).is_file()
+        ]
+        assert sorter.read_text().count(patched_helm.HEAD_PARSE) == 1, sorter

@@ -6,16 +6,19 @@ HELM_DIR is the pinned Helm module in the Go module cache (read only, and Go ref
 overlays of it). OUT_DIR receives:
   helm/    the module without its tests, its pkg/engine/engine.go calling parseTemplates
            instead of its own parse loop, and parsecache.go (beside this file) added;
+           its manifest sorter calling unmarshalHead instead of yaml.Unmarshal, and
+           headcache.go added to the sorter's package;
   go.mod   WORKER_DIR's go.mod with `replace MODULE => OUT_DIR/helm`, and its go.sum:
            build the worker with `go build -modfile OUT_DIR/go.mod`.
-The module cache and the repository stay untouched. If the loop is not found exactly
-once (a Helm version that changed it), nothing is built on it and the exit status is 1:
-bootstrap then builds no worker and chartmatrix renders with helm.
+The module cache and the repository stay untouched. If the loop or the sorter's parse is
+not found exactly once (a Helm version that changed it), nothing is built on it and the
+exit status is 1: bootstrap then builds no worker and chartmatrix renders with helm.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -35,6 +38,14 @@ CALL = (
     "\t}\n"
 )
 PARSECACHE = Path(__file__).resolve().with_name("parsecache.go")
+# The manifest sorter's parse of each manifest, the same in v3.22 and v4.3; its file is
+# pkg/releaseutil (v3) or pkg/release/v1/util (v4).
+SORTERS = ("pkg/releaseutil/manifest_sorter.go", "pkg/release/v1/util/manifest_sorter.go")
+HEAD_PARSE = "\t\tif err := yaml.Unmarshal([]byte(m), &entry); err != nil {\n"
+HEAD_CALL = "\t\tif err := unmarshalHead(m, &entry); err != nil {\n"
+# the sorter's yaml import has no other use (Go refuses an unused import)
+HEAD_IMPORT_KEPT = "\n// the parse moved to zz_destate_headcache.go\nvar _ = yaml.Unmarshal\n"
+HEADCACHE = Path(__file__).resolve().with_name("headcache.go")
 
 
 class Refused(Exception):
@@ -68,20 +79,38 @@ def write(helm_dir: Path, worker_dir: Path, out: Path) -> None:
         worker_sum = (worker_dir / "go.sum").read_text()
     except OSError as e:
         raise Refused(f"cannot read {e.filename}: {e.strerror}") from e
-    found = source.count(PARSE_LOOP)
-    if found != 1:
-        raise Refused(
-            f"Helm's parse loop occurs {found} times in {engine}, expected once: "
-            "this Helm version needs tools/renderworker/engine updated"
-        )
+    _once(PARSE_LOOP, source, engine, "parse loop")
+    sorters = [s for s in SORTERS if (helm_dir / s).is_file()]
+    if len(sorters) != 1:
+        raise Refused(f"Helm's manifest sorter is not at one of {', '.join(SORTERS)}")
+    sorter = Path(sorters[0])
+    sorter_source = (helm_dir / sorter).read_text()
+    _once(HEAD_PARSE, sorter_source, helm_dir / sorter, "manifest parse")
+    package = re.search(r"^package (\w+)$", sorter_source, re.MULTILINE)
+    if package is None:
+        raise Refused(f"{helm_dir / sorter} has no package clause")
     copy = out / "helm"
     if copy.exists():
         shutil.rmtree(copy)
     copy_module(helm_dir, copy)
     (copy / "pkg" / "engine" / "engine.go").write_text(source.replace(PARSE_LOOP, CALL))
     shutil.copyfile(PARSECACHE, copy / "pkg" / "engine" / "zz_destate_parsecache.go")
+    (copy / sorter).write_text(sorter_source.replace(HEAD_PARSE, HEAD_CALL) + HEAD_IMPORT_KEPT)
+    head_cache = re.sub(
+        r"^package \w+$", f"package {package[1]}", HEADCACHE.read_text(), count=1, flags=re.M
+    )
+    (copy / sorter.parent / "zz_destate_headcache.go").write_text(head_cache)
     (out / "go.mod").write_text(f"{worker_mod.rstrip()}\n\nreplace {module} => {copy}\n")
     (out / "go.sum").write_text(worker_sum)
+
+
+def _once(text: str, source: str, file: Path, what: str) -> None:
+    found = source.count(text)
+    if found != 1:
+        raise Refused(
+            f"Helm's {what} occurs {found} times in {file}, expected once: "
+            "this Helm version needs tools/renderworker/engine updated"
+        )
 
 
 def main(argv: list[str]) -> int:

@@ -56,6 +56,7 @@ import (
 	"helm.sh/helm/v3/pkg/getter"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/releaseutil"
 	"helm.sh/helm/v3/pkg/strvals"
 )
 
@@ -102,6 +103,7 @@ func warning(format string, v ...interface{}) {
 func main() {
 	setupLogging()
 	engine.ParseCacheSize = engine.WorkerParseCacheSize
+	releaseutil.HeadCacheBytes = releaseutil.WorkerHeadCacheBytes
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	enc := json.NewEncoder(out)

@@ -59,6 +59,7 @@ import (
 	"helm.sh/helm/v4/pkg/registry"
 	ri "helm.sh/helm/v4/pkg/release"
 	release "helm.sh/helm/v4/pkg/release/v1"
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	"helm.sh/helm/v4/pkg/strvals"
 )
 
@@ -110,6 +111,7 @@ func main() {
 		os.Exit(profileMain(os.Args[2:], os.Stdout))
 	}
 	engine.ParseCacheSize = engine.WorkerParseCacheSize
+	releaseutil.HeadCacheBytes = releaseutil.WorkerHeadCacheBytes
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	enc := json.NewEncoder(out)

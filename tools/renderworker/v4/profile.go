@@ -57,6 +57,7 @@ import (
 	"helm.sh/helm/v4/pkg/cli"
 	"helm.sh/helm/v4/pkg/engine"
 	"helm.sh/helm/v4/pkg/getter"
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 )
 
 // The probes' names in the instrumented templates: unlikely to clash with a chart's.
@@ -344,7 +345,8 @@ func timeWorkerTemplate(o *profileOptions) ([]time.Duration, error) {
 	}
 	cache := map[string]*cached{}
 	engine.ParseCacheSize = engine.WorkerParseCacheSize // as in the worker
-	defer func() { engine.ParseCacheSize = 0 }()
+	releaseutil.HeadCacheBytes = releaseutil.WorkerHeadCacheBytes
+	defer func() { engine.ParseCacheSize, releaseutil.HeadCacheBytes = 0, 0 }()
 	times := make([]time.Duration, 0, o.runs)
 	for range o.runs {
 		start := time.Now()
