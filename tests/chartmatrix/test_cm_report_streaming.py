@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chartmatrix.errors import ChartmatrixError
 from chartmatrix.report import html, jsonout, junit, model
 from chartmatrix.report.output import write_pieces
 from chartmatrix.runner import Options, Runner
@@ -109,6 +110,16 @@ def test_a_report_that_fails_half_way_leaves_the_old_file(tmp_path: Path) -> Non
     write_pieces(file, iter(["new", "\n"]))
     assert file.read_text() == "new\n"
     assert stat.S_IMODE(file.stat().st_mode) == 0o666 & ~_umask()
+
+
+def test_a_report_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "report.json"
+    with pytest.raises(ChartmatrixError, match=r"report.json: cannot write the report: No such"):
+        write_pieces(missing, iter(["{}"]))
+    full = Path("/dev/full")
+    if full.exists():  # a device that refuses every write (ENOSPC)
+        with pytest.raises(ChartmatrixError, match="cannot write the report: No space"):
+            write_pieces(full, iter(["x" * 70000]))
 
 
 def test_a_report_to_a_pipe_is_written_to_it_not_replaced(tmp_path: Path) -> None:
