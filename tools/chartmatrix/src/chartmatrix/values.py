@@ -23,15 +23,9 @@ Values = dict[str, Any]
 
 
 def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> Values:
-    """Layer ``overlay`` over ``base`` (like two ``-f`` files); neither input is modified."""
-    out: Values = copy.deepcopy(dict(base))
-    for key, value in overlay.items():
-        below = out.get(key)
-        if isinstance(value, Mapping) and isinstance(below, Mapping):
-            out[key] = merge(below, value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+    """Layer ``overlay`` over ``base`` (like two ``-f`` files); neither input is modified,
+    and the result shares nothing with them."""
+    return layered(copy.deepcopy(dict(base)), overlay)
 
 
 def merge_all(layers: Iterable[Mapping[str, Any]]) -> Values:
