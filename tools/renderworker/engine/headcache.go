@@ -13,6 +13,7 @@
 package releaseutil
 
 import (
+	"strings"
 	"sync"
 
 	"sigs.k8s.io/yaml"
@@ -54,7 +55,8 @@ func unmarshalHead(m string, entry *SimpleHead) error {
 		if heads.bytes+len(m) > HeadCacheBytes {
 			heads.previous, heads.current, heads.bytes = heads.current, map[string]*parsedHead{}, 0
 		}
-		heads.current[m] = found
+		// a copy: m shares the memory of its whole rendered file, which it would keep
+		heads.current[strings.Clone(m)] = found
 		heads.bytes += len(m)
 	}
 	*entry = copyHead(found.head)
