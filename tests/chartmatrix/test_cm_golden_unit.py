@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
 import yaml
-from chartmatrix import golden
+from chartmatrix import blockyaml, golden
 from chartmatrix.golden import (
     MASK,
     Normalizer,
@@ -251,6 +252,11 @@ def _both(data: object) -> tuple[str, str]:
     return fast, slow
 
 
+def _libyaml(data: object) -> str:
+    """The golden dumper without the direct writer (libyaml writes every document)."""
+    return yaml.dump(data, Dumper=golden._Dumper, **golden.DUMP_OPTIONS)
+
+
 def _random_tree(rng: random.Random, depth: int = 0) -> object:
     scalars = [
         "plain", "multi\nline\n", "trailing\n", "y", "1e3", "0x1F", "null", "", " lead",
@@ -299,3 +305,72 @@ def test_tree_copy_is_a_deep_copy_that_keeps_shared_containers() -> None:
     copied["c"]["labels"]["x"] = "changed"
     assert doc["c"]["labels"]["x"] == "y"
     assert golden._dump_obj(copied).count("&id001") == 1
+
+
+# strings whose writing depends on libyaml's scalar analysis: indicators, implicit
+# types, spaces and breaks at the edges, line width, characters outside ASCII
+_TRICKY = [
+    "<masked>", "a: b", "a:b", "a:", "a :b", "-x", "- x", "-", ":", "?", "?x", "? x", "x?",
+    "x #y", "x#y", "#x", " lead", "trail ", "", "y", "yes", "on", "~", "1e3", "0x1F", "08",
+    "1_000", ".5", "7.4", "-1", "+1", "0o7", ".inf", "NaN", "null", "true", "True", "<<",
+    "---x", "...x", "---", "...", "--x", "a -", "a- b", "it's", "'q'", '"dq"', "%x", "@x",
+    "`x", "!x", "&x", "*x", "|x", ">x", "{x", "[x", "]x", "}x", ",x", "x,y", "x]", "=",
+    "2001-12-14", "12:30", "multi\nline\n", "multi\nline", "x\n  indented\n",
+    "line\nwith: colon\n# hash\n", "a\n\nb\n", "a\n b\n", " a\nb", "\na", "a \nb",
+    "a\n\n", "end\n\n\n", "a\r\nb", "tab\tin", "ünï", "\u00a0nbsp", "😀", "x " * 480,
+    "y" * 1200, "k" * 130, "x" * 890 + " y", 7, -3, 2**63 - 1, 2**63, 2**70, True, False, None,
+]  # fmt: skip
+
+
+def _tricky_tree(rng: random.Random, depth: int = 0) -> object:
+    if depth > 3 or rng.random() < 0.35:
+        return rng.choice(_TRICKY)
+    if rng.random() < 0.45:
+        return [_tricky_tree(rng, depth + 1) for _ in range(rng.randrange(4))]
+    keys = [k for k in _TRICKY if isinstance(k, str)] + ["a", "b"]
+    return {rng.choice(keys): _tricky_tree(rng, depth + 1) for _ in range(rng.randrange(5))}
+
+
+def test_documents_written_directly_are_what_libyaml_writes() -> None:
+    """``blockyaml`` writes a document itself only where it is sure of libyaml's text:
+    every golden document of the repository, and random trees of tricky strings."""
+    direct = documents = 0
+    for root in ROOTS_OF_GOLDEN_FILES:
+        for file in sorted(root.rglob("*.yaml")):
+            for doc in yaml.safe_load_all(file.read_text()):
+                documents += doc is not None
+                written = blockyaml.dump(doc) if doc is not None else None
+                if written is not None:
+                    direct += 1
+                    assert written == _libyaml(doc), f"{file}: {doc}"
+    assert direct > 0.9 * documents, "most of the repository's documents are written directly"
+    rng = random.Random(11)
+    checked = 0
+    for _ in range(6000):
+        tree = _tricky_tree(rng)
+        written = blockyaml.dump(tree)
+        if written is not None:
+            checked += 1
+            assert written == _libyaml(tree), tree
+    assert checked > 500
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1.5,  # floats
+        "tab\tin",  # not printable for libyaml: double quotes
+        "ünï",  # outside ASCII
+        "x " * 480,  # long enough to be folded at the line width
+        "a \nb",  # a space before a break: double quotes
+        "end\n\n",  # keep-chomping
+        " a\nb",  # an indentation hint
+        2**70,  # past int64: an explicit tag
+    ],
+)
+def test_values_the_direct_writer_leaves_to_libyaml(value: object) -> None:
+    doc = {"metadata": {"name": "x"}, "data": {"k": value}}
+    assert blockyaml.dump(doc) is None
+    assert golden._dump_obj(doc) == _libyaml(doc)
+    shared = {"a": 1}
+    assert blockyaml.dump({"one": shared, "two": shared}) is None  # an anchor

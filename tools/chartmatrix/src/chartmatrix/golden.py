@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from chartmatrix import k8syaml
+from chartmatrix import blockyaml, k8syaml
 from chartmatrix.manifests import Manifest, _tokens
 from chartmatrix.spec import Mask
 
@@ -222,7 +222,9 @@ DUMP_OPTIONS: dict[str, Any] = {
 
 
 def _dump_obj(obj: Any) -> str:
-    return yaml.dump(obj, Dumper=_Dumper, **DUMP_OPTIONS)
+    # most documents are written directly, the rest by libyaml (the same text)
+    fast = blockyaml.dump(obj)
+    return fast if fast is not None else yaml.dump(obj, Dumper=_Dumper, **DUMP_OPTIONS)
 
 
 def _document(m: Manifest) -> str:
