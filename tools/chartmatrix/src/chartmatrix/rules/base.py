@@ -18,7 +18,15 @@ class RuleContext:
     namespace: str = "default"
     external: dict[str, frozenset[str]] = field(default_factory=dict)
     checksum_convention: str = "presence"  # or strict, data-hash: chartmatrix.checksumconvention
-    golden: list[Manifest] | None = None
+    golden: list[Manifest] | None = None  # the golden file's render, masks applied
+    # this render as its golden file would hold it (masks applied), what the upgrade
+    # rules compare with ``golden``; every other rule reads ``manifests`` as rendered
+    normalized: list[Manifest] | None = None
+
+    @property
+    def as_golden(self) -> list[Manifest]:
+        """This render, masked as ``golden`` is (so that the two compare)."""
+        return self.normalized if self.normalized is not None else self.manifests
 
     @cached_property
     def _by_kind(self) -> dict[str, list[Manifest]]:

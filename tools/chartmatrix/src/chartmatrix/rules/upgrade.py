@@ -89,7 +89,7 @@ def immutable_fields(ctx: RuleContext) -> Iterator[Violation]:
     if ctx.golden is None:
         return
     before = {_key(m): m for m in ctx.golden}
-    for m in ctx.manifests:
+    for m in ctx.as_golden:
         paths = IMMUTABLE.get(m.kind)
         old = before.get(_key(m))
         if not paths or old is None or is_hook(m):
@@ -163,7 +163,7 @@ def renamed_statefulsets(ctx: RuleContext) -> Iterator[Violation]:
     if ctx.golden is None:
         return
     old_sets = {_key(m): m for m in ctx.golden if m.kind == "StatefulSet" and not is_hook(m)}
-    new_sets = {_key(m): m for m in ctx.manifests if m.kind == "StatefulSet" and not is_hook(m)}
+    new_sets = {_key(m): m for m in ctx.as_golden if m.kind == "StatefulSet" and not is_hook(m)}
     appeared = [m for key, m in new_sets.items() if key not in old_sets]
     for key, old in old_sets.items():
         claims = _claim_names(old)
