@@ -115,15 +115,19 @@ def test_unknown_spec_setting_is_rejected(kv_chart: Path) -> None:
         load_spec(_spec(kv_chart, checksumConvention="mine") / "matrix.yaml")
 
 
-@pytest.mark.parametrize("head", ["", "{{- if true }}\n"])
+@pytest.mark.parametrize(
+    ("head", "tail"),
+    [("", ""), ("{{- if true }}\n", "{{- end }}\n"), ("", "{{- /* no final newline */ -}}\n")],
+)
 def test_a_checksum_of_the_rendered_template_covers_its_object(
-    kv_chart: Path, capsys: pytest.CaptureFixture[str], head: str
+    kv_chart: Path, capsys: pytest.CaptureFixture[str], head: str, tail: str
 ) -> None:
     """Helm's own idiom: ``include (print $.Template.BasePath "/cm.yaml") . | sha256sum``
     hashes the template's rendered text (which may start with the newline after an
-    ``{{- if }}``): it covers the ConfigMap, under the strict convention too."""
+    ``{{- if }}``, and end without a newline after a ``-}}``): it covers the ConfigMap,
+    under the strict convention too."""
     cm = kv_chart / "templates" / "cm.yaml"
-    cm.write_text(head + cm.read_text() + ("{{- end }}\n" if head else ""))
+    cm.write_text(head + cm.read_text() + tail)
     sts = kv_chart / "templates" / "sts.yaml"
     sts.write_text(
         sts.read_text().replace(

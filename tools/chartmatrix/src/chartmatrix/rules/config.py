@@ -71,11 +71,13 @@ def _hashes(obj: dict[str, Any], text: str = "") -> frozenset[str]:
     (a chart that hashes the one file it templates, ``tpl … | sha256sum``), and of its
     template's rendered text (``include (print $.Template.BasePath "/secret.yaml") . |
     sha256sum``: helm prints the document trimmed, the template's text may start with
-    the newline after an ``{{- if }}``)."""
+    the newline after an ``{{- if }}`` and end without one)."""
     out = {canonical_hash(obj.get("data"))}
     if text:
-        for framed in (f"{text}\n", f"\n{text}\n", f"---\n{text}\n", f"\n---\n{text}\n"):
-            out.add(hashlib.sha256(framed.encode()).hexdigest())
+        # a template ending in `-}}` renders no final newline
+        for start in ("", "\n", "---\n", "\n---\n"):
+            for end in ("\n", ""):
+                out.add(hashlib.sha256(f"{start}{text}{end}".encode()).hexdigest())
     for key in ("data", "stringData"):
         items = obj.get(key)
         if not isinstance(items, dict):
