@@ -531,3 +531,16 @@ def test_a_checksum_key_names_an_object_with_its_words_run_together() -> None:
     assert "config/checksum-annotation" not in findings(s, headless, PDB, cm)
     s["spec"]["template"]["metadata"]["annotations"] = {"checksum/install_log": "0" * 64}
     assert "config/checksum-annotation" in findings(s, headless, PDB, cm)
+
+
+def test_a_volume_named_like_a_claim_template_is_that_claim() -> None:
+    """The StatefulSet controller replaces a pod volume named like one of its
+    volumeClaimTemplates by each pod's own claim: what the volume names is never read."""
+    claim = {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"]}}
+    s, headless = sts_with_volume({"name": "data", "persistentVolumeClaim": {"claimName": "x"}})
+    assert "refs/exists" in findings(s, headless, PDB)  # a plain volume: the claim must exist
+    s["spec"]["volumeClaimTemplates"] = [claim]
+    assert "refs/exists" not in findings(s, headless, PDB)
+    s["spec"]["template"]["spec"]["volumes"].append({"name": "c", "configMap": {"name": "gone"}})
+    (missing,) = findings(s, headless, PDB)["refs/exists"]
+    assert "ConfigMap 'gone'" in missing  # other volumes are still checked

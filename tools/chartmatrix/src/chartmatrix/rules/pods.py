@@ -47,6 +47,20 @@ class PodTemplate:
     def prefix(self) -> str:
         return f"{self.path}." if self.path else ""
 
+    @property
+    def claimed_volumes(self) -> frozenset[str]:
+        """The volumes a StatefulSet's controller replaces by each pod's own claim: those
+        named like one of its ``volumeClaimTemplates``, whatever the template says."""
+        if self.owner.kind != "StatefulSet":
+            return frozenset()
+        spec = self.owner.obj.get("spec")
+        claims = spec.get("volumeClaimTemplates") if isinstance(spec, dict) else None
+        return frozenset(
+            str((c.get("metadata") or {}).get("name"))
+            for c in claims or []
+            if isinstance(c, dict) and isinstance(c.get("metadata"), dict)
+        )
+
 
 def _dig(obj: Any, keys: tuple[str, ...]) -> Any:
     for key in keys:
@@ -141,11 +155,15 @@ class Reference:
 
 
 def references(pod: PodTemplate) -> list[Reference]:
-    """Every ConfigMap, Secret and PVC the pod template names."""
+    """Every ConfigMap, Secret and PVC the pod template names (a StatefulSet's volume
+    named like one of its claim templates is that claim: the controller replaces it)."""
     out: list[Reference] = []
     p = pod.prefix
+    claimed = pod.claimed_volumes
     for i, vol in enumerate(pod.spec.get("volumes") or []):
         vp = f"{p}spec.volumes[{i}]"
+        if vol.get("name") in claimed:
+            continue  # the pod gets its own claim instead
         if cm := vol.get("configMap"):
             out.append(
                 Reference("ConfigMap", cm.get("name", ""), vp, cm.get("optional") is True, True)
