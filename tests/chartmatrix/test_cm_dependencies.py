@@ -169,3 +169,24 @@ def test_an_apiversion_v1_chart_lists_its_dependencies_in_requirements_yaml(
     v2 = chart / "Chart.yaml"
     v2.write_text("apiVersion: v2\nname: app\nversion: 1.0.0\n")
     assert dependency_problems(chart) == []  # v2: requirements.yaml is not read
+
+
+@pytest.mark.parametrize("command", [["run"], ["init", "--output", "spec.yaml"]])
+def test_dangling_symlink_in_charts_is_one_clear_error(
+    command: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A vendored dependency that is a broken link (its target moved): run and init both
+    name it (init once crashed on it)."""
+    chart = write_tree(tmp_path / "app", _app(PULLED))
+    (chart / "charts").mkdir()
+    (chart / "charts" / "common").symlink_to(tmp_path / "moved-away")
+    monkeypatch.chdir(tmp_path)
+    code = main([*command, str(chart)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and "internal error" not in err
+    assert "charts/common: dangling symlink" in err
+    assert not (tmp_path / "spec.yaml").exists()

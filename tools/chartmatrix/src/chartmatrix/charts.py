@@ -271,8 +271,21 @@ def vendored(chart_dir: Path) -> tuple[Vendored, ...]:
     charts_dir = Path(chart_dir) / "charts"
     if not charts_dir.is_dir():
         return ()
-    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(charts_dir.iterdir()))
+    stamp = tuple((p.name, _mtime(p)) for p in sorted(charts_dir.iterdir()))
     return _vendored_cached(charts_dir.resolve(), stamp)
+
+
+def _mtime(path: Path) -> int:
+    """When ``path`` (followed, as Helm follows it) last changed; a broken link is one
+    clear error, as Helm refuses the chart."""
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise ChartmatrixError(
+                path, f"dangling symlink (points to {path.readlink()})"
+            ) from None
+        raise
 
 
 def _copy_tree(source: Path, into: Path) -> None:
