@@ -459,3 +459,25 @@ def test_init_takes_the_values_every_case_needs(
     capsys.readouterr()
     assert main(["init", str(chart), "-o", str(out_file), "--force", "--set", "c.name"]) == 2
     assert "--set: 'c.name' must look like KEY=VALUE" in capsys.readouterr().err
+
+
+def test_set_on_a_spec_neither_compares_nor_writes_golden_files(
+    kv_chart: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Golden files record the spec's cases: a run with ``--set`` changes every render, so
+    it leaves them alone (it once wrote the override into them)."""
+    monkeypatch.delenv("CI", raising=False)
+    spec_file = write_spec(kv_chart.parent.parent, "kv", {"axes": {"replicas": [1, 3]}})
+    golden = spec_file.parent / "golden"
+    code, out, err = run(capsys, str(spec_file), "--set", "replicas=2")
+    assert not golden.exists(), "no golden file written"
+    assert "golden files of kv are neither compared nor written" in err
+    code, out, err = run(capsys, str(spec_file))
+    assert code == 0, out + err
+    written = {p.name: p.read_text() for p in golden.glob("*.yaml")}
+    assert sorted(written) == ["replicas=1.yaml", "replicas=3.yaml"]
+    code, out, err = run(capsys, str(spec_file), "--ci", "--set", "replicas=2")
+    assert "golden/changed" not in out
+    assert {p.name: p.read_text() for p in golden.glob("*.yaml")} == written
+    code, _, err = run(capsys, str(spec_file), "--update-golden", "--set", "replicas=2")
+    assert code == 2 and "--update-golden: does not go with --set" in err

@@ -8,6 +8,7 @@ Exit codes: 0 everything holds, 1 a check failed, 2 a usage or configuration err
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import os
 import re
@@ -264,6 +265,30 @@ def _case_filter(patterns: list[str] | None, specs: list[MatrixSpec]) -> Selecto
     return lambda _spec, case: any(fnmatchcase(case.id, p) for p in patterns)
 
 
+def _without_golden_if_overridden(
+    specs: list[MatrixSpec], args: argparse.Namespace
+) -> list[MatrixSpec]:
+    """``--set``/``--set-string`` change every render: the golden files record the
+    spec's cases, so such a run neither compares nor writes them."""
+    flags = [f"--{f.replace('_', '-')}" for f in ("set", "set_string") if getattr(args, f, None)]
+    if not flags:
+        return specs
+    if args.update_golden:
+        raise ChartmatrixError(
+            "--update-golden",
+            f"does not go with {'/'.join(flags)}: they change every render, and golden "
+            "files record the spec's cases (put the values in the spec: set: or values:)",
+        )
+    kept = [s for s in specs if s.golden_dir is not None]
+    if kept:
+        print(
+            f"note: {'/'.join(flags)} change every render: the golden files of "
+            f"{', '.join(s.name for s in kept)} are neither compared nor written in this run",
+            file=sys.stderr,
+        )
+    return [dataclasses.replace(s, golden_dir=None) for s in specs]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -282,6 +307,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 must_fail = "  (must fail)" if case.expect_failure else ""
                 print(f"{spec.name}\t{case.id}{must_fail}")
         return 0
+    specs = _without_golden_if_overridden(specs, args)
     options = Options(
         helm=args.helm,
         jobs=args.jobs,
