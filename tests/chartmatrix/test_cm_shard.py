@@ -278,3 +278,61 @@ def test_workflow_runs_a_matrix_of_shards_and_merges_them() -> None:
     uploads = [s for s in shard_job["steps"] if s.get("uses", "").startswith("actions/upload")]
     downloads = [s for s in merge["steps"] if s.get("uses", "").startswith("actions/download")]
     assert uploads and downloads[0]["with"]["pattern"] == "chartmatrix-shard-*"
+
+
+# one CRD that every case renders: its golden file, crds/<name>.yaml, is shared by them all
+SHARED_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, listKind: WidgetList, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, description: widget}
+"""
+
+
+@pytest.mark.parametrize("shards", [2, 3])
+def test_changed_shared_crd_file_is_diffed_once_in_the_merge(
+    shards: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each shard diffs a changed CRD file on one of its cases; the merge keeps the copy
+    of the case the unsharded run diffs it on (the first, in spec order, to name it)."""
+    chart = write_tree(tmp_path / "charts" / "kv", STATEFUL_CHART)
+    (chart / "templates" / "crd.yaml").write_text(SHARED_CRD)
+    spec = {"axes": {"replicas": [1, 2, 3], "pdb": [True, False]}}
+    file = write_spec(tmp_path, "kv", {**spec, "expectFailure": [NEGATIVE_REPLICAS]})
+    cli(capsys, "run", "--no-progress", "--update-golden", str(file))
+    (crd_file,) = (file.parent / "golden" / "crds").glob("*.yaml")
+    crd_file.write_text(crd_file.read_text().replace("description: widget", "description: w"))
+    common = ["run", "--no-progress", "--ci", str(file)]
+    code, _, _ = cli(capsys, *common, "--json", str(tmp_path / "all.json"))
+    assert code == 1
+    reports = [tmp_path / f"shard-{i}.json" for i in range(1, shards + 1)]
+    for i, report in enumerate(reports, 1):
+        cli(capsys, *common, "--shard", f"{i}/{shards}", "--json", str(report))
+    merged = tmp_path / "merged.json"
+    merge_code, _, err = cli(capsys, "merge", "--json", str(merged), *map(str, reports))
+    assert (merge_code, err) == (code, "")
+    whole = json.loads((tmp_path / "all.json").read_text())
+    joined = json.loads(merged.read_text())
+    assert _without_durations(joined) == _without_durations(whole)
+
+    def crd_diffs(report: dict[str, Any]) -> list[str]:
+        cases = report["charts"][0]["cases"]
+        return [c["id"] for c in cases if str(crd_file) in c["checks"]["golden"]["diff"]]
+
+    # every shard with a case that renders the CRD diffed it once: the merge had copies
+    copies = [crd_diffs(json.loads(r.read_text())) for r in reports]
+    assert all(len(c) == 1 for c in copies) and len(copies) == shards, copies
+    assert crd_diffs(joined) == crd_diffs(whole) == ["replicas:1+pdb:true"]
+    # every case that renders it fails golden/changed, the case that carries the diff too
+    (case,) = [c for c in joined["charts"][0]["cases"] if c["id"] == "replicas:2+pdb:true"]
+    assert [f["rule"] for f in case["checks"]["golden"]["findings"]] == ["golden/changed"]
+    assert case["checks"]["golden"]["diff"] == ""

@@ -13,6 +13,7 @@ Only files that carry the golden header are reported as orphans or deleted.
 
 from __future__ import annotations
 
+import fnmatch
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -67,6 +68,7 @@ class _Pending:
     refs: list[str] = field(default_factory=list)  # CRD files it names
     stale: bool = False  # its golden files would change
     variations: list[goldens.Variation] | None = None  # the render differs from itself
+    paired: dict[tuple[str, str], str] = field(default_factory=dict)  # name masks
 
 
 def _spec_name(spec: MatrixSpec) -> str:
@@ -94,15 +96,92 @@ def _clock_hint(finding: Finding, p: _Pending, *, spec_name: str) -> Finding:
     return replace(finding, message=finding.message + hint)
 
 
-def _name_mask(v: goldens.Variation, found: list[goldens.Variation], spec_name: str) -> str:
+def _name_mask(
+    v: goldens.Variation,
+    found: list[goldens.Variation],
+    spec_name: str,
+    paired: dict[tuple[str, str], str] | None = None,
+) -> str:
     """The mask that compares an object whose name varies under a masked name, when the
-    other render has one object of its kind in its place."""
+    other render has one object of its kind in its place, or one that is unambiguously
+    its counterpart (see :func:`_pair_names`)."""
     others = [o for o in found if o.kind == v.kind and not o.path and o.name != v.name]
     glob = goldens.name_glob(v.name, others[0].name) if len(others) == 1 else None
+    if glob is None and paired:
+        glob = paired.get((v.kind, v.name))
     if glob is None:
         return ""
     entry = goldens.Variation(v.kind, glob, "metadata.name").mask_entry()
     return f"to compare it under a masked name, add to {spec_name}: mask: [{entry}]; "
+
+
+_SEPARATORS = "-._"
+
+
+def _stem(a: str, b: str) -> str:
+    """What two names share at their start, cut back to the last separator when the cut
+    falls inside a word (``test-x-ab1``, ``test-x-a2c``: ``test-x-``, not ``test-x-a``,
+    which random characters share by chance; ``pod1``, ``pod2``: nothing)."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    if (
+        n
+        and a[n - 1] not in _SEPARATORS
+        and not (a[n : n + 1] in _SEPARATORS and b[n : n + 1] in _SEPARATORS)
+    ):
+        n = max(a.rfind(c, 0, n) for c in _SEPARATORS) + 1
+    return a[:n]
+
+
+def _stem_glob(a: str, b: str) -> str:
+    """A name pattern of what two names share at each end (``*`` when nothing)."""
+    prefix = _stem(a, b)
+    rest_a, rest_b = a[len(prefix) :], b[len(prefix) :]
+    suffix = _stem(rest_a[::-1], rest_b[::-1])[::-1]
+    return f"{prefix}*{suffix}"
+
+
+def _pair_names(first: list[Manifest], second: list[Manifest]) -> dict[tuple[str, str], str]:
+    """(kind, name) -> name mask of the objects whose name differs between two renders,
+    each paired with its counterpart in the other render: among the objects of its kind
+    and namespace that only the other render has, the one whose name shares the longest
+    stem with its own, when each is the other's only best match and their glob matches no
+    other name of their kind (``test-*`` shared by every test Pod names no pair)."""
+
+    def keys(ms: list[Manifest]) -> set[tuple[str, str, str, str]]:
+        return {(m.kind, m.namespace, m.name, m.api_version) for m in ms}
+
+    a_keys, b_keys = keys(first), keys(second)
+    names: dict[str, set[str]] = {}  # kind -> every name of that kind in either render
+    for kind, _, name, _ in a_keys | b_keys:
+        names.setdefault(kind, set()).add(name)
+    a_names = {(k, n) for k, _, n, _ in a_keys}
+    b_names = {(k, n) for k, _, n, _ in b_keys}
+    sides: dict[tuple[str, str], tuple[set[str], set[str]]] = {}  # (kind, namespace)
+    for kind, ns, name, _ in a_keys - b_keys:
+        if (kind, name) not in b_names:
+            sides.setdefault((kind, ns), (set(), set()))[0].add(name)
+    for kind, ns, name, _ in b_keys - a_keys:
+        if (kind, name) not in a_names:
+            sides.setdefault((kind, ns), (set(), set()))[1].add(name)
+
+    def best(name: str, candidates: set[str]) -> str | None:
+        scored = sorted(((len(_stem_glob(name, c)) - 1, c) for c in candidates), reverse=True)
+        if not scored or scored[0][0] <= 0 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+            return None
+        return scored[0][1]
+
+    out: dict[tuple[str, str], str] = {}
+    for (kind, _), (only_a, only_b) in sorted(sides.items()):
+        for a in sorted(only_a):
+            b = best(a, only_b)
+            if b is None or best(b, only_a) != a:
+                continue
+            glob = _stem_glob(a, b)
+            if {n for n in names[kind] if fnmatch.fnmatchcase(n, glob)} == {a, b}:
+                out[(kind, a)] = out[(kind, b)] = glob
+    return out
 
 
 class GoldenStage:
@@ -200,6 +279,11 @@ class GoldenStage:
         groups: dict[int, list[_Pending]] = {}
         for p in self.pending:
             groups.setdefault(id(p.spec), []).append(p)
+        # in spec order, not the order the renders arrived in: the first case that names a
+        # CRD file carries its diff (and a shard's merge keeps the copy of that case)
+        for group in groups.values():
+            rank = {c.id: i for i, c in enumerate(group[0].spec.cases)}
+            group.sort(key=lambda p: rank[p.case.id])
         files: dict[int, dict[str, goldens.CrdDoc]] = {}
         for key, group in groups.items():
             spec = group[0].spec
@@ -265,6 +349,7 @@ class GoldenStage:
             render = normalizer.render(normalized, p.spec.name, p.case.id)
             if render.key() != p.draft.render.key():
                 p.variations = goldens.variations(p.draft.normalized, normalized)
+                p.paired = _pair_names(p.draft.normalized, normalized)
         self.timings["golden"] += time.perf_counter() - t1
 
     def _compare(self, group: list[_Pending], crds: dict[str, goldens.CrdDoc]) -> None:
@@ -334,8 +419,8 @@ class GoldenStage:
             elif v.kind:
                 message = (
                     "is rendered by only one of two renders of the same values: its name "
-                    f"varies; {_name_mask(v, found, spec_name)}the case's golden file is not "
-                    "written"
+                    f"varies; {_name_mask(v, found, spec_name, p.paired)}the case's golden "
+                    "file is not written"
                 )
             else:
                 message = (

@@ -5,17 +5,28 @@ chart findings once), apart from timings: ``seconds`` is the slowest shard's wal
 ``timings_ms`` the sum over shards. Every shard 1..N must be given once, all from the
 same chartmatrix version, settings and specs, and together they must cover every case
 exactly once; anything else is a one-line error naming the file.
+
+A changed CRD file (``crds/<name>.yaml``, shared by the cases that render it) is diffed on
+the first case, in spec order, that names it. A shard knows only its own cases, so each
+shard that renders the CRD diffs it on its first such case; the merge keeps the copy of
+the first case in spec order, which is the case the unsharded run diffs it on.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from chartmatrix.errors import ChartmatrixError
 
 COVERAGE = "coverage/modes"
+# a golden file's diff: a case's diff is its own file's, then those of the CRD files it names
+_FILE_DIFF = re.compile(
+    r"^--- (?P<file>.+) \(golden\)\n\+\+\+ (?P=file) \(rendered\)\n", re.MULTILINE
+)
+_HUNK = re.compile(r"^@@ -(\d+)", re.MULTILINE)  # as chartmatrix.locate.in_golden_file
 
 
 def _load(file: Path) -> dict[str, Any]:
@@ -76,6 +87,38 @@ def _chart_findings(
     return out[:at] + masks + out[at:]
 
 
+def _diff_line(diff: str) -> int:
+    """The line golden findings point at: the first changed line of the diff."""
+    hunk = _HUNK.search(diff)
+    return max(int(hunk.group(1)), 1) if hunk else 1
+
+
+def _shared_diffs_once(cases: list[dict[str, Any]]) -> None:
+    """Each CRD file's diff on the first case (in spec order) that carries it: every shard
+    that renders the CRD diffs it on one of its own cases."""
+    seen: set[str] = set()
+    for case in cases:
+        golden = case["checks"]["golden"]
+        own = case["golden"]["file"] if case["golden"] else None
+        diff = golden["diff"]
+        starts = [m.start() for m in _FILE_DIFF.finditer(diff)]
+        kept = diff[: starts[0]] if starts else diff
+        for at, end in zip(starts, [*starts[1:], len(diff)], strict=True):
+            file = diff[at : diff.index(" (golden)\n", at)].removeprefix("--- ")
+            if file != own:  # a CRD file the case names
+                if file in seen:
+                    continue
+                seen.add(file)
+            kept += diff[at:end]
+        if kept == diff:
+            continue
+        golden["diff"] = kept
+        before, after = _diff_line(diff), _diff_line(golden["diff"])
+        for finding in golden["findings"]:
+            if finding["file"] == own and finding["line"] == before:
+                finding["line"] = after
+
+
 def _merge_chart(
     name: str, shards: list[tuple[Path, dict[str, Any]]], strict: bool
 ) -> dict[str, Any]:
@@ -101,6 +144,7 @@ def _merge_chart(
     if extra:
         raise ChartmatrixError(where[extra[0]], f"{name}: case {extra[0]!r} is not in the spec")
     cases = [by_id[c] for c in wanted]
+    _shared_diffs_once(cases)
     findings = _chart_findings(parts, [data["shard"]["unused_masks"][name] for _, data in shards])
     bad = {"error", "warning"} if strict else {"error"}
     return {
