@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from chartmatrix.cli import axes_from_args, main
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.spec import ci_cases, load_spec
@@ -481,3 +482,24 @@ def test_set_on_a_spec_neither_compares_nor_writes_golden_files(
     assert {p.name: p.read_text() for p in golden.glob("*.yaml")} == written
     code, _, err = run(capsys, str(spec_file), "--update-golden", "--set", "replicas=2")
     assert code == 2 and "--update-golden: does not go with --set" in err
+
+
+def test_init_keeps_the_main_replica_count_among_many_switches(tmp_path: Path) -> None:
+    """A stateful chart with many feature switches still gets its replica count as an
+    axis (it was ranked after every switch, and left out once they filled the budget)."""
+    switches = "".join(f"{name}: {{enabled: false}}\n" for name in "abcdefgh")
+    chart = write_tree(
+        tmp_path / "many",
+        {
+            "Chart.yaml": "apiVersion: v2\nname: many\nversion: 0.1.0\n",
+            "values.yaml": "replicaCount: 1\n" + switches,
+            "templates/cm.yaml": (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: many}\n"
+                "data: {v: {{ toJson .Values | quote }}}\n"
+            ),
+        },
+    )
+    text = _init_text(chart, tmp_path / "spec" / "matrix.yaml")
+    axes = yaml.safe_load(text)["axes"]
+    assert next(iter(axes)) == "replicaCount" and axes["replicaCount"] == [1, 3]
+    assert "a.enabled" in axes

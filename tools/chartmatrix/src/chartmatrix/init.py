@@ -123,7 +123,15 @@ def candidates(info: ChartInfo) -> list[Candidate]:
         own = {k: v for k, v in load_chart(sub_dir).defaults.items() if k != "global"}
         for c in _from_values(own, None, _key("", key), 1):
             found.setdefault(c.path, c)
-    return sorted(found.values(), key=lambda c: (_PRIORITY[c.why], c.depth, c.path))
+    return sorted(found.values(), key=_rank)
+
+
+def _rank(c: Candidate) -> tuple[int, int, int, str]:
+    """The chart's own replica count first (a top-level ``replicaCount``: the main
+    workload's, which the topology rules need to see above 1), then switches, other
+    replica counts, enums and booleans, shallow before deep."""
+    main_replicas = c.why == "replicas" and c.depth == 0
+    return (0 if main_replicas else 1, _PRIORITY[c.why], c.depth, c.path)
 
 
 def choose(options: list[Candidate], max_cases: int) -> tuple[list[Candidate], list[Candidate]]:
