@@ -503,3 +503,18 @@ def test_init_keeps_the_main_replica_count_among_many_switches(tmp_path: Path) -
     axes = yaml.safe_load(text)["axes"]
     assert next(iter(axes)) == "replicaCount" and axes["replicaCount"] == [1, 3]
     assert "a.enabled" in axes
+
+
+def test_init_reasons_leave_out_helms_log_lines() -> None:
+    """A reason comment quotes helm's error, not the warnings helm logged beside it."""
+    from chartmatrix.initprobe import _one_line
+
+    logged = (
+        'level=INFO msg="warning: destination for db.tls is a table. Ignoring (false)"\n'
+        "coalesce.go:286: warning: cannot overwrite table with non table for x\n"
+        "Error: execution error at (app/templates/x.yaml:3:4): x.name is required\n"
+    )
+    assert _one_line(logged) == (
+        "Error: execution error at (app/templates/x.yaml:3:4): x.name is required"
+    )
+    assert _one_line("level=WARN a log line alone") == "level=WARN a log line alone"

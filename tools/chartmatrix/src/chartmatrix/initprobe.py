@@ -11,6 +11,7 @@ generated key) does.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,8 +142,13 @@ def effects(
     }
 
 
+# helm's log lines beside its error: v4's (slog) and v3's warnings
+_LOG_LINE = re.compile(r"(?:time=\S+ )?level=[A-Z]+ |\w+\.go:\d+: warning: ")
+
+
 def _one_line(text: str, limit: int = 300) -> str:
-    """Helm's message on one line (a comment line of the spec): its cause is often on
-    its last line."""
-    line = " ".join(text.split())
+    """Helm's message on one line (a comment line of the spec), without the log lines
+    helm printed beside it: its cause is often on its last line."""
+    kept = [line for line in text.splitlines() if not _LOG_LINE.match(line)]
+    line = " ".join(" ".join(kept or text.splitlines()).split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
