@@ -132,6 +132,9 @@ def test_an_object_in_one_render_only_is_a_variation() -> None:
     # a name mask (a glob of both names) compares them under one masked name
     assert name_glob("x-1", "x-2") == "x-*" and name_glob("a-x", "b-x") == "*-x"
     assert name_glob("abc", "xyz") is None
+    # whole words only: random characters that happen to match are not a stem
+    assert name_glob("test-ui-test-6ab1k", "test-ui-test-6zz9q") == "test-ui-test-*"
+    assert name_glob("pod1", "pod2") is None
     masks = [Mask(kind="ConfigMap", name="x-*", path="metadata.name")]
     assert variations(normalize(first, masks), normalize(second, masks)) == []
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from chartmatrix import runner as runner_module
 from chartmatrix.cli import main
 from chartmatrix.shard import assign, parse_shard
 from chartmatrix.spec import load_spec
@@ -300,10 +301,31 @@ spec:
 
 @pytest.mark.parametrize("shards", [2, 3])
 def test_changed_shared_crd_file_is_diffed_once_in_the_merge(
-    shards: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    shards: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each shard diffs a changed CRD file on one of its cases; the merge keeps the copy
     of the case the unsharded run diffs it on (the first, in spec order, to name it)."""
+    make_renderer = runner_module.make_renderer
+
+    def last_first(*args: Any, **kwargs: Any) -> Any:
+        """A renderer whose renders arrive in any order: here the last first."""
+        renderer = make_renderer(*args, **kwargs)
+        render_many = renderer.render_many
+
+        def reversed_order(requests: Any, on_done: Any = None) -> Any:
+            results = render_many(requests)
+            for i in reversed(range(len(results))):
+                if on_done is not None:
+                    on_done(i, results[i])
+            return results
+
+        renderer.render_many = reversed_order
+        return renderer
+
+    monkeypatch.setattr(runner_module, "make_renderer", last_first)
     chart = write_tree(tmp_path / "charts" / "kv", STATEFUL_CHART)
     (chart / "templates" / "crd.yaml").write_text(SHARED_CRD)
     spec = {"axes": {"replicas": [1, 2, 3], "pdb": [True, False]}}

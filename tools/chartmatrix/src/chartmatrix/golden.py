@@ -474,18 +474,31 @@ class Variation:
 
 
 def name_glob(a: str, b: str) -> str | None:
-    """A name pattern that matches both names (what they share at each end around a
-    ``*``), or None when they share nothing at either end."""
-    prefix = _shared_start(a, b)
+    """A name pattern that matches both names: the whole words they share at each end
+    around a ``*`` (``x-1``, ``x-2``: ``x-*``; ``test-x-ab1``, ``test-x-a2c``: ``test-x-*``,
+    not ``test-x-a*``, which random characters share by chance), or None when they share
+    no word at either end."""
+    prefix = _shared_stem(a, b)
     rest_a, rest_b = a[len(prefix) :], b[len(prefix) :]
-    suffix = _shared_start(rest_a[::-1], rest_b[::-1])[::-1]
+    suffix = _shared_stem(rest_a[::-1], rest_b[::-1])[::-1]
     return f"{prefix}*{suffix}" if prefix or suffix else None
 
 
-def _shared_start(a: str, b: str) -> str:
+_SEPARATORS = "-._"
+
+
+def _shared_stem(a: str, b: str) -> str:
+    """What two names share at their start, cut back to the last separator when the cut
+    falls inside a word (``pod1``, ``pod2``: nothing)."""
     n = 0
     while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
+    if (
+        n
+        and a[n - 1] not in _SEPARATORS
+        and not (a[n : n + 1] in _SEPARATORS and b[n : n + 1] in _SEPARATORS)
+    ):
+        n = max(a.rfind(c, 0, n) for c in _SEPARATORS) + 1
     return a[:n]
 
 

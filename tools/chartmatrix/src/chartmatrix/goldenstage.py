@@ -115,39 +115,13 @@ def _name_mask(
     return f"to compare it under a masked name, add to {spec_name}: mask: [{entry}]; "
 
 
-_SEPARATORS = "-._"
-
-
-def _stem(a: str, b: str) -> str:
-    """What two names share at their start, cut back to the last separator when the cut
-    falls inside a word (``test-x-ab1``, ``test-x-a2c``: ``test-x-``, not ``test-x-a``,
-    which random characters share by chance; ``pod1``, ``pod2``: nothing)."""
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    if (
-        n
-        and a[n - 1] not in _SEPARATORS
-        and not (a[n : n + 1] in _SEPARATORS and b[n : n + 1] in _SEPARATORS)
-    ):
-        n = max(a.rfind(c, 0, n) for c in _SEPARATORS) + 1
-    return a[:n]
-
-
-def _stem_glob(a: str, b: str) -> str:
-    """A name pattern of what two names share at each end (``*`` when nothing)."""
-    prefix = _stem(a, b)
-    rest_a, rest_b = a[len(prefix) :], b[len(prefix) :]
-    suffix = _stem(rest_a[::-1], rest_b[::-1])[::-1]
-    return f"{prefix}*{suffix}"
-
-
 def _pair_names(first: list[Manifest], second: list[Manifest]) -> dict[tuple[str, str], str]:
     """(kind, name) -> name mask of the objects whose name differs between two renders,
     each paired with its counterpart in the other render: among the objects of its kind
     and namespace that only the other render has, the one whose name shares the longest
-    stem with its own, when each is the other's only best match and their glob matches no
-    other name of their kind (``test-*`` shared by every test Pod names no pair)."""
+    stem with its own (at its start, then at its end), when each is the other's only best
+    match and their glob matches no other name of their kind (``test-*`` shared by every
+    test Pod names no pair)."""
 
     def keys(ms: list[Manifest]) -> set[tuple[str, str, str, str]]:
         return {(m.kind, m.namespace, m.name, m.api_version) for m in ms}
@@ -166,9 +140,17 @@ def _pair_names(first: list[Manifest], second: list[Manifest]) -> dict[tuple[str
         if (kind, name) not in a_names:
             sides.setdefault((kind, ns), (set(), set()))[1].add(name)
 
+    def score(a: str, b: str) -> tuple[int, int]:  # the shared stem: start first
+        prefix, _, suffix = (goldens.name_glob(a, b) or "*").partition("*")
+        return len(prefix), len(suffix)
+
     def best(name: str, candidates: set[str]) -> str | None:
-        scored = sorted(((len(_stem_glob(name, c)) - 1, c) for c in candidates), reverse=True)
-        if not scored or scored[0][0] <= 0 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        scored = sorted(((score(name, c), c) for c in candidates), reverse=True)
+        if (
+            not scored
+            or scored[0][0] == (0, 0)
+            or (len(scored) > 1 and scored[1][0] == scored[0][0])
+        ):
             return None
         return scored[0][1]
 
@@ -178,8 +160,8 @@ def _pair_names(first: list[Manifest], second: list[Manifest]) -> dict[tuple[str
             b = best(a, only_b)
             if b is None or best(b, only_a) != a:
                 continue
-            glob = _stem_glob(a, b)
-            if {n for n in names[kind] if fnmatch.fnmatchcase(n, glob)} == {a, b}:
+            glob = goldens.name_glob(a, b)
+            if glob and {n for n in names[kind] if fnmatch.fnmatchcase(n, glob)} == {a, b}:
                 out[(kind, a)] = out[(kind, b)] = glob
     return out
 

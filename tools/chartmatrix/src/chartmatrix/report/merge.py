@@ -101,15 +101,18 @@ def _shared_diffs_once(cases: list[dict[str, Any]]) -> None:
         golden = case["checks"]["golden"]
         own = case["golden"]["file"] if case["golden"] else None
         diff = golden["diff"]
-        starts = [m.start() for m in _FILE_DIFF.finditer(diff)]
-        kept = diff[: starts[0]] if starts else diff
-        for at, end in zip(starts, [*starts[1:], len(diff)], strict=True):
-            file = diff[at : diff.index(" (golden)\n", at)].removeprefix("--- ")
+        files = list(_FILE_DIFF.finditer(diff))
+        if not files:
+            continue
+        kept = diff[: files[0].start()]
+        ends = [m.start() for m in files[1:]] + [len(diff)]
+        for match, end in zip(files, ends, strict=True):
+            file = match.group("file")
             if file != own:  # a CRD file the case names
                 if file in seen:
                     continue
                 seen.add(file)
-            kept += diff[at:end]
+            kept += diff[match.start() : end]
         if kept == diff:
             continue
         golden["diff"] = kept
