@@ -128,3 +128,27 @@ def test_bench_gives_its_helm_flags_to_every_tool(
     assert main(argv) == 0  # without the flag, the schema stops two cases in helm too
     out = capsys.readouterr().out
     assert re.search(r"^helm template alone.*; 2 failed to render\)$", out, re.MULTILINE), out
+
+
+def test_helm_unittest_runs_only_the_generated_suite(tmp_path: Path) -> None:
+    """A chart that ships tests/ (its own suites, a tests/values directory) is measured on
+    the bench's suite alone (the bench once crashed on tests/values, and counted the
+    chart's own tests as cases)."""
+    if not _installed("helm-unittest"):
+        pytest.skip("helm-unittest not installed (tools/bootstrap builds it)")
+    from chartmatrix.bench import _cases, time_helm_unittest
+    from chartmatrix.spec import adhoc_spec
+    from cm_charts import STATEFUL_CHART, write_tree
+
+    chart = write_tree(tmp_path / "kv", STATEFUL_CHART)
+    (chart / "tests" / "values").mkdir(parents=True)
+    (chart / "tests" / "values" / "x.yaml").write_text("replicas: 2\n")
+    (chart / "tests" / "own_test.yaml").write_text(
+        "suite: the chart's own\ntests:\n"
+        + "".join(f"  - it: own {n}\n    asserts: [{{failedTemplate: {{}}}}]\n" for n in range(5))
+    )
+    spec = adhoc_spec(chart, values_files=[], axes={"replicas": [1, 3]})
+    cases = _cases([spec], 100)
+    got = time_helm_unittest([spec], cases, tmp_path / "bench", ())
+    assert got.cases == 2 and got.detail.startswith("2 passed, 2 total"), got
+    assert (chart / "tests" / "own_test.yaml").is_file()  # the chart itself is untouched

@@ -300,6 +300,9 @@ def _suite(cases: list[Case], values_dir: Path) -> dict[str, Any]:
     return {"suite": "chartmatrix bench", "tests": tests}
 
 
+BENCH_SUITE_DIR = "chartmatrix-bench"
+
+
 def time_helm_unittest(
     specs: list[MatrixSpec], cases: list[tuple[int, Case]], tmp: Path, helm_args: tuple[str, ...]
 ) -> Baseline:
@@ -319,12 +322,14 @@ def time_helm_unittest(
         ignore = chart / ".helmignore"  # the staged copy's, never the repository's
         existing = ignore.read_text() if ignore.is_file() else ""
         ignore.write_text(existing.rstrip("\n") + "\n/tests/\n")
-        values_dir = chart / "tests" / "values"
+        # a directory of its own: the chart may ship tests/ (and its own suites, which
+        # are not the cases measured here)
+        values_dir = chart / "tests" / BENCH_SUITE_DIR / "values"
         values_dir.mkdir(parents=True)
-        suite = chart / "tests" / "chartmatrix_bench_test.yaml"
+        suite = values_dir.parent / "chartmatrix_bench_test.yaml"
         suite.write_text(json.dumps(_suite(mine, values_dir), indent=1))
         charts.append(chart)
-    argv = [unittest, "-f", "tests/*_test.yaml", *helm_args]
+    argv = [unittest, "-f", f"tests/{BENCH_SUITE_DIR}/*_test.yaml", *helm_args]
     # untimed: writes the snapshots, as a user's repository would already have them
     subprocess.run([*argv, "-u", *map(str, charts)], capture_output=True, check=False)
     t0 = time.perf_counter()
