@@ -123,10 +123,9 @@ def _pair_names(first: list[Manifest], second: list[Manifest]) -> dict[tuple[str
     match and their glob matches no other name of their kind (``test-*`` shared by every
     test Pod names no pair)."""
 
-    def keys(ms: list[Manifest]) -> set[tuple[str, str, str, str]]:
-        return {(m.kind, m.namespace, m.name, m.api_version) for m in ms}
-
-    a_keys, b_keys = keys(first), keys(second)
+    # objects are told apart as goldens.variations tells them apart
+    a_keys = {goldens._sort_key(m) for m in first}
+    b_keys = {goldens._sort_key(m) for m in second}
     names: dict[str, set[str]] = {}  # kind -> every name of that kind in either render
     for kind, _, name, _ in a_keys | b_keys:
         names.setdefault(kind, set()).add(name)

@@ -212,10 +212,15 @@ def locate(
 _HUNK = re.compile(r"^@@ -(\d+)", re.MULTILINE)
 
 
+def first_changed_line(diff: str) -> int:
+    """The golden file's line a golden finding points at: the diff's first change."""
+    hunk = _HUNK.search(diff)
+    return max(int(hunk.group(1)), 1) if hunk else 1
+
+
 def in_golden_file(findings: list[Finding], file: Path, diff: str) -> list[Finding]:
     """Golden findings point at the case's golden file, at its first changed line."""
-    hunk = _HUNK.search(diff)
-    line = max(int(hunk.group(1)), 1) if hunk else 1
+    line = first_changed_line(diff)
     return [
         replace(f, file=str(file), file_line=line) if f.check == "golden" and not f.file else f
         for f in findings

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from chartmatrix.errors import ChartmatrixError
+from chartmatrix.locate import first_changed_line
 
 COVERAGE = "coverage/modes"
 # a golden file's diff: a case's diff is its own file's, then those of the CRD files it names
 _FILE_DIFF = re.compile(
     r"^--- (?P<file>.+) \(golden\)\n\+\+\+ (?P=file) \(rendered\)\n", re.MULTILINE
 )
-_HUNK = re.compile(r"^@@ -(\d+)", re.MULTILINE)  # as chartmatrix.locate.in_golden_file
 
 
 def _load(file: Path) -> dict[str, Any]:
@@ -87,12 +87,6 @@ def _chart_findings(
     return out[:at] + masks + out[at:]
 
 
-def _diff_line(diff: str) -> int:
-    """The line golden findings point at: the first changed line of the diff."""
-    hunk = _HUNK.search(diff)
-    return max(int(hunk.group(1)), 1) if hunk else 1
-
-
 def _shared_diffs_once(cases: list[dict[str, Any]]) -> None:
     """Each CRD file's diff on the first case (in spec order) that carries it: every shard
     that renders the CRD diffs it on one of its own cases."""
@@ -116,7 +110,7 @@ def _shared_diffs_once(cases: list[dict[str, Any]]) -> None:
         if kept == diff:
             continue
         golden["diff"] = kept
-        before, after = _diff_line(diff), _diff_line(golden["diff"])
+        before, after = first_changed_line(diff), first_changed_line(golden["diff"])
         for finding in golden["findings"]:
             if finding["file"] == own and finding["line"] == before:
                 finding["line"] = after
