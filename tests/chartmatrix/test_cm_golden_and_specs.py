@@ -62,6 +62,16 @@ def test_case_ids_and_expansion(kv_chart: Path) -> None:
     }
 
 
+def test_a_spec_is_named_after_its_folder_from_any_working_directory(
+    kv_chart: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the name heads every golden file: `run matrix.yaml` inside the folder named it ""
+    spec_dir = write_spec(kv_chart, {})
+    monkeypatch.chdir(spec_dir)
+    assert load_spec(Path("matrix.yaml")).name == "kv"
+    assert load_spec(spec_dir / "matrix.yaml").name == "kv"
+
+
 def test_ci_values_files_are_cases(kv_chart: Path) -> None:
     (kv_chart / "ci").mkdir()
     (kv_chart / "ci" / "big-values.yaml").write_text("replicas: 5\n")

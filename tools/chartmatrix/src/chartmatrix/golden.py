@@ -167,6 +167,9 @@ def _apply_mask(obj: Any, path: str) -> int:
     return hits
 
 
+_NAME = (("key", "metadata"), ("key", "name"))  # _steps("metadata.name")
+
+
 def _sort_key(m: Manifest) -> tuple[str, str, str, str]:
     return (m.kind, m.namespace, m.name, m.api_version)
 
@@ -302,8 +305,8 @@ class Normalizer:
 
     def normalize(self, manifests: Iterable[Manifest], *, count: bool = True) -> list[Manifest]:
         """Masked copies in a stable order; ``count``: add to :attr:`hits`."""
-        out: list[Manifest] = []
-        for m in sorted(manifests, key=_sort_key):
+        out: list[tuple[tuple[str, ...], Manifest]] = []
+        for m in manifests:
             key = (id(m.obj), m.source)
             cached = self._objects.get(key)
             if cached is not None and cached[0] is m.obj:
@@ -320,8 +323,23 @@ class Normalizer:
             if count:
                 for i, n in enumerate(hits):
                     self.hits[i] += n
-            out.append(Manifest(obj, m.source, len(out), m.text))
-        return out
+            masked = Manifest(obj, m.source, 0, m.text)
+            out.append((self._order(m, masked, hits), masked))
+        out.sort(key=lambda pair: pair[0])
+        return [Manifest(n.obj, n.source, i, n.text) for i, (_, n) in enumerate(out)]
+
+    def _order(self, m: Manifest, masked: Manifest, hits: tuple[int, ...]) -> tuple[str, ...]:
+        """Where a normalized object is written: by kind, namespace, name, apiVersion. A name
+        a mask hides is not its order (it is random, so would reorder the file from render
+        to render): the mask's name glob is, and objects that share it go in the order of
+        their documents."""
+        if masked.name != MASK or m.name == MASK:
+            return (*_sort_key(m), "")
+        names = (
+            k.name for k, n in zip(self.masks, hits, strict=True) if n and _steps(k.path) == _NAME
+        )
+        glob = next(names, MASK)
+        return (m.kind, m.namespace, glob, m.api_version, self._text(masked))
 
     def _forget(self, key: tuple[int, str]) -> None:
         _, obj, _ = self._objects.pop(key)
@@ -505,13 +523,20 @@ def _shared_stem(a: str, b: str) -> str:
 def variations(first: Iterable[Manifest], second: Iterable[Manifest]) -> list[Variation]:
     """Paths (manifest query syntax) whose values differ between two normalized renders."""
 
-    def index(ms: Iterable[Manifest]) -> dict[tuple[str, str, str, str], Manifest]:
-        return {_sort_key(m): m for m in ms}
+    def index(ms: Iterable[Manifest]) -> dict[tuple[str, str, str, str, int], Manifest]:
+        # objects of one kind and masked name are paired in their written order
+        seen: Counter[tuple[str, str, str, str]] = Counter()
+        out: dict[tuple[str, str, str, str, int], Manifest] = {}
+        for m in ms:
+            key = _sort_key(m)
+            out[(*key, seen[key])] = m
+            seen[key] += 1
+        return out
 
     a, b = index(first), index(second)
     out: list[Variation] = []
     for key in sorted(set(a) | set(b)):
-        kind, _, name, _ = key
+        kind, _, name, _, _ = key
         if key not in a or key not in b:
             out.append(Variation(kind, name, ""))
             continue

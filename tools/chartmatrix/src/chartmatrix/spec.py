@@ -248,7 +248,7 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
     if "expectFailure" in data and "expect_failure" in data:
         raise ChartmatrixError(file, "expectFailure and expect_failure are the same key; use one")
     _check_schema(data, file)
-    base_dir = file.parent
+    base_dir = file.parent.resolve()  # its name is the spec's, also for `run matrix.yaml`
     chart_dir = (base_dir / data["chart"]) if "chart" in data else default_chart_dir(base_dir)
     chart_dir = chart_dir_of(chart_dir)  # a packaged chart is unpacked for the run
     if not (chart_dir / "Chart.yaml").is_file():
