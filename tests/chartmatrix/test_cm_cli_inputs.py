@@ -505,6 +505,27 @@ def test_init_keeps_the_main_replica_count_among_many_switches(tmp_path: Path) -
     assert "a.enabled" in axes
 
 
+def test_init_takes_enable_for_a_switch_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`webhook: {enable: false}` (spark-operator) is a switch like `enabled`, ranked as one;
+    init says what it renders before it starts (a chart making keys takes minutes)."""
+    chart = write_tree(
+        tmp_path / "enable",
+        {
+            "Chart.yaml": "apiVersion: v2\nname: enable\nversion: 0.1.0\n",
+            "values.yaml": "webhook: {enable: false}\nmetrics: {port: 8080}\n",
+            "templates/cm.yaml": (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: enable}\n"
+                "data: {v: {{ toJson .Values | quote }}}\n"
+            ),
+        },
+    )
+    axes = yaml.safe_load(_init_text(chart, tmp_path / "spec" / "matrix.yaml"))["axes"]
+    assert axes == {"webhook.enable": [False, True]}
+    assert "chartmatrix init: rendering enable 4 times" in capsys.readouterr().err
+
+
 def test_init_reasons_leave_out_helms_log_lines() -> None:
     """A reason comment quotes helm's error, not the warnings helm logged beside it."""
     from chartmatrix.initprobe import _one_line

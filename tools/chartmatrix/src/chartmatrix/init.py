@@ -1,7 +1,7 @@
 """``chartmatrix init CHART``: a starter matrix.yaml proposed from the chart itself.
 
-Axes come from what the chart says it can vary: ``enabled`` switches and replica counts
-in values.yaml, booleans and enums in values.schema.json. Axes multiply, so only the
+Axes come from what the chart says it can vary: ``enabled`` (or ``enable``) switches and
+replica counts in values.yaml, booleans and enums in values.schema.json. Axes multiply, so only the
 most telling ones (switches first, then replica counts, enums, other booleans) are
 kept while the product stays under ``--max-cases``; the rest are listed as comments, and
 so is an axis that changes nothing with the defaults or whose value cannot render alone
@@ -32,6 +32,7 @@ from chartmatrix.values import from_path, merge, merge_all
 from chartmatrix.yamlfile import load_yaml_file
 
 REPLICA_KEYS = ("replicas", "replicaCount")
+SWITCH_KEYS = ("enabled", "enable")  # spark-operator, among others, says `enable:`
 # helm's message when a values schema $refs what it cannot load (a URL, offline)
 _UNLOADABLE_SCHEMA = re.compile(r"failing loading|failed to load|HTTP request failed")
 _PRIORITY = {"switch": 0, "replicas": 1, "enum": 2, "boolean": 3}
@@ -74,7 +75,7 @@ def _from_values(
         path = _key(parent, str(key))
         if str(key).startswith("_"):
             continue  # private by convention (istio's _internal_defaults_do_not_set)
-        if key == "enabled" and isinstance(value, bool) and parent:
+        if key in SWITCH_KEYS and isinstance(value, bool) and parent:
             yield Candidate(path, (value, not value), "switch")
         elif key in REPLICA_KEYS and isinstance(value, int) and not isinstance(value, bool):
             values = _replicas(value, properties.get(key))
@@ -98,7 +99,7 @@ def _from_schema(node: Any, defaults: Any, parent: str = "", depth: int = 0) -> 
             yield Candidate(path, tuple(ordered), "enum")
         elif prop.get("type") == "boolean":
             first = default if isinstance(default, bool) else False
-            yield Candidate(path, (first, not first), "switch" if key == "enabled" else "boolean")
+            yield Candidate(path, (first, not first), "switch" if key in SWITCH_KEYS else "boolean")
         else:
             yield from _from_schema(prop, default, path, depth + 1)
 

@@ -12,6 +12,7 @@ generated key) does.
 from __future__ import annotations
 
 import re
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +117,7 @@ def effects(
                 owners.append(c.path)
         renderer = make_renderer()
         try:
-            results = renderer.render_many(requests)
+            results = renderer.render_many(requests, _Progress(info.name, len(requests)))
         finally:
             renderer.close()
     first, second = _objects(results[0]), _objects(results[1])
@@ -140,6 +141,27 @@ def effects(
         c.path: Effect(c.path in changed, "" if c.path in rendered else failures.get(c.path, ""))
         for c in candidates
     }
+
+
+class _Progress:
+    """Says what init renders, on stderr: a chart that generates keys takes seconds a
+    render, so minutes in all; on a terminal the count goes up as renders finish."""
+
+    def __init__(self, chart: str, total: int) -> None:
+        self.total, self.done = total, 0
+        self.live = sys.stderr.isatty()
+        self.text = (
+            f"chartmatrix init: rendering {chart} {total} times "
+            "(the defaults and each candidate value, twice each)"
+        )
+        print(self.text, end="" if self.live else "\n", file=sys.stderr, flush=True)
+
+    def __call__(self, _index: int, _result: RenderResult) -> None:
+        self.done += 1
+        if self.live:
+            end = "\n" if self.done == self.total else ""
+            line = f"\r\033[K{self.text}: {self.done}/{self.total}"
+            print(line, end=end, file=sys.stderr, flush=True)
 
 
 # helm's log lines beside its error: v4's (slog) and v3's warnings
