@@ -49,6 +49,32 @@ def test_template_failure_and_bad_yaml_fail_the_case(
     assert "render/failed" in out and "YAML parse error on demo/templates/guard.yaml" in out
 
 
+def test_a_failed_tpl_is_reported_by_its_ends(
+    demo_chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """helm quotes the whole text a `tpl` failed on (a config file: thousands of
+    characters); the finding keeps its start and the cause after it, and the JSON report
+    says the same."""
+    text = "".join(f"line{i}: {'x' * 60}\n" for i in range(100)) + "bad: {{ .Values.no.such }}\n"
+    (demo_chart / "templates" / "tpl.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: tpl}\n"
+        f"data: {{c: {{{{ tpl {json.dumps(text)} . | quote }}}}}}\n"
+    )
+    report = tmp_path / "r.json"
+    code, out, _ = run(capsys, str(demo_chart), "--json", str(report))
+    assert code == 1
+    message = next(
+        f["message"]
+        for case in json.loads(report.read_text())["charts"][0]["cases"]
+        for f in case["checks"]["render"]["findings"]
+        if f["rule"] == "render/failed"
+    )
+    assert len(message) < 1000, message  # the text is quoted twice, 6,800 characters each
+    assert '"line0: xxx' in message and "characters ...]\\nline99: xxx" in message
+    assert message.endswith("nil pointer evaluating interface {}.such"), message
+    assert message in out
+
+
 def test_schema_errors_are_reported_with_paths(
     demo_chart: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

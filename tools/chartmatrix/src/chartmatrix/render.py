@@ -164,6 +164,32 @@ def find_helm(name_or_path: str | None = None) -> str:
 _ERROR_PREFIX = re.compile(r"^(Error|error): ", re.MULTILINE)
 
 
+# a Go-quoted string in helm's message: tpl quotes the whole text it failed on
+_QUOTED = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_QUOTED_KEEP = 100  # characters kept at each end of a long quoted string
+_MESSAGE_KEEP = 1500  # characters kept at each end of a long message
+
+
+def brief_error(message: str) -> str:
+    """helm's message as a finding says it: a quoted text longer than a few lines (a
+    `tpl` quotes its whole template) and a message longer than a screen keep their two
+    ends, where the template's start and the cause are, and say how much is left out."""
+
+    def cut(text: str, keep: int, quote: str) -> str:
+        head, tail = text[:keep], text[-keep:]
+        if text[-keep - 1] == "\\":  # an escape such as \n is not cut in two
+            tail = text[-keep - 1 :]
+        left = len(text) - len(head) - len(tail)
+        return f"{head}{quote}[... {left} characters ...]{quote}{tail}"
+
+    def short(m: re.Match[str]) -> str:
+        text = m.group(0)
+        return text if len(text) <= 3 * _QUOTED_KEEP else cut(text, _QUOTED_KEEP, "")
+
+    out = _QUOTED.sub(short, message)
+    return out if len(out) <= 3 * _MESSAGE_KEEP else cut(out, _MESSAGE_KEEP, "\n")
+
+
 def clean_error(stderr: str) -> str:
     """Keep helm's message, drop the ``Error:`` prefixes and its usage footer."""
     lines = [

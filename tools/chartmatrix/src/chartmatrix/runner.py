@@ -35,7 +35,7 @@ from chartmatrix.goldenstage import GoldenStage, check_update
 from chartmatrix.locate import locate
 from chartmatrix.manifests import Manifest, ManifestParseError, parse
 from chartmatrix.projectconfig import ProjectConfig, load_project_config
-from chartmatrix.render import RenderRequest, RenderResult, find_helm, helm_major
+from chartmatrix.render import RenderRequest, RenderResult, brief_error, find_helm, helm_major
 from chartmatrix.renderworker import make_renderer
 from chartmatrix.rules import RULES, RuleContext, run_rules
 from chartmatrix.spec import Case, MatrixSpec, Values
@@ -426,7 +426,7 @@ class Runner:
                         "render",
                         "render/failed",
                         Severity.ERROR,
-                        failure.error,
+                        brief_error(failure.error),
                         kube_version=version if info.reads_kube_version else "",
                     )
                 )
