@@ -3,6 +3,7 @@ directory that is only ever pruned of files chartmatrix wrote (CLI, real helm)."
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -242,9 +243,19 @@ def test_a_crd_is_kept_once_per_chart(
     assert (golden / "replicas=2.yaml").read_text() == case_text
 
     # a changed CRD is one diff, and fails every case that renders it
+    old_lines = crd_file.read_text().splitlines()
     (kv_chart / "crds" / "widgets.yaml").write_text(_big_crd(3000, "the field"))
-    code, out = cli(capsys, "--ci", str(spec_dir))
+    report = spec_dir.parent / "report.json"
+    code, out = cli(capsys, "--ci", "--json", str(report), str(spec_dir))
     assert code == 1
+    # its finding points into the CRD file, at the diff's first hunk (3 lines of context)
+    first = next(i for i, line in enumerate(old_lines, 1) if line.endswith("a field 0"))
+    places = {
+        (f["file"], f["line"])
+        for case in json.loads(report.read_text())["charts"][0]["cases"]
+        for f in case["checks"]["golden"]["findings"]
+    }
+    assert places == {(str(crd_file), first - 3)}, places
     assert f"golden/changed: render differs from {crd_file} (CRD widgets.example.com" in out
     assert "(replicas:1 and 2 more)" in out
     assert len(re.findall(r"^-\s+description: a field 0$", out, re.MULTILINE)) == 1, out

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from chartmatrix import golden as goldens
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.findings import Finding, Severity
+from chartmatrix.locate import first_changed_line
 from chartmatrix.manifests import Manifest, ManifestParseError, parse
 from chartmatrix.render import Renderer, RenderRequest
 from chartmatrix.spec import Case, MatrixSpec
@@ -377,14 +378,19 @@ class GoldenStage:
             message = (
                 f"render differs from {file}{shared} (rerun with --update-golden after review)"
             )
-            return [Finding("golden", "golden/changed", Severity.ERROR, message)]
-        if verdict.status == "missing":
+            found = [Finding("golden", "golden/changed", Severity.ERROR, message)]
+        elif verdict.status == "missing":
             message = f"{file}{shared} is missing (CI mode; run --update-golden and commit)"
-            return [Finding("golden", "golden/missing", Severity.ERROR, message)]
-        if verdict.status == "written":
+            found = [Finding("golden", "golden/missing", Severity.ERROR, message)]
+        elif verdict.status == "written":
             message = f"wrote new golden file {file}{shared}: review and commit it"
-            return [Finding("golden", "golden/new", Severity.WARNING, message)]
-        return []
+            found = [Finding("golden", "golden/new", Severity.WARNING, message)]
+        else:
+            return []
+        if not crd:
+            return found  # the report points them at the case's file (locate.in_golden_file)
+        line = first_changed_line(verdict.diff)
+        return [replace(f, file=str(file), file_line=line) for f in found]
 
     def _unsettled(self, p: _Pending, file: Path) -> None:
         assert p.variations is not None
