@@ -88,6 +88,16 @@ def test_ci_values_files_are_cases(kv_chart: Path) -> None:
         ({"axes": {"replicas": [1]}, "exclude": [{"pdb": True}]}, "exclude[0].pdb: not an axis"),
         ({"release": "Bad_Name"}, "release: 'Bad_Name' does not match"),
         ({"include": [{"name": "x"}, {"name": "x"}]}, "case id 'x' is used twice"),
+        (
+            {"axes": {"mode": ["a/b", "a-b"]}},
+            "cases 'mode:a/b' (matrix.yaml axes) and 'mode:a-b' (matrix.yaml axes) would share "
+            "the golden file mode=a-b.yaml",
+        ),
+        (
+            {"include": [{"name": "Big"}, {"name": "big"}]},
+            "cases 'Big' (matrix.yaml include) and 'big' (matrix.yaml include) would write "
+            "Big.yaml and big.yaml, one file on macOS and Windows",
+        ),
         ({"kubernetes": {"versions": ["1.99"]}}, "kubernetes.versions: Kubernetes 1.99"),
         ({"files": ["nope.yaml"]}, "files: values file nope.yaml not found"),
         ({"values": ["a.yaml"]}, "values: ['a.yaml'] is not of type 'object'"),

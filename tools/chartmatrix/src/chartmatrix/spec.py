@@ -484,12 +484,29 @@ def _axis_cases(
 
 def _check_unique(cases: list[Case], file: Path) -> None:
     seen: dict[str, str] = {}
+    files: dict[str, Case] = {}  # golden file name, case-folded -> the case writing it
     for case in cases:
         if case.id in seen:
             raise ChartmatrixError(
                 file, f"case id {case.id!r} is used twice ({seen[case.id]}, {case.origin})"
             )
         seen[case.id] = case.origin
+        # `/` and `-` (and `:`/`=`, `+`/`,`) are one character in a file name, and
+        # macOS and Windows do not tell case apart: two cases must not share a file
+        other = files.setdefault(case.golden_name.casefold(), case)
+        if other is not case:
+            same = other.golden_name == case.golden_name
+            shared = (
+                f"share the golden file {case.golden_name}"
+                if same
+                else f"write {other.golden_name} and {case.golden_name}, one file on macOS "
+                "and Windows"
+            )
+            raise ChartmatrixError(
+                file,
+                f"cases {other.id!r} ({other.origin}) and {case.id!r} ({case.origin}) would "
+                f"{shared}: rename one (or change a value)",
+            )
 
 
 def adhoc_spec(
