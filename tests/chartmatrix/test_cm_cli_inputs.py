@@ -333,6 +333,10 @@ def test_axis_and_values_are_never_dropped_silently(
     assert code == 2 and str(spec) in err
     code, _, err = run(capsys, str(kv_chart), "--axis", "replicas=1,3", "--update-golden")
     assert code == 2 and "--update-golden: does not go with --axis/--values" in err
+    # the chart's own spec is not used by an ad-hoc run, and the run says so
+    code, out, err = run(capsys, str(kv_chart), "--axis", "replicas=1,3")
+    assert code == 0, out
+    assert f"its spec {spec} is not used (nor its set:, files:, masks and suppressions" in err
 
 
 def test_init_proposes_a_subcharts_own_switches(

@@ -138,8 +138,15 @@ def resolve_specs(args: argparse.Namespace) -> list[MatrixSpec]:
                 "uses it (or a small test chart that does)",
             )
         root = find_root()
-        spec_file = None if adhoc else find_spec(path, name=info.name, root=root)
-        if spec_file is not None:
+        spec_file = find_spec(path, name=info.name, root=root)
+        if spec_file is not None and adhoc:
+            print(
+                f"note: --axis/--values make an ad-hoc run of {raw}'s defaults: its spec "
+                f"{spec_file} is not used (nor its set:, files:, masks and suppressions; "
+                "put the axis or values file in the spec to run them with it)",
+                file=sys.stderr,
+            )
+        elif spec_file is not None:
             specs.append(load_spec(spec_file, kube_versions=versions))
             continue
         other = root / "chart_tests" / info.name / SPEC_FILE
