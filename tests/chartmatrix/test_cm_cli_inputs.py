@@ -319,6 +319,20 @@ def test_init_keeps_replica_counts_within_the_schema(
     )
     text = _init_text(chart, tmp_path / "matrix.yaml")
     assert "replicaCount" not in text  # the schema allows 1 only: nothing to vary
+    # at most 2: two replicas, where the topology rules start to apply
+    (chart / "values.schema.json").write_text(
+        '{"type": "object", "properties": {"replicaCount": '
+        '{"type": "integer", "minimum": 1, "maximum": 2}}}'
+    )
+    text = _init_text(chart, tmp_path / "two.yaml")
+    assert '\n  "replicaCount": [1, 2]  # replicas\n' in text
+    # at least 3 (a quorum): the default and 5
+    (chart / "values.yaml").write_text("replicaCount: 3\nworkers: {replicas: 5}\n")
+    (chart / "values.schema.json").write_text(
+        '{"type": "object", "properties": {"replicaCount": {"type": "integer", "minimum": 3}}}'
+    )
+    text = _init_text(chart, tmp_path / "quorum.yaml")
+    assert '\n  "replicaCount": [3, 5]  # replicas\n' in text
     # the default first, then what init renders to see that it changes something
     assert '\n  "workers.replicas": [5, 1]  # replicas\n' in text
 

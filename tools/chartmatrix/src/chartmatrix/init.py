@@ -56,12 +56,14 @@ def _key(parent: str, key: str) -> str:
 
 
 def _replicas(value: int, schema: Any) -> tuple[int, ...]:
-    """The default first, then 1 or 3 (whichever it is not), within the schema's
-    minimum and maximum (an axis lists its default first: init renders the others)."""
+    """The default first, then 3 or 1 (whichever it is not), else the nearest count the
+    schema's minimum and maximum leave (2 where at most 2, 5 where at least 3): an axis
+    lists its default first, init renders the others."""
     bounds = schema if isinstance(schema, dict) else {}
     low, high = bounds.get("minimum", -math.inf), bounds.get("maximum", math.inf)
-    other = 3 if value <= 1 else 1
-    return tuple(n for n in (value, other) if low <= n <= high)
+    others = (3, 2) if value <= 1 else (1, 2, 3, value + 2, value + 1, value - 1)
+    other = next((n for n in others if n != value and low <= n <= high), None)
+    return tuple(n for n in (value, other) if n is not None and low <= n <= high)
 
 
 def _from_values(
