@@ -14,6 +14,7 @@ import yaml
 from chartmatrix.cli import axes_from_args, main
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.spec import ci_cases, load_spec
+from chartmatrix.values import parse_helm_set
 from cm_charts import write_spec, write_tree
 
 
@@ -478,6 +479,23 @@ def test_init_takes_the_values_every_case_needs(
     capsys.readouterr()
     assert main(["init", str(chart), "-o", str(out_file), "--force", "--set", "c.name"]) == 2
     assert "--set: 'c.name' must look like KEY=VALUE" in capsys.readouterr().err
+    # read as helm reads --set: 1.10 is a string (YAML would make it 1.1), 3 a number
+    argv = ["init", str(chart), "-o", str(out_file), "--force", "--set", "c.name=1.10,c.n=3"]
+    assert main(argv) == 0
+    assert '\nset:\n  "c.name": \'1.10\'\n  "c.n": 3\n' in out_file.read_text()
+    assert all(c.values["c"]["name"] == "1.10" for c in load_spec(out_file).cases)
+
+
+def test_helm_set_syntax() -> None:
+    assert parse_helm_set("a.b=1.10,c=true,d=null,e=-2,f=010,g={x,2},h=a\\,b") == [
+        ("a.b", "1.10"),
+        ("c", True),
+        ("d", None),
+        ("e", -2),
+        ("f", "010"),
+        ("g", ["x", 2]),
+        ("h", "a,b"),
+    ]
 
 
 def test_set_on_a_spec_neither_compares_nor_writes_golden_files(

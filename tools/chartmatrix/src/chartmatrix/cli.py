@@ -543,7 +543,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--set",
         action="append",
         metavar="KEY=VALUE",
-        help="a value every case needs (the spec's set:; VALUE is YAML)",
+        help="a value every case needs (the spec's set:; helm's --set syntax)",
     )
     init.add_argument(
         "--max-cases",

@@ -23,12 +23,11 @@ from typing import Any
 
 import yaml
 
-from chartmatrix import k8syaml
 from chartmatrix.charts import ChartInfo, chart_dir_of, load_chart, subcharts
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.initprobe import DefaultsFail, effects
 from chartmatrix.spec import SPEC_FILE, load_spec
-from chartmatrix.values import from_path, merge, merge_all
+from chartmatrix.values import from_path, merge, merge_all, parse_helm_set
 from chartmatrix.yamlfile import load_yaml_file
 
 REPLICA_KEYS = ("replicas", "replicaCount")
@@ -232,8 +231,8 @@ def render_spec(
     if probe.sets:
         lines.append("set:")
         for item in probe.sets:
-            key, _, raw = item.partition("=")
-            lines.append(f"  {json.dumps(key.strip())}: {_flow((k8syaml.load(raw),))[1:-1]}")
+            for key, value in parse_helm_set(item):
+                lines.append(f"  {json.dumps(key)}: {_flow((value,))[1:-1]}")
     if probe.skip_schema:
         lines.append(f"skipSchemaValidation: true  # {probe.skip_schema}")
     if probe.api_versions:
@@ -264,16 +263,14 @@ def default_output(chart_name: str) -> Path:
 
 
 def _given_values(files: list[Path], sets: list[str]) -> dict[str, Any]:
-    """The values of ``--values`` files and ``--set KEY=VALUE`` flags (VALUE is YAML)."""
+    """The values of ``--values`` files and ``--set`` flags (read as helm's --set)."""
     out: dict[str, Any] = merge_all([load_yaml_file(f) for f in files])
     for item in sets:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ChartmatrixError("--set", f"{item!r} must look like KEY=VALUE")
         try:
-            out = merge(out, from_path(key.strip(), k8syaml.load(raw)))
-        except (ValueError, k8syaml.YamlError) as exc:
-            raise ChartmatrixError("--set", f"{item!r}: {exc}") from None
+            for key, value in parse_helm_set(item):
+                out = merge(out, from_path(key, value))
+        except ValueError as exc:
+            raise ChartmatrixError("--set", str(exc)) from None
     return out
 
 

@@ -167,3 +167,53 @@ def parse_axis(arg: str) -> tuple[str, list[Any]]:
         raise ValueError(f"axis {arg!r} has an empty key")
     split_path(key)
     return key, [parse_scalar(item.strip()) for item in split_values(raw)]
+
+
+def _helm_scalar(text: str) -> Any:
+    """A ``--set`` value as helm reads it: true, false, null and integers are typed,
+    anything else (``1.10``, ``010``, ``yes``) stays a string."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low == "null":
+        return None
+    if text == "0" or (text[:1] not in ("", "0") and text.lstrip("-").isdigit()):
+        return int(text)
+    return text
+
+
+def _split_unescaped(text: str, sep: str) -> list[str]:
+    """``text`` cut at ``sep`` outside ``{...}``; ``\\`` keeps the next character."""
+    parts, current, depth, escaped = [], [], 0, False
+    for ch in text:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == sep and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            depth += {"{": 1, "}": -1}.get(ch, 0)
+            current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+def parse_helm_set(arg: str) -> list[tuple[str, Any]]:
+    """``helm --set`` syntax: ``a.b=1,c={x,y}`` -> ``[("a.b", 1), ("c", ["x", "y"])]``,
+    typed as helm types them (see :func:`_helm_scalar`)."""
+    out: list[tuple[str, Any]] = []
+    for item in _split_unescaped(arg, ","):
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{item!r} must look like KEY=VALUE")
+        if raw.startswith("{") and raw.endswith("}"):
+            inner = raw[1:-1]
+            value: Any = [_helm_scalar(v) for v in _split_unescaped(inner, ",")] if inner else []
+        else:
+            value = _helm_scalar(raw)
+        split_path(key.strip())
+        out.append((key.strip(), value))
+    return out
