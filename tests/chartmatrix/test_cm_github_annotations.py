@@ -126,6 +126,9 @@ def test_golden_findings_point_at_the_first_changed_line(tmp_path: Path) -> None
     located, untouched = in_golden_file([changed, other], golden, diff)
     assert (located.file, located.file_line) == (str(golden), 12)
     assert untouched == other
+    # after the hunk's lines of context: the line that changed, not the hunk's first
+    diff = "--- a\n+++ b\n@@ -7,7 +7,7 @@\n a: 1\n b: 2\n c: 3\n-v: one\n+v: two\n d: 4\n"
+    assert in_golden_file([changed], golden, diff)[0].file_line == 10
 
 
 GUARD = """\

@@ -248,14 +248,14 @@ def test_a_crd_is_kept_once_per_chart(
     report = spec_dir.parent / "report.json"
     code, out = cli(capsys, "--ci", "--json", str(report), str(spec_dir))
     assert code == 1
-    # its finding points into the CRD file, at the diff's first hunk (3 lines of context)
+    # its finding points into the CRD file, at its first changed line
     first = next(i for i, line in enumerate(old_lines, 1) if line.endswith("a field 0"))
     places = {
         (f["file"], f["line"])
         for case in json.loads(report.read_text())["charts"][0]["cases"]
         for f in case["checks"]["golden"]["findings"]
     }
-    assert places == {(str(crd_file), first - 3)}, places
+    assert places == {(str(crd_file), first)}, places
     assert f"golden/changed: render differs from {crd_file} (CRD widgets.example.com" in out
     assert "(replicas:1 and 2 more)" in out
     assert len(re.findall(r"^-\s+description: a field 0$", out, re.MULTILINE)) == 1, out

@@ -213,9 +213,17 @@ _HUNK = re.compile(r"^@@ -(\d+)", re.MULTILINE)
 
 
 def first_changed_line(diff: str) -> int:
-    """The golden file's line a golden finding points at: the diff's first change."""
+    """The golden file's line a golden finding points at: the diff's first change (its
+    first hunk starts with up to three lines of context)."""
     hunk = _HUNK.search(diff)
-    return max(int(hunk.group(1)), 1) if hunk else 1
+    if not hunk:
+        return 1
+    line = int(hunk.group(1))
+    for text in diff[hunk.end() :].splitlines()[1:]:
+        if not text.startswith(" "):
+            break  # the first removed or added line: where the file changes
+        line += 1
+    return max(line, 1)
 
 
 def in_golden_file(findings: list[Finding], file: Path, diff: str) -> list[Finding]:
