@@ -309,6 +309,18 @@ spec:
 """
 
 
+def test_a_kind_the_template_computes_is_still_the_objects_line(tmp_path: Path) -> None:
+    from chartmatrix.locate import _path_line
+
+    file = tmp_path / "workload.yaml"
+    file.write_text(
+        "{{- /* a comment */ -}}\n{{- $kind := .Values.kind -}}\napiVersion: apps/v1\n"
+        "kind: {{ $kind }}\nmetadata:\n  name: k\nspec:\n  replicas: 3\n"
+    )
+    assert _path_line(file, "StatefulSet", []) == 4  # a finding on the object itself
+    assert _path_line(file, "StatefulSet", ["spec", "replicas"]) == 8
+
+
 @pytest.mark.parametrize(
     ("path", "line"),
     [

@@ -115,6 +115,9 @@ def _block_end(lines: list[str], at: int) -> int:
     return len(lines)
 
 
+_TEMPLATED_KIND = re.compile(r"kind:\s*[\"']?\{\{")
+
+
 def _path_line(file: Path, kind: str, keys: list[str]) -> int:
     """The line of the deepest key of ``keys`` the template spells out, each searched
     inside the block of the previous one (so a container's ``securityContext`` is not
@@ -123,8 +126,11 @@ def _path_line(file: Path, kind: str, keys: list[str]) -> int:
     last key found."""
     lines = _lines(file)
     kind_line = re.compile(rf"^\s*kind:\s*[\"']?{re.escape(kind)}\b")
-    start = next((n for n, text in enumerate(lines) if kind_line.search(text)), 0)
-    found = start + 1 if lines and kind_line.search(lines[start]) else 1
+    kind_at = next((n for n, text in enumerate(lines) if kind_line.search(text)), None)
+    if kind_at is None:  # `kind: {{ $kind }}`: a top-level kind the template computes
+        kind_at = next((n for n, text in enumerate(lines) if _TEMPLATED_KIND.match(text)), None)
+    start = kind_at or 0
+    found = 1 if kind_at is None else kind_at + 1
     # the object's document: from its kind line to the next ---
     end = next((n for n in range(start + 1, len(lines)) if lines[n].strip() == "---"), len(lines))
     column = -1  # keys of the document's top level sit at any column
