@@ -101,9 +101,17 @@ def test_version_constraint_is_checked_like_dependency_update(
     write_tree(chart / "charts" / "common", LIBRARY)
     problems = dependency_problems(chart)
     assert len(problems) == 1 and "'2.30.0'" in problems[0] and "2.31.4" in problems[0]
+    assert "but charts/common is 2.31.4" in problems[0]
     code, out, _ = run(capsys, str(chart))
     assert code == 1
     assert "chart/dependency-version" in out
+    # a file:// dependency (never vendored) is named by its path, not by the staged copy
+    pinned = pinned.replace("oci://r.example/c", "file://../common")
+    chart = write_tree(tmp_path / "source" / "app", _app(pinned))
+    write_tree(tmp_path / "source" / "common", LIBRARY)
+    code, out, _ = run(capsys, str(chart))
+    assert code == 1
+    assert "asks version '2.30.0', but file://../common is 2.31.4" in out, out
 
 
 def test_missing_dependency_names_the_way_out(tmp_path: Path) -> None:

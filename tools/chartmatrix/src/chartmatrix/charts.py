@@ -381,10 +381,13 @@ def dependency_problems(chart_dir: Path) -> list[str]:
                 problems.append(f"{chart_dir.name}: dependency {name}: {exc}")
                 continue
             if not ok:
+                # a file:// dependency is the chart that path names (staging copied it)
+                repo = str(dep.get("repository") or "")
+                has = repo if repo.startswith("file://") else f"charts/{sub.path.name}"
                 problems.append(
                     f"{chart_dir.name}: dependency {name} asks version {wanted!r}, but "
-                    f"charts/{sub.path.name} is {sub.version} (`helm dependency update` "
-                    "would refuse it; Helm renders it anyway)"
+                    f"{has} is {sub.version} (`helm dependency update` would refuse it; "
+                    "Helm renders it anyway)"
                 )
     for sub in subs:
         if sub.path.is_dir():
