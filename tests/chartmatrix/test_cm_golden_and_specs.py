@@ -70,6 +70,13 @@ def test_a_spec_is_named_after_its_folder_from_any_working_directory(
     monkeypatch.chdir(spec_dir)
     assert load_spec(Path("matrix.yaml")).name == "kv"
     assert load_spec(spec_dir / "matrix.yaml").name == "kv"
+    # a path through `..` is named as it is, in messages too
+    (kv_chart / "ci").mkdir()
+    (kv_chart / "ci" / "bad-values.yaml").write_text("a: [1\n")
+    write_spec(kv_chart, {"chart": "../../charts/kv"})
+    with pytest.raises(ChartmatrixError) as info:
+        load_spec(Path("matrix.yaml"))
+    assert info.value.line().startswith(f"chartmatrix: {kv_chart.resolve()}/ci/bad-values.yaml:")
 
 
 def test_ci_values_files_are_cases(kv_chart: Path) -> None:

@@ -250,7 +250,7 @@ def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
     _check_schema(data, file)
     base_dir = file.parent.resolve()  # its name is the spec's, also for `run matrix.yaml`
     chart_dir = (base_dir / data["chart"]) if "chart" in data else default_chart_dir(base_dir)
-    chart_dir = chart_dir_of(chart_dir)  # a packaged chart is unpacked for the run
+    chart_dir = chart_dir_of(chart_dir).resolve()  # a packaged chart is unpacked for the run
     if not (chart_dir / "Chart.yaml").is_file():
         raise ChartmatrixError(file, f"chart: {chart_dir} is not a chart directory")
     kube = data.get("kubernetes") or {}
