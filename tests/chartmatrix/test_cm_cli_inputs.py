@@ -562,6 +562,39 @@ def test_init_takes_enable_for_a_switch_too(
     assert "chartmatrix init: rendering enable 4 times" in capsys.readouterr().err
 
 
+def test_init_takes_a_dependency_condition_for_a_switch(tmp_path: Path) -> None:
+    """`condition: db.enabled` switches a subchart even when values.yaml does not say it
+    (cockroachdb-parent); of several paths the first that is set decides."""
+    sub_cm = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .Chart.Name }}}\n"
+        "data: {v: {{ toJson .Values | quote }}}\n"
+    )
+    for name in ("db", "cache"):
+        write_tree(
+            tmp_path / name,
+            {
+                "Chart.yaml": f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n",
+                "templates/cm.yaml": sub_cm,
+            },
+        )
+    deps = (
+        "dependencies:\n"
+        "  - {name: db, version: 0.1.0, repository: 'file://../db', condition: db.enabled}\n"
+        "  - {name: cache, version: 0.1.0, repository: 'file://../cache',"
+        " condition: 'cache.on,tags.cache'}\n"
+    )
+    chart = write_tree(
+        tmp_path / "app",
+        {
+            "Chart.yaml": "apiVersion: v2\nname: app\nversion: 0.1.0\n" + deps,
+            "values.yaml": "tags: {cache: false}\n",
+            "templates/cm.yaml": sub_cm,
+        },
+    )
+    axes = yaml.safe_load(_init_text(chart, tmp_path / "spec" / "matrix.yaml"))["axes"]
+    assert axes == {"db.enabled": [True, False], "tags.cache": [False, True]}
+
+
 def test_init_reasons_leave_out_helms_log_lines() -> None:
     """A reason comment quotes helm's error, not the warnings helm logged beside it."""
     from chartmatrix.initprobe import _one_line

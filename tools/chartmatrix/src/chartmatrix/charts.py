@@ -136,7 +136,7 @@ def load_chart(path: Path) -> ChartInfo:
         version=str(meta["version"]),
         chart_type=str(meta.get("type") or "application"),
         defaults=defaults,
-        dependencies=tuple(str(d.get("name")) for d in _dependencies(path)),
+        dependencies=tuple(str(d.get("name")) for d in dependencies(path)),
         kube_version_constraint=str(meta.get("kubeVersion") or ""),
     )
 
@@ -181,7 +181,7 @@ def _tgz_templates(tgz: Path) -> list[str]:
     return out
 
 
-def _dependencies(chart_dir: Path) -> list[dict[str, Any]]:
+def dependencies(chart_dir: Path) -> list[dict[str, Any]]:
     """The chart's dependencies: Chart.yaml's, or requirements.yaml's for an apiVersion v1
     chart (Helm reads that file for v1 charts only)."""
     file = chart_dir / "Chart.yaml"
@@ -197,7 +197,7 @@ def _dependencies(chart_dir: Path) -> list[dict[str, Any]]:
 
 def _file_dependencies(chart_dir: Path) -> list[Path]:
     out: list[Path] = []
-    for dep in _dependencies(chart_dir):
+    for dep in dependencies(chart_dir):
         repo = str(dep.get("repository") or "")
         if repo.startswith("file://"):
             out.append((chart_dir / repo.removeprefix("file://")).resolve())
@@ -210,7 +210,7 @@ def subcharts(chart_dir: Path) -> dict[str, Path]:
     source directory."""
     aliases: dict[str, list[str]] = {}
     found: dict[str, Path] = {}
-    for dep in _dependencies(chart_dir):
+    for dep in dependencies(chart_dir):
         name = str(dep.get("name") or "")
         key = str(dep.get("alias") or name)
         aliases.setdefault(name, []).append(key)
@@ -310,7 +310,7 @@ def stage(chart_dir: Path, into: Path, _chain: tuple[Path, ...] = ()) -> Path:
     _copy_tree(chart_dir, into)
     charts_dir = into / "charts"
     missing: list[str] = []  # all named in one error, as helm does
-    for dep in _dependencies(chart_dir):
+    for dep in dependencies(chart_dir):
         repo = str(dep.get("repository") or "")
         name = str(dep.get("name") or "")
         if not name:
@@ -369,7 +369,7 @@ def dependency_problems(chart_dir: Path) -> list[str]:
     chart_dir = Path(chart_dir)
     problems: list[str] = []
     subs = vendored(chart_dir)
-    for dep in _dependencies(chart_dir):
+    for dep in dependencies(chart_dir):
         name = str(dep.get("name") or "")
         wanted = str(dep.get("version") or "").strip()
         if not wanted:

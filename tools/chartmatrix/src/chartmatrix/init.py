@@ -1,10 +1,11 @@
 """``chartmatrix init CHART``: a starter matrix.yaml proposed from the chart itself.
 
-Axes come from what the chart says it can vary: ``enabled`` (or ``enable``) switches and
-replica counts in values.yaml, booleans and enums in values.schema.json. Axes multiply, so only the
-most telling ones (switches first, then replica counts, enums, other booleans) are
-kept while the product stays under ``--max-cases``; the rest are listed as comments, and
-so is an axis that changes nothing with the defaults or whose value cannot render alone
+Axes come from what the chart says it can vary: ``enabled`` (or ``enable``) switches,
+dependency conditions and replica counts in values.yaml, booleans and enums in
+values.schema.json. Axes multiply, so only the most telling ones (switches first, then
+replica counts, enums, other booleans) are kept while the product stays under
+``--max-cases``; the rest are listed as comments, and so is an axis that changes nothing
+with the defaults or whose value cannot render alone
 (:mod:`chartmatrix.initprobe` renders each once).
 The chart's ``ci/*-values.yaml`` files are cases too. The file written is loaded back
 to count its cases, so the count printed is the one ``chartmatrix run`` will use.
@@ -23,11 +24,11 @@ from typing import Any
 
 import yaml
 
-from chartmatrix.charts import ChartInfo, chart_dir_of, load_chart, subcharts
+from chartmatrix.charts import ChartInfo, chart_dir_of, dependencies, load_chart, subcharts
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.initprobe import DefaultsFail, effects
 from chartmatrix.spec import SPEC_FILE, load_spec
-from chartmatrix.values import from_path, merge, merge_all, parse_helm_set
+from chartmatrix.values import from_path, merge, merge_all, parse_helm_set, split_path
 from chartmatrix.yamlfile import load_yaml_file
 
 REPLICA_KEYS = ("replicas", "replicaCount")
@@ -105,6 +106,33 @@ def _from_schema(node: Any, defaults: Any, parent: str = "", depth: int = 0) -> 
             yield from _from_schema(prop, default, path, depth + 1)
 
 
+def _conditions(info: ChartInfo) -> Iterator[Candidate]:
+    """Chart.yaml's dependency conditions (``condition: postgresql.enabled``): Helm leaves
+    the subchart out when the first path that is set holds false, and renders it when
+    none is set."""
+    for dep in dependencies(info.path):
+        paths = [p.strip() for p in str(dep.get("condition") or "").split(",") if p.strip()]
+        for path in paths:
+            try:
+                value = _lookup(info.defaults, split_path(path))
+            except (KeyError, ValueError):
+                continue
+            if isinstance(value, bool):
+                yield Candidate(path, (value, not value), "switch")
+            break  # the first path that is set decides (a non-boolean: Helm ignores it)
+        else:
+            if paths:
+                yield Candidate(paths[0], (True, False), "switch")
+
+
+def _lookup(tree: Any, keys: list[str]) -> Any:
+    for key in keys:
+        if not isinstance(tree, dict):
+            raise KeyError(key)
+        tree = tree[key]
+    return tree
+
+
 def candidates(info: ChartInfo) -> list[Candidate]:
     """Proposed axes, most telling first, one per value path."""
     found: dict[str, Candidate] = {}
@@ -118,6 +146,9 @@ def candidates(info: ChartInfo) -> list[Candidate]:
         for c in _from_schema(schema, info.defaults):
             found.setdefault(c.path, c)
     for c in _from_values(info.defaults, schema):
+        found.setdefault(c.path, c)
+    # a dependency's `condition:` is a switch even when values.yaml does not spell it
+    for c in _conditions(info):
         found.setdefault(c.path, c)
     # a subchart's own switches and replica counts, under its key (the parent's values,
     # above, win where they set the same path)

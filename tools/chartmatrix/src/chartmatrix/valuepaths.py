@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chartmatrix import k8syaml
-from chartmatrix.charts import _dependencies, tgz_member, vendored
+from chartmatrix.charts import dependencies, tgz_member, vendored
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.values import merge, split_path
 
@@ -50,7 +50,7 @@ def chart_values(chart_dir: Path) -> dict[str, Any]:
     if not chart_dir.is_dir():
         return out
     subs = {v.name: v for v in vendored(chart_dir)}
-    for dep in _dependencies(chart_dir):
+    for dep in dependencies(chart_dir):
         sub = subs.get(str(dep.get("name") or ""))
         if sub is None:
             continue
