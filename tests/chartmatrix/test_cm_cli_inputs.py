@@ -539,6 +539,14 @@ def test_init_keeps_the_main_replica_count_among_many_switches(tmp_path: Path) -
     axes = yaml.safe_load(text)["axes"]
     assert next(iter(axes)) == "replicaCount" and axes["replicaCount"] == [1, 3]
     assert "a.enabled" in axes
+    # the one shallowest replica count is the main one, at any depth (cockroachdb's)
+    (chart / "values.yaml").write_text("statefulset: {replicas: 3}\n" + switches)
+    axes = yaml.safe_load(_init_text(chart, tmp_path / "nested.yaml"))["axes"]
+    assert next(iter(axes)) == "statefulset.replicas" and axes["statefulset.replicas"] == [3, 1]
+    # several components at one depth: none is the main one, switches come first
+    (chart / "values.yaml").write_text("x: {replicas: 1}\ny: {replicas: 1}\n" + switches)
+    axes = yaml.safe_load(_init_text(chart, tmp_path / "parts.yaml"))["axes"]
+    assert next(iter(axes)) == "a.enabled" and "x.replicas" not in axes
 
 
 def test_init_takes_enable_for_a_switch_too(

@@ -145,8 +145,10 @@ def candidates(info: ChartInfo) -> list[Candidate]:
             raise ChartmatrixError(schema_file, f"not readable JSON ({exc})") from None
         for c in _from_schema(schema, info.defaults):
             found.setdefault(c.path, c)
-    for c in _from_values(info.defaults, schema):
+    own = list(_from_values(info.defaults, schema))
+    for c in own:
         found.setdefault(c.path, c)
+    main = _main_replicas([found[c.path] for c in own if c.why == "replicas"])
     # a dependency's `condition:` is a switch even when values.yaml does not spell it
     for c in _conditions(info):
         found.setdefault(c.path, c)
@@ -156,15 +158,24 @@ def candidates(info: ChartInfo) -> list[Candidate]:
         own = {k: v for k, v in load_chart(sub_dir).defaults.items() if k != "global"}
         for c in _from_values(own, None, _key("", key), 1):
             found.setdefault(c.path, c)
-    return sorted(found.values(), key=_rank)
+    return sorted(found.values(), key=lambda c: _rank(c, main))
 
 
-def _rank(c: Candidate) -> tuple[int, int, int, str]:
-    """The chart's own replica count first (a top-level ``replicaCount``: the main
-    workload's, which the topology rules need to see above 1), then switches, other
-    replica counts, enums and booleans, shallow before deep."""
-    main_replicas = c.why == "replicas" and c.depth == 0
-    return (0 if main_replicas else 1, _PRIORITY[c.why], c.depth, c.path)
+def _main_replicas(own: list[Candidate]) -> str:
+    """The main workload's replica count: the chart's own shallowest one (a top-level
+    ``replicaCount``, cockroachdb's ``statefulset.replicas``) when no other is as shallow
+    (argo-cd's five components at one depth name no main one); "" when none is."""
+    if not own:
+        return ""
+    top = min(c.depth for c in own)
+    shallowest = [c for c in own if c.depth == top]
+    return shallowest[0].path if len(shallowest) == 1 else ""
+
+
+def _rank(c: Candidate, main: str = "") -> tuple[int, int, int, str]:
+    """The main replica count first (which the topology rules need to see above 1), then
+    switches, other replica counts, enums and booleans, shallow before deep."""
+    return (0 if c.path == main else 1, _PRIORITY[c.why], c.depth, c.path)
 
 
 def choose(options: list[Candidate], max_cases: int) -> tuple[list[Candidate], list[Candidate]]:
