@@ -75,6 +75,21 @@ def test_a_failed_tpl_is_reported_by_its_ends(
     assert message in out
 
 
+def test_a_log_keeps_each_case_id_on_one_row(
+    created_chart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Output to a file or CI log (no terminal, 80 columns by default): the table is as
+    wide as its longest case id, not folded over rows."""
+    axis = "podAnnotations.example\\.com/a-rather-long-annotation-name=one,two"
+    code, out, _ = run(capsys, str(created_chart), "--axis", axis)
+    assert code == 0, out
+    rows = [line for line in out.splitlines() if line.startswith("│ example.com/a-rather")]
+    assert [r.split()[1] for r in rows] == [
+        "example.com/a-rather-long-annotation-name:one",
+        "example.com/a-rather-long-annotation-name:two",
+    ], out
+
+
 def test_schema_errors_are_reported_with_paths(
     demo_chart: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

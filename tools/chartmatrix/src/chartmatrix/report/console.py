@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -53,6 +54,21 @@ def _chart_line(chart: ChartResult, strict: bool) -> Text:
     return line
 
 
+def _print_table(console: Console, table: Table) -> None:
+    """On a terminal, as wide as the terminal; in a log (which has no width), as wide as
+    the table needs: case ids are not folded over rows of 80 columns."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    width = console.width
+    wide = console.options.update_width(1000)
+    console.width = max(width, Measurement.get(console, wide, table).maximum)
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+
+
 def print_report(run: RunResult, console: Console) -> None:
     for chart in run.charts:
         # user text goes in as Text: never read as markup ("[x]") or emoji (":key:")
@@ -69,7 +85,7 @@ def print_report(run: RunResult, console: Console) -> None:
                 cells.append(Text(symbol, style=style))
             label = case.case.id + (" (must fail)" if case.case.expect_failure else "")
             table.add_row(Text(label), *cells, str(case.manifests))
-        console.print(table)
+        _print_table(console, table)
         grouped: dict[str, list[str]] = defaultdict(list)
         severities: dict[str, Severity] = {}
         for case in chart.cases:
