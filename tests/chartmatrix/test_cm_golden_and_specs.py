@@ -106,6 +106,7 @@ def test_ci_values_files_are_cases(kv_chart: Path) -> None:
             "Big.yaml and big.yaml, one file on macOS and Windows",
         ),
         ({"kubernetes": {"versions": ["1.99"]}}, "kubernetes.versions: Kubernetes 1.99"),
+        ({"kubernetes": {"versions": [1.30]}}, "kubernetes.versions: 1.3 is a number; quote"),
         ({"files": ["nope.yaml"]}, "files: values file nope.yaml not found"),
         ({"values": ["a.yaml"]}, "values: ['a.yaml'] is not of type 'object'"),
         ({"expectFailure": [{"name": "x", "message": "("}]}, "expectFailure[0].message: bad regex"),

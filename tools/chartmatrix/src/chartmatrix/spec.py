@@ -215,6 +215,10 @@ def _suppressions(items: list[Any] | None, file: Path, where: str) -> tuple[Supp
 def _versions(items: list[Any] | None, file: Path, where: str) -> tuple[str, ...]:
     out = []
     for item in items or []:
+        if isinstance(item, float):  # YAML reads 1.30 as the number 1.3
+            raise ChartmatrixError(
+                file, f'{where}: {item!r} is a number; quote the version ("1.30", not 1.30)'
+            )
         text = str(item).removeprefix("v")
         try:
             schema_version(text)
