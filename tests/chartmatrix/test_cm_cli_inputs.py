@@ -543,6 +543,10 @@ def test_init_keeps_the_main_replica_count_among_many_switches(tmp_path: Path) -
     (chart / "values.yaml").write_text("statefulset: {replicas: 3}\n" + switches)
     axes = yaml.safe_load(_init_text(chart, tmp_path / "nested.yaml"))["axes"]
     assert next(iter(axes)) == "statefulset.replicas" and axes["statefulset.replicas"] == [3, 1]
+    # a count per role under `replicas:` (yugabyte): each role's count is an axis
+    (chart / "values.yaml").write_text("replicas: {master: 3, tserver: 3}\n")
+    axes = yaml.safe_load(_init_text(chart, tmp_path / "roles.yaml"))["axes"]
+    assert axes == {"replicas.master": [3, 1], "replicas.tserver": [3, 1]}
     # several components at one depth: none is the main one, switches come first
     (chart / "values.yaml").write_text("x: {replicas: 1}\ny: {replicas: 1}\n" + switches)
     axes = yaml.safe_load(_init_text(chart, tmp_path / "parts.yaml"))["axes"]

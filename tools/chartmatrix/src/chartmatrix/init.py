@@ -83,6 +83,15 @@ def _from_values(
             values = _replicas(value, properties.get(key))
             if len(values) > 1:
                 yield Candidate(path, values, "replicas")
+        elif key in REPLICA_KEYS and isinstance(value, dict):
+            # a count per role (yugabyte's `replicas: {master: 3, tserver: 3}`)
+            counts = properties.get(key)
+            counts = (counts.get("properties") if isinstance(counts, dict) else None) or {}
+            for role, n in value.items():
+                if isinstance(n, int) and not isinstance(n, bool):
+                    values = _replicas(n, counts.get(role))
+                    if len(values) > 1:
+                        yield Candidate(_key(path, str(role)), values, "replicas")
         elif isinstance(value, dict):
             yield from _from_values(value, properties.get(key), path, depth + 1)
 
