@@ -76,9 +76,18 @@ def test_random_output_is_reported_with_the_masks_that_settle_it(
     chart = write_tree(tmp_path / "charts" / "rnd", RANDOM_CHART)
     spec_dir = spec_for(chart, {"axes": {"auth.password": ["", "s3cret"]}})
     golden = spec_dir / "golden"
-    code, out = cli(capsys, str(spec_dir))
+    report = tmp_path / "r.json"
+    code, out = cli(capsys, "--json", str(report), str(spec_dir))
     assert code == 1, out
     assert "golden/changed" not in out
+    # no golden file is written: the finding points at the spec, where the mask goes
+    places = {
+        (f["file"], f["line"])
+        for case in json.loads(report.read_text())["charts"][0]["cases"]
+        for f in case["checks"]["golden"]["findings"]
+        if f["rule"] == "golden/nondeterministic"
+    }
+    assert places == {(str(spec_dir / "matrix.yaml"), 1)}, places
     assert (
         'error golden/nondeterministic: Secret/test-rnd data["mysql-root-password"]: differs '
         "between two renders of the same values" in out
