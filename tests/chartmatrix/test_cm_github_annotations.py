@@ -331,12 +331,51 @@ def test_a_kind_the_template_computes_is_still_the_objects_line(tmp_path: Path) 
     ],
 )
 def test_a_path_points_at_its_own_block(tmp_path: Path, path: str, line: int) -> None:
-    from chartmatrix.locate import _PATH_KEY, _path_line
+    from chartmatrix.locate import _path_line, path_keys
 
     file = tmp_path / "deployment.yaml"
     file.write_text(TEMPLATE)
-    keys = [k for k in _PATH_KEY.findall(path) if not k.isdigit()]
-    assert _path_line(file, "Deployment", keys) == line
+    assert _path_line(file, "Deployment", path_keys(path)) == line
+
+
+TWO_CONTAINERS = """\
+apiVersion: apps/v1
+kind: Deployment
+spec:
+  template:
+    spec:
+      containers:
+        - name: a
+          image: a:1
+          securityContext:
+            runAsNonRoot: true
+        - name: b
+          image: b:1
+          securityContext:
+            runAsNonRoot: false
+        {{- range .Values.extra }}
+        - name: {{ . }}
+        {{- end }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        ("spec.template.spec.containers[0].securityContext.runAsNonRoot", 10),
+        ("spec.template.spec.containers[1].securityContext.runAsNonRoot", 14),
+        ("spec.template.spec.containers[1]", 11),
+        ("spec.template.spec.containers[2].securityContext", 16),  # the loop's item
+        # more items than the template spells (a loop's second): the list's own line
+        ("spec.template.spec.containers[3].securityContext", 6),
+    ],
+)
+def test_a_list_index_points_at_its_own_item(tmp_path: Path, path: str, line: int) -> None:
+    from chartmatrix.locate import _path_line, path_keys
+
+    file = tmp_path / "deployment.yaml"
+    file.write_text(TWO_CONTAINERS)
+    assert _path_line(file, "Deployment", path_keys(path)) == line
 
 
 @pytest.mark.parametrize(

@@ -118,7 +118,20 @@ def _block_end(lines: list[str], at: int) -> int:
 _TEMPLATED_KIND = re.compile(r"kind:\s*[\"']?\{\{")
 
 
-def _path_line(file: Path, kind: str, keys: list[str]) -> int:
+def path_keys(path: str) -> list[str | tuple[str, int]]:
+    """A finding's path as the keys :func:`_path_line` looks for: ``containers[1]`` is
+    ``("containers", 1)``, the second item of that list."""
+    keys: list[str | tuple[str, int]] = []
+    for token in _PATH_KEY.findall(path):
+        if token.isdigit():
+            if keys and isinstance(keys[-1], str):
+                keys[-1] = (keys[-1], int(token))
+        else:
+            keys.append(token)
+    return keys
+
+
+def _path_line(file: Path, kind: str, keys: list[str | tuple[str, int]]) -> int:
     """The line of the deepest key of ``keys`` the template spells out, each searched
     inside the block of the previous one (so a container's ``securityContext`` is not
     the pod's), starting at the object's ``kind:`` line; 1 when nothing matches. A key
@@ -135,6 +148,9 @@ def _path_line(file: Path, kind: str, keys: list[str]) -> int:
     end = next((n for n in range(start + 1, len(lines)) if lines[n].strip() == "---"), len(lines))
     column = -1  # keys of the document's top level sit at any column
     for key in keys:
+        index = None
+        if isinstance(key, tuple):
+            key, index = key
         pattern = _key_pattern(key)
         hits = [
             n
@@ -147,7 +163,26 @@ def _path_line(file: Path, kind: str, keys: list[str]) -> int:
         hit = min(hits, key=lambda n: (_key_indent(lines[n]), n))
         start, found = hit, hit + 1
         column, end = _key_indent(lines[hit]), _block_end(lines, hit)
+        if index is not None:
+            item = _list_item(lines, hit + 1, end, index)
+            if item is None:  # items the template writes in a loop or an include
+                break
+            start, end = item
+            found, column = start + 1, len(lines[start]) - len(lines[start].lstrip())
     return found
+
+
+def _list_item(lines: list[str], start: int, end: int, index: int) -> tuple[int, int] | None:
+    """Lines [first, end) of the ``index``-th ``- `` item of a block the template spells
+    out; None when it does not spell that many."""
+    dashes = [n for n in range(start, end) if lines[n].lstrip().startswith("- ")]
+    if not dashes:
+        return None
+    column = min(len(lines[n]) - len(lines[n].lstrip()) for n in dashes)
+    items = [n for n in dashes if len(lines[n]) - len(lines[n].lstrip()) == column]
+    if index >= len(items):
+        return None
+    return items[index], items[index + 1] if index + 1 < len(items) else end
 
 
 def _in_template(finding: Finding, manifests: Iterable[Manifest], chart_dir: Path) -> Finding:
@@ -157,8 +192,9 @@ def _in_template(finding: Finding, manifests: Iterable[Manifest], chart_dir: Pat
     file = template_file(chart_dir, manifest.source)
     if file is None:
         return finding
-    keys = [k for k in _PATH_KEY.findall(finding.path) if not k.isdigit()]
-    return replace(finding, file=str(file), file_line=_path_line(file, manifest.kind, keys))
+    return replace(
+        finding, file=str(file), file_line=_path_line(file, manifest.kind, path_keys(finding.path))
+    )
 
 
 def _in_message(finding: Finding, chart_dir: Path) -> Finding:
