@@ -66,6 +66,14 @@ def _replicas(value: int, schema: Any) -> tuple[int, ...]:
     return tuple(n for n in (value, other) if n is not None and low <= n <= high)
 
 
+def _replica_axis(path: str, value: Any, schema: Any) -> Iterator[Candidate]:
+    """A replica count's axis, when ``value`` is a count the schema lets vary."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        values = _replicas(value, schema)
+        if len(values) > 1:
+            yield Candidate(path, values, "replicas")
+
+
 def _from_values(
     node: Any, schema: Any = None, parent: str = "", depth: int = 0
 ) -> Iterator[Candidate]:
@@ -79,19 +87,14 @@ def _from_values(
             continue  # private by convention (istio's _internal_defaults_do_not_set)
         if key in SWITCH_KEYS and isinstance(value, bool) and parent:
             yield Candidate(path, (value, not value), "switch")
-        elif key in REPLICA_KEYS and isinstance(value, int) and not isinstance(value, bool):
-            values = _replicas(value, properties.get(key))
-            if len(values) > 1:
-                yield Candidate(path, values, "replicas")
-        elif key in REPLICA_KEYS and isinstance(value, dict):
+        elif key in REPLICA_KEYS and not isinstance(value, dict):
+            yield from _replica_axis(path, value, properties.get(key))
+        elif key in REPLICA_KEYS:
             # a count per role (yugabyte's `replicas: {master: 3, tserver: 3}`)
             counts = properties.get(key)
             counts = (counts.get("properties") if isinstance(counts, dict) else None) or {}
             for role, n in value.items():
-                if isinstance(n, int) and not isinstance(n, bool):
-                    values = _replicas(n, counts.get(role))
-                    if len(values) > 1:
-                        yield Candidate(_key(path, str(role)), values, "replicas")
+                yield from _replica_axis(_key(path, str(role)), n, counts.get(role))
         elif isinstance(value, dict):
             yield from _from_values(value, properties.get(key), path, depth + 1)
 

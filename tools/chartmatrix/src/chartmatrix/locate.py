@@ -95,10 +95,14 @@ def template_file(chart_dir: Path, source: str) -> Path | None:
     return None
 
 
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip())
+
+
 def _key_indent(text: str) -> int:
     """The column of a line's key (after a list item's ``- ``)."""
     stripped = text.lstrip()
-    indent = len(text) - len(stripped)
+    indent = _indent(text)
     return indent + len(stripped) - len(stripped.removeprefix("-").lstrip()) if stripped else indent
 
 
@@ -168,7 +172,7 @@ def _path_line(file: Path, kind: str, keys: list[str | tuple[str, int]]) -> int:
             if item is None:  # items the template writes in a loop or an include
                 break
             start, end = item
-            found, column = start + 1, len(lines[start]) - len(lines[start].lstrip())
+            found, column = start + 1, _indent(lines[start])
     return found
 
 
@@ -178,8 +182,8 @@ def _list_item(lines: list[str], start: int, end: int, index: int) -> tuple[int,
     dashes = [n for n in range(start, end) if lines[n].lstrip().startswith("- ")]
     if not dashes:
         return None
-    column = min(len(lines[n]) - len(lines[n].lstrip()) for n in dashes)
-    items = [n for n in dashes if len(lines[n]) - len(lines[n].lstrip()) == column]
+    column = min(_indent(lines[n]) for n in dashes)
+    items = [n for n in dashes if _indent(lines[n]) == column]
     if index >= len(items):
         return None
     return items[index], items[index + 1] if index + 1 < len(items) else end
