@@ -226,6 +226,30 @@ def test_charts_reading_kube_version_render_once_per_version(
     assert "1 helm render(s) for Kubernetes 1.30, 1.36" in note
 
 
+def test_rules_check_the_render_of_every_kubernetes_version(
+    demo_chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before 1.33 this chart renders a Service that selects no pod
+    (demo_chart / "templates" / "old.yaml").write_text(
+        '{{- if semverCompare "<1.33-0" .Capabilities.KubeVersion.Version }}\n'
+        "apiVersion: v1\nkind: Service\nmetadata: {name: old}\n"
+        "spec: {selector: {app: nobody}, ports: [{port: 80}]}\n"
+        "{{- end }}\n"
+    )
+    report = tmp_path / "r.json"
+    argv = ["--kube-version", "1.30,1.31,1.36", "--json", str(report)]
+    code, out, _ = run(capsys, str(demo_chart), *argv)
+    assert code == 1
+    checks = json.loads(report.read_text())["charts"][0]["cases"][0]["checks"]
+    lower = [f for f in checks["rules"]["findings"] if f["rule"] == "service/selector-matches"]
+    assert [(f["resource"], f["kube_version"]) for f in lower] == [("Service/old", "1.30, 1.31")]
+    assert lower[0]["file"].endswith("templates/old.yaml")
+    assert "service/selector-matches [k8s 1.30, 1.31]" in out
+    # at the highest version alone, nothing is wrong
+    code, _, _ = run(capsys, str(demo_chart), "--kube-version", "1.36")
+    assert code == 0
+
+
 def test_library_chart_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lib = tmp_path / "lib"
     (lib / "templates").mkdir(parents=True)

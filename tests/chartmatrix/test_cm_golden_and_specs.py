@@ -87,6 +87,17 @@ def test_ci_values_files_are_cases(kv_chart: Path) -> None:
     assert spec.cases[1].values == {"replicas": 5}
 
 
+def test_a_case_may_not_write_the_file_of_another_case_s_lower_kubernetes_version(
+    kv_chart: Path,
+) -> None:
+    (kv_chart / "ci").mkdir()
+    (kv_chart / "ci" / "a@k8s-1.30-values.yaml").write_text("replicas: 5\n")
+    spec = {"kubernetes": {"versions": ["1.30", "1.36"]}, "include": [{"name": "ci/a"}]}
+    with pytest.raises(ChartmatrixError) as info:
+        load_spec(write_spec(kv_chart, spec) / "matrix.yaml")
+    assert "would share the golden file ci-a@k8s-1.30.yaml" in info.value.line()
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [

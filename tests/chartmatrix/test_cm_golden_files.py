@@ -329,3 +329,74 @@ def test_what_counts_as_reading_the_clock(template: str, calls: bool) -> None:
     from chartmatrix.charts import _calls_now
 
     assert _calls_now(template) is calls
+
+
+VERSIONED_CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: ver\nversion: 0.1.0\n",
+    "values.yaml": "count: 1\n",
+    "templates/cm.yaml": """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-ver
+data:
+  count: {{ .Values.count | quote }}
+  {{- if semverCompare "<1.33-0" .Capabilities.KubeVersion.Version }}
+  legacy: "yes"
+  {{- end }}
+""",
+}
+
+
+def test_a_lower_kubernetes_version_that_renders_differently_has_its_own_golden_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    chart = write_tree(tmp_path / "charts" / "ver", VERSIONED_CHART)
+    spec_dir = spec_for(
+        chart, {"kubernetes": {"versions": ["1.30", "1.31", "1.36"]}, "axes": {"count": [1, 2]}}
+    )
+    golden = spec_dir / "golden"
+    code, out = cli(capsys, str(spec_dir))
+    assert code == 0, out
+    # 1.30 and 1.31 render alike, and unlike 1.36: one more file per case, for both
+    assert sorted(p.name for p in golden.iterdir()) == [
+        "count=1.yaml",
+        "count=1@k8s-1.30.yaml",
+        "count=2.yaml",
+        "count=2@k8s-1.30.yaml",
+    ]
+    lower = (golden / "count=1@k8s-1.30.yaml").read_text()
+    assert "case count:1, Kubernetes 1.30, 1.31." in lower and "legacy: 'yes'" in lower
+    assert "legacy" not in (golden / "count=1.yaml").read_text()
+    assert cli(capsys, "--ci", str(spec_dir))[0] == 0
+
+    # a change that only the lower versions render is caught, in their file
+    template = chart / "templates" / "cm.yaml"
+    template.write_text(template.read_text().replace('legacy: "yes"', 'legacy: "no"'))
+    report = tmp_path / "r.json"
+    code, out = cli(capsys, "--ci", "--json", str(report), str(spec_dir))
+    assert code == 1
+    case = json.loads(report.read_text())["charts"][0]["cases"][0]
+    golden_check = case["checks"]["golden"]
+    assert case["kube_versions"] == ["1.30", "1.31", "1.36"]
+    assert case["status"]["golden"] == "fail" and case["golden"]["status"] == "changed"
+    assert "+  legacy: 'no'" in golden_check["diff"]
+    [finding] = golden_check["findings"]
+    assert finding["rule"] == "golden/changed"
+    assert finding["file"].endswith("count=1@k8s-1.30.yaml") and finding["line"] > 0
+    assert (
+        "count=1.yaml: same; Kubernetes 1.30, 1.31: count=1@k8s-1.30.yaml: changed"
+        in (golden_check["note"])
+    )
+    assert cli(capsys, "--update-golden", str(spec_dir))[0] == 0
+    assert "legacy: 'no'" in (golden / "count=1@k8s-1.30.yaml").read_text()
+
+    # once every version renders alike the files are orphans, kept for the cases not run
+    template.write_text(VERSIONED_CHART["templates/cm.yaml"].split("  {{- if")[0])
+    code, out = cli(capsys, "--ci", "--case", "count:1", str(spec_dir))
+    assert code == 1
+    assert re.search(r"golden/orphaned.*count=1@k8s-1\.30\.yaml belongs to no case", out)
+    assert "count=2@k8s-1.30.yaml" not in out
+    assert cli(capsys, "--update-golden", str(spec_dir))[0] == 0
+    assert sorted(p.name for p in golden.iterdir()) == ["count=1.yaml", "count=2.yaml"]

@@ -44,7 +44,7 @@ from chartmatrix.errors import ChartmatrixError
 from chartmatrix.render import RenderRequest
 from chartmatrix.runner import Options, Runner
 from chartmatrix.spec import Case, MatrixSpec
-from chartmatrix.validate import SCHEMA_ROOT, schema_version
+from chartmatrix.validate import SCHEMA_ROOT, schema_version, version_key
 from chartmatrix.values import layered
 
 # 10, 100 and 1,000 as issue-sized steps; 3,000 shows where memory levels off once the
@@ -54,12 +54,8 @@ SCALE_SIZES = (10, 100, 1000, 3000)
 SCALE_AXES = ("workload.replicas", "workload.terminationGracePeriodSeconds")
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in version.split(".")[:2])
-
-
 def _top(case: Case) -> str:
-    return max(case.kube_versions, key=_version_key)
+    return max(case.kube_versions, key=version_key)
 
 
 def _cases(specs: list[MatrixSpec], limit: int) -> list[tuple[int, Case]]:
@@ -244,7 +240,7 @@ def time_kubeconform(
     kubeconform = _tool("kubeconform")
     if kubeconform is None:
         return Baseline(name, 0, 0.0, missing="kubeconform not installed (tools/bootstrap)")
-    versions = sorted({v for _, c in cases for v in c.kube_versions}, key=_version_key)
+    versions = sorted({v for _, c in cases for v in c.kube_versions}, key=version_key)
     locations = {v: kubeconform_schemas(v) for v in versions}  # untimed: cached once
     resources = 0
     t0 = time.perf_counter()

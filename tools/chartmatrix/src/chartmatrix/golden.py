@@ -34,7 +34,7 @@ import yaml
 
 from chartmatrix import blockyaml, k8syaml
 from chartmatrix.manifests import Manifest, _tokens
-from chartmatrix.spec import Mask
+from chartmatrix.spec import VERSION_MARK, Case, Mask
 
 MASK = "<masked>"
 VOLATILE_LABELS = ("helm.sh/chart",)
@@ -693,6 +693,18 @@ def _yaml_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def version_files(golden_dir: Path, cases: Iterable[Case]) -> list[str]:
+    """The names of the golden files of lower Kubernetes versions' renders (see
+    :meth:`Case.version_golden_name`) that ``cases`` have in ``golden_dir``."""
+    stems = {c.golden_name.removesuffix(".yaml") + VERSION_MARK for c in cases}
+    return [
+        p.name
+        for p in _yaml_files(golden_dir)
+        if VERSION_MARK in p.name
+        and p.name[: p.name.rindex(VERSION_MARK) + len(VERSION_MARK)] in stems
+    ]
 
 
 def orphans(golden_dir: Path, expected: Iterable[str], rendered: Iterable[str] = ()) -> list[Path]:

@@ -65,6 +65,8 @@ class _Pending:
     case: Case
     draft: Draft
     request: RenderRequest  # the render the golden file holds
+    file_name: str = ""  # in the spec's golden directory
+    versions: tuple[str, ...] = ()  # a lower Kubernetes version's own file: its versions
     text: str = ""
     refs: list[str] = field(default_factory=list)  # CRD files it names
     stale: bool = False  # its golden files would change
@@ -190,6 +192,7 @@ class GoldenStage:
         self.pending: list[_Pending] = []
         self.seen: dict[int, set[str]] = {}  # per spec: the ids of the cases normalized
         self.crd_files: dict[int, set[str]] = {}  # per spec: the CRD files its renders name
+        self.version_files: dict[int, set[str]] = {}  # per spec: lower versions' case files
 
     def prepare(
         self, spec: MatrixSpec, case: Case, manifests: list[Manifest], *, clock: bool = False
@@ -221,8 +224,42 @@ class GoldenStage:
         if draft.render is not None:
             out.ran.add("golden")
             draft.previous = None  # read by the rules, which have run
-            self.pending.append(_Pending(out, spec, out.case, draft, request))
+            self.pending.append(_Pending(out, spec, out.case, draft, request, out.case.golden_name))
             self.seen.setdefault(id(spec), set()).add(out.case.id)
+
+    def add_lower(
+        self,
+        out: CaseResult,
+        spec: MatrixSpec,
+        top: Draft,
+        renders: list[tuple[str, list[Manifest], RenderRequest]],
+    ) -> None:
+        """Keep the renders of the case's lower Kubernetes versions ``(version, manifests,
+        request)``, masked, where they differ from the highest version's: each such render
+        gets a golden file of its own (:meth:`Case.version_golden_name`, named by the
+        lowest version that renders it), compared like the case's."""
+        normalizer = self.normalizers.get(id(spec))
+        if normalizer is None or spec.golden_dir is None or top.render is None:
+            return
+        groups: dict[tuple[str, ...], tuple[goldens.Render, list[Manifest], RenderRequest]] = {}
+        versions: dict[tuple[str, ...], list[str]] = {}
+        for version, manifests, request in renders:
+            normalized = normalizer.normalize(manifests)
+            render = normalizer.render(normalized, spec.name, out.case.id)
+            if render.key() == top.render.key():
+                continue
+            groups.setdefault(render.key(), (render, normalized, request))
+            versions.setdefault(render.key(), []).append(version)
+        for key, (render, normalized, request) in groups.items():
+            held = tuple(versions[key])
+            named = f"{out.case.id}, Kubernetes {', '.join(held)}"
+            draft = Draft(normalized, render=replace(render, case=named), clock=top.clock)
+            name = out.case.version_golden_name(held[0])
+            file = spec.golden_dir / name
+            if file.is_file():
+                draft.old = file.read_text(encoding="utf-8")
+            self.pending.append(_Pending(out, spec, out.case, draft, request, name, held))
+            self.version_files.setdefault(id(spec), set()).add(name)
 
     def settle(self) -> None:
         """Compare (or write) the golden files of the cases added so far that render no
@@ -339,12 +376,15 @@ class GoldenStage:
         assert spec.golden_dir is not None
         verdicts: dict[str, goldens.GoldenResult] = {}
         for p in group:
-            file = spec.golden_dir / p.case.golden_name
+            file = spec.golden_dir / p.file_name
             if p.variations is not None:
                 self._unsettled(p, file)
                 continue
             verdict = goldens.compare(file, p.text, update=self.update, ci=self.ci)
             found = self._findings(verdict, "")
+            if p.versions:  # the report points the case's own findings at the case's file
+                line = first_changed_line(verdict.diff)
+                found = [replace(f, file=str(file), file_line=line) for f in found]
             if verdict.status == "changed" and p.draft.clock:
                 found = [_clock_hint(f, p, spec_name=_spec_name(spec)) for f in found]
             p.out.findings.extend(found)
@@ -363,11 +403,21 @@ class GoldenStage:
                     p.out.findings.extend(self._findings(crd, crds[ref].name))
                 if first and crd.diff:
                     diffs.append(crd.diff)
-            p.out.golden = goldens.combine(verdict, shared, diffs)
+            combined = goldens.combine(verdict, shared, diffs)
             note = f"{file.name}: {verdict.status}"
             if shared:
                 states = sorted({v.status for v in shared})
                 note += f"; {len(shared)} CRD file(s): {', '.join(states)}"
+            if p.versions:
+                note = f"Kubernetes {', '.join(p.versions)}: {note}"
+            before = p.out.golden  # a lower version's file, or the case's (in either order)
+            if before is not None and p.versions:
+                combined = goldens.combine(before, [combined], [combined.diff])
+                note = f"{p.out.notes.get('golden', '')}; {note}"
+            elif before is not None:
+                combined = goldens.combine(combined, [before], [before.diff])
+                note = f"{note}; {p.out.notes.get('golden', '')}"
+            p.out.golden = combined
             p.out.notes["golden"] = note
 
     @staticmethod
@@ -436,6 +486,11 @@ class GoldenStage:
         if spec.golden_dir is None:
             return
         expected = [c.golden_name for c in spec.cases if c.expect_failure is None]
+        expected += self.version_files.get(id(spec), set())
+        # a case this run did not render keeps its lower versions' files
+        normalized = self.seen.get(id(spec), set())
+        unseen = [c for c in spec.cases if c.expect_failure is None and c.id not in normalized]
+        expected += goldens.version_files(spec.golden_dir, unseen)
         for path in goldens.orphans(spec.golden_dir, expected, self.crd_files.get(id(spec), ())):
             if self.update:
                 if prune:
@@ -459,7 +514,6 @@ class GoldenStage:
                     f"{path} is not a golden file (no chartmatrix header); left alone",
                 )
             )
-        normalized = self.seen.get(id(spec), set())
         if not whole and any(
             c.expect_failure is None and c.id not in normalized for c in spec.cases
         ):

@@ -16,7 +16,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from chartmatrix import golden as goldens
@@ -39,7 +39,7 @@ from chartmatrix.render import RenderRequest, RenderResult, brief_error, find_he
 from chartmatrix.renderworker import make_renderer
 from chartmatrix.rules import RULES, RuleContext, run_rules
 from chartmatrix.spec import Case, MatrixSpec, Values
-from chartmatrix.validate import SchemaValidator, rendered_crds, served
+from chartmatrix.validate import SchemaValidator, rendered_crds, served, version_key
 from chartmatrix.valuepaths import unknown_value_paths
 
 CHECKS = ("render", "schema", "rules", "golden")
@@ -148,7 +148,7 @@ def _both(only: Selector | None, shard: Selector) -> Selector:
 
 
 def _highest(versions: tuple[str, ...]) -> str:
-    return max(versions, key=lambda v: tuple(int(x) for x in v.split(".")[:2]))
+    return max(versions, key=version_key)
 
 
 def _helm_args(given: tuple[str, ...], spec: tuple[str, ...]) -> tuple[str, ...]:
@@ -483,11 +483,67 @@ class Runner:
         out.findings.extend(kept)
         # the templates behind rendered objects are known only here, while manifests live
         out.findings[:] = locate(out.findings, spec, case, manifests)
-        out.notes["rules"] = f"{len(RULES)} rules; {len(raw) - len(kept)} finding(s) suppressed"
+        texts = {r: results[r].text for r in parsed}
+        versions_own, dropped = self._lower_version_rules(
+            spec, case, ctx, raw, per_version, parsed, texts
+        )
+        out.findings.extend(versions_own)
+        suppressed = len(raw) - len(kept) + dropped
+        out.notes["rules"] = f"{len(RULES)} rules; {suppressed} finding(s) suppressed"
         t3 = time.perf_counter()
         self.timings["rules"] += t3 - t2
         self._golden.add(out, spec, draft, requests[per_version[top]])  # compared later
+        lower = [
+            (version, parsed[r], requests[r])
+            for version, r in sorted(per_version.items(), key=lambda vr: version_key(vr[0]))
+            if texts[r] != texts[per_version[top]]
+        ]
+        if lower:
+            self._golden.add_lower(out, spec, draft, lower)
+            self.timings["golden"] += time.perf_counter() - t3
         return out
+
+    def _lower_version_rules(
+        self,
+        spec: MatrixSpec,
+        case: Case,
+        top: RuleContext,
+        found: list[Finding],
+        per_version: dict[str, int],
+        parsed: dict[int, list[Manifest]],
+        texts: dict[int, str],
+    ) -> tuple[list[Finding], int]:
+        """The rules' findings on each other Kubernetes version's render, where it differs
+        from the highest version's (a chart reading ``.Capabilities.KubeVersion``): those
+        the highest version's render does not have, tagged with their version; and how
+        many were suppressed. The upgrade rules compare with the golden file, which holds
+        the highest version's render, so they run there alone."""
+        top_text = texts[per_version[_highest(tuple(per_version))]]
+        versions: dict[str, list[str]] = {}  # render text -> the versions it serves
+        render: dict[str, int] = {}
+        for version in sorted(per_version, key=version_key):
+            text = texts[per_version[version]]
+            if text != top_text:
+                versions.setdefault(text, []).append(version)
+                render.setdefault(text, per_version[version])
+        seen = {(f.rule, f.resource, f.path, f.message) for f in found}
+        out: list[Finding] = []
+        dropped = 0
+        for text, served_by in versions.items():
+            r = render[text]
+            ctx = replace(top, manifests=parsed[r], normalized=None, golden=None)
+            fresh = []
+            for f in run_rules(ctx, severities=self.severities):
+                key = (f.rule, f.resource, f.path, f.message)
+                if key in seen:
+                    continue
+                seen.add(key)
+                if case.suppressed(f.rule, f.resource):
+                    dropped += 1
+                    continue
+                fresh.append(replace(f, kube_version=", ".join(served_by)))
+            out.extend(locate(fresh, spec, case, parsed[r]))
+        return out, dropped
 
     def _expect_failure(self, out: CaseResult, case: Case, result: RenderResult) -> None:
         pattern = case.expect_failure or ""

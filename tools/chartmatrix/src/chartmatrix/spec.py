@@ -28,11 +28,13 @@ from chartmatrix.crdsource import resolve_crd
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.findings import NON_RULE_IDS, json_path
 from chartmatrix.manifests import _tokens
-from chartmatrix.validate import bundled_versions, schema_version
+from chartmatrix.validate import bundled_versions, schema_version, version_key
 from chartmatrix.values import Values, from_path, layered, merge, merge_all, split_path
 from chartmatrix.yamlfile import load_values_file, load_yaml_file
 
 SPEC_FILE = "matrix.yaml"
+# in a golden file name: the case's render for a lower Kubernetes version
+VERSION_MARK = "@k8s-"
 _SCHEMA_FILE = Path(__file__).with_name("spec.schema.json")
 _UNSAFE = re.compile(r"[^\w.:/-]+")
 
@@ -97,6 +99,11 @@ class Case:
     @property
     def golden_name(self) -> str:
         return self.id.replace(":", "=").replace("+", ",").replace("/", "-") + ".yaml"
+
+    def version_golden_name(self, version: str) -> str:
+        """The golden file of this case's render for a lower Kubernetes version, where it
+        differs from the highest version's."""
+        return f"{self.golden_name.removesuffix('.yaml')}{VERSION_MARK}{version}.yaml"
 
     def suppressed(self, rule: str, resource: str) -> bool:
         return any(s.matches(rule, self.id, resource) for s in self.suppress)
@@ -488,7 +495,7 @@ def _axis_cases(
 
 def _check_unique(cases: list[Case], file: Path) -> None:
     seen: dict[str, str] = {}
-    files: dict[str, Case] = {}  # golden file name, case-folded -> the case writing it
+    files: dict[str, tuple[Case, str]] = {}  # golden file name, case-folded -> case, name
     for case in cases:
         if case.id in seen:
             raise ChartmatrixError(
@@ -497,14 +504,18 @@ def _check_unique(cases: list[Case], file: Path) -> None:
         seen[case.id] = case.origin
         # `/` and `-` (and `:`/`=`, `+`/`,`) are one character in a file name, and
         # macOS and Windows do not tell case apart: two cases must not share a file
-        other = files.setdefault(case.golden_name.casefold(), case)
-        if other is not case:
-            same = other.golden_name == case.golden_name
+        names = [case.golden_name]
+        if len(case.kube_versions) > 1:  # the files a lower version's render may get
+            top = max(case.kube_versions, key=version_key)
+            names += [case.version_golden_name(v) for v in case.kube_versions if v != top]
+        for name in names:
+            other, theirs = files.setdefault(name.casefold(), (case, name))
+            if other is case:
+                continue
             shared = (
-                f"share the golden file {case.golden_name}"
-                if same
-                else f"write {other.golden_name} and {case.golden_name}, one file on macOS "
-                "and Windows"
+                f"share the golden file {name}"
+                if theirs == name
+                else f"write {theirs} and {name}, one file on macOS and Windows"
             )
             raise ChartmatrixError(
                 file,

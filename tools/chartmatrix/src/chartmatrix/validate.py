@@ -35,7 +35,8 @@ _DIR = re.compile(r"^v(\d+)\.(\d+)\.\d+-local-strict$")
 _MAX_MESSAGE = 240
 
 
-def _version_key(version: str) -> tuple[int, int]:
+def version_key(version: str) -> tuple[int, int]:
+    """(major, minor) of a Kubernetes version, to order versions."""
     match = re.match(r"^v?(\d+)\.(\d+)", str(version))
     if not match:
         raise ChartmatrixError(None, f"invalid Kubernetes version {version!r} (want e.g. 1.33)")
@@ -55,9 +56,9 @@ def bundled_versions() -> tuple[str, ...]:
 @cache  # asked for every document validated
 def schema_version(version: str) -> str:
     """The newest bundled schema version not newer than ``version``."""
-    want = _version_key(version)
-    usable = [v for v in bundled_versions() if _version_key(v) <= want]
-    if not usable or want > _version_key(bundled_versions()[-1]):
+    want = version_key(version)
+    usable = [v for v in bundled_versions() if version_key(v) <= want]
+    if not usable or want > version_key(bundled_versions()[-1]):
         raise ChartmatrixError(
             None,
             f"Kubernetes {version} has no bundled schemas "

@@ -35,6 +35,7 @@ def case_record(case: CaseResult, spec: MatrixSpec, strict: bool) -> dict[str, A
         "id": case.case.id,
         "origin": case.case.origin,
         "expect_failure": case.case.expect_failure,
+        "kube_versions": list(case.case.kube_versions),  # rendered, validated and checked
         "manifests": case.manifests,
         "failed": case.failed(strict),
         "status": {c: case.status(c, strict) for c in CHECKS},
