@@ -332,3 +332,13 @@ def test_a_statefulset_pod_stops_at_once(helm: Path, make_chart: MakeChart) -> N
     would delay its return (a database primary's clients reconnect instead)."""
     out = render_chart(helm, make_chart("persistence topology"))
     assert "lifecycle" not in pod(out, "StatefulSet")["containers"][0]
+
+
+def test_an_image_tag_read_as_a_fraction_is_refused(render_error: Callable[..., str]) -> None:
+    # YAML reads `tag: 11.10` as 11.1: another image, with no warning
+    tag = {"image": {"repository": "docker.io/library/nginx", "tag": 11.1}}
+    assert "at '/image/tag': got number, want integer or string" in render_error(tag, schema=True)
+    assert (
+        "destate: image.tag must be quoted: YAML read it as a number, which drops trailing "
+        "zeros (11.10 reads as 11.1) (got 11.1)"
+    ) in render_error(tag)

@@ -148,14 +148,20 @@ def envoy_variants(render: RenderFn, default_out: Render) -> dict[str, str]:
         {"connection": {"envoy": {"lbPolicy": "LEAST_REQUEST", "healthCheck": {"enabled": False}}}},
         extra=["--show-only", "templates/helpers.yaml"],
     )
+    # YAML reads an unquoted `address: ::` as no value at all
+    ipv6 = render(
+        {"connection": {"envoy": {"listenAddress": "::"}}},
+        extra=["--show-only", "templates/helpers.yaml"],
+    )
     return {
         "front": helpers(default)["envoy.yaml"],
         "least": helpers(least)["envoy.yaml"],
+        "ipv6": helpers(ipv6)["envoy.yaml"],
         "sidecar": default.get("ConfigMap", f"{FULL}-web-envoy")["data"]["envoy.yaml"],
     }
 
 
-@pytest.mark.parametrize("variant", ["front", "least", "sidecar"])
+@pytest.mark.parametrize("variant", ["front", "least", "ipv6", "sidecar"])
 def test_envoy_validates_without_deprecation(
     envoy_variants: dict[str, str], variant: str, tmp_path: Path
 ) -> None:
@@ -173,6 +179,20 @@ def test_envoy_validates_without_deprecation(
     assert f"configuration '{config}' OK" in output
     assert "deprecated" not in output.lower(), output
     assert "[warning]" not in output, output
+
+
+def test_envoy_listens_on_the_address_given(envoy_variants: dict[str, str]) -> None:
+    listener = yaml.safe_load(envoy_variants["ipv6"])["static_resources"]["listeners"][0]
+    assert listener["address"]["socket_address"]["address"] == "::"
+
+
+def test_envoy_ports_must_differ(render_error: Any) -> None:
+    # Envoy binds both and exits on the clash; `envoy --mode validate` does not bind
+    err = render_error({"connection": {"envoy": {"listenerPort": 9901}}})
+    assert (
+        "destate: connection.envoy.adminPort must differ from connection.envoy.listenerPort "
+        "(9901): Envoy binds both and exits when it cannot (got 9901)"
+    ) in err
 
 
 def test_envoy_config_meaning(envoy_variants: dict[str, str]) -> None:

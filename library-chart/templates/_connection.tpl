@@ -159,7 +159,7 @@ static_resources:
     - name: grpc
       address:
         socket_address:
-          address: {{ .listenAddress | default $e.listenAddress }}
+          address: {{ .listenAddress | default $e.listenAddress | quote }}
           port_value: {{ int $e.listenerPort }}
       filter_chains:
         - filters:
@@ -747,6 +747,10 @@ in seconds, integers within Envoy's bounds.
 {{- end -}}
 {{- if eq $con.mode "envoy" -}}
 {{- template "destate.validate.enum" (list $p "connection.envoy.lbPolicy" $con.envoy.lbPolicy (list "ROUND_ROBIN" "LEAST_REQUEST")) -}}
+{{- end -}}
+{{- /* a sidecar or front proxy in any mode: Envoy binds both and exits on a clash */ -}}
+{{- if eq (int $con.envoy.listenerPort) (int $con.envoy.adminPort) -}}
+{{- template "destate.validate.fail" (list $p "connection.envoy.adminPort" (printf "differ from connection.envoy.listenerPort (%d): Envoy binds both and exits when it cannot" (int $con.envoy.listenerPort)) (toJson $con.envoy.adminPort)) -}}
 {{- end -}}
 {{- if and (eq $con.mode "client") (lt (int $con.client.maxConnectionAgeSeconds) 1) -}}
 {{- template "destate.validate.fail" (list $p "connection.client.maxConnectionAgeSeconds" "be >= 1" ($con.client.maxConnectionAgeSeconds | toString)) -}}

@@ -55,6 +55,11 @@ Example: image: {{ include "destate.workload.image" (dict "ctx" $) | quote }}
 {{- if $img.digest -}}
 {{- printf "%s@%s" $repo $img.digest -}}
 {{- else -}}
+{{- /* YAML reads an unquoted 11.10 as the number 11.1: a tag that is not a whole number
+would name another image */ -}}
+{{- if and (kindIs "float64" $img.tag) (ne (toString $img.tag) (toString (int64 $img.tag))) -}}
+{{- template "destate.validate.fail" (list (.path | default "") "image.tag" "be quoted: YAML read it as a number, which drops trailing zeros (11.10 reads as 11.1)" (toString $img.tag)) -}}
+{{- end -}}
 {{- printf "%s:%s" $repo ((default .ctx.Chart.AppVersion $img.tag) | toString) -}}
 {{- end -}}
 {{- end -}}
@@ -277,6 +282,12 @@ Example:
 {{- template "destate.validate.fail" (list (.path | default "") "persistence.existingClaim" "be empty for a StatefulSet: every pod gets its own claim from volumeClaimTemplates" (printf "%q" $v.persistence.existingClaim)) -}}
 {{- end -}}
 {{- $sub := pick . "ctx" "values" "component" }}
+{{- $name := include "destate.names.fullnameOf" (list $sub.ctx $sub.component) -}}
+{{- if gt (len $name) 52 -}}
+{{- /* the controller labels each pod NAME-ORDINAL and its revision NAME-HASH10: over 52
+characters no pod is ever created */ -}}
+{{- template "destate.validate.fail" (list "" "the StatefulSet's name (the release name and fullnameOverride make it)" "be at most 52 characters, as its pods' controller-revision-hash label adds 11 to it: set fullnameOverride or choose a shorter release name" (printf "%q, %d characters" $name (len $name))) -}}
+{{- end -}}
 {{- template "destate.persistence.renameGuard" (pick . "ctx" "values" "component" "path") }}
 apiVersion: apps/v1
 kind: StatefulSet

@@ -34,7 +34,7 @@ empty (JSON).
 {{- $defaults := dict "mysql" (dict "repository" "mysql" "tag" "8.4") "mariadb" (dict "repository" "mariadb" "tag" "11.4") -}}
 {{- $img := deepCopy (.Values.image | default dict) -}}
 {{- $_ := set $img "repository" ($img.repository | default (index $defaults $flavor "repository")) -}}
-{{- $_ := set $img "tag" ($img.tag | default (index $defaults $flavor "tag") | toString) -}}
+{{- $_ := set $img "tag" ($img.tag | default (index $defaults $flavor "tag")) -}}
 {{- $_ := set . "mysqlImageValues" (toJson $img) -}}
 {{- end -}}
 {{- .mysqlImageValues -}}
