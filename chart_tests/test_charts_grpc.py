@@ -401,7 +401,7 @@ def test_readme_sidecar_example_renders_a_valid_envoy_sidecar(
     assert set(containers) == {"client", "envoy"}
     assert _env(containers["client"])["GRPC_TARGET"] == "127.0.0.1:9000"
     envoy_yaml = out.get("ConfigMap", "c-client-envoy")["data"]["envoy.yaml"]
-    assert "address: 127.0.0.1\n          port_value: 9000" in envoy_yaml
+    assert 'address: "127.0.0.1"\n          port_value: 9000' in envoy_yaml
     assert f"address: {HEADLESS_FQDN}" in envoy_yaml
     assert pod["metadata"]["annotations"]["checksum/envoy"]
     config = tmp_path / "envoy.yaml"

@@ -75,6 +75,26 @@ def test_store_mode_with_an_external_store(render_chart: ChartRenderer) -> None:
     }
 
 
+def test_a_new_store_password_rolls_redis_and_the_app(
+    store: Rendered, render_chart: ChartRenderer
+) -> None:
+    # the app reads SESSION_STORE_URL at start: left running, it keeps the old password
+    def rolls(out: Rendered) -> tuple[str, str]:
+        app = out.get("Deployment", FULL)["spec"]["template"]["metadata"]["annotations"]
+        redis = out.get("StatefulSet", f"{FULL}-redis")["spec"]["template"]["metadata"]
+        return app["checksum/session-store"], redis["annotations"]["checksum/secret"]
+
+    before = rolls(store)
+    password = {"session": {"store": {"redis": {"auth": {"password": "n3w-passw0rd"}}}}}
+    after = rolls(render_chart(CHART, password, release=RELEASE))
+    assert before[0] == before[1] and after[0] == after[1] and before != after
+    # a Secret the user manages is the user's to roll
+    external = {"session": {"store": {"redis": {"auth": {"existingSecret": "mine"}}}}}
+    out = render_chart(CHART, external, release=RELEASE)
+    annotations = out.get("Deployment", FULL)["spec"]["template"]["metadata"]["annotations"]
+    assert "checksum/session-store" not in annotations
+
+
 def test_external_store_needs_its_secret(render_chart: ChartRenderer) -> None:
     message = render_chart.error(CHART, {"session": {"store": {"embedded": False}}})
     assert "session.store.existingSecret" in message
@@ -187,3 +207,22 @@ def test_a_stopping_app_pod_keeps_serving_while_it_leaves_the_service(
         # at most half the grace period: the app still has the rest to finish its requests
         assert hook == {"sleep": {"seconds": drain}}
         assert drain <= pod["terminationGracePeriodSeconds"] / 2
+
+
+def test_a_rolling_update_writes_out_what_a_switch_to_recreate_drops(
+    store: Rendered, render_chart: ChartRenderer
+) -> None:
+    # Helm 4 applies server-side: a rollingUpdate the API server defaulted would stay and
+    # the switch to Recreate would be refused; one the release wrote is removed with it
+    assert store.get("Deployment", FULL)["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+    }
+    own = {
+        "workload": {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}
+    }
+    out = render_chart(CHART, own, release=RELEASE)
+    assert out.get("Deployment", FULL)["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1}
+    recreate = {"workload": {"updateStrategy": {"type": "Recreate"}}}
+    out = render_chart(CHART, recreate, release=RELEASE)
+    assert out.get("Deployment", FULL)["spec"]["strategy"] == {"type": "Recreate"}

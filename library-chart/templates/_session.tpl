@@ -125,6 +125,29 @@ destate.session.redisEnabled — internal: "true" when the embedded Redis is ren
 {{- end -}}
 
 {{/*
+destate.session.storeData — internal: the data of the Secret the chart makes for the
+embedded Redis (JSON: password and url, base64), "" when it makes none (no embedded
+Redis, or session.store.redis.auth.existingSecret). The Secret, Redis' checksum/secret and
+the app's checksum/session-store all read it: a new password rolls Redis and the app.
+Keys: ctx, values, component.
+*/}}
+{{- define "destate.session.storeData" -}}
+{{- if include "destate.session.redisEnabled" . -}}
+{{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
+{{- $auth := $v.session.store.redis.auth -}}
+{{- if not $auth.existingSecret -}}
+{{- $password := $auth.password -}}
+{{- if not $password -}}
+{{- $secret := include "destate.session.storeSecretName" (pick . "ctx" "values") -}}
+{{- $password = include "destate.config.password" (dict "ctx" .ctx "values" $v "secretName" $secret "key" "password" "valuePath" "session.store.redis.auth.password" "existingSecretPath" "session.store.redis.auth.existingSecret") -}}
+{{- end -}}
+{{- $host := printf "%s.%s.svc.%s" (include "destate.names.fullnameOf" (list .ctx "redis")) .ctx.Release.Namespace $v.topology.clusterDomain -}}
+{{- toJson (dict "password" ($password | b64enc) "url" (printf "redis://:%s@%s:6379/0" $password $host | b64enc)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 destate.session.redisValues — internal: the embedded Redis' own values tree (JSON),
 built from session.store.redis (image, workload, persistence, topology) plus its
 redis.conf; fed to the library's own templates with component "redis".
@@ -199,17 +222,13 @@ Example: {{ include "destate.session.redis" (dict "ctx" $) }}
 {{- $rv := fromJson (include "destate.session.redisValues" .) -}}
 {{- $r := dict "ctx" .ctx "values" $rv "component" "redis" "path" "session.store.redis." -}}
 {{- $rw := (include "destate.values.key" $r | get $r.ctx.destateValues) -}}
-{{- $auth := $v.session.store.redis.auth -}}
 {{- $secret := include "destate.session.storeSecretName" (pick . "ctx" "values") -}}
 {{- $podAnnotations := dict -}}
-{{- if not $auth.existingSecret -}}
-{{- $password := $auth.password -}}
-{{- if not $password -}}
-{{- $password = include "destate.config.password" (dict "ctx" .ctx "values" $v "secretName" $secret "key" "password" "valuePath" "session.store.redis.auth.password" "existingSecretPath" "session.store.redis.auth.existingSecret") -}}
-{{- end -}}
-{{- $host := printf "%s.%s.svc.%s" (include "destate.names.fullnameOf" (list $r.ctx $r.component)) .ctx.Release.Namespace $v.topology.clusterDomain -}}
-{{- $data := dict "password" ($password | b64enc) "url" (printf "redis://:%s@%s:6379/0" $password $host | b64enc) -}}
-{{- /* a new password rolls Redis, whose init container writes it into auth.conf */ -}}
+{{- $store := include "destate.session.storeData" (pick . "ctx" "values") -}}
+{{- if $store -}}
+{{- $data := fromJson $store -}}
+{{- /* a new password rolls Redis, whose init container writes it into auth.conf (and the
+app, whose pods read the URL at start: destate.workload.podTemplate) */ -}}
 {{- $_ := set $podAnnotations "checksum/secret" (include "destate.config.checksum" $data) }}
 apiVersion: v1
 kind: Secret

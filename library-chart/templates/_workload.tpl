@@ -192,6 +192,12 @@ already YAML, not parsed and written again */ -}}
 {{- end -}}
 {{- $ann := dict -}}
 {{- with include "destate.config.checksumAnnotations" $sub -}}{{- $ann = fromYaml . -}}{{- end -}}
+{{- /* the session store's URL is read at start: a new embedded Redis password rolls the app */ -}}
+{{- if eq $v.session.mode "store" -}}
+{{- with include "destate.session.storeData" (pick . "ctx" "values") -}}
+{{- $_ := set $ann "checksum/session-store" (include "destate.config.checksum" (fromJson .)) -}}
+{{- end -}}
+{{- end -}}
 {{- $ann = merge $ann (deepCopy ($w.podAnnotations | default dict)) (.podAnnotations | default dict) -}}
 {{- $inits := list -}}
 {{- with include "destate.config.initContainer" (pick . "ctx" "values" "component" "configStep") -}}{{- $inits = concat $inits (fromYamlArray .) -}}{{- end -}}
@@ -321,7 +327,8 @@ spec:
 {{/*
 destate.workload.deployment — a whole apps/v1 Deployment: replicas, selector, strategy
 (workload.updateStrategy; default Recreate when a ReadWriteOnce(Pod) claim is mounted,
-else RollingUpdate), the pod template above with the "data" claim from
+else RollingUpdate, whose rollingUpdate defaults (25%, 25%) are written out so that a later
+switch to Recreate can drop them), the pod template above with the "data" claim from
 destate.persistence.claim (or an emptyDir). Runs every validation first.
 Keys: the common workload arguments (see top of file).
 Example: {{ include "destate.workload.deployment" (dict "ctx" $ "container" $c) }}
@@ -339,6 +346,12 @@ Example: {{ include "destate.workload.deployment" (dict "ctx" $ "container" $c) 
 {{- if and $p.enabled (or (has "ReadWriteOnce" $p.accessModes) (has "ReadWriteOncePod" $p.accessModes)) -}}
 {{- $strategy = dict "type" "Recreate" -}}
 {{- end -}}
+{{- end -}}
+{{- if and (eq (toString $strategy.type | default "RollingUpdate") "RollingUpdate") (not $strategy.rollingUpdate) -}}
+{{- /* the API server's defaults, written out so that the release owns them: a later switch
+to Recreate then removes them (Helm 4 applies server-side), where a defaulted rollingUpdate
+would stay and the API server would refuse the change */ -}}
+{{- $strategy = merge (dict "type" "RollingUpdate" "rollingUpdate" (dict "maxSurge" "25%" "maxUnavailable" "25%")) $strategy -}}
 {{- end }}
 apiVersion: apps/v1
 kind: Deployment
