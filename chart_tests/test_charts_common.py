@@ -620,3 +620,21 @@ def test_artifacthub_images_list_every_image_the_chart_runs(
     # in sync both ways: Artifact Hub lists what the defaults and ci files run, no more
     assert used <= listed, f"Chart.yaml artifacthub.io/images lacks {sorted(used - listed)}"
     assert listed <= used, f"Chart.yaml artifacthub.io/images lists unused {sorted(listed - used)}"
+
+
+@pytest.mark.parametrize("chart", CHARTS)
+def test_every_pod_pulls_with_the_release_pull_secrets(
+    render_chart: OfflineChartRenderer, chart: str
+) -> None:
+    # a helm test pod runs the chart's image too: from a private registry it needs the
+    # same secrets as the workloads
+    values = {"global": {"imagePullSecrets": ["mirror"]}, "tests": {"enabled": True}}
+    out = render_chart(REPO / "charts" / chart, values)
+    specs = [m["spec"] for m in out.of_kind("Pod")]
+    specs += [
+        m["spec"]["template"]["spec"]
+        for kind in ("StatefulSet", "Deployment")
+        for m in out.of_kind(kind)
+    ]
+    assert out.of_kind("Pod"), "no helm test pod rendered"
+    assert all(s.get("imagePullSecrets") == [{"name": "mirror"}] for s in specs)

@@ -11,6 +11,9 @@ from destate_libtest import pod_spec, volume
 
 FULL = "t-libtest"
 
+# the API server's defaults, written out (a later switch to Recreate drops them)
+ROLLING = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+
 
 def claim_spec(out: Render) -> dict[str, Any]:
     return out.get("StatefulSet", FULL)["spec"]["volumeClaimTemplates"][0]["spec"]
@@ -136,7 +139,7 @@ def test_disabled_persistence_uses_emptydir(render: RenderFn) -> None:
     assert out.all("PersistentVolumeClaim") == []
     deploy = out.get("Deployment", f"{FULL}-web")
     assert volume(pod_spec(deploy), "data") == {"name": "data", "emptyDir": {}}
-    assert deploy["spec"]["strategy"] == {"type": "RollingUpdate"}
+    assert deploy["spec"]["strategy"] == ROLLING
 
 
 def test_existing_claim_for_deployment(render: RenderFn) -> None:
@@ -151,7 +154,7 @@ def test_existing_claim_for_deployment(render: RenderFn) -> None:
     deploy = out.get("Deployment", f"{FULL}-web")
     assert volume(pod_spec(deploy), "data")["persistentVolumeClaim"] == {"claimName": "shared-data"}
     assert out.all("PersistentVolumeClaim") == []
-    assert deploy["spec"]["strategy"] == {"type": "RollingUpdate"}  # RWX: rolling is safe
+    assert deploy["spec"]["strategy"] == ROLLING  # RWX: rolling is safe
 
 
 def test_local_volume_names_stay_distinct_in_a_long_namespace(render: RenderFn) -> None:

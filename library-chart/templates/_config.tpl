@@ -448,6 +448,9 @@ and existing* are DNS names; passwordLength >= 8.
 {{- if and $c.files $c.existingConfigMap -}}
 {{- template "destate.validate.fail" (list $p "config.existingConfigMap" "be empty when config.files is set (use one or the other)" (printf "%q" $c.existingConfigMap)) -}}
 {{- end -}}
+{{- if and $c.subPath (not $c.writable) $c.existingConfigMap -}}
+{{- template "destate.validate.fail" (list $p "config.subPath" "be false with config.existingConfigMap: one subPath mount is made per key of config.files, and the keys of a ConfigMap made elsewhere are unknown here, so nothing would be mounted (the default mounts the whole directory)" "true") -}}
+{{- end -}}
 {{- if and $c.secrets $c.existingSecret -}}
 {{- template "destate.validate.fail" (list $p "config.existingSecret" "be empty when config.secrets is set (use one or the other)" (printf "%q" $c.existingSecret)) -}}
 {{- end -}}

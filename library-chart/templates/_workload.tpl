@@ -65,6 +65,40 @@ would name another image */ -}}
 {{- end -}}
 
 {{/*
+destate.workload.imagePullSecrets — a pod spec's `imagePullSecrets:` block:
+global.imagePullSecrets, then image.pullSecrets (names or {name: ...}), each once; nothing
+when there are none. The workloads' pods get it; a chart's own pods (a helm test pod
+running the chart's image) include it to pull from the same private registry.
+Keys: ctx, values, component.
+Example:
+  spec:
+    {{- include "destate.workload.imagePullSecrets" (dict "ctx" $) | nindent 2 }}
+*/}}
+{{- define "destate.workload.imagePullSecrets" -}}
+{{- template "destate.args.check" (list . "destate.workload.imagePullSecrets" list) -}}
+{{- template "destate.workload.imagePullSecretsOf" (list .ctx (include "destate.values.key" . | get .ctx.destateValues)) -}}
+{{- end -}}
+
+{{/*
+destate.workload.imagePullSecretsOf — internal: destate.workload.imagePullSecrets of a
+values tree already read. Usage: include "destate.workload.imagePullSecretsOf" (list $ctx $v)
+*/}}
+{{- define "destate.workload.imagePullSecretsOf" -}}
+{{- $ctx := index . 0 -}}
+{{- $names := list -}}
+{{- range concat (($ctx.Values.global | default dict).imagePullSecrets | default list) ((index . 1).image.pullSecrets | default list) -}}
+{{- $name := . -}}{{- if kindIs "map" . -}}{{- $name = .name -}}{{- end -}}
+{{- if not (has $name $names) -}}{{- $names = append $names $name -}}{{- end -}}
+{{- end -}}
+{{- with $names -}}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ . }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/*
 destate.workload.container — the main container: image, pull policy, command/args,
 ports, env (pod identity from destate.topology.identityEnv, container.env, the session
 store env when session.mode=store, the max-connection-age env when
@@ -225,16 +259,8 @@ spec:
   {{- with $w.priorityClassName }}
   priorityClassName: {{ . }}
   {{- end }}
-  {{- $pullSecrets := list }}
-  {{- range concat ((.ctx.Values.global | default dict).imagePullSecrets | default list) ($v.image.pullSecrets | default list) }}
-  {{- $name := . }}{{- if kindIs "map" . }}{{- $name = .name }}{{- end }}
-  {{- if not (has $name $pullSecrets) }}{{- $pullSecrets = append $pullSecrets $name }}{{- end }}
-  {{- end }}
-  {{- with $pullSecrets }}
-  imagePullSecrets:
-    {{- range . }}
-    - name: {{ . }}
-    {{- end }}
+  {{- with include "destate.workload.imagePullSecretsOf" (list .ctx $v) }}
+  {{- . | nindent 2 }}
   {{- end }}
   terminationGracePeriodSeconds: {{ int $w.terminationGracePeriodSeconds }}
   securityContext:
