@@ -638,3 +638,19 @@ def test_every_pod_pulls_with_the_release_pull_secrets(
     ]
     assert out.of_kind("Pod"), "no helm test pod rendered"
     assert all(s.get("imagePullSecrets") == [{"name": "mirror"}] for s in specs)
+
+
+@pytest.mark.parametrize("chart", CHARTS)
+def test_a_name_of_digits_stays_a_string(render_chart: OfflineChartRenderer, chart: str) -> None:
+    # unquoted, `name: 2024` is a number: the API server refuses the object
+    out = render_chart(REPO / "charts" / chart, {"fullnameOverride": "2024"})
+
+    def numbers(node: Any, path: str) -> list[str]:
+        if isinstance(node, dict):
+            return [p for k, v in node.items() for p in numbers(v, f"{path}.{k}")]
+        if isinstance(node, list):
+            return [p for i, v in enumerate(node) for p in numbers(v, f"{path}[{i}]")]
+        return [path] if node == 2024 and not isinstance(node, str) else []
+
+    found = [p for m in out.all for p in numbers(m, f"{m['kind']}/{m['metadata']['name']}")]
+    assert any(m["metadata"]["name"] == "2024" for m in out.all) and not found

@@ -38,10 +38,10 @@ metadata:
   {{- include "destate.labels.metadataOf" (merge (dict "annotations" $ann) $sub) | nindent 2 }}
 spec:
   {{- with $i.className }}
-  ingressClassName: {{ . }}
+  ingressClassName: {{ . | quote }}
   {{- end }}
   tls:
-    - secretName: {{ $i.tls.secretName }}
+    - secretName: {{ $i.tls.secretName | quote }}
       {{- with $i.host }}
       hosts:
         - {{ . | quote }}
@@ -56,7 +56,7 @@ spec:
             pathType: Prefix
             backend:
               service:
-                name: {{ template "destate.connection.serviceName" . }}
+                name: {{ include "destate.connection.serviceName" . | quote }}
                 port:
                   number: {{ int $con.port }}
 {{- end -}}
@@ -384,11 +384,11 @@ Keys: ctx, values, component, configMap.
 {{- $tls := (include "destate.values.key" . | get .ctx.destateValues).connection.tls -}}
 - name: envoy-config
   configMap:
-    name: {{ .configMap | default (include "destate.connection.envoyConfigName" (pick . "ctx" "values" "component")) }}
+    name: {{ .configMap | default (include "destate.connection.envoyConfigName" (pick . "ctx" "values" "component")) | quote }}
 {{- with $tls.existingSecret }}
 - name: envoy-upstream-ca
   secret:
-    secretName: {{ . }}
+    secretName: {{ . | quote }}
     defaultMode: 0444
     items:
       - key: ca.crt
@@ -419,7 +419,7 @@ Keys: ctx, values, component.
 {{- with (include "destate.values.key" . | get .ctx.destateValues).connection.tls.existingSecret }}
 - name: grpc-tls
   secret:
-    secretName: {{ . }}
+    secretName: {{ . | quote }}
     defaultMode: 0440
     items:
       - key: tls.crt

@@ -124,9 +124,10 @@ Example:
 
 {{/*
 destate.labels.metadataOf — internal: destate.labels.metadata without the argument guard.
+The name is quoted: one of digits alone (fullnameOverride "2024") is a number in YAML.
 */}}
 {{- define "destate.labels.metadataOf" -}}
-name: {{ if .name }}{{ .name }}{{ else }}{{ template "destate.names.fullnameOf" (list .ctx .component) }}{{ end }}
+name: {{ if .name }}{{ .name | quote }}{{ else }}{{ include "destate.names.fullnameOf" (list .ctx .component) | quote }}{{ end }}
 namespace: {{ .ctx.Release.Namespace | quote }}
 labels:
   {{- include "destate.labels.standardOf" (set (pick . "ctx" "values" "component") "extra" (.labels | default dict)) | nindent 2 }}

@@ -240,7 +240,7 @@ left by scaling down with whenScaled=Delete matters when scaling up again) */ -}
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
-  name: {{ $sc }}
+  name: {{ $sc | quote }}
   labels:
     {{- include "destate.labels.standardOf" $sub | nindent 4 }}
   annotations:
@@ -253,7 +253,7 @@ reclaimPolicy: {{ $p.local.reclaimPolicy }}
 apiVersion: v1
 kind: PersistentVolume
 metadata:
-  name: {{ .name }}
+  name: {{ .name | quote }}
   labels:
     {{- include "destate.labels.standardOf" $sub | nindent 4 }}
   annotations:
@@ -265,12 +265,12 @@ spec:
   accessModes:
     {{- toYaml $p.accessModes | nindent 4 }}
   persistentVolumeReclaimPolicy: {{ $p.local.reclaimPolicy }}
-  storageClassName: {{ $sc }}
+  storageClassName: {{ $sc | quote }}
   claimRef:
     apiVersion: v1
     kind: PersistentVolumeClaim
     namespace: {{ $.ctx.Release.Namespace | quote }}
-    name: {{ .claim }}
+    name: {{ .claim | quote }}
   local:
     path: {{ $p.local.path }}
   nodeAffinity:

@@ -360,7 +360,7 @@ spec:
             pathType: Prefix
             backend:
               service:
-                name: {{ $full }}
+                name: {{ $full | quote }}
                 port:
                   name: {{ $port.name }}
 {{- else if eq $e.mode "gateway" }}
@@ -378,7 +378,7 @@ spec:
   {{- end }}
   rules:
     - backendRefs:
-        - name: {{ $full }}
+        - name: {{ $full | quote }}
           port: {{ int $port.port }}
       {{- with include "destate.session.sessionPersistence" $sub }}
       {{- . | nindent 6 }}

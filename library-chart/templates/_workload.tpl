@@ -93,7 +93,7 @@ values tree already read. Usage: include "destate.workload.imagePullSecretsOf" (
 {{- with $names -}}
 imagePullSecrets:
 {{- range . }}
-  - name: {{ . }}
+  - name: {{ . | quote }}
 {{- end }}
 {{- end -}}
 {{- end -}}
@@ -112,7 +112,7 @@ Keys: ctx, values, component, path, container, kind (StatefulSet|Deployment), co
 {{- $out := dict -}}
 {{- template "destate.workload.containerInto" (merge (dict "into" $out) .) -}}
 {{- $ctr := $out.container -}}
-- name: {{ $ctr.name }}
+- name: {{ $ctr.name | quote }}
   image: {{ $ctr.image | quote }}
   imagePullPolicy: {{ $ctr.imagePullPolicy }}
   {{- with $ctr.command }}
@@ -254,10 +254,10 @@ metadata:
 spec:
   automountServiceAccountToken: {{ $w.automountServiceAccountToken }}
   {{- with $w.serviceAccountName }}
-  serviceAccountName: {{ . }}
+  serviceAccountName: {{ . | quote }}
   {{- end }}
   {{- with $w.priorityClassName }}
-  priorityClassName: {{ . }}
+  priorityClassName: {{ . | quote }}
   {{- end }}
   {{- with include "destate.workload.imagePullSecretsOf" (list .ctx $v) }}
   {{- . | nindent 2 }}
