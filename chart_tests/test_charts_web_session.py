@@ -226,3 +226,17 @@ def test_a_rolling_update_writes_out_what_a_switch_to_recreate_drops(
     recreate = {"workload": {"updateStrategy": {"type": "Recreate"}}}
     out = render_chart(CHART, recreate, release=RELEASE)
     assert out.get("Deployment", FULL)["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_extra_env_replaces_a_variable_the_chart_sets(render_chart: ChartRenderer) -> None:
+    # two entries of one name: Helm 4 refuses the install, Kubernetes takes the last
+    extra = [
+        {"name": "APP_CONFIG", "value": "/srv/app.toml"},
+        {"name": "EXTRA", "value": "1"},
+        {"name": "EXTRA", "value": "2"},
+    ]
+    before = [e["name"] for e in _app(render_chart(CHART, release=RELEASE))["env"]]
+    out = render_chart(CHART, {"workload": {"extraEnv": extra}}, release=RELEASE)
+    # replaced where it was, the new one added once, at the end
+    assert [e["name"] for e in _app(out)["env"]] == [*before, "EXTRA"]
+    assert _env(_app(out))["APP_CONFIG"] == "/srv/app.toml" and _env(_app(out))["EXTRA"] == "2"

@@ -102,7 +102,8 @@ imagePullSecrets:
 destate.workload.container — the main container: image, pull policy, command/args,
 ports, env (pod identity from destate.topology.identityEnv, container.env, the session
 store env when session.mode=store, the max-connection-age env when
-connection.mode=client, then workload.extraEnv), envFrom, volumeMounts (persistence
+connection.mode=client, then workload.extraEnv, whose entries replace those of the same
+name), envFrom, volumeMounts (persistence
 "data", config, container.volumeMounts, workload.extraVolumeMounts), resources,
 probes, restricted securityContext (workload.securityContext).
 Keys: ctx, values, component, path, container, kind (StatefulSet|Deployment), configStep.
@@ -177,7 +178,26 @@ Keys: those of destate.workload.container, into.
 {{- with include "destate.connection.serverEnv" (pick . "ctx" "values" "component") -}}
 {{- $env = concat $env (fromYamlArray .) -}}
 {{- end -}}
-{{- $env = concat $env $w.extraEnv -}}
+{{- with $w.extraEnv -}}
+{{- /* an entry named like one above replaces it in place: two entries of one name are
+refused by Helm 4 (server-side apply) and resolved by position otherwise */ -}}
+{{- $extra := dict -}}
+{{- range . -}}{{- $_ := set $extra (toString .name) . -}}{{- end -}}
+{{- $merged := list -}}
+{{- range $env -}}
+{{- $name := toString .name -}}
+{{- if hasKey $extra $name -}}
+{{- $merged = append $merged (get $extra $name) -}}{{- $_ := unset $extra $name -}}
+{{- else -}}
+{{- $merged = append $merged . -}}
+{{- end -}}
+{{- end -}}
+{{- range . -}}
+{{- $name := toString .name -}}
+{{- if hasKey $extra $name -}}{{- $merged = append $merged (get $extra $name) -}}{{- $_ := unset $extra $name -}}{{- end -}}
+{{- end -}}
+{{- $env = $merged -}}
+{{- end -}}
 {{- $mounts := list -}}
 {{- $mounts = concat $mounts (fromYamlArray (include "destate.persistence.volumeMounts" (pick . "ctx" "values" "component"))) -}}
 {{- with include "destate.config.volumeMounts" (pick . "ctx" "values" "component" "configStep") -}}

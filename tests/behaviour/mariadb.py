@@ -248,6 +248,10 @@ class ChartPod:
         data, config_dir = Path(env["DATA_DIR"]), Path(env["CONFIG_DEST"])
         assert data.is_relative_to(self.root), "the server container mounts no data volume"
         assert config_dir.is_relative_to(self.root), "the server container mounts no config"
+        # the server reads the init container's files in its own mounts: their container
+        # paths (the chart's `datadir = DATA_DIR`) name this pod's local directories
+        for cnf in config_dir.glob("*.cnf"):
+            cnf.write_text(self.pod.translate(main, cnf.read_text()))
         password = env.get("MARIADB_ROOT_PASSWORD") or env.get("MYSQL_ROOT_PASSWORD")
         assert password, "the server container gets no root password"
         self.server = MariaDB(

@@ -48,6 +48,15 @@ def test_ordinal_chooses_role_and_server_id(tmp_path: Path, flavor: str) -> None
         assert "gtid_mode = ON" in replica["00-destate-server.cnf"]
 
 
+def test_the_server_keeps_its_data_where_the_claim_is_mounted(tmp_path: Path) -> None:
+    # without a datadir line the server would write into the image's /var/lib/mysql
+    for mount in ("/var/lib/mysql", "/data/db"):
+        values = {"persistence": {"mountPath": mount}}
+        server = _init_config(tmp_path / mount.strip("/"), values, 0)["00-destate-server.cnf"]
+        [line] = [x for x in server.splitlines() if x.startswith("datadir = ")]
+        assert line.endswith(mount)
+
+
 def test_bad_ordinal_fails_with_one_clear_line(tmp_path: Path) -> None:
     docs = render("mysql", tmp_path, {"flavor": "mariadb"})
     pod = LocalPod(docs, find(docs, "StatefulSet"), 0, tmp_path / "pods")

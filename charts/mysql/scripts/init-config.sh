@@ -4,7 +4,7 @@
 # Chooses the role from POD_ORDINAL (PRIMARY_ORDINAL, default 0, is the primary; every other
 # ordinal is a read-only replica) and writes into CONFIG_DEST (an emptyDir the server includes):
 #   00-destate-server.cnf   server-id = SERVER_ID_BASE + POD_ORDINAL, report_host = POD_FQDN,
-#                           GTID settings of MYSQL_FLAVOR
+#                           datadir = DATA_DIR (the claim's mount), GTID settings of MYSQL_FLAVOR
 #   10-destate-role.cnf     CONFIG_SRC's primary.cnf or replica.cnf (a built-in default when
 #                           CONFIG_SRC has none)
 #   50-<name>.cnf           each other *.cnf file of CONFIG_SRC (the user's config.files), laid
@@ -14,7 +14,7 @@
 #
 # Env (see common.sh for defaults): POD_NAME, POD_ORDINAL, HEADLESS_SERVICE, POD_NAMESPACE,
 #   CLUSTER_DOMAIN, POD_FQDN, PRIMARY_ORDINAL, MYSQL_FLAVOR, SERVER_ID_BASE, CONFIG_SRC,
-#   CONFIG_DEST. Needs no server and no password.
+#   CONFIG_DEST, DATA_DIR. Needs no server and no password.
 # Usage: init-config.sh
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=common.sh
@@ -25,6 +25,12 @@ case $POD_FQDN in
   '' | *[!A-Za-z0-9.-]*) die "POD_FQDN must be a DNS name of letters, digits, . and - (got '$POD_FQDN'): check topology.clusterDomain" ;;
 esac
 
+# so does DATA_DIR (persistence.mountPath): without the line the server would keep the
+# image's /var/lib/mysql, outside the claim
+case $DATA_DIR in
+  /*[!A-Za-z0-9._/-]* | [!/]* | '') die "DATA_DIR must be an absolute path of letters, digits and ._/- (got '$DATA_DIR'): check persistence.mountPath" ;;
+esac
+
 mkdir -p "$CONFIG_DEST"
 rm -f "$CONFIG_DEST"/*.cnf
 
@@ -33,6 +39,7 @@ rm -f "$CONFIG_DEST"/*.cnf
   echo "[mysqld]"
   echo "server-id = $SERVER_ID"
   echo "report_host = $POD_FQDN"
+  echo "datadir = $DATA_DIR"
   if [ "$MYSQL_FLAVOR" = mysql ]; then
     echo "gtid_mode = ON"
     echo "enforce_gtid_consistency = ON"

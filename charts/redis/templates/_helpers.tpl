@@ -45,6 +45,21 @@ data:
 {{- end -}}
 
 {{/*
+redis.password — the password redis.auth keeps: auth.password, else generated once and
+read back from the live Secret; "" with auth.existingSecret. The pods' checksum/secret is
+of it too: a new password rolls every pod, so that no pod keeps the old one.
+*/}}
+{{- define "redis.password" -}}
+{{- if not .Values.auth.existingSecret -}}
+{{- if .Values.auth.password -}}
+{{- .Values.auth.password -}}
+{{- else -}}
+{{- include "destate.config.password" (dict "ctx" . "secretName" (include "redis.authSecretName" .) "key" "password" "valuePath" "auth.password" "existingSecretPath" "auth.existingSecret") -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 redis.auth — the Secret FULLNAME-auth (key password: auth.password, else generated once
 and read back from the live Secret on every upgrade; kept on uninstall). Nothing with
 auth.existingSecret. An offline render that would generate one fails instead.
@@ -52,10 +67,7 @@ auth.existingSecret. An offline render that would generate one fails instead.
 {{- define "redis.auth" -}}
 {{- if not .Values.auth.existingSecret -}}
 {{- $name := include "redis.authSecretName" . -}}
-{{- $pw := .Values.auth.password -}}
-{{- if not $pw -}}
-{{- $pw = include "destate.config.password" (dict "ctx" . "secretName" $name "key" "password" "valuePath" "auth.password" "existingSecretPath" "auth.existingSecret") -}}
-{{- end -}}
+{{- $pw := include "redis.password" . -}}
 apiVersion: v1
 kind: Secret
 metadata:
