@@ -188,6 +188,13 @@ def test_case_filter(created_chart: Path, capsys: pytest.CaptureFixture[str]) ->
     assert code == 0 and "OK 1 cases" in out and "replicaCount:2" in out
     code, _, err = run(capsys, str(created_chart), "--case", "nothing*")
     assert code == 2 and "--case: no case id matches nothing*" in err
+    # --list lists what would run
+    code, out, _ = run(
+        capsys, str(created_chart), "--axis", "replicaCount=1,2,3", "--case", "*:2", "--list"
+    )
+    assert code == 0 and out.splitlines() == ["demo\treplicaCount:2"]
+    code, _, err = run(capsys, str(created_chart), "--case", "nothing*", "--list")
+    assert code == 2 and "--case: no case id matches nothing*" in err
 
 
 def test_a_failing_helm_binary_is_reported(
@@ -248,6 +255,23 @@ def test_rules_check_the_render_of_every_kubernetes_version(
     # at the highest version alone, nothing is wrong
     code, _, _ = run(capsys, str(demo_chart), "--kube-version", "1.36")
     assert code == 0
+
+
+def test_helm_s_log_lines_are_not_its_error(
+    demo_chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Helm 4 logs `level=WARN msg="this chart is deprecated"` before the error itself
+    meta = demo_chart / "Chart.yaml"
+    meta.write_text(meta.read_text() + "deprecated: true\n")
+    (demo_chart / "templates" / "bad.yaml").write_text("a: b: c\n")
+    report = tmp_path / "r.json"
+    code, _, _ = run(capsys, str(demo_chart), "--json", str(report))
+    assert code == 1
+    [finding] = json.loads(report.read_text())["charts"][0]["cases"][0]["checks"]["render"][
+        "findings"
+    ]
+    assert finding["message"].startswith("YAML parse error on demo/templates/bad.yaml")
+    assert "level=" not in finding["message"]
 
 
 def test_library_chart_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -87,6 +87,18 @@ def test_ci_values_files_are_cases(kv_chart: Path) -> None:
     assert spec.cases[1].values == {"replicas": 5}
 
 
+def test_a_key_given_twice_in_a_spec_is_an_error(kv_chart: Path) -> None:
+    # YAML lets the second `mask:` win: the first list of masks would vanish unannounced
+    spec = write_spec(kv_chart, {}) / "matrix.yaml"
+    spec.write_text("mask:\n  - {kind: Secret, path: data}\naxes: {replicas: [1, 3]}\nmask: []\n")
+    with pytest.raises(ChartmatrixError) as info:
+        load_spec(spec)
+    assert info.value.line() == (
+        f'chartmatrix: {spec}: invalid YAML at line 4: mapping key "mask" given twice '
+        "(first at line 2): the second would silently replace the first"
+    )
+
+
 def test_a_case_may_not_write_the_file_of_another_case_s_lower_kubernetes_version(
     kv_chart: Path,
 ) -> None:

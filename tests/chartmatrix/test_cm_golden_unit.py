@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import random
 from pathlib import Path
 
@@ -377,3 +379,24 @@ def test_values_the_direct_writer_leaves_to_libyaml(value: object) -> None:
     assert golden._dump_obj(doc) == _libyaml(doc)
     shared = {"a": 1}
     assert blockyaml.dump({"one": shared, "two": shared}) is None  # an anchor
+
+
+def test_a_golden_file_that_cannot_be_written_is_left_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = tmp_path / "case.yaml"
+    file.write_text("old\n")
+
+    def full_disk(src: object, dst: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(golden.os, "replace", full_disk)
+    result = golden.compare(file, "new\n", update=True, ci=False)
+    assert (result.status, result.diff) == ("error", "No space left on device")
+    assert file.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["case.yaml"]
+    new = tmp_path / "new.yaml"
+    assert golden.compare(new, "x\n", update=False, ci=False).status == "error"
+    assert not new.exists() and [p.name for p in tmp_path.iterdir()] == ["case.yaml"]
+    # the worst status of a case and its CRD files
+    combined = golden.combine(golden.GoldenResult("same", file), [result], [])
+    assert combined.status == "error"

@@ -235,3 +235,13 @@ def test_a_custom_resource_in_a_group_named_like_a_built_in_one_is_not_built_in(
     beta = one("apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: x}\n")
     [finding] = v.validate(beta, "1.33")
     assert finding.rule == "schema/api-not-served" and "(it serves policy/v1)" in finding.message
+    # a group without a dot is Kubernetes' own: a kind it stopped serving there is refused
+    # by the API server, moved (extensions Ingress) or gone (PodSecurityPolicy)
+    for api, kind, where in [
+        ("extensions/v1beta1", "Ingress", "it serves Ingress as networking.k8s.io/v1"),
+        ("extensions/v1beta1", "Deployment", "it serves Deployment as apps/v1"),
+        ("policy/v1beta1", "PodSecurityPolicy", "it serves no PodSecurityPolicy any more"),
+    ]:
+        doc = one(f"apiVersion: {api}\nkind: {kind}\nmetadata: {{name: x}}\nspec: {{}}\n")
+        [finding] = v.validate(doc, "1.33")
+        assert finding.rule == "schema/api-not-served" and where in finding.message, api

@@ -306,10 +306,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     console = Console(stderr=False, highlight=False, emoji=False)
     specs = resolve_specs(args)
     shard, in_shard = _shard(args, specs)
+    only = _case_filter(args.case, specs)
     if args.list:
         for spec in specs:
             for case in spec.cases:
                 if in_shard is not None and not in_shard(spec, case):
+                    continue
+                if only is not None and not only(spec, case):
                     continue
                 must_fail = "  (must fail)" if case.expect_failure else ""
                 print(f"{spec.name}\t{case.id}{must_fail}")
@@ -328,7 +331,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     show = not args.no_progress and console.is_terminal
     progress, update = _progress(console, show)
     runner = Runner(options, update)
-    only = _case_filter(args.case, specs)
     if progress is not None:
         with progress:
             result = runner.run(specs, only, in_shard)

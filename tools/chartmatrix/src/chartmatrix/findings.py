@@ -23,6 +23,7 @@ NON_RULE_IDS = frozenset(
         "golden/new",
         "golden/orphaned",
         "golden/unreadable",
+        "golden/unwritable",
         "golden/nondeterministic",
         "golden/unknown-file",
         "golden/unused-mask",

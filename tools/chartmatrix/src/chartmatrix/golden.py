@@ -22,6 +22,7 @@ import copy
 import difflib
 import fnmatch
 import hashlib
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -551,14 +552,14 @@ def variations(first: Iterable[Manifest], second: Iterable[Manifest]) -> list[Va
 
 @dataclass(frozen=True)
 class GoldenResult:
-    """``status``: same | changed | missing | written | updated."""
+    """``status``: same | changed | missing | written | updated | error (``diff``: why)."""
 
     status: str
     file: Path
     diff: str = ""
 
 
-_RANK = {"same": 0, "written": 1, "updated": 2, "missing": 3, "changed": 4}
+_RANK = {"same": 0, "written": 1, "updated": 2, "missing": 3, "changed": 4, "error": 5}
 
 
 def combine(
@@ -672,21 +673,38 @@ def unified_diff(old: str, new: str, fromfile: str, tofile: str) -> str:
 
 
 def compare(file: Path, text: str, *, update: bool, ci: bool) -> GoldenResult:
-    """Compare ``text`` with ``file``; write it when updating (or when new and not in CI)."""
-    if not file.exists():
-        if update or not ci:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            file.write_text(text, encoding="utf-8")
-            return GoldenResult("written", file)
-        return GoldenResult("missing", file)
-    old = file.read_text(encoding="utf-8")
-    if old == text:
-        return GoldenResult("same", file)
-    diff = unified_diff(old, text, f"{file} (golden)", f"{file} (rendered)")
-    if update:
-        file.write_text(text, encoding="utf-8")
-        return GoldenResult("updated", file, diff)
-    return GoldenResult("changed", file, diff)
+    """Compare ``text`` with ``file``; write it when updating (or when new and not in CI).
+    A file that cannot be read or written is status ``error`` (``diff``: why), and the
+    file on disk is left as it was."""
+    try:
+        if not file.exists():
+            if update or not ci:
+                write_atomically(file, text)
+                return GoldenResult("written", file)
+            return GoldenResult("missing", file)
+        old = file.read_text(encoding="utf-8")
+        if old == text:
+            return GoldenResult("same", file)
+        diff = unified_diff(old, text, f"{file} (golden)", f"{file} (rendered)")
+        if update:
+            write_atomically(file, text)
+            return GoldenResult("updated", file, diff)
+        return GoldenResult("changed", file, diff)
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return GoldenResult("error", file, why)
+
+
+def write_atomically(file: Path, text: str) -> None:
+    """Write ``file`` whole or not at all: a full disk or a crash never leaves a golden
+    file half written (a temporary file in the same directory, then renamed over it)."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    temporary = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, file)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _yaml_files(folder: Path) -> list[Path]:

@@ -435,6 +435,10 @@ class GoldenStage:
         elif verdict.status == "written":
             message = f"wrote new golden file {file}{shared}: review and commit it"
             found = [Finding("golden", "golden/new", Severity.WARNING, message)]
+        elif verdict.status == "error":  # nothing was written: the file is as it was
+            message = f"cannot read or write {file}{shared}: {verdict.diff}"
+            found = [Finding("golden", "golden/unwritable", Severity.ERROR, message)]
+            return [replace(f, file=str(file)) for f in found]
         else:
             return []
         if not crd:
@@ -494,7 +498,18 @@ class GoldenStage:
         for path in goldens.orphans(spec.golden_dir, expected, self.crd_files.get(id(spec), ())):
             if self.update:
                 if prune:
-                    path.unlink()
+                    try:
+                        path.unlink()
+                    except OSError as exc:
+                        chart.findings.append(
+                            Finding(
+                                "golden",
+                                "golden/unwritable",
+                                Severity.ERROR,
+                                f"cannot delete the orphaned {path}: {exc.strerror or exc}",
+                                file=str(path),
+                            )
+                        )
                 continue
             severity = Severity.ERROR if self.ci else Severity.WARNING
             chart.findings.append(

@@ -11,7 +11,6 @@ generated key) does.
 
 from __future__ import annotations
 
-import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from chartmatrix.charts import ChartInfo, stage
 from chartmatrix.golden import normalize
 from chartmatrix.manifests import Manifest, ManifestParseError, parse
-from chartmatrix.render import RenderRequest, RenderResult
+from chartmatrix.render import HELM_LOG_LINE, RenderRequest, RenderResult
 from chartmatrix.renderworker import make_renderer
 from chartmatrix.validate import bundled_versions, served
 from chartmatrix.values import from_path, merge
@@ -164,13 +163,9 @@ class _Progress:
             print(line, end=end, file=sys.stderr, flush=True)
 
 
-# helm's log lines beside its error: v4's (slog) and v3's warnings
-_LOG_LINE = re.compile(r"(?:time=\S+ )?level=[A-Z]+ |\w+\.go:\d+: warning: ")
-
-
 def _one_line(text: str, limit: int = 300) -> str:
     """Helm's message on one line (a comment line of the spec), without the log lines
     helm printed beside it: its cause is often on its last line."""
-    kept = [line for line in text.splitlines() if not _LOG_LINE.match(line)]
+    kept = [line for line in text.splitlines() if not HELM_LOG_LINE.match(line)]
     line = " ".join(" ".join(kept or text.splitlines()).split())
     return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -273,7 +273,7 @@ _IN_PROGRESS = object()
 class _Frame:
     """An open mapping or sequence (or the document) while events stream in."""
 
-    __slots__ = ("anchor", "has_key", "key", "kind", "line", "merge", "out", "size")
+    __slots__ = ("anchor", "explicit", "has_key", "key", "kind", "line", "merge", "out", "size")
 
     def __init__(self, kind: int, out: Any, anchor: str | None, line: int, size: int) -> None:
         self.kind = kind
@@ -284,12 +284,16 @@ class _Frame:
         self.has_key = False
         self.key = ""
         self.merge = False  # mapping: the pending key is "<<"; sequence: it is a merge list
+        self.explicit: dict[str, int] = {}  # unique keys only: each key given, and its line
 
 
 class _Builder:
-    """Builds one stream's documents from PyYAML parser events, as go-yaml decodes them."""
+    """Builds one stream's documents from PyYAML parser events, as go-yaml decodes them.
+    ``unique_keys``: a key given twice in one mapping is an error (go-yaml v2 lets the
+    last win, which silently drops the first value)."""
 
-    def __init__(self) -> None:
+    def __init__(self, unique_keys: bool = False) -> None:
+        self.unique_keys = unique_keys
         self.docs: list[Any] = []
         self.stack: list[_Frame] = []
         self.anchors: dict[str, Any] = {}
@@ -402,6 +406,14 @@ class _Builder:
                 else:
                     raise YamlError("map merge requires map or sequence of maps as the value", line)
             else:
+                if self.unique_keys:
+                    first = parent.explicit.setdefault(parent.key, line)
+                    if first != line:
+                        raise YamlError(
+                            f'mapping key "{parent.key}" given twice (first at line {first}): '
+                            "the second would silently replace the first",
+                            line,
+                        )
                 parent.out[parent.key] = _json(value, line) if kind == _SCALAR else value
             parent.has_key = False
             parent.merge = False
@@ -439,14 +451,14 @@ def _yaml_error(exc: yaml.YAMLError, text: str) -> YamlError:
     return YamlError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
-def load_all(text: str) -> list[Any]:
+def load_all(text: str, *, unique_keys: bool = False) -> list[Any]:
     """Every document of ``text`` as the JSON value Kubernetes makes of it.
 
     Raises :class:`YamlError` (one line, with the line number) for anything helm or the
-    API server would refuse.
+    API server would refuse, and with ``unique_keys`` for a key given twice in a mapping.
     """
     parser = _parser(text)
-    builder = _Builder()
+    builder = _Builder(unique_keys)
     handlers = {
         yaml.ScalarEvent: builder.scalar,
         yaml.AliasEvent: builder.alias,
@@ -472,9 +484,9 @@ def load_all(text: str) -> list[Any]:
     return builder.docs
 
 
-def load(text: str) -> Any:
+def load(text: str, *, unique_keys: bool = False) -> Any:
     """The one document of ``text`` (None when empty); more than one is an error."""
-    docs = load_all(text)
+    docs = load_all(text, unique_keys=unique_keys)
     if len(docs) > 1:
         raise YamlError("expected a single document, found more (separated by ---)")
     return docs[0] if docs else None

@@ -153,4 +153,4 @@ def load_project_config(
     if file.name == PYPROJECT:
         data = (read_toml(file).get("tool") or {}).get("chartmatrix")
         return parse_config(data, file, "[tool.chartmatrix]", rule_ids)
-    return parse_config(load_yaml_file(file), file, "", rule_ids)
+    return parse_config(load_yaml_file(file, unique_keys=True), file, "", rule_ids)

@@ -190,13 +190,20 @@ def brief_error(message: str) -> str:
     return out if len(out) <= 3 * _MESSAGE_KEEP else cut(out, _MESSAGE_KEEP, "\n")
 
 
+# helm's log lines beside its error: v4's (slog: a deprecated chart, a values warning)
+# and v3's warnings
+HELM_LOG_LINE = re.compile(r"(?:time=\S+ )?level=[A-Z]+ |\w+\.go:\d+: warning: ")
+
+
 def clean_error(stderr: str) -> str:
-    """Keep helm's message, drop the ``Error:`` prefixes and its usage footer."""
+    """Keep helm's message, drop the ``Error:`` prefixes, its usage footer and the log
+    lines it printed before it (unless they are all there is)."""
     lines = [
         line
         for line in stderr.strip().splitlines()
         if line.strip() and not line.startswith(('Use "helm', "WARNING: ", "Use --debug flag"))
     ]
+    lines = [line for line in lines if not HELM_LOG_LINE.match(line)] or lines
     return _ERROR_PREFIX.sub("", "\n".join(lines)).strip()
 
 

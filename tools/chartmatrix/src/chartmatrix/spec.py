@@ -255,7 +255,7 @@ def default_chart_dir(spec_dir: Path) -> Path:
 def load_spec(file: Path, *, kube_versions: tuple[str, ...] = ()) -> MatrixSpec:
     """Read and validate ``file``, then expand it; every problem names the file and key."""
     file = Path(file)
-    data = load_yaml_file(file)
+    data = load_yaml_file(file, unique_keys=True)
     if "expectFailure" in data and "expect_failure" in data:
         raise ChartmatrixError(file, "expectFailure and expect_failure are the same key; use one")
     _check_schema(data, file)

@@ -507,6 +507,26 @@ class SchemaValidator:
                 resource=resource,
                 kube_version=version,
             )
+        if "." not in group:
+            # a CRD's group has a dot: one without (core, apps, extensions, policy, batch)
+            # is Kubernetes' own, and a kind it no longer serves there is refused
+            elsewhere = sorted(
+                f"{g}/{v}" if g else v for g, v, k in served_kinds(schemas.version) if k == kind
+            )
+            where = (
+                f"it serves {kind} as {', '.join(elsewhere)}"
+                if elsewhere
+                else f"it serves no {kind} any more"
+            )
+            return Finding(
+                "schema",
+                "schema/api-not-served",
+                Severity.ERROR,
+                f"{api} {kind} is not served by Kubernetes {version} ({where}; a group "
+                "without a dot is Kubernetes' own, never a CRD's)",
+                resource=resource,
+                kube_version=version,
+            )
         return Finding(
             "schema",
             "schema/unknown-kind",

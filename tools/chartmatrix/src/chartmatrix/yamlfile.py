@@ -32,14 +32,15 @@ def _mapping(data: Any, path: Path, expect_mapping: bool) -> Any:
     return data
 
 
-def load_yaml_file(path: Path, *, expect_mapping: bool = True) -> Any:
+def load_yaml_file(path: Path, *, expect_mapping: bool = True, unique_keys: bool = False) -> Any:
     """Read one YAML document as helm reads values files (sigs.k8s.io/yaml: ``yes`` is
     true, ``1e3`` a number, dates stay strings). An empty file is an empty mapping.
 
-    Bad YAML, values JSON cannot hold (``.inf``) and alias bombs are one-line errors.
+    Bad YAML, values JSON cannot hold (``.inf``) and alias bombs are one-line errors; so
+    is a key given twice in a mapping with ``unique_keys`` (chartmatrix's own files).
     """
     try:
-        data = k8syaml.load(_read(path))
+        data = k8syaml.load(_read(path), unique_keys=unique_keys)
     except k8syaml.YamlError as exc:
         raise ChartmatrixError(path, _describe(exc)) from None
     return _mapping(data, path, expect_mapping)
