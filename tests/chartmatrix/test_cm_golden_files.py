@@ -400,3 +400,25 @@ def test_a_lower_kubernetes_version_that_renders_differently_has_its_own_golden_
     assert "count=2@k8s-1.30.yaml" not in out
     assert cli(capsys, "--update-golden", str(spec_dir))[0] == 0
     assert sorted(p.name for p in golden.iterdir()) == ["count=1.yaml", "count=2.yaml"]
+
+
+def test_a_golden_file_broken_by_hand_is_named_with_its_own_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    chart = write_tree(tmp_path / "charts" / "ver", VERSIONED_CHART)
+    spec_dir = spec_for(chart, {"axes": {"count": [1]}})
+    assert cli(capsys, str(spec_dir))[0] == 0
+    golden = spec_dir / "golden" / "count=1.yaml"
+    lines = golden.read_text().splitlines(keepends=True)
+    lines.insert(5, "  broken: [1\n")  # a merge conflict, an edit gone wrong
+    golden.write_text("".join(lines))
+    report = tmp_path / "r.json"
+    code, _ = cli(capsys, "--json", str(report), str(spec_dir))
+    assert code == 1
+    [finding] = json.loads(report.read_text())["charts"][0]["cases"][0]["checks"]["golden"][
+        "findings"
+    ][:1]
+    assert finding["rule"] == "golden/unreadable"
+    assert finding["message"].startswith(f"{golden} is not valid YAML at line ")
+    assert finding["file"] == str(golden) and finding["line"] in (6, 7)

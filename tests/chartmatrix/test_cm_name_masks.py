@@ -184,3 +184,30 @@ def test_objects_a_name_mask_makes_alike_keep_one_order_and_pair_in_it() -> None
     third = Normalizer([mask]).normalize(_pods(("t-q", "alpine:3"), ("t-r", "busybox:2")))
     changed = variations(first, third)
     assert [(v.kind, v.path) for v in changed] == [("Pod", "spec.containers[name=c].image")]
+
+
+def test_a_mask_proposed_inside_a_masked_name_matches_that_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the container's name is random too: once the Pod's name is masked, a mask for the
+    # container is matched against the name as rendered, never against "<masked>"
+    monkeypatch.delenv("CI", raising=False)
+    files = dict(CHART)
+    files["templates/tests/pod.yaml"] = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {{ .Release.Name }}-{{ randAlpha 5 | lower }}-test
+spec:
+  containers: [{name: "c-{{ randAlpha 5 | lower }}", image: "busybox:1.36"}]
+"""
+    write_tree(tmp_path / "charts" / "podinfo", files)
+    name_mask = {"kind": "Pod", "name": "test-*-test", "path": "metadata.name"}
+    spec = write_spec(tmp_path, "podinfo", {"mask": [name_mask]})
+    code, out = _run(capsys, str(spec.parent))
+    assert code == 1, out
+    [proposed] = _proposed(out)
+    assert proposed == {"kind": "Pod", "name": "test-*-test", "path": "spec.containers[0].name"}
+    write_spec(tmp_path, "podinfo", {"mask": [name_mask, proposed]})
+    code, out = _run(capsys, str(spec.parent))
+    assert code == 0 and "nondeterministic" not in out and "unused-mask" not in out, out

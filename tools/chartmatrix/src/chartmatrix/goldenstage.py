@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chartmatrix import golden as goldens
+from chartmatrix import k8syaml
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.findings import Finding, Severity
 from chartmatrix.locate import first_changed_line
@@ -91,12 +92,42 @@ def _clock_hint(finding: Finding, p: _Pending, *, spec_name: str) -> Finding:
     changed = [v for v in goldens.variations(before, p.draft.normalized) if v.path][:5]
     if not changed:
         return finding
-    entries = ", ".join(v.mask_entry() for v in changed)
+    entries = ", ".join(_under_name_mask(v, p.spec).mask_entry() for v in changed)
     hint = (
         "; the chart's templates read the clock (now): if this is the time of the render, "
         f"add to {spec_name}: mask: [{entries}]"
     )
     return replace(finding, message=finding.message + hint)
+
+
+def _unreadable(file: Path, text: str, exc: ManifestParseError) -> Finding:
+    """A golden file that is not YAML (edited by hand, a merge conflict): where in it."""
+    try:
+        k8syaml.load_all(text)
+    except k8syaml.YamlError as bad:
+        message = f"{file} is not valid YAML at line {bad.line}: {bad.problem}"
+        return Finding(
+            "golden",
+            "golden/unreadable",
+            Severity.ERROR,
+            f"{message} (fix it, or rerun with --update-golden to write it anew)",
+            file=str(file),
+            file_line=bad.line or 0,
+        )
+    return Finding("golden", "golden/unreadable", Severity.ERROR, f"{file}: {exc}", file=str(file))
+
+
+def _under_name_mask(v: goldens.Variation, spec: MatrixSpec) -> goldens.Variation:
+    """``v`` named as a mask entry matches it: a mask's name is matched against the name
+    as rendered, so an object whose name a mask hides is named by that mask's glob."""
+    if v.name != goldens.MASK:
+        return v
+    globs = [
+        m.name
+        for m in spec.masks
+        if m.path == "metadata.name" and fnmatch.fnmatchcase(v.kind, m.kind)
+    ]
+    return replace(v, name=globs[0] if globs else "*")
 
 
 def _name_mask(
@@ -208,15 +239,16 @@ class GoldenStage:
         draft = Draft(normalized, render=render, clock=clock)
         file = spec.golden_dir / case.golden_name
         if file.is_file():
-            draft.old = file.read_text(encoding="utf-8")
+            try:
+                draft.old = file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                return draft  # the comparison reports it (golden/unwritable)
             # an unchanged render cannot change an immutable field: skip parsing it
             if goldens.without_refs(draft.old) != goldens.without_refs(render.text()):
                 try:
                     draft.previous = parse(draft.old)
                 except ManifestParseError as exc:
-                    draft.findings.append(
-                        Finding("golden", "golden/unreadable", Severity.ERROR, f"{file}: {exc}")
-                    )
+                    draft.findings.append(_unreadable(file, draft.old, exc))
         return draft
 
     def add(self, out: CaseResult, spec: MatrixSpec, draft: Draft, request: RenderRequest) -> None:
@@ -452,10 +484,11 @@ class GoldenStage:
         found = p.variations or [goldens.Variation("", "", "")]
         for v in found:
             if v.path:
+                entry = _under_name_mask(v, p.spec).mask_entry()
                 message = (
                     "differs between two renders of the same values (random or time-based "
                     "output), so the case's golden file could never settle and is not "
-                    f"written; add to {spec_name}: mask: [{v.mask_entry()}]"
+                    f"written; add to {spec_name}: mask: [{entry}]"
                 )
             elif v.kind:
                 message = (
