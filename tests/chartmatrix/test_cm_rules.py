@@ -544,3 +544,46 @@ def test_a_volume_named_like_a_claim_template_is_that_claim() -> None:
     s["spec"]["template"]["spec"]["volumes"].append({"name": "c", "configMap": {"name": "gone"}})
     (missing,) = findings(s, headless, PDB)["refs/exists"]
     assert "ConfigMap 'gone'" in missing  # other volumes are still checked
+
+
+def _pdb_findings(pdb_spec: dict, *extra: dict, **over: object) -> list[str]:
+    headless = svc("db-headless", {"app": "db"}, clusterIP="None")
+    pdb = {**PDB, "spec": {**pdb_spec, "selector": {"matchLabels": {"app": "db"}}}}
+    docs = (sts(**over), headless, pdb, *extra)
+    got = run_rules(RuleContext(parse("".join("---\n" + yaml.safe_dump(o) for o in docs))))
+    return [f"{f.severity.value} {f.message}" for f in got if f.rule == "topology/pdb"]
+
+
+def test_a_percentage_pdb_is_rounded_up_as_the_disruption_controller_does() -> None:
+    # 67% of 3 is 2.01, rounded up: 3 must stay, no pod may go
+    [blocked] = _pdb_findings({"minAvailable": "67%"})
+    assert blocked.startswith("warning") and "node drains hang" in blocked
+    assert _pdb_findings({"minAvailable": "66%"}) == []  # 1.98 -> 2 of 3: one may go
+    assert _pdb_findings({"minAvailable": "51%"}, replicas=2) != []
+    assert _pdb_findings({"maxUnavailable": "10%"}) == []  # 0.3 -> 1
+    assert _pdb_findings({"maxUnavailable": "0%"}) != []
+    [both] = _pdb_findings({"minAvailable": 1, "maxUnavailable": 1})
+    assert both.startswith("error") and "sets both minAvailable and maxUnavailable" in both
+
+
+def test_a_statefulset_an_hpa_scales_is_replicated() -> None:
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "db"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db"},
+            "minReplicas": 3,
+            "maxReplicas": 6,
+        },
+    }
+    headless = svc("db-headless", {"app": "db"}, clusterIP="None")
+    docs = (sts(replicas=None), headless, hpa)
+    got = run_rules(RuleContext(parse("".join("---\n" + yaml.safe_dump(o) for o in docs))))
+    pdb = [f.message for f in got if f.rule == "topology/pdb"]
+    spread = [f.message for f in got if f.rule == "topology/spread"]
+    assert pdb and pdb[0].startswith("3 to 6 replicas (an HPA scales it) but no PodDisrupt")
+    assert spread and spread[0].startswith("3 to 6 replicas (an HPA scales it) with neither")
+    # at its fewest members, 3, a minAvailable of 3 lets no pod go
+    assert _pdb_findings({"minAvailable": 3}, hpa, replicas=None) != []
+    assert _pdb_findings({"minAvailable": 2}, hpa, replicas=None) == []

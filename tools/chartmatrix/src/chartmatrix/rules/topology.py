@@ -12,29 +12,55 @@ from chartmatrix.rules.pods import map_selector_matches, pod_templates, selector
 HEADLESS = "topology/headless-service"
 
 
-def _hpa_max(ctx: RuleContext, sts: Manifest) -> int:
-    """The highest maxReplicas of the render's HorizontalPodAutoscalers scaling ``sts``."""
-    top = 0
+def _hpa_range(ctx: RuleContext, sts: Manifest) -> tuple[int, int] | None:
+    """(minReplicas, maxReplicas) of the HorizontalPodAutoscalers scaling ``sts``, widest."""
+    found = None
     for hpa in ctx.of_kind("HorizontalPodAutoscaler"):
         spec = hpa.obj.get("spec") or {}
         target = spec.get("scaleTargetRef") or {}
         if target.get("kind") == "StatefulSet" and target.get("name") == sts.name:
-            value = spec.get("maxReplicas")
-            top = max(top, value if isinstance(value, int) else 2)
-    return top
+            low = spec.get("minReplicas", 1)
+            high = spec.get("maxReplicas")
+            low = low if isinstance(low, int) and not isinstance(low, bool) else 1
+            high = high if isinstance(high, int) and not isinstance(high, bool) else low
+            found = (low, high) if found is None else (min(found[0], low), max(found[1], high))
+    return found
+
+
+def member_range(ctx: RuleContext, sts: Manifest) -> tuple[int, int] | None:
+    """The fewest and most members ``sts`` runs: ``spec.replicas`` (unset: 1), or what
+    an HPA scaling it allows; None when the count is not an integer (a schema error)."""
+    hpa = _hpa_range(ctx, sts)
+    if hpa is not None:
+        return hpa
+    replicas = (sts.obj.get("spec") or {}).get("replicas", 1)
+    if replicas is None:
+        replicas = 1
+    if not isinstance(replicas, int) or isinstance(replicas, bool):
+        return None
+    return replicas, replicas
+
+
+def _members(low: int, high: int) -> str:
+    return f"{high} replicas" if low == high else f"{low} to {high} replicas (an HPA scales it)"
+
+
+def _scaled(value: object, replicas: int) -> int | None:
+    """An IntOrString of a PodDisruptionBudget as the disruption controller reads it: a
+    percentage of the replicas rounded up; None when it is neither."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
+        return -(-int(value[:-1]) * replicas // 100)
+    return None
 
 
 def replicated(ctx: RuleContext, sts: Manifest) -> bool:
     """More than one member can run: ``replicas`` >= 2, or an HPA may scale it there.
     Unset ``replicas`` is Kubernetes' default of 1; a non-integer (a schema error) counts
     as replicated, since the count cannot be known."""
-    spec = sts.obj.get("spec") or {}
-    replicas = spec.get("replicas", 1)
-    if replicas is None:
-        replicas = 1
-    if not isinstance(replicas, int) or isinstance(replicas, bool):
-        return True
-    return replicas >= 2 or _hpa_max(ctx, sts) >= 2
+    members = member_range(ctx, sts)
+    return members is None or members[1] >= 2
 
 
 @rule(
@@ -116,9 +142,10 @@ def headless_service(ctx: RuleContext) -> Iterator[Violation]:
 def pdb_covers(ctx: RuleContext) -> Iterator[Violation]:
     pdbs = ctx.of_kind("PodDisruptionBudget")
     for pod in pod_templates(ctx.of_kind("StatefulSet")):
-        replicas = (pod.owner.obj.get("spec") or {}).get("replicas", 1)
-        if not isinstance(replicas, int) or replicas < 2:
+        members = member_range(ctx, pod.owner)
+        if members is None or members[1] < 2:
             continue
+        low, high = members
         selected = [
             p
             for p in pdbs
@@ -127,23 +154,31 @@ def pdb_covers(ctx: RuleContext) -> Iterator[Violation]:
         ]
         if not selected:
             yield Violation(
-                f"{replicas} replicas but no PodDisruptionBudget selects the pods: a node drain "
-                "may evict several members at once; add one, or suppress topology/pdb",
+                f"{_members(low, high)} but no PodDisruptionBudget selects the pods: a node "
+                "drain may evict several members at once; add one, or suppress topology/pdb",
                 pod.owner.ref,
             )
+        if low < 2:
+            continue  # one member can never be disrupted without an outage anyway
         for p in selected:
             spec = p.obj.get("spec") or {}
             max_unavailable, min_available = spec.get("maxUnavailable"), spec.get("minAvailable")
-            blocks = (
-                max_unavailable in (0, "0%")
-                or min_available == "100%"
-                or (isinstance(min_available, int) and min_available >= replicas)
-            )
+            if max_unavailable is not None and min_available is not None:
+                yield Violation(
+                    f"{p.ref} sets both minAvailable and maxUnavailable: the API server refuses "
+                    "it; keep one",
+                    pod.owner.ref,
+                )
+                continue
+            # at the fewest members; a percentage is rounded up (67% of 3 is 3)
+            unavailable, available = _scaled(max_unavailable, low), _scaled(min_available, low)
+            blocks = unavailable == 0 or (available is not None and available >= low)
             if blocks:
                 yield Violation(
-                    f"{p.ref} allows no voluntary disruption of the {replicas} replicas "
-                    f"(maxUnavailable {max_unavailable}, minAvailable {min_available}): "
-                    "node drains hang; allow one disruption, or suppress topology/pdb",
+                    f"{p.ref} allows no voluntary disruption of the {low} replicas "
+                    f"(maxUnavailable {max_unavailable}, minAvailable {min_available}, "
+                    "percentages rounded up as the disruption controller does): node drains "
+                    "hang; allow one disruption, or suppress topology/pdb",
                     pod.owner.ref,
                     severity=Severity.WARNING,
                 )
@@ -156,13 +191,13 @@ def pdb_covers(ctx: RuleContext) -> Iterator[Violation]:
 )
 def spread(ctx: RuleContext) -> Iterator[Violation]:
     for pod in pod_templates(ctx.of_kind("StatefulSet")):
-        replicas = (pod.owner.obj.get("spec") or {}).get("replicas", 1)
-        if not isinstance(replicas, int) or replicas < 2:
+        members = member_range(ctx, pod.owner)
+        if members is None or members[1] < 2:
             continue
         anti = ((pod.spec.get("affinity") or {}).get("podAntiAffinity")) or {}
         if not anti and not pod.spec.get("topologySpreadConstraints"):
             yield Violation(
-                f"{replicas} replicas with neither podAntiAffinity nor "
+                f"{_members(*members)} with neither podAntiAffinity nor "
                 "topologySpreadConstraints: several members may share one node and fail "
                 "together; add one, or suppress topology/spread",
                 pod.owner.ref,
