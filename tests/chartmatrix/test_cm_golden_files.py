@@ -422,3 +422,45 @@ def test_a_golden_file_broken_by_hand_is_named_with_its_own_line(
     assert finding["rule"] == "golden/unreadable"
     assert finding["message"].startswith(f"{golden} is not valid YAML at line ")
     assert finding["file"] == str(golden) and finding["line"] in (6, 7)
+
+
+CRD_BY_CASE = {
+    "Chart.yaml": "apiVersion: v2\nname: demo\nversion: 0.1.0\n",
+    "values.yaml": "conv: false\n",
+    "templates/crd.yaml": """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+  annotations: {conv: {{ .Values.conv | quote }}}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+""",
+}
+
+
+def test_a_run_of_some_cases_keeps_the_crd_file_of_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the CRD differs by case: the content in crds/<name>.yaml belongs to the cases that
+    # name it, also when a shard or --case renders only the other content
+    monkeypatch.delenv("CI", raising=False)
+    chart = write_tree(tmp_path / "charts" / "demo", CRD_BY_CASE)
+    spec_dir = spec_for(chart, {"axes": {"conv": [False, True]}})
+    crds = spec_dir / "golden" / "crds"
+    assert cli(capsys, "--update-golden", str(spec_dir))[0] == 0
+    before = {p.name: p.read_text() for p in crds.iterdir()}
+    assert len(before) == 2 and "conv: 'false'" in before["widgets.example.com.yaml"]
+    for only in (["--shard", "2/2"], ["--case", "conv:true"]):
+        code, out = cli(capsys, "--ci", *only, str(spec_dir))
+        assert code == 0, out
+    assert cli(capsys, "--update-golden", "--case", "conv:true", str(spec_dir))[0] == 0
+    assert {p.name: p.read_text() for p in crds.iterdir()} == before
+    assert cli(capsys, "--ci", str(spec_dir))[0] == 0

@@ -398,31 +398,34 @@ def without_refs(text: str) -> str:
 
 
 def resolve_crds(
-    renders: Sequence[Render], golden_dir: Path
+    renders: Sequence[Render], golden_dir: Path, kept: Iterable[str] = ()
 ) -> tuple[dict[str, str], dict[str, CrdDoc]]:
     """File names for the CRDs of one spec's renders (in case order).
 
-    ``crds/<name>.yaml`` holds the content already there when some case still renders it,
-    else the content of the first case; other contents of the same CRD name go to
+    ``crds/<name>.yaml`` holds the content already there when some case still renders it;
+    when none of these renders does, it keeps that content for the cases outside this run
+    whose files name it (``kept``: the CRD files they name; a shard, ``--case``), else it
+    takes the content of the first case. Other contents of the same CRD name go to
     ``crds/<name>.<digest>.yaml``. Returns digest -> ref and ref -> CRD.
     """
     variants: dict[str, dict[str, CrdDoc]] = {}
     for render in renders:
         for crd in render.crds:
             variants.setdefault(crd.file_stem, {}).setdefault(crd.digest, crd)
+    kept = set(kept)
     refs: dict[str, str] = {}
     files: dict[str, CrdDoc] = {}
     for stem, by_digest in variants.items():
         plain = f"{CRD_DIR}/{stem}.yaml"
-        canonical = next(iter(by_digest))
-        if len(by_digest) > 1:
-            on_disk = golden_dir / plain
-            if on_disk.is_file():
-                text = on_disk.read_text(encoding="utf-8")
-                for digest, crd in by_digest.items():
-                    if text.endswith(crd.text) and is_golden(on_disk):
-                        canonical = digest
-                        break
+        canonical: str | None = next(iter(by_digest))
+        on_disk = golden_dir / plain
+        if on_disk.is_file() and is_golden(on_disk):
+            text = on_disk.read_text(encoding="utf-8")
+            found = [digest for digest, crd in by_digest.items() if text.endswith(crd.text)]
+            if found:
+                canonical = found[0]
+            elif plain in kept:
+                canonical = None  # another case's content: this run's go beside it
         for digest, crd in by_digest.items():
             ref = plain if digest == canonical else f"{CRD_DIR}/{stem}.{digest[:12]}.yaml"
             refs[digest] = ref
