@@ -134,3 +134,15 @@ def test_a_broken_lazy_import_is_an_error_not_a_missing_feature(
     monkeypatch.setenv("CHARTMATRIX_DEBUG", "1")
     with pytest.raises(ImportError):
         main(["install", "--help"])
+
+
+@pytest.mark.parametrize("broken", ["axes: [1\n", "chart: [a]\n"])
+def test_naming_the_chart_of_a_broken_spec_reports_the_spec(
+    kv_chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], broken: str
+) -> None:
+    # skipping it would run the chart's defaults and pass, even in CI
+    spec = tmp_path / "chart_tests" / "kv" / "matrix.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(broken)
+    assert main(["--root", str(tmp_path), "run", "--list", str(kv_chart)]) == 2
+    assert capsys.readouterr().err.startswith(f"chartmatrix: {spec}: ")

@@ -558,16 +558,20 @@ def find_spec(chart_dir: Path, *, name: str = "", root: Path | None = None) -> P
     ``charts/<name>``; else, under the project ``root``, ``chart_tests/<name>/matrix.yaml``
     (``name``: Chart.yaml's, as ``chartmatrix init`` names it), then any spec there."""
     chart_dir = Path(chart_dir).resolve()
+    # a spec named after the chart that cannot be read is taken as its spec, so that
+    # loading it reports what is wrong instead of running the chart without it
     for parent in chart_dir.parents:
         candidate = parent / "chart_tests" / chart_dir.name / SPEC_FILE
-        if candidate.is_file() and _chart_of(candidate) == chart_dir:
+        if candidate.is_file() and _chart_of(candidate) in (chart_dir, None):
             return candidate
         if (parent / ".git").exists():
             break
     if root is None:
         return None
     named = Path(root) / "chart_tests" / name / SPEC_FILE
-    for candidate in ([named] if name else []) + discover_specs(Path(root)):
+    if name and named.is_file() and _chart_of(named) in (chart_dir, None):
+        return named
+    for candidate in discover_specs(Path(root)):
         if candidate.is_file() and _chart_of(candidate) == chart_dir:
             return candidate
     return None
@@ -575,14 +579,17 @@ def find_spec(chart_dir: Path, *, name: str = "", root: Path | None = None) -> P
 
 def _chart_of(spec_file: Path) -> Path | None:
     """The chart directory a spec names (a package: where it is unpacked); None for a
-    spec that cannot be read (it is reported when it is run, not here)."""
+    spec that cannot be read or names no chart (it is reported when it is run)."""
     try:
         data = load_yaml_file(spec_file)
         base = spec_file.parent
-        chart = base / str(data["chart"]) if data.get("chart") else default_chart_dir(base)
-        return chart_dir_of(chart).resolve()
+        named = data.get("chart")
+        if named is not None and not isinstance(named, str):
+            return None
+        chart = chart_dir_of(base / named if named else default_chart_dir(base)).resolve()
     except ChartmatrixError:
         return None
+    return chart if (chart / "Chart.yaml").is_file() else None
 
 
 def discover_specs(root: Path) -> list[Path]:
