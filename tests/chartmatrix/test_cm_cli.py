@@ -274,6 +274,22 @@ def test_helm_s_log_lines_are_not_its_error(
     assert "level=" not in finding["message"]
 
 
+def test_a_kubernetes_version_chart_yaml_excludes_points_at_its_kube_version(
+    demo_chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    meta = demo_chart / "Chart.yaml"
+    meta.write_text(meta.read_text() + 'kubeVersion: ">=1.33.0-0"\n')
+    line = meta.read_text().splitlines().index('kubeVersion: ">=1.33.0-0"') + 1
+    report = tmp_path / "r.json"
+    code, _, _ = run(capsys, str(demo_chart), "--kube-version", "1.30,1.36", "--json", str(report))
+    assert code == 1
+    [finding] = json.loads(report.read_text())["charts"][0]["cases"][0]["checks"]["render"][
+        "findings"
+    ]
+    assert finding["rule"] == "render/kube-version" and finding["kube_version"] == "1.30"
+    assert (finding["file"], finding["line"]) == (str(meta), line)
+
+
 def test_library_chart_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lib = tmp_path / "lib"
     (lib / "templates").mkdir(parents=True)

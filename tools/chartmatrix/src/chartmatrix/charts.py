@@ -426,6 +426,11 @@ def chart_dir_of(path: Path) -> Path:
     return _UNPACKED[key]
 
 
+def is_unpacked(chart_dir: Path) -> bool:
+    """Whether ``chart_dir`` is a packaged chart's temporary copy (no file of the user's)."""
+    return Path(chart_dir).resolve() in {p.resolve() for p in _UNPACKED.values()}
+
+
 def kube_version_allowed(constraint: str, version: str) -> bool | None:
     """Does Kubernetes ``version`` satisfy a Chart.yaml ``kubeVersion`` constraint?
 

@@ -16,6 +16,7 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
+from chartmatrix.charts import is_unpacked
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.findings import Finding
 from chartmatrix.manifests import Manifest
@@ -214,9 +215,12 @@ def _in_message(finding: Finding, chart_dir: Path) -> Finding:
 def defining_file(finding: Finding, spec: MatrixSpec, case: Case | None) -> tuple[Path, int] | None:
     """The file (and line) a finding without a rendered object comes from: the chart's
     Chart.yaml for its dependencies, else the case's ci values file or its spec entry."""
-    if finding.rule.startswith("chart/"):
+    if finding.rule.startswith("chart/") or finding.rule == "render/kube-version":
+        if is_unpacked(spec.chart_dir):
+            return None  # a packaged chart: its Chart.yaml is no file of the user's
         chart_yaml = spec.chart_dir / "Chart.yaml"
-        return chart_yaml, _first_line(chart_yaml, [_key_pattern("dependencies")])
+        key = "kubeVersion" if finding.rule == "render/kube-version" else "dependencies"
+        return chart_yaml, _first_line(chart_yaml, [_key_pattern(key)])
     if case is not None and Path(case.origin).is_file():
         return Path(case.origin), 1
     if spec.spec_file is None or not spec.spec_file.is_file():
