@@ -245,3 +245,24 @@ def test_a_custom_resource_in_a_group_named_like_a_built_in_one_is_not_built_in(
         doc = one(f"apiVersion: {api}\nkind: {kind}\nmetadata: {{name: x}}\nspec: {{}}\n")
         [finding] = v.validate(doc, "1.33")
         assert finding.rule == "schema/api-not-served" and where in finding.message, api
+
+
+def test_names_the_api_server_refuses_are_errors() -> None:
+    # the classic: a full name over 63 characters, never truncated
+    v = SchemaValidator()
+    long = "a" * 64
+
+    def problems(kind: str, api: str, name: str) -> list[str]:
+        doc = one(f"apiVersion: {api}\nkind: {kind}\nmetadata: {{name: {name!r}}}\n")
+        return [f.message for f in v.validate(doc, "1.33") if f.path == "metadata.name"]
+
+    assert problems("Service", "v1", long) == [
+        f"metadata.name '{long}' is 64 characters, over the 63 of a DNS-1123 label: the API "
+        "server refuses it"
+    ]
+    assert "is not a DNS-1123 label" in problems("Service", "v1", "my.svc")[0]
+    assert "is not a DNS-1123 subdomain" in problems("ConfigMap", "v1", "MyConfig")[0]
+    assert problems("ConfigMap", "v1", long) == []  # a subdomain may be 253
+    assert problems("ConfigMap", "v1", "a.b-1") == []
+    assert problems("ClusterRole", "rbac.authorization.k8s.io/v1", "system:x") == []
+    assert problems("ClusterRole", "rbac.authorization.k8s.io/v1", "a/b") != []

@@ -92,6 +92,37 @@ def served_kinds(version: str) -> frozenset[tuple[str, str, str]]:
     )
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+# names the API server checks as a DNS label; RBAC names are path segments (system:x)
+_LABEL_NAMED = frozenset({"Service", "Namespace"})
+_PATH_SEGMENT_NAMED = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
+
+
+def name_problem(kind: str, name: object) -> str | None:
+    """Why the API server refuses ``name`` for a built-in ``kind``, or None (also for a
+    name that is not a string: the schema says so)."""
+    if not isinstance(name, str) or not name:
+        return None
+    if kind in _PATH_SEGMENT_NAMED:
+        if name in (".", "..") or "/" in name or "%" in name:
+            return f"metadata.name {name!r} may not be '.' or '..' nor contain '/' or '%'"
+        return None
+    if kind in _LABEL_NAMED:
+        what, pattern, limit = "DNS-1123 label", _DNS_LABEL, 63
+    else:
+        what, pattern, limit = "DNS-1123 subdomain", _DNS_SUBDOMAIN, 253
+    if len(name) > limit:
+        return f"metadata.name {name!r} is {len(name)} characters, over the {limit} of a {what}"
+    if not pattern.fullmatch(name):
+        allowed = "letters, digits and '-'" + (" and '.'" if limit == 253 else "")
+        return (
+            f"metadata.name {name!r} is not a {what}: lower-case {allowed}, starting and "
+            "ending with a letter or digit"
+        )
+    return None
+
+
 def served(kind: str, version: str) -> bool:
     """Whether a cluster of Kubernetes ``version`` serves ``group/version/Kind`` as a
     built-in API: as its discovery tells Helm on an install, where ``helm template``
@@ -456,6 +487,25 @@ class SchemaValidator:
         )
         if compiled is None:
             return [self._unknown(schemas, api, kind, resource, version)]
+        bad_name = name_problem(kind, meta.get("name")) if built_in else None
+        if bad_name:
+            found = self._checked(manifest, compiled, built_in is not None, resource, version)
+            message = f"{bad_name}: the API server refuses it"
+            name_finding = Finding(
+                "schema",
+                "schema/invalid",
+                Severity.ERROR,
+                message,
+                resource=resource,
+                path="metadata.name",
+                kube_version=version,
+            )
+            return [name_finding, *found]
+        return self._checked(manifest, compiled, built_in is not None, resource, version)
+
+    def _checked(
+        self, manifest: Manifest, compiled: Compiled, built_in: bool, resource: str, version: str
+    ) -> list[Finding]:
         validator, digest, quick = compiled
         obj = manifest.obj if built_in else as_admitted(manifest.obj, validator.schema)
         key = (digest, document_digest(manifest.obj))
