@@ -14,7 +14,7 @@ import yaml
 from chartmatrix.cli import axes_from_args, main
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.spec import ci_cases, load_spec
-from chartmatrix.values import parse_helm_set
+from chartmatrix.values import helm_set_values, parse_helm_set
 from cm_charts import write_spec, write_tree
 
 
@@ -484,6 +484,23 @@ def test_init_takes_the_values_every_case_needs(
     assert main(argv) == 0
     assert '\nset:\n  "c.name": \'1.10\'\n  "c.n": 3\n' in out_file.read_text()
     assert all(c.values["c"]["name"] == "1.10" for c in load_spec(out_file).cases)
+    # a list index is no dotted path: it goes in as values, and reaches the chart
+    argv = ["init", str(chart), "-o", str(out_file), "--force", "--set", "c.args[1]=x,c.name=n"]
+    assert main(argv) == 0
+    text = out_file.read_text()
+    assert '\nvalues: {"c": {"args": [null, "x"]}}  # from --set\nset:\n  "c.name": n\n' in text
+    assert all(c.values["c"]["args"] == [None, "x"] for c in load_spec(out_file).cases)
+
+
+def test_helm_set_values_with_list_indices() -> None:
+    pairs = [("a[0]", 1), ("a[2].b", "x"), ("a[2].c", 2), ("d.e[1][0]", True), ("f", 3)]
+    assert helm_set_values(pairs) == {
+        "a": [1, None, {"b": "x", "c": 2}],
+        "d": {"e": [None, [True]]},
+        "f": 3,
+    }
+    with pytest.raises(ValueError, match="both a list index and a key"):
+        helm_set_values([("a[0]", 1), ("a.b", 2)])
 
 
 def test_helm_set_syntax() -> None:

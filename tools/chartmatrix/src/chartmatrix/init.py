@@ -28,7 +28,13 @@ from chartmatrix.charts import ChartInfo, chart_dir_of, dependencies, load_chart
 from chartmatrix.errors import ChartmatrixError
 from chartmatrix.initprobe import DefaultsFail, effects
 from chartmatrix.spec import SPEC_FILE, load_spec
-from chartmatrix.values import from_path, merge, merge_all, parse_helm_set, split_path
+from chartmatrix.values import (
+    helm_set_values,
+    merge,
+    merge_all,
+    parse_helm_set,
+    split_path,
+)
 from chartmatrix.yamlfile import load_yaml_file
 
 REPLICA_KEYS = ("replicas", "replicaCount")
@@ -282,10 +288,15 @@ def render_spec(
         here = out_file.parent.resolve()
         paths = [os.path.relpath(f.resolve(), here) for f in probe.files]
         lines.append(f"files: {json.dumps(paths)}")
-    if probe.sets:
+    pairs = [pair for item in probe.sets for pair in parse_helm_set(item)]
+    # a spec's set: takes dotted paths; what indexes a list (a[0]=x) goes in as values
+    indexed = [(key, value) for key, value in pairs if "[" in key]
+    if indexed:
+        lines.append(f"values: {json.dumps(helm_set_values(indexed))}  # from --set")
+    if len(indexed) < len(pairs):
         lines.append("set:")
-        for item in probe.sets:
-            for key, value in parse_helm_set(item):
+        for key, value in pairs:
+            if "[" not in key:
                 lines.append(f"  {json.dumps(key)}: {_flow((value,))[1:-1]}")
     if probe.skip_schema:
         lines.append(f"skipSchemaValidation: true  # {probe.skip_schema}")
@@ -319,13 +330,11 @@ def default_output(chart_name: str) -> Path:
 def _given_values(files: list[Path], sets: list[str]) -> dict[str, Any]:
     """The values of ``--values`` files and ``--set`` flags (read as helm's --set)."""
     out: dict[str, Any] = merge_all([load_yaml_file(f) for f in files])
-    for item in sets:
-        try:
-            for key, value in parse_helm_set(item):
-                out = merge(out, from_path(key, value))
-        except ValueError as exc:
-            raise ChartmatrixError("--set", str(exc)) from None
-    return out
+    try:
+        given = helm_set_values(pair for item in sets for pair in parse_helm_set(item))
+    except ValueError as exc:
+        raise ChartmatrixError("--set", str(exc)) from None
+    return merge(out, given)
 
 
 def init(

@@ -14,6 +14,7 @@ deletion against the chart defaults to show the effective values.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -107,6 +108,39 @@ def from_path(path: str, value: Any) -> Values:
     out: Any = value
     for key in reversed(parts):
         out = {key: out}
+    return out
+
+
+_INDEXED = re.compile(r"([^\[\]]+)((?:\[\d+\])+)")
+
+
+def helm_set_values(pairs: Iterable[tuple[str, Any]]) -> Values:
+    """The values helm builds from ``--set`` pairs (:func:`parse_helm_set`), list indices
+    included: ``a[1].b=x`` is ``{"a": [None, {"b": "x"}]}``."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        steps: list[str | int] = []
+        for part in split_path(key):
+            indexed = _INDEXED.fullmatch(part)
+            if indexed is None:
+                steps.append(part)
+            else:
+                steps.append(indexed.group(1))
+                steps += [int(i) for i in re.findall(r"\d+", indexed.group(2))]
+        node: Any = out
+        for step, after in zip(steps, [*steps[1:], None], strict=True):
+            if isinstance(node, list) != isinstance(step, int):
+                raise ValueError(f"{key!r} gives {step!r} both a list index and a key")
+            fresh: Any = value if after is None else ([] if isinstance(after, int) else {})
+            if isinstance(step, int):
+                node.extend([None] * (step + 1 - len(node)))
+                if after is None or not isinstance(node[step], (dict, list)):
+                    node[step] = fresh
+                node = node[step]
+            else:
+                if after is None or not isinstance(node.get(step), (dict, list)):
+                    node[step] = fresh
+                node = node[step]
     return out
 
 
