@@ -492,6 +492,14 @@ def test_a_selector_on_a_label_the_pods_set_on_themselves_is_a_warning() -> None
         "nothing in the render"
         in findings(s, headless, PDB, other, role, binding)["service/selector-matches"][0]
     )
+    # only labels no template sets (Longhorn's webhook Services): pods the manager labels
+    runtime_only = svc("db-webhook", {"db.io/admission-webhook": "db-admission-webhook"})
+    [warning] = findings(s, headless, PDB, runtime_only, role, binding)["service/selector-matches"]
+    assert "labelled db.io/admission-webhook at run time" in warning and "may patch pods" in warning
+    assert (
+        "nothing in the render"
+        in findings(s, headless, PDB, runtime_only, role)["service/selector-matches"][0]
+    )
 
 
 def test_a_secret_openshift_writes_for_an_annotated_service_exists() -> None:

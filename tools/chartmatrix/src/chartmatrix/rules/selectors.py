@@ -136,6 +136,18 @@ def _self_labelled(
                 f"pods of {pod.owner.ref} once they label themselves {', '.join(missing)} at "
                 f"run time (their ServiceAccount {service_account(pod)} may patch pods: {role})"
             )
+    if any(k in pod.labels for pod in pods for k in selector):
+        return None
+    # only labels no template sets (Longhorn's manager labels its own pods): pods that a
+    # pod of the render allowed to patch pods labels
+    for pod in pods:
+        role = _may_patch_pods(ctx, pod)
+        if role is not None:
+            return (
+                f"pods labelled {', '.join(selector)} at run time: no template sets them, and "
+                f"the ServiceAccount {service_account(pod)} of {pod.owner.ref} may patch pods "
+                f"({role})"
+            )
     return None
 
 
