@@ -595,3 +595,26 @@ def test_a_statefulset_an_hpa_scales_is_replicated() -> None:
     # at its fewest members, 3, a minAvailable of 3 lets no pod go
     assert _pdb_findings({"minAvailable": 3}, hpa, replicas=None) != []
     assert _pdb_findings({"minAvailable": 2}, hpa, replicas=None) == []
+
+
+def test_a_checksum_of_a_template_that_renders_several_documents_covers_each() -> None:
+    # linkerd: checksum/config of rbac.yaml, which renders a ServiceAccount and the Secret
+    template = (
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: web\n---\n"
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: tls2\nstringData:\n  tls.crt: abc\n"
+    )
+    s = sts()
+    s["spec"]["template"]["spec"]["volumes"] = [{"name": "t", "secret": {"secretName": "tls2"}}]
+    s["spec"]["template"]["metadata"]["annotations"] = {
+        "checksum/config": hashlib.sha256(template.encode()).hexdigest()
+    }
+    headless = svc("db-headless", {"app": "db"}, clusterIP="None")
+    source = "# Source: demo/templates/rbac.yaml\n"
+    printed = "".join(f"---\n{source}{doc.strip()}\n" for doc in template.split("---\n"))
+    others = "".join("---\n" + yaml.safe_dump(o) for o in (s, headless, PDB))
+    ctx = RuleContext(parse(others + printed), checksum_convention="strict")
+    assert not [f for f in run_rules(ctx) if f.rule == "config/checksum-annotation"]
+    s["spec"]["template"]["metadata"]["annotations"]["checksum/config"] = "0" * 64
+    others = "".join("---\n" + yaml.safe_dump(o) for o in (s, headless, PDB))
+    ctx = RuleContext(parse(others + printed), checksum_convention="strict")
+    assert [f for f in run_rules(ctx) if f.rule == "config/checksum-annotation"]

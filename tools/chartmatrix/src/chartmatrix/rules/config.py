@@ -24,7 +24,7 @@ import binascii
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -66,18 +66,23 @@ ROLLING = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationC
 CHECKSUM_RULE = "config/checksum-annotation"
 
 
-def _hashes(obj: dict[str, Any], text: str = "") -> frozenset[str]:
+def _hashes(obj: dict[str, Any], text: str = "", siblings: Sequence[str] = ()) -> frozenset[str]:
     """The checksums that cover the object: of its data as a whole, of each single value
     (a chart that hashes the one file it templates, ``tpl … | sha256sum``), and of its
     template's rendered text (``include (print $.Template.BasePath "/secret.yaml") . |
     sha256sum``: helm prints the document trimmed, the template's text may start with
-    the newline after an ``{{- if }}`` and end without one)."""
+    the newline after an ``{{- if }}`` and end without one); ``siblings``: the texts of
+    every document of a template that renders several, in order, joined as helm split
+    them."""
     out = {canonical_hash(obj.get("data"))}
-    if text:
+    wholes = [text] if text else []
+    if len(siblings) > 1 and all(siblings):
+        wholes += [sep.join(siblings) for sep in ("\n---\n", "\n\n---\n", "\n---\n\n")]
+    for whole in wholes:
         # a template ending in `-}}` renders no final newline
         for start in ("", "\n", "---\n", "\n---\n"):
             for end in ("\n", ""):
-                out.add(hashlib.sha256(f"{start}{text}{end}".encode()).hexdigest())
+                out.add(hashlib.sha256(f"{start}{whole}{end}".encode()).hexdigest())
     for key in ("data", "stringData"):
         items = obj.get(key)
         if not isinstance(items, dict):
@@ -128,9 +133,9 @@ def _used(ctx: RuleContext) -> Iterator[tuple[PodTemplate, list[Target], set[str
             known = targets.get((ref.kind, ref.name))
             if known is not None and (known.volume is None or volume is not None):
                 continue  # env use (no volume) wins: a sidecar cannot reload it
-            targets[(ref.kind, ref.name)] = Target(
-                ref.kind, ref.name, found.obj, _hashes(found.obj, found.text), volume
-            )
+            siblings = [m.text for m in ctx.manifests if found.source and m.source == found.source]
+            hashes = _hashes(found.obj, found.text, siblings)
+            targets[(ref.kind, ref.name)] = Target(ref.kind, ref.name, found.obj, hashes, volume)
         if targets:
             yield pod, list(targets.values()), {r.name for r in refs}
 
