@@ -339,10 +339,13 @@ class GoldenStage:
         for key, group in groups.items():
             spec = group[0].spec
             assert spec.golden_dir is not None
+            # a CRD file only cases outside this run named is theirs; one that a case of
+            # this run named too takes this run's content (a changed CRD shows its diff)
+            named_here = {r for p in group if p.draft.old for r in goldens.crd_refs(p.draft.old)}
             refs, files[key] = goldens.resolve_crds(
                 [p.draft.render for p in group if p.draft.render],
                 spec.golden_dir,
-                self._crds_of_unseen(spec),
+                self._crds_of_unseen(spec) - named_here,
             )
             on_disk: dict[str, str | None] = {}
             for p in group:
