@@ -257,10 +257,14 @@ def test_names_the_api_server_refuses_are_errors() -> None:
         return [f.message for f in v.validate(doc, "1.33") if f.path == "metadata.name"]
 
     assert problems("Service", "v1", long) == [
-        f"metadata.name '{long}' is 64 characters, over the 63 of a DNS-1123 label: the API "
+        f"metadata.name '{long}' is 64 characters, over the 63 of a Service name: the API "
         "server refuses it"
     ]
-    assert "is not a DNS-1123 label" in problems("Service", "v1", "my.svc")[0]
+    assert "is not an RFC 1035 label" in problems("Service", "v1", "my.svc")[0]
+    assert "starting with a letter" in problems("Service", "v1", "1st-db")[0]
+    assert problems("Namespace", "v1", "1st") == []
+    # its Jobs are NAME-<11 characters>
+    assert "over the 52 of a CronJob name" in problems("CronJob", "batch/v1", "c" * 53)[0]
     assert "is not a DNS-1123 subdomain" in problems("ConfigMap", "v1", "MyConfig")[0]
     assert problems("ConfigMap", "v1", long) == []  # a subdomain may be 253
     assert problems("ConfigMap", "v1", "a.b-1") == []

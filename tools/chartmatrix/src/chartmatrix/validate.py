@@ -93,9 +93,32 @@ def served_kinds(version: str) -> frozenset[tuple[str, str, str]]:
 
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_RFC1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-# names the API server checks as a DNS label; RBAC names are path segments (system:x)
-_LABEL_NAMED = frozenset({"Service", "Namespace"})
+# how the API server checks names: a Service's is an RFC 1035 label (it starts with a
+# letter), a Namespace's a DNS-1123 label, RBAC names are path segments (system:x)
+_NAME_RULES: dict[str, tuple[str, re.Pattern[str], int, str]] = {
+    "Service": (
+        "an RFC 1035 label",
+        _RFC1035_LABEL,
+        63,
+        "letters, digits and '-', starting with a letter and ending with a letter or digit",
+    ),
+    "Namespace": (
+        "a DNS-1123 label",
+        _DNS_LABEL,
+        63,
+        "letters, digits and '-', starting and ending with a letter or digit",
+    ),
+}
+_SUBDOMAIN_RULE = (
+    "a DNS-1123 subdomain",
+    _DNS_SUBDOMAIN,
+    253,
+    "letters, digits, '-' and '.', starting and ending with a letter or digit",
+)
+# the controller appends 11 characters (a CronJob's Jobs: NAME-<minutes since epoch>)
+_SHORTER = {"CronJob": 52}
 _PATH_SEGMENT_NAMED = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
 
 
@@ -108,18 +131,14 @@ def name_problem(kind: str, name: object) -> str | None:
         if name in (".", "..") or "/" in name or "%" in name:
             return f"metadata.name {name!r} may not be '.' or '..' nor contain '/' or '%'"
         return None
-    if kind in _LABEL_NAMED:
-        what, pattern, limit = "DNS-1123 label", _DNS_LABEL, 63
-    else:
-        what, pattern, limit = "DNS-1123 subdomain", _DNS_SUBDOMAIN, 253
+    what, pattern, limit, allowed = _NAME_RULES.get(kind, _SUBDOMAIN_RULE)
+    limit = _SHORTER.get(kind, limit)
     if len(name) > limit:
-        return f"metadata.name {name!r} is {len(name)} characters, over the {limit} of a {what}"
-    if not pattern.fullmatch(name):
-        allowed = "letters, digits and '-'" + (" and '.'" if limit == 253 else "")
         return (
-            f"metadata.name {name!r} is not a {what}: lower-case {allowed}, starting and "
-            "ending with a letter or digit"
+            f"metadata.name {name!r} is {len(name)} characters, over the {limit} of a {kind} name"
         )
+    if not pattern.fullmatch(name):
+        return f"metadata.name {name!r} is not {what}: lower-case {allowed}"
     return None
 
 
