@@ -201,7 +201,8 @@ def test_wheel_holds_the_package_and_its_data_only(built: Path) -> None:
     assert [r for r in requires if r.startswith("pytest")] == ['pytest>=8; extra == "pytest"']
     assert "chartmatrix = chartmatrix.cli:main" in entry_points
     assert (
-        "[pytest11]" in entry_points and "chartmatrix = chartmatrix.pytest_plugin" in entry_points
+        "[pytest11]" in entry_points
+        and "chartmatrix.pytest_plugin = chartmatrix.pytest_plugin" in entry_points
     )
 
 
@@ -273,6 +274,10 @@ def test_pytest_extra_runs_the_plugin_items(
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     # one item per case, plus golden-files
     assert re.search(rf"\b{len(initialized) + 1} passed\b", proc.stdout), proc.stdout[-2000:]
+    # named as pytest's docs name it, the plugin is the one already registered
+    named = [*proc.args[:3], "-p", "chartmatrix.pytest_plugin", *proc.args[3:], "--co"]
+    again = _run(named, env=env, cwd=project)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
 
 
 # what chartmatrix.cluster (the local control plane and `chartmatrix install`) may use
