@@ -290,6 +290,24 @@ def test_a_kubernetes_version_chart_yaml_excludes_points_at_its_kube_version(
     assert (finding["file"], finding["line"]) == (str(meta), line)
 
 
+def test_an_object_rendered_twice_is_an_error(
+    demo_chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # two subcharts making one Secret: helm install fails on the second create
+    for name in ("a", "b"):
+        (demo_chart / "templates" / f"{name}.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: shared}}\ndata: {{x: {name}}}\n"
+        )
+    report = tmp_path / "r.json"
+    code, _, _ = run(capsys, str(demo_chart), "--json", str(report))
+    assert code == 1
+    [finding] = json.loads(report.read_text())["charts"][0]["cases"][0]["checks"]["render"][
+        "findings"
+    ]
+    assert finding["rule"] == "render/duplicate" and finding["resource"] == "ConfigMap/shared"
+    assert "rendered twice (demo/templates/a.yaml and demo/templates/b.yaml)" in finding["message"]
+
+
 def test_library_chart_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lib = tmp_path / "lib"
     (lib / "templates").mkdir(parents=True)

@@ -12,6 +12,7 @@ NON_RULE_IDS = frozenset(
         "render/failed",
         "render/kube-version",
         "render/parse",
+        "render/duplicate",
         "expect/message",
         "expect/rendered",
         "schema/invalid",

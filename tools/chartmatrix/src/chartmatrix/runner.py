@@ -151,6 +151,31 @@ def _highest(versions: tuple[str, ...]) -> str:
     return max(versions, key=version_key)
 
 
+def _duplicates(manifests: list[Manifest], case: Case) -> list[Finding]:
+    """Objects rendered twice (two subcharts making one Secret): helm template prints
+    both, helm install creates the first and fails on the second."""
+    seen: dict[tuple[str, str, str, str], Manifest] = {}
+    found = []
+    for m in manifests:
+        if not m.name:
+            continue
+        key = (m.api_version.rpartition("/")[0], m.kind, m.namespace or case.namespace, m.name)
+        first = seen.setdefault(key, m)
+        if first is not m:
+            where = f"{first.source} and {m.source}" if first.source != m.source else m.source
+            found.append(
+                Finding(
+                    "render",
+                    "render/duplicate",
+                    Severity.ERROR,
+                    f"rendered twice ({where}): helm install creates it and fails on the "
+                    "second with 'already exists'",
+                    resource=m.ref,
+                )
+            )
+    return found
+
+
 def _helm_args(given: tuple[str, ...], spec: tuple[str, ...]) -> tuple[str, ...]:
     """The command line's helm flags, then the spec's that it does not repeat."""
     return given + tuple(a for a in spec if a not in given)
@@ -440,6 +465,9 @@ class Runner:
             return out
         manifests = parsed[per_version[top]]
         out.manifests = len(manifests)
+        out.findings.extend(
+            f for f in _duplicates(manifests, case) if not case.suppressed(f.rule, f.resource)
+        )
         renders = len(set(per_version.values()))
         out.notes["render"] = (
             f"{len(manifests)} objects; {renders} helm render(s) for Kubernetes "
