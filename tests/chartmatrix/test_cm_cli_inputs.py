@@ -265,6 +265,73 @@ def test_init_leaves_out_axes_that_change_nothing_or_cannot_render_alone(
     assert "c.name is required with c.enabled" in out
 
 
+def test_init_sees_what_a_switch_does_to_objects_named_at_random(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # elasticsearch's tests.enabled: its test Pod's name changes in every render
+    files = {
+        "Chart.yaml": "apiVersion: v2\nname: rnd\nversion: 0.1.0\n",
+        "values.yaml": "tests: {enabled: true}\n",
+        "templates/test.yaml": (
+            "{{- if .Values.tests.enabled }}\napiVersion: v1\nkind: Pod\nmetadata:\n"
+            "  name: t-{{ randAlpha 5 | lower }}\nspec: {containers: [{name: t, image: 'b:1'}]}\n"
+            "{{- end }}\n"
+        ),
+        "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    }
+    chart = write_tree(tmp_path / "charts" / "rnd", files)
+    out_file = tmp_path / "chart_tests" / "rnd" / "matrix.yaml"
+    assert main(["init", str(chart), "-o", str(out_file)]) == 0
+    assert '\n  "tests.enabled": [true, false]  # switch\n' in out_file.read_text()
+
+
+def test_init_takes_a_dependency_condition_the_schema_calls_a_boolean_as_a_switch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sub = {
+        "Chart.yaml": "apiVersion: v2\nname: dash\nversion: 0.1.0\n",
+        "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n",
+    }
+    files = {
+        "Chart.yaml": (
+            "apiVersion: v2\nname: top\nversion: 0.1.0\ndependencies:\n"
+            "  - {name: dash, version: 0.1.0, condition: dashboards.create}\n"
+        ),
+        "values.yaml": "dashboards: {create: false}\na: false\nb: false\nc: false\n",
+        "values.schema.json": json.dumps(
+            {
+                "properties": {k: {"type": "boolean"} for k in "abc"}
+                | {"dashboards": {"properties": {"create": {"type": "boolean"}}}}
+            }
+        ),
+        "templates/cm.yaml": (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+            "data: {a: '{{ .Values.a }}', b: '{{ .Values.b }}', c: '{{ .Values.c }}'}\n"
+        ),
+    }
+    chart = write_tree(tmp_path / "charts" / "top", files)
+    write_tree(chart / "charts" / "dash", sub)
+    out_file = tmp_path / "chart_tests" / "top" / "matrix.yaml"
+    assert main(["init", str(chart), "-o", str(out_file), "--max-cases", "8"]) == 0
+    axes = [line for line in out_file.read_text().splitlines() if line.startswith("  ")]
+    assert axes[0] == '  "dashboards.create": [false, true]  # switch'
+
+
+def test_init_keeps_the_cause_of_a_long_helm_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long = "x" * 400
+    files = {
+        "Chart.yaml": "apiVersion: v2\nname: long\nversion: 0.1.0\n",
+        "templates/cm.yaml": f'{{{{ fail "{long} THE CAUSE" }}}}\n',
+    }
+    chart = write_tree(tmp_path / "charts" / "long", files)
+    out_file = tmp_path / "chart_tests" / "long" / "matrix.yaml"
+    assert main(["init", str(chart), "-o", str(out_file)]) == 0
+    out = capsys.readouterr().out
+    assert " ... " in out and "THE CAUSE)" in out
+
+
 def test_run_finds_the_spec_init_wrote_for_a_chart_in_another_directory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,7 @@ to count its cases, so the count printed is the one ``chartmatrix run`` will use
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -167,9 +168,14 @@ def candidates(info: ChartInfo) -> list[Candidate]:
     for c in own:
         found.setdefault(c.path, c)
     main = _main_replicas([found[c.path] for c in own if c.why == "replicas"])
-    # a dependency's `condition:` is a switch even when values.yaml does not spell it
+    # a dependency's `condition:` is a switch even when values.yaml does not spell it,
+    # and when the schema calls it a boolean
     for c in _conditions(info):
-        found.setdefault(c.path, c)
+        known = found.get(c.path)
+        if known is None:
+            found[c.path] = c
+        elif known.why == "boolean":
+            found[c.path] = dataclasses.replace(known, why="switch")
     # a subchart's own switches and replica counts, under its key (the parent's values,
     # above, win where they set the same path)
     for key, sub_dir in subcharts(info.path).items():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,6 +82,11 @@ def _steady_render(a: list[Manifest], b: list[Manifest]) -> dict[tuple[str, ...]
     return {k: _steady(first[k], second[k]) for k in first.keys() & second.keys()}
 
 
+def _counts(ms: list[Manifest]) -> Counter[tuple[str, str, str]]:
+    """How many objects of each apiVersion, kind and namespace a render has."""
+    return Counter((m.api_version, m.kind, m.namespace) for m in ms)
+
+
 def effects(
     info: ChartInfo,
     candidates: list[Candidate],
@@ -123,6 +129,7 @@ def effects(
     if first is None or second is None:
         raise DefaultsFail(_one_line(results[0].error) or "its output is not YAML")
     defaults = _steady_render(first, second)
+    counted = _counts(first)
     changed: set[str] = set()
     rendered: set[str] = set()
     failures: dict[str, str] = {}  # the first message per candidate
@@ -134,7 +141,8 @@ def effects(
             failures.setdefault(path, _one_line(error) or "its output is not YAML")
             continue
         rendered.add(path)
-        if _steady_render(a, b) != defaults:
+        # objects named at random drop out of the steady render: their count tells
+        if _steady_render(a, b) != defaults or _counts(a) != counted:
             changed.add(path)
     return {
         c.path: Effect(c.path in changed, "" if c.path in rendered else failures.get(c.path, ""))
@@ -168,4 +176,8 @@ def _one_line(text: str, limit: int = 300) -> str:
     helm printed beside it: its cause is often on its last line."""
     kept = [line for line in text.splitlines() if not HELM_LOG_LINE.match(line)]
     line = " ".join(" ".join(kept or text.splitlines()).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+    if len(line) <= limit:
+        return line
+    # both ends: where it failed, and why (helm's last words)
+    half = (limit - 5) // 2
+    return f"{line[:half]} ... {line[-half:]}"
