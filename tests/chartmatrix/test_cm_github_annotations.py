@@ -378,6 +378,57 @@ def test_a_list_index_points_at_its_own_item(tmp_path: Path, path: str, line: in
     assert _path_line(file, "Deployment", path_keys(path)) == line
 
 
+def _pod(*names: str) -> dict:
+    containers = [{"name": n, "image": f"{n}:1"} for n in names]
+    return {"spec": {"template": {"spec": {"containers": containers}}}}
+
+
+def test_a_list_item_is_found_by_its_rendered_name(tmp_path: Path) -> None:
+    from chartmatrix.locate import _path_line, path_keys
+
+    file = tmp_path / "deployment.yaml"
+    file.write_text(TWO_CONTAINERS)
+    path = path_keys("spec.template.spec.containers[0].securityContext.runAsNonRoot")
+    # an `if` left "a" out: the rendered first container is "b"
+    assert _path_line(file, "Deployment", path, obj=_pod("b")) == 14
+    # a sidecar from toYaml came first: items spelled and rendered differ, no name: the list
+    assert _path_line(file, "Deployment", path, obj=_pod("sidecar", "a", "b", "x")) == 6
+
+
+SEVERAL_DOCUMENTS = """apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+spec:
+  scaleTargetRef:
+    kind: Deployment
+---
+apiVersion: v1
+kind: Service
+spec:
+  selector: {app: one}
+---
+apiVersion: v1
+kind: Service
+spec:
+  selector: {app: two}
+---
+apiVersion: apps/v1
+kind: Deployment
+spec:
+  replicas: 1
+"""
+
+
+def test_a_finding_points_into_its_own_document_of_the_file(tmp_path: Path) -> None:
+    from chartmatrix.locate import _path_line, path_keys
+
+    file = tmp_path / "all.yaml"
+    file.write_text(SEVERAL_DOCUMENTS)
+    assert _path_line(file, "Service", path_keys("spec.selector"), 0) == 10
+    assert _path_line(file, "Service", path_keys("spec.selector"), 1) == 15
+    # not the HPA's scaleTargetRef
+    assert _path_line(file, "Deployment", path_keys("spec.replicas")) == 20
+
+
 @pytest.mark.parametrize(
     ("message", "line"),
     [

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from chartmatrix.charts import is_unpacked
 from chartmatrix.errors import ChartmatrixError
@@ -136,15 +137,25 @@ def path_keys(path: str) -> list[str | tuple[str, int]]:
     return keys
 
 
-def _path_line(file: Path, kind: str, keys: list[str | tuple[str, int]]) -> int:
+def _path_line(
+    file: Path,
+    kind: str,
+    keys: list[str | tuple[str, int]],
+    ordinal: int = 0,
+    obj: Any = None,
+) -> int:
     """The line of the deepest key of ``keys`` the template spells out, each searched
     inside the block of the previous one (so a container's ``securityContext`` is not
-    the pod's), starting at the object's ``kind:`` line; 1 when nothing matches. A key
-    the template does not spell out (an ``include`` writes it) leaves the line of the
-    last key found."""
+    the pod's), starting at the object's ``kind:`` line (the ``ordinal``-th object of
+    that kind the template renders: a file of several documents); 1 when nothing
+    matches. A key the template does not spell out (an ``include`` writes it) leaves the
+    line of the last key found; ``obj``, the rendered object, tells list items apart."""
     lines = _lines(file)
     kind_line = re.compile(rf"^\s*kind:\s*[\"']?{re.escape(kind)}\b")
-    kind_at = next((n for n, text in enumerate(lines) if kind_line.search(text)), None)
+    kinds = [n for n, text in enumerate(lines) if kind_line.search(text)]
+    # top-level kind lines (a scaleTargetRef's `kind: Deployment` is no object's)
+    top = [n for n in kinds if not lines[n][:1].isspace()] or kinds
+    kind_at = top[ordinal] if ordinal < len(top) else (top[0] if top else None)
     if kind_at is None:  # `kind: {{ $kind }}`: a top-level kind the template computes
         kind_at = next((n for n, text in enumerate(lines) if _TEMPLATED_KIND.match(text)), None)
     start = kind_at or 0
@@ -152,10 +163,12 @@ def _path_line(file: Path, kind: str, keys: list[str | tuple[str, int]]) -> int:
     # the object's document: from its kind line to the next ---
     end = next((n for n in range(start + 1, len(lines)) if lines[n].strip() == "---"), len(lines))
     column = -1  # keys of the document's top level sit at any column
+    node = obj  # the rendered value at the key reached
     for key in keys:
         index = None
         if isinstance(key, tuple):
             key, index = key
+        node = node.get(key) if isinstance(node, dict) else None
         pattern = _key_pattern(key)
         hits = [
             n
@@ -169,25 +182,44 @@ def _path_line(file: Path, kind: str, keys: list[str | tuple[str, int]]) -> int:
         start, found = hit, hit + 1
         column, end = _key_indent(lines[hit]), _block_end(lines, hit)
         if index is not None:
-            item = _list_item(lines, hit + 1, end, index)
-            if item is None:  # items the template writes in a loop or an include
+            rendered = node if isinstance(node, list) else None
+            node = rendered[index] if rendered is not None and index < len(rendered) else None
+            name = node.get("name") if isinstance(node, dict) else None
+            count = len(rendered) if rendered is not None else None
+            item = _list_item(lines, hit + 1, end, index, name, count)
+            if item is None:  # items the template writes in a loop, an include or an if
                 break
             start, end = item
             found, column = start + 1, _indent(lines[start])
     return found
 
 
-def _list_item(lines: list[str], start: int, end: int, index: int) -> tuple[int, int] | None:
-    """Lines [first, end) of the ``index``-th ``- `` item of a block the template spells
-    out; None when it does not spell that many."""
+def _list_item(
+    lines: list[str],
+    start: int,
+    end: int,
+    index: int,
+    name: object = None,
+    count: int | None = None,
+) -> tuple[int, int] | None:
+    """Lines [first, end) of the rendered ``index``-th item among the ``- `` items of a
+    block the template spells out: the one whose ``name:`` is the rendered item's
+    ``name``, else the ``index``-th when the template spells exactly the ``count`` items
+    rendered (or the count is unknown); None when it cannot tell."""
     dashes = [n for n in range(start, end) if lines[n].lstrip().startswith("- ")]
     if not dashes:
         return None
     column = min(_indent(lines[n]) for n in dashes)
     items = [n for n in dashes if _indent(lines[n]) == column]
-    if index >= len(items):
+    bounds = [(n, items[i + 1] if i + 1 < len(items) else end) for i, n in enumerate(items)]
+    if isinstance(name, str) and name:
+        named = re.compile(rf"^\s*(?:-\s+)?name:\s*[\"']?{re.escape(name)}[\"']?\s*(?:#.*)?$")
+        for first, last in bounds:
+            if any(named.match(lines[n]) for n in range(first, last)):
+                return first, last
+    if index >= len(items) or (count is not None and count != len(items)):
         return None
-    return items[index], items[index + 1] if index + 1 < len(items) else end
+    return bounds[index]
 
 
 def _in_template(finding: Finding, manifests: Iterable[Manifest], chart_dir: Path) -> Finding:
@@ -197,9 +229,12 @@ def _in_template(finding: Finding, manifests: Iterable[Manifest], chart_dir: Pat
     file = template_file(chart_dir, manifest.source)
     if file is None:
         return finding
-    return replace(
-        finding, file=str(file), file_line=_path_line(file, manifest.kind, path_keys(finding.path))
-    )
+    # the how-manieth object of its kind its template renders
+    ordinal = [
+        m for m in manifests if m.source == manifest.source and m.kind == manifest.kind
+    ].index(manifest)
+    line = _path_line(file, manifest.kind, path_keys(finding.path), ordinal, manifest.obj)
+    return replace(finding, file=str(file), file_line=line)
 
 
 def _in_message(finding: Finding, chart_dir: Path) -> Finding:
