@@ -205,6 +205,12 @@ def test_merge_refuses_incomplete_or_foreign_shards(
     other.write_text(json.dumps(data))
     assert f"{other}: shard of other specs" in merge_error(files[0], other)
     data = json.loads(files[1].read_text())
+    assert data["shard"]["helm"] == 4
+    data["shard"]["helm"] = 3  # v3 reads a multi-document values file otherwise
+    helm3 = tmp_path / "helm3.json"
+    helm3.write_text(json.dumps(data))
+    assert f"{helm3}: run with Helm v3, {files[0]} with v4" in merge_error(files[0], helm3)
+    data = json.loads(files[1].read_text())
     lost = data["charts"][0]["cases"].pop()
     lost_file = tmp_path / "lost.json"
     lost_file.write_text(json.dumps(data))

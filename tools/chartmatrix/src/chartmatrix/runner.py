@@ -108,6 +108,7 @@ class RunResult:
     wall: float
     strict: bool = False
     shard: tuple[int, int] | None = None  # (I, N) of run --shard I/N
+    helm: int = 0  # a shard's Helm major: shards of two majors render differently
 
     @property
     def cases(self) -> Iterator[CaseResult]:
@@ -274,7 +275,11 @@ class Runner:
                 if only is None:
                     chart.findings.extend(check_coverage(chart.spec, info.defaults))
         return RunResult(
-            charts, dict(self.timings), time.perf_counter() - started, self.options.strict
+            charts,
+            dict(self.timings),
+            time.perf_counter() - started,
+            self.options.strict,
+            helm=helm_major(find_helm(self.options.helm)) if shard is not None else 0,
         )
 
     def _run_batch(

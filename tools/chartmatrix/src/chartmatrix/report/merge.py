@@ -59,6 +59,10 @@ def _check_shards(shards: list[tuple[Path, dict[str, Any]]]) -> None:
                 )
         if data["strict"] != first["strict"]:
             raise ChartmatrixError(file, f"--strict differs from {first_file}")
+        if shard.get("helm") != head.get("helm"):  # v3 and v4 read some values apart
+            raise ChartmatrixError(
+                file, f"run with Helm v{shard.get('helm')}, {first_file} with v{head.get('helm')}"
+            )
         if shard["specs"] != head["specs"]:
             raise ChartmatrixError(
                 file, f"shard of other specs (or other versions of them) than {first_file}"

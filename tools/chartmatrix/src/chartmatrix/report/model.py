@@ -115,6 +115,7 @@ def shard_block(run: RunResult) -> dict[str, Any]:
         "index": index,
         "count": count,
         "chartmatrix": __version__,
+        "helm": run.helm,
         "specs": {
             chart.spec.name: {"digest": spec_digest(chart.spec), "cases": chart.selected}
             for chart in run.charts
