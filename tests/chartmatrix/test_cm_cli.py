@@ -308,6 +308,18 @@ def test_an_object_rendered_twice_is_an_error(
     assert "rendered twice (demo/templates/a.yaml and demo/templates/b.yaml)" in finding["message"]
 
 
+def test_a_file_of_the_chart_is_no_spec(
+    demo_chart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("Chart.yaml", "values.yaml"):
+        code, _, err = run(capsys, str(demo_chart / name))
+        assert code == 2
+        assert err == (
+            f"chartmatrix: {demo_chart / name}: is a file of the chart in {demo_chart}, not a "
+            "matrix spec: name the chart's directory (or its chart_tests/<chart>/matrix.yaml)\n"
+        )
+
+
 def test_library_chart_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lib = tmp_path / "lib"
     (lib / "templates").mkdir(parents=True)

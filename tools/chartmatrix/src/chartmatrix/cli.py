@@ -117,6 +117,12 @@ def resolve_specs(args: argparse.Namespace) -> list[MatrixSpec]:
         spec_file = path if path.is_file() and path.suffix in (".yaml", ".yml") else None
         if spec_file is None and (path / SPEC_FILE).is_file():
             spec_file = path / SPEC_FILE
+        if spec_file is not None and (spec_file.parent / "Chart.yaml").is_file():
+            raise ChartmatrixError(
+                spec_file,
+                f"is a file of the chart in {spec_file.parent}, not a matrix spec: name the "
+                "chart's directory (or its chart_tests/<chart>/matrix.yaml)",
+            )
         if spec_file is not None:
             if adhoc:
                 raise ChartmatrixError(
