@@ -156,11 +156,33 @@ def test_existing_objects_and_immutable(render: RenderFn) -> None:
     assert {"name": "secret", "mountPath": "/etc/secret", "readOnly": True} in app["volumeMounts"]
     ann = pod_annotations(sts)
     assert "checksum/config" not in ann and "checksum/secret" not in ann
-    immutable = render(
-        {"config": {"immutable": True}}, extra=["--show-only", "templates/statefulset.yaml"]
-    )
-    assert immutable.get("ConfigMap", FULL)["immutable"] is True
-    assert immutable.get("Secret", FULL)["immutable"] is True
+
+
+def test_immutable_config_is_named_by_its_content(
+    render: RenderFn, render_error: Callable[..., str]
+) -> None:
+    # an immutable object cannot change: a new content is a new object, and the pods follow
+    given = {"admin-password": "given-Passw0rd"}
+
+    def names(files: dict[str, str]) -> tuple[str, str]:
+        config = {"immutable": True, "secrets": given, "files": files, "secretMountPath": "/s"}
+        values = {"config": config}
+        out = render(values, extra=["--show-only", "templates/statefulset.yaml"])
+        (cm,) = [m for m in out.all("ConfigMap") if m["metadata"]["name"].startswith(f"{FULL}-")]
+        (secret,) = out.all("Secret")
+        assert cm["immutable"] is True and secret["immutable"] is True
+        pod = pod_spec(out.get("StatefulSet", FULL))
+        assert volume(pod, "config")["configMap"]["name"] == cm["metadata"]["name"]
+        assert volume(pod, "secret")["secret"]["secretName"] == secret["metadata"]["name"]
+        return cm["metadata"]["name"], secret["metadata"]["name"]
+
+    first = names({"a.conf": "x = 1\n"})
+    second = names({"a.conf": "x = 2\n"})
+    assert first[0] != second[0] and first[1] == second[1]
+    assert first[0].startswith(f"{FULL}-") and len(first[0]) == len(FULL) + 11
+    # a generated password is read back from the Secret of one name: not immutable
+    err = render_error({"config": {"immutable": True}})
+    assert "destate: config.immutable must be false while config.secrets.admin-password is " in err
 
 
 def test_helpers_agree_with_resources(out: Render) -> None:

@@ -63,6 +63,20 @@ Built once per render and tree (the ConfigMap and the pods' checksum both read i
 {{- end -}}
 
 {{/*
+destate.config.immutableSecretCheck — internal: fail when config.immutable would make a
+Secret holding a generated password (a config.secrets entry that is "").
+Usage: include "destate.config.immutableSecretCheck" (list $ctx $pathPrefix $config)
+*/}}
+{{- define "destate.config.immutableSecretCheck" -}}
+{{- $ctx := index . 0 -}}{{- $p := index . 1 -}}{{- $c := index . 2 -}}
+{{- range $k, $val := $c.secrets -}}
+{{- if eq (include "destate.config.content" (list $ctx (printf "config.secrets.%s" $k) $val)) "" -}}
+{{- template "destate.validate.fail" (list $p "config.immutable" (printf "be false while config.secrets.%s is generated (\"\"): an immutable Secret gets a new name with each content, and a generated password is kept by reading back the Secret of one name; set the password, or use config.existingSecret" $k) "true") -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 destate.config.checksum — sha256 hex of toJson of a data map (the convention above).
 Usage: {{ include "destate.config.checksum" $dataMap }} — for a chart's own ConfigMaps.
 */}}
@@ -86,7 +100,7 @@ Example: {{ include "destate.config.configMap" (dict "ctx" $) }}
 apiVersion: v1
 kind: ConfigMap
 metadata:
-  {{- include "destate.labels.metadataOf" $sub | nindent 2 }}
+  {{- include "destate.labels.metadataOf" (merge (dict "name" (include "destate.names.configMap" $sub)) $sub) | nindent 2 }}
 {{- if $c.immutable }}
 immutable: true
 {{- end }}
@@ -181,11 +195,12 @@ Keys: ctx, values, component.
 {{- template "destate.args.check" (list . "destate.config.secretData" list) -}}
 {{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- $sub := pick . "ctx" "values" "component" -}}
-{{- $name := include "destate.names.secret" $sub -}}
 {{- $data := dict -}}
 {{- range $k, $val := $c.secrets -}}
 {{- $text := include "destate.config.content" (list $.ctx (printf "config.secrets.%s" $k) $val) -}}
 {{- if eq $text "" -}}
+{{- /* named here only: an immutable Secret's name is of this data (none is generated) */ -}}
+{{- $name := include "destate.names.secret" $sub -}}
 {{- $_ := set $data $k (include "destate.config.password" (merge (dict "secretName" $name "key" $k) $sub) | b64enc) -}}
 {{- else -}}
 {{- $_ := set $data $k ($text | b64enc) -}}
@@ -216,7 +231,7 @@ Example: {{ include "destate.config.secret" (dict "ctx" $) }}
 apiVersion: v1
 kind: Secret
 metadata:
-  {{- include "destate.labels.metadataOf" (merge (dict "annotations" $ann) $sub) | nindent 2 }}
+  {{- include "destate.labels.metadataOf" (merge (dict "annotations" $ann "name" (include "destate.names.secret" $sub)) $sub) | nindent 2 }}
 type: Opaque
 {{- if $c.immutable }}
 immutable: true
@@ -425,6 +440,9 @@ and existing* are DNS names; passwordLength >= 8.
 {{- $c := (include "destate.values.key" . | get .ctx.destateValues).config -}}
 {{- if not (isAbs ($c.mountPath | toString)) -}}
 {{- template "destate.validate.fail" (list $p "config.mountPath" "be an absolute path" (printf "%q" ($c.mountPath | toString))) -}}
+{{- end -}}
+{{- if and $c.immutable (not $c.existingSecret) -}}
+{{- template "destate.config.immutableSecretCheck" (list .ctx $p $c) -}}
 {{- end -}}
 {{- if and $c.secretMountPath (not (isAbs ($c.secretMountPath | toString))) -}}
 {{- template "destate.validate.fail" (list $p "config.secretMountPath" "be an absolute path or empty" (printf "%q" ($c.secretMountPath | toString))) -}}

@@ -103,23 +103,43 @@ Keys: ctx.
 
 {{/*
 destate.names.configMap — the config area's ConfigMap: config.existingConfigMap, else
-FULLNAME[-COMPONENT].
+FULLNAME[-COMPONENT]; with config.immutable, FULLNAME[-COMPONENT]-HASH (the first 10 hex
+of its data's checksum): an immutable ConfigMap cannot change, so each content gets a
+name of its own, an upgrade makes the new one and Helm deletes the old.
 Keys: ctx, values, component.
 */}}
 {{- define "destate.names.configMap" -}}
 {{- template "destate.args.check" (list . "destate.names.configMap" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
-{{- default (include "destate.names.fullnameOf" (list .ctx .component)) $v.config.existingConfigMap -}}
+{{- if $v.config.existingConfigMap -}}
+{{- $v.config.existingConfigMap -}}
+{{- else if $v.config.immutable -}}
+{{- $data := fromJson (include "destate.config.data" (pick . "ctx" "values" "component")) -}}
+{{- printf "%s-%s" (include "destate.names.fullnameOf" (list .ctx .component)) (include "destate.config.checksum" $data | trunc 10) -}}
+{{- else -}}
+{{- template "destate.names.fullnameOf" (list .ctx .component) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
 destate.names.secret — the config area's Secret: config.existingSecret, else
-FULLNAME[-COMPONENT]. Keys: ctx, values, component.
+FULLNAME[-COMPONENT]; with config.immutable, FULLNAME[-COMPONENT]-HASH as for the
+ConfigMap (destate.names.configMap). An immutable Secret cannot hold a generated password
+(a config.secrets entry ""): that is kept by reading back the Secret of one name.
+Keys: ctx, values, component.
 */}}
 {{- define "destate.names.secret" -}}
 {{- template "destate.args.check" (list . "destate.names.secret" list) -}}
 {{- $v := include "destate.values.key" . | get .ctx.destateValues -}}
-{{- default (include "destate.names.fullnameOf" (list .ctx .component)) $v.config.existingSecret -}}
+{{- if $v.config.existingSecret -}}
+{{- $v.config.existingSecret -}}
+{{- else if $v.config.immutable -}}
+{{- template "destate.config.immutableSecretCheck" (list .ctx (.path | default "") $v.config) -}}
+{{- $data := fromJson (include "destate.config.secretData" (pick . "ctx" "values" "component")) -}}
+{{- printf "%s-%s" (include "destate.names.fullnameOf" (list .ctx .component)) (include "destate.config.checksum" $data | trunc 10) -}}
+{{- else -}}
+{{- template "destate.names.fullnameOf" (list .ctx .component) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
