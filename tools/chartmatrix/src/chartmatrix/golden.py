@@ -728,6 +728,15 @@ def version_files(golden_dir: Path, cases: Iterable[Case]) -> list[str]:
     ]
 
 
+def read_golden(path: Path) -> str | None:
+    """A golden file's text; None when it is not there or cannot be read (the comparison
+    of its case reports that: :func:`compare`)."""
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def orphans(golden_dir: Path, expected: Iterable[str], rendered: Iterable[str] = ()) -> list[Path]:
     """Golden files that no case produces: case files not in ``expected``, and CRD files
     that neither an expected case file nor this run's renders (``rendered``: the CRD

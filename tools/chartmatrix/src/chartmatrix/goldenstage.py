@@ -238,17 +238,15 @@ class GoldenStage:
         render = normalizer.render(normalized, spec.name, case.id)
         draft = Draft(normalized, render=render, clock=clock)
         file = spec.golden_dir / case.golden_name
-        if file.is_file():
+        draft.old = goldens.read_golden(file)
+        # an unchanged render cannot change an immutable field: skip parsing it
+        if draft.old is not None and goldens.without_refs(draft.old) != goldens.without_refs(
+            render.text()
+        ):
             try:
-                draft.old = file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                return draft  # the comparison reports it (golden/unwritable)
-            # an unchanged render cannot change an immutable field: skip parsing it
-            if goldens.without_refs(draft.old) != goldens.without_refs(render.text()):
-                try:
-                    draft.previous = parse(draft.old)
-                except ManifestParseError as exc:
-                    draft.findings.append(_unreadable(file, draft.old, exc))
+                draft.previous = parse(draft.old)
+            except ManifestParseError as exc:
+                draft.findings.append(_unreadable(file, draft.old, exc))
         return draft
 
     def add(self, out: CaseResult, spec: MatrixSpec, draft: Draft, request: RenderRequest) -> None:
@@ -287,9 +285,7 @@ class GoldenStage:
             named = f"{out.case.id}, Kubernetes {', '.join(held)}"
             draft = Draft(normalized, render=replace(render, case=named), clock=top.clock)
             name = out.case.version_golden_name(held[0])
-            file = spec.golden_dir / name
-            if file.is_file():
-                draft.old = file.read_text(encoding="utf-8")
+            draft.old = goldens.read_golden(spec.golden_dir / name)
             self.pending.append(_Pending(out, spec, out.case, draft, request, name, held))
             self.version_files.setdefault(id(spec), set()).add(name)
 
@@ -371,12 +367,10 @@ class GoldenStage:
         seen = self.seen.get(id(spec), set())
         named: set[str] = set()
         for case in spec.cases:
-            file = spec.golden_dir / case.golden_name
-            if case.id not in seen and case.expect_failure is None and file.is_file():
-                try:
-                    named.update(goldens.crd_refs(file.read_text(encoding="utf-8")))
-                except (OSError, UnicodeDecodeError):
-                    continue  # its own run reports it
+            if case.id not in seen and case.expect_failure is None:
+                # an unreadable one names nothing here: its own run reports it
+                text = goldens.read_golden(spec.golden_dir / case.golden_name)
+                named.update(goldens.crd_refs(text) if text is not None else ())
         return named
 
     @staticmethod

@@ -507,24 +507,21 @@ class SchemaValidator:
         if compiled is None:
             return [self._unknown(schemas, api, kind, resource, version)]
         bad_name = name_problem(kind, meta.get("name")) if built_in else None
-        if bad_name:
-            found = self._checked(manifest, compiled, built_in is not None, resource, version)
-            message = f"{bad_name}: the API server refuses it"
-            name_finding = Finding(
-                "schema",
-                "schema/invalid",
-                Severity.ERROR,
-                message,
-                resource=resource,
-                path="metadata.name",
-                kube_version=version,
-            )
-            return [name_finding, *found]
-        return self._checked(manifest, compiled, built_in is not None, resource, version)
-
-    def _checked(
-        self, manifest: Manifest, compiled: Compiled, built_in: bool, resource: str, version: str
-    ) -> list[Finding]:
+        named = (
+            [
+                Finding(
+                    "schema",
+                    "schema/invalid",
+                    Severity.ERROR,
+                    f"{bad_name}: the API server refuses it",
+                    resource=resource,
+                    path="metadata.name",
+                    kube_version=version,
+                )
+            ]
+            if bad_name
+            else []
+        )
         validator, digest, quick = compiled
         obj = manifest.obj if built_in else as_admitted(manifest.obj, validator.schema)
         key = (digest, document_digest(manifest.obj))
@@ -544,7 +541,7 @@ class SchemaValidator:
             if len(self._verdicts) >= VERDICTS_KEPT:
                 del self._verdicts[next(iter(self._verdicts))]
         self._verdicts[key] = verdict  # (again) the most recently used
-        return [
+        return named + [
             Finding(
                 "schema",
                 "schema/invalid",
@@ -561,11 +558,10 @@ class SchemaValidator:
         self, schemas: _VersionSchemas, api: str, kind: str, resource: str, version: str
     ) -> Finding:
         group = _gvk(api, kind)[0]
-        others = sorted(
-            f"{g}/{v}" if g else v
-            for g, v, k in served_kinds(schemas.version)
-            if k == kind and g == group
+        serving = sorted(
+            (g, f"{g}/{v}" if g else v) for g, v, k in served_kinds(schemas.version) if k == kind
         )
+        others = [name for g, name in serving if g == group]
         if others:
             return Finding(
                 "schema",
@@ -579,9 +575,7 @@ class SchemaValidator:
         if "." not in group:
             # a CRD's group has a dot: one without (core, apps, extensions, policy, batch)
             # is Kubernetes' own, and a kind it no longer serves there is refused
-            elsewhere = sorted(
-                f"{g}/{v}" if g else v for g, v, k in served_kinds(schemas.version) if k == kind
-            )
+            elsewhere = sorted(name for _, name in serving)
             where = (
                 f"it serves {kind} as {', '.join(elsewhere)}"
                 if elsewhere

@@ -118,6 +118,10 @@ def _volume_of(pod: PodTemplate, path: str) -> str | None:
 def _used(ctx: RuleContext) -> Iterator[tuple[PodTemplate, list[Target], set[str]]]:
     """Per rolling, non-hook pod template: the rendered ConfigMaps/Secrets it mounts or
     reads through env, and the names of every object it references."""
+    texts: dict[str, list[str]] = {}  # template -> the documents it renders, in order
+    for m in ctx.manifests:
+        if m.source:
+            texts.setdefault(m.source, []).append(m.text)
     for pod in pod_templates(ctx.manifests):
         if is_hook(pod.owner) or pod.owner.kind not in ROLLING:
             continue
@@ -133,8 +137,7 @@ def _used(ctx: RuleContext) -> Iterator[tuple[PodTemplate, list[Target], set[str
             known = targets.get((ref.kind, ref.name))
             if known is not None and (known.volume is None or volume is not None):
                 continue  # env use (no volume) wins: a sidecar cannot reload it
-            siblings = [m.text for m in ctx.manifests if found.source and m.source == found.source]
-            hashes = _hashes(found.obj, found.text, siblings)
+            hashes = _hashes(found.obj, found.text, texts.get(found.source, ()))
             targets[(ref.kind, ref.name)] = Target(ref.kind, ref.name, found.obj, hashes, volume)
         if targets:
             yield pod, list(targets.values()), {r.name for r in refs}
